@@ -1,0 +1,235 @@
+"""The four kinds of substratus.ai/v1 and how to parse a manifest into one of them."""
+
+from dataclasses import dataclass
+from typing import Any, ClassVar, Literal
+
+import pydantic
+from pydantic import BaseModel, ConfigDict, Field, model_validator
+
+from .errors import FieldError, ResourceValidationError
+from .fields import NAME_PATTERN, Build, Env, ObjectRef, Params, Resources, SpecPart
+from .status import ArtifactStatus, ServingStatus, Status
+
+GROUP = "substratus.ai"
+VERSION = "v1"
+API_VERSION = f"{GROUP}/{VERSION}"
+
+_ONE_SOURCE_RULE = {
+    "rule": "has(self.image) != has(self.build)",
+    "message": "set exactly one of image, build.git, build.upload",
+}
+_IMMUTABLE_RULE = {
+    "rule": "self == oldSelf",
+    "message": "spec is immutable: create a new object with the changes instead",
+}
+_DATASET_NEEDS_MODEL_RULE = {
+    "rule": "!has(self.dataset) || has(self.model)",
+    "message": "a dataset is for fine-tuning: set model (the base model) too",
+}
+
+
+def _spec_schema(*rules: dict) -> dict:
+    # oneOf makes the API server's schema check reject image+build even where CEL is not
+    # evaluated; the CEL rule gives the clear message on clusters that do evaluate it.
+    return {
+        "oneOf": [{"required": ["image"]}, {"required": ["build"]}],
+        "x-kubernetes-validations": [_ONE_SOURCE_RULE, *rules],
+    }
+
+
+class WorkloadSpec(SpecPart):
+    """What every kind has: the container that does the work and how to run it."""
+
+    image: str | None = Field(default=None, min_length=1, max_length=1024, pattern=r"^\S+$")
+    build: Build | None = None
+    command: list[str] | None = None
+    env: Env | None = None
+    params: Params | None = None
+    resources: Resources | None = None
+
+    @model_validator(mode="after")
+    def _one_source(self):
+        if (self.image is None) == (self.build is None):
+            raise ValueError("set exactly one of image, build.git, build.upload")
+        return self
+
+
+class ModelSpec(WorkloadSpec):
+    model_config = ConfigDict(
+        **SpecPart.model_config,
+        json_schema_extra=_spec_schema(_DATASET_NEEDS_MODEL_RULE, _IMMUTABLE_RULE),
+    )
+
+    model: ObjectRef | None = Field(default=None, description="the base model to fine-tune")
+    dataset: ObjectRef | None = Field(default=None, description="the training data")
+
+    @model_validator(mode="after")
+    def _dataset_needs_model(self):
+        if self.dataset is not None and self.model is None:
+            raise ValueError(_DATASET_NEEDS_MODEL_RULE["message"])
+        return self
+
+    @property
+    def is_fine_tune(self) -> bool:
+        return self.model is not None
+
+
+class DatasetSpec(WorkloadSpec):
+    model_config = ConfigDict(**SpecPart.model_config, json_schema_extra=_spec_schema(_IMMUTABLE_RULE))
+
+
+class ServerSpec(WorkloadSpec):
+    model_config = ConfigDict(**SpecPart.model_config, json_schema_extra=_spec_schema())
+
+    model: ObjectRef = Field(description="the Model to serve")
+
+
+class NotebookSpec(WorkloadSpec):
+    model_config = ConfigDict(**SpecPart.model_config, json_schema_extra=_spec_schema())
+
+    model: ObjectRef | None = Field(default=None, description="mounted at /content/model")
+    dataset: ObjectRef | None = Field(default=None, description="mounted at /content/data")
+    suspend: bool = Field(default=False, description="stop the pod, keep the work")
+
+
+class ObjectMeta(BaseModel):
+    """The part of metav1.ObjectMeta we read; the rest is kept as the API server wrote it."""
+
+    model_config = ConfigDict(extra="allow")
+
+    name: str = Field(min_length=1, max_length=63, pattern=NAME_PATTERN)
+    namespace: str | None = None
+    labels: dict[str, str] | None = None
+    annotations: dict[str, str] | None = None
+
+
+@dataclass(frozen=True)
+class PrinterColumn:
+    name: str
+    json_path: str
+    type: str = "string"
+    priority: int = 0  # 1: only with `kubectl get -o wide`
+
+
+@dataclass(frozen=True)
+class CRDNames:
+    plural: str
+    short_names: tuple[str, ...]
+    columns: tuple[PrinterColumn, ...]
+
+
+_READY = PrinterColumn("Ready", ".status.ready", "boolean")
+_GPUS = PrinterColumn("GPUs", ".spec.resources.gpu.count", "integer")
+_GPU_TYPE = PrinterColumn("GPU Type", ".spec.resources.gpu.type", priority=1)
+_IMAGE = PrinterColumn("Image", ".status.image", priority=1)
+
+
+def _reason(condition_type: str) -> PrinterColumn:
+    return PrinterColumn("Reason", f'.status.conditions[?(@.type=="{condition_type}")].reason')
+
+
+class Resource(BaseModel):
+    model_config = ConfigDict(extra="forbid", populate_by_name=True)
+
+    names: ClassVar[CRDNames]
+
+    api_version: Literal["substratus.ai/v1"] = Field(default=API_VERSION, alias="apiVersion")
+    metadata: ObjectMeta
+    spec: WorkloadSpec
+    status: Status | None = None
+
+    @property
+    def name(self) -> str:
+        return self.metadata.name
+
+    def to_manifest(self) -> dict[str, Any]:
+        return self.model_dump(mode="json", by_alias=True, exclude_none=True)
+
+
+class Model(Resource):
+    names = CRDNames(
+        "models",
+        ("mdl",),
+        (
+            _READY,
+            PrinterColumn("Base", ".spec.model.name"),
+            PrinterColumn("Dataset", ".spec.dataset.name"),
+            _GPUS,
+            _reason("Complete"),
+            _GPU_TYPE,
+            _IMAGE,
+        ),
+    )
+    kind: Literal["Model"] = "Model"
+    spec: ModelSpec
+    status: ArtifactStatus | None = None
+
+
+class Dataset(Resource):
+    names = CRDNames("datasets", ("data", "ds"), (_READY, _reason("Complete"), _IMAGE))
+    kind: Literal["Dataset"] = "Dataset"
+    spec: DatasetSpec
+    status: ArtifactStatus | None = None
+
+
+class Server(Resource):
+    names = CRDNames(
+        "servers",
+        ("srv",),
+        (
+            _READY,
+            PrinterColumn("Model", ".spec.model.name"),
+            _GPUS,
+            PrinterColumn("URL", ".status.url"),
+            _reason("Serving"),
+            _GPU_TYPE,
+            _IMAGE,
+        ),
+    )
+    kind: Literal["Server"] = "Server"
+    spec: ServerSpec
+    status: ServingStatus | None = None
+
+
+class Notebook(Resource):
+    names = CRDNames(
+        "notebooks",
+        ("nb",),
+        (
+            _READY,
+            PrinterColumn("Suspended", ".spec.suspend", "boolean"),
+            PrinterColumn("Model", ".spec.model.name"),
+            PrinterColumn("Dataset", ".spec.dataset.name"),
+            _GPUS,
+            _reason("Serving"),
+            _GPU_TYPE,
+            _IMAGE,
+        ),
+    )
+    kind: Literal["Notebook"] = "Notebook"
+    spec: NotebookSpec
+    status: ServingStatus | None = None
+
+
+KINDS: dict[str, type[Resource]] = {cls.__name__: cls for cls in (Model, Dataset, Server, Notebook)}
+KINDS_BY_PLURAL: dict[str, type[Resource]] = {cls.names.plural: cls for cls in KINDS.values()}
+
+
+def parse(manifest: Any) -> Resource:
+    """A manifest (a dict, as from YAML or JSON) as one of the four kinds.
+
+    Raises ResourceValidationError naming each offending field.
+    """
+    if not isinstance(manifest, dict):
+        raise ResourceValidationError("resource", [FieldError("", "a manifest must be a mapping")])
+    kind = manifest.get("kind")
+    if kind not in KINDS:
+        known = ", ".join(KINDS)
+        raise ResourceValidationError("resource", [FieldError("kind", f"must be one of {known}, got {kind!r}")])
+    if manifest.get("apiVersion") != API_VERSION:
+        got = manifest.get("apiVersion")
+        raise ResourceValidationError(kind, [FieldError("apiVersion", f"must be {API_VERSION}, got {got!r}")])
+    try:
+        return KINDS[kind].model_validate(manifest)
+    except pydantic.ValidationError as error:
+        raise ResourceValidationError.from_pydantic(kind, error) from None

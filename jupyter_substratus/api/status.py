@@ -1,0 +1,64 @@
+"""What the operator (or the local backend) reports about a resource."""
+
+from datetime import datetime
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+# Condition types. A failure is always one of these with status "False", a reason and a message.
+BUILT = "Built"  # the image was built (or did not need building)
+UPLOADED = "Uploaded"  # the build context was uploaded and its checksum verified
+COMPLETE = "Complete"  # Model, Dataset: the artifacts are written and complete
+SERVING = "Serving"  # Server, Notebook: the workload answers
+
+
+class StatusPart(BaseModel):
+    # Written by our own controllers: tolerate fields a newer version adds.
+    model_config = ConfigDict(extra="ignore", populate_by_name=True)
+
+
+class Condition(StatusPart):
+    """The shape of metav1.Condition."""
+
+    type: str = Field(min_length=1, max_length=316)
+    status: Literal["True", "False", "Unknown"]
+    reason: str = Field(max_length=1024, pattern=r"^[A-Za-z]([A-Za-z0-9_,:]*[A-Za-z0-9_])?$")
+    message: str = Field(default="", max_length=32768)
+    last_transition_time: datetime = Field(alias="lastTransitionTime")
+    observed_generation: int | None = Field(default=None, alias="observedGeneration", ge=0)
+
+
+class BuildUpload(StatusPart):
+    signed_url: str | None = Field(default=None, alias="signedURL")
+    request_id: str | None = Field(default=None, alias="requestID")
+    expiration: datetime | None = None
+    stored_md5_checksum: str | None = Field(default=None, alias="storedMD5Checksum")
+
+
+class Artifacts(StatusPart):
+    url: str
+
+
+class Status(StatusPart):
+    ready: bool = False
+    image: str | None = Field(default=None, description="the image in use, built or given")
+    conditions: list[Condition] = Field(
+        default_factory=list,
+        json_schema_extra={"x-kubernetes-list-type": "map", "x-kubernetes-list-map-keys": ["type"]},
+    )
+    build_upload: BuildUpload | None = Field(default=None, alias="buildUpload")
+
+    def condition(self, condition_type: str) -> Condition | None:
+        return next((c for c in self.conditions if c.type == condition_type), None)
+
+
+class ArtifactStatus(Status):
+    """Model, Dataset: where the output lives."""
+
+    artifacts: Artifacts | None = None
+
+
+class ServingStatus(Status):
+    """Server, Notebook: where to reach it."""
+
+    url: str | None = None
