@@ -128,7 +128,11 @@ def expected_files() -> dict[str, str]:
 def differences(directory: Path) -> list[str]:
     expected = expected_files()
     present = {path.name for path in directory.glob("*.yaml")} if directory.is_dir() else set()
-    stale = [name for name, text in expected.items() if not (directory / name).is_file() or (directory / name).read_text() != text]
+    stale = [
+        name
+        for name, text in expected.items()
+        if not (directory / name).is_file() or (directory / name).read_text() != text
+    ]
     extra = sorted(present - set(expected))
     return stale + extra
 

@@ -4,7 +4,6 @@ from dataclasses import dataclass
 
 import pydantic
 
-
 # Filled by the modules that define the patterns, so an error says what a value should look like.
 PATTERN_MEANINGS: dict[str, str] = {}
 
@@ -31,7 +30,9 @@ class ResourceValidationError(ValueError):
 
 
 def _field_error(detail) -> FieldError:
-    path = ".".join(_path_part(part) for part in detail["loc"]).replace(".[", "[")
+    # pydantic marks an error in a mapping's key with a "[key]" step after the key itself.
+    parts = [part for part in detail["loc"] if part != "[key]"]
+    path = ".".join(_path_part(part) for part in parts).replace(".[", "[")
     kind = detail["type"]
     if kind == "extra_forbidden":
         message = "unknown field"
@@ -39,6 +40,8 @@ def _field_error(detail) -> FieldError:
         message = "required field is missing"
     elif kind == "string_pattern_mismatch":
         message = PATTERN_MEANINGS.get(detail["ctx"]["pattern"], detail["msg"])
+        if "[key]" in detail["loc"]:
+            message = f"the key {message}"
     elif kind == "value_error":
         message = str(detail["ctx"]["error"])
     else:

@@ -90,7 +90,9 @@ Params = Annotated[
 ]
 
 Env = Annotated[
-    dict[VariableName, Annotated[str, Field(max_length=MAX_VALUE_LENGTH), AfterValidator(_secret_reference_or_literal)]],
+    dict[
+        VariableName, Annotated[str, Field(max_length=MAX_VALUE_LENGTH), AfterValidator(_secret_reference_or_literal)]
+    ],
     Field(max_length=MAX_ENTRIES),
     WithJsonSchema(
         {
