@@ -1,0 +1,241 @@
+"""Run the emulator on 127.0.0.1 in its own thread and event loop, and reach into it from tests.
+
+The emulator needs a loop of its own: the official (synchronous) `kubernetes` client called
+from inside the emulator's loop would block the very loop that must answer it. Tests talk to
+it over HTTP through the kubeconfig this harness writes, and may act as controllers with the
+in-process helpers below (set a Job's status, a pod's log, ...), which run on the emulator's
+loop and so keep every write ordered with the HTTP ones and visible to watchers.
+
+    with KubeCluster(kubeconfig=tmp_path / "kubeconfig") as cluster:
+        cluster.apply_file("crds/substratus.ai_models.yaml")
+        ...
+"""
+
+from __future__ import annotations
+
+import asyncio
+import copy
+import secrets
+import threading
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any, Self, TypeVar
+
+import aiohttp.web
+import yaml
+
+from tests.kubeemu import patches
+from tests.kubeemu.emulator import KubeEmulator
+from tests.kubeemu.errors import ApiError
+from tests.kubeemu.faults import FaultInjector
+from tests.kubeemu.kinds import ResourceKind
+from tests.kubeemu.store import now
+
+T = TypeVar("T")
+
+
+class KubeCluster:
+    def __init__(self, kubeconfig: Path | str, *, history_limit: int = 10_000, token: str | None = None) -> None:
+        self.kubeconfig = Path(kubeconfig)
+        self.token = token or secrets.token_hex(16)
+        self.port = 0
+        self._history_limit = history_limit
+        self._thread: threading.Thread | None = None
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._ready = threading.Event()
+        self._stopping: asyncio.Event | None = None
+        self._failure: BaseException | None = None
+        self._emulator: KubeEmulator | None = None
+
+    # --- lifecycle -------------------------------------------------------------------------
+
+    def start(self) -> Self:
+        self._thread = threading.Thread(target=self._run, name="kubeemu", daemon=True)
+        self._thread.start()
+        if not self._ready.wait(timeout=30):
+            raise RuntimeError("the Kubernetes API emulator did not start within 30 s")
+        if self._failure is not None:
+            raise RuntimeError("the Kubernetes API emulator failed to start") from self._failure
+        self._write_kubeconfig()
+        return self
+
+    def stop(self) -> None:
+        if self._loop is not None and self._stopping is not None and self._thread is not None:
+            self._loop.call_soon_threadsafe(self._stopping.set)
+            self._thread.join(timeout=30)
+        self._thread = self._loop = None
+
+    def __enter__(self) -> Self:
+        return self.start()
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()
+
+    def _run(self) -> None:
+        self._loop = asyncio.new_event_loop()
+        try:
+            self._loop.run_until_complete(self._serve())
+        except BaseException as e:  # reported to start(); the thread must not die silently
+            self._failure = e
+            self._ready.set()
+        finally:
+            self._loop.close()
+
+    async def _serve(self) -> None:
+        self._stopping = asyncio.Event()
+        self._emulator = KubeEmulator(token=self.token, history_limit=self._history_limit)
+        async with self._emulator:
+            server = aiohttp.web.Server(self._emulator, handler_cancellation=True)
+            runner = aiohttp.web.ServerRunner(server, handle_signals=False, shutdown_timeout=1)
+            await runner.setup()
+            site = aiohttp.web.TCPSite(runner, "127.0.0.1", 0)
+            await site.start()
+            self.port = runner.addresses[0][1]
+            self._ready.set()
+            try:
+                await self._stopping.wait()
+            finally:
+                self._emulator.store.close_watches()
+                await runner.cleanup()
+
+    def _write_kubeconfig(self) -> None:
+        config = {
+            "apiVersion": "v1", "kind": "Config", "current-context": "kubeemu", "preferences": {},
+            "clusters": [{"name": "kubeemu", "cluster": {"server": self.url}}],
+            "users": [{"name": "kubeemu", "user": {"token": self.token}}],
+            "contexts": [{"name": "kubeemu", "context": {"cluster": "kubeemu", "user": "kubeemu",
+                                                         "namespace": "default"}}],
+        }
+        self.kubeconfig.parent.mkdir(parents=True, exist_ok=True)
+        partial = self.kubeconfig.with_suffix(".partial")
+        partial.write_text(yaml.safe_dump(config))
+        partial.replace(self.kubeconfig)
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    @property
+    def emulator(self) -> KubeEmulator:
+        """The emulator object; it lives on the emulator's loop: touch its state through `call()`."""
+        if self._emulator is None:
+            raise RuntimeError("the emulator is not started")
+        return self._emulator
+
+    @property
+    def faults(self) -> FaultInjector:
+        return self.emulator.faults
+
+    def call(self, fn: Callable[..., T], *args: Any, **kwargs: Any) -> T:
+        """Run `fn(*args, **kwargs)` on the emulator's loop and return its result."""
+        if self._loop is None:
+            raise RuntimeError("the emulator is not started")
+        if threading.current_thread() is self._thread:
+            return fn(*args, **kwargs)
+
+        async def invoke() -> T:
+            return fn(*args, **kwargs)
+        return asyncio.run_coroutine_threadsafe(invoke(), self._loop).result(timeout=30)
+
+    # --- in-process helpers for tests acting as controllers --------------------------------
+
+    def kind(self, resource: str | ResourceKind) -> ResourceKind:
+        """A served kind by kubectl-like name: "jobs", "job.batch", "Model", "mdl", "models.substratus.ai"."""
+        if isinstance(resource, ResourceKind):
+            return resource
+        return self.call(self.emulator.registry.resolve, resource)
+
+    def _kind_of(self, body: dict[str, Any]) -> ResourceKind:
+        for kind in self.call(list, self.emulator.registry):
+            if kind.api_version == body.get("apiVersion") and kind.kind == body.get("kind"):
+                return kind
+        raise LookupError(f"no served kind for apiVersion={body.get('apiVersion')!r} kind={body.get('kind')!r}")
+
+    def get(self, resource: str | ResourceKind, name: str, namespace: str | None = None) -> dict[str, Any]:
+        kind = self.kind(resource)
+        return copy.deepcopy(self.call(self.emulator.store.get, kind, namespace, name))
+
+    def list(self, resource: str | ResourceKind, namespace: str | None = None, label_selector: str | None = None
+             ) -> list[dict[str, Any]]:
+        kind = self.kind(resource)
+        body = self.call(self.emulator.store.list, kind, namespace, label_selector)
+        return copy.deepcopy([{"apiVersion": kind.api_version, "kind": kind.kind, **item} for item in body["items"]])
+
+    def create(self, body: dict[str, Any], namespace: str | None = None) -> dict[str, Any]:
+        kind = self._kind_of(body)
+        namespace = namespace or body.get("metadata", {}).get("namespace")
+        obj, _ = self.call(self.emulator.store.create, kind, namespace, copy.deepcopy(body))
+        return copy.deepcopy(obj)
+
+    def apply(self, body: dict[str, Any], namespace: str | None = None) -> dict[str, Any]:
+        """Create the object, or merge it into the existing one (status included)."""
+        kind = self._kind_of(body)
+        name = body["metadata"]["name"]
+        namespace = namespace or body.get("metadata", {}).get("namespace")
+        try:
+            self.call(self.emulator.store.get, kind, namespace, name)
+        except ApiError:
+            return self.create(body, namespace)
+        obj = self.patch(kind, name, {k: v for k, v in body.items() if k != "status"}, namespace)
+        if "status" in body and kind.status_apart:
+            obj = self.patch_status(kind, name, body["status"], namespace)
+        return obj
+
+    def apply_file(self, path: Path | str) -> list[dict[str, Any]]:
+        """Apply every document of a YAML file (e.g. CRDs), skipping non-objects like kustomizations."""
+        documents = yaml.safe_load_all(Path(path).read_text())
+        return [self.apply(doc) for doc in documents if doc and doc.get("kind") != "Kustomization"]
+
+    def patch(self, resource: str | ResourceKind, name: str, patch: Any, namespace: str | None = None,
+              subresource: str | None = None, patch_type: str = patches.MERGE_PATCH) -> dict[str, Any]:
+        kind = self.kind(resource)
+        obj, _ = self.call(self.emulator.store.patch, kind, namespace, name, patch_type, copy.deepcopy(patch),
+                           subresource)
+        return copy.deepcopy(obj)
+
+    def patch_status(self, resource: str | ResourceKind, name: str, status: dict[str, Any], namespace: str | None = None
+                     ) -> dict[str, Any]:
+        """Merge `status` into the object's status, as a controller writing /status would."""
+        kind = self.kind(resource)
+        subresource = "status" if kind.status_apart else None
+        return self.patch(resource, name, {"status": status}, namespace, subresource)
+
+    def delete(self, resource: str | ResourceKind, name: str, namespace: str | None = None,
+               propagation_policy: str | None = None) -> dict[str, Any]:
+        kind = self.kind(resource)
+        options = {"propagationPolicy": propagation_policy} if propagation_policy else {}
+        return copy.deepcopy(self.call(self.emulator.store.delete, kind, namespace, name, options))
+
+    def set_pod_log(self, namespace: str, name: str, text: str) -> None:
+        """What GET pods/NAME/log answers for that pod (the pod must exist when it is read)."""
+        self.call(self.emulator.store.pod_logs.__setitem__, (namespace, name), text)
+
+    def complete_job(self, namespace: str, name: str) -> dict[str, Any]:
+        """Mark a Job succeeded, the way the Job controller reports it."""
+        stamp = now()
+        return self.patch_status("jobs.batch", name, {
+            "startTime": stamp, "completionTime": stamp, "succeeded": 1, "active": 0, "ready": 0,
+            "conditions": [{"type": "SuccessCriteriaMet", "status": "True", "reason": "CompletionsReached",
+                            "message": "Reached expected number of succeeded pods",
+                            "lastProbeTime": stamp, "lastTransitionTime": stamp},
+                           {"type": "Complete", "status": "True", "reason": "CompletionsReached",
+                            "message": "Reached expected number of succeeded pods",
+                            "lastProbeTime": stamp, "lastTransitionTime": stamp}],
+        }, namespace)
+
+    def fail_job(self, namespace: str, name: str, reason: str = "BackoffLimitExceeded",
+                 message: str = "Job has reached the specified backoff limit") -> dict[str, Any]:
+        """Mark a Job failed, the way the Job controller reports it."""
+        stamp = now()
+        return self.patch_status("jobs.batch", name, {
+            "startTime": stamp, "failed": 1, "active": 0, "ready": 0,
+            "conditions": [{"type": "FailureTarget", "status": "True", "reason": reason, "message": message,
+                            "lastProbeTime": stamp, "lastTransitionTime": stamp},
+                           {"type": "Failed", "status": "True", "reason": reason, "message": message,
+                            "lastProbeTime": stamp, "lastTransitionTime": stamp}],
+        }, namespace)
+
+    def reset(self) -> None:
+        """Remove every object but the CRDs and the initial namespaces; clear faults and pod logs."""
+        self.faults.clear()
+        self.call(self.emulator.store.reset)
