@@ -202,18 +202,5 @@ INVALID = [
     Invalid("image-empty", DATASET, _set("spec.image", ""), "spec.image", True),
     Invalid("image-with-space", DATASET, _set("spec.image", "my image"), "spec.image", True),
     Invalid("spec-missing", DATASET, _delete("spec"), "spec", True),
-    Invalid(
-        "status-unknown-condition-status",
-        DATASET,
-        _set(
-            "status",
-            {
-                "conditions": [
-                    {"type": "Complete", "status": "Maybe", "reason": "X", "lastTransitionTime": "2026-01-01T00:00:00Z"}
-                ]
-            },
-        ),
-        "status.conditions[0].status",
-        True,
-    ),
+    Invalid("cpu-string", FINETUNED_MODEL, _set("spec.resources.cpu", "2"), "spec.resources.cpu", True),
 ]
