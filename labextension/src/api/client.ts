@@ -1,0 +1,163 @@
+/**
+ * The only way the front end talks to the back end: the REST API under
+ * /substratus/api/v1 of the Jupyter server.
+ */
+import { URLExt } from '@jupyterlab/coreutils';
+import { ServerConnection } from '@jupyterlab/services';
+
+import { fieldErrorsOf } from '../logic/errors';
+import { IFieldError, IResource, Kind, PLURALS } from './types';
+
+export const API_ROOT = 'substratus/api/v1';
+
+/** An error answer of the API: its message and, for validation errors, field paths. */
+export class ApiError extends Error {
+  constructor(
+    readonly status: number,
+    message: string,
+    readonly fieldErrors: IFieldError[] = [],
+    readonly body: unknown = undefined
+  ) {
+    super(message);
+  }
+}
+
+export interface IClientOptions {
+  serverSettings?: ServerConnection.ISettings;
+  /** Kubernetes namespace; empty means the back end's default. */
+  namespace?: () => string;
+}
+
+export class SubstratusClient {
+  constructor(options: IClientOptions = {}) {
+    this.serverSettings = options.serverSettings ?? ServerConnection.makeSettings();
+    this._namespace = options.namespace ?? (() => '');
+  }
+
+  readonly serverSettings: ServerConnection.ISettings;
+
+  /** The absolute URL of an API path, with the namespace as a query parameter. */
+  url(path: string, query: Record<string, string> = {}): string {
+    const ns = this._namespace();
+    const q = { ...(ns ? { namespace: ns } : {}), ...query };
+    const qs = URLExt.objectToQueryString(q);
+    return URLExt.join(this.serverSettings.baseUrl, API_ROOT, path) + qs;
+  }
+
+  async request<T>(path: string, init: RequestInit = {}, query = {}): Promise<T> {
+    const response = await this.fetch(path, init, query);
+    if (response.status === 204) {
+      return undefined as T;
+    }
+    const text = await response.text();
+    return (text ? JSON.parse(text) : undefined) as T;
+  }
+
+  /** A raw fetch (for streams); rejects with ApiError on an error status. */
+  async fetch(path: string, init: RequestInit = {}, query = {}): Promise<Response> {
+    const headers = new Headers(init.headers);
+    if (init.body && !headers.has('Content-Type')) {
+      headers.set('Content-Type', 'application/json');
+    }
+    let response: Response;
+    try {
+      response = await ServerConnection.makeRequest(
+        this.url(path, query),
+        { ...init, headers },
+        this.serverSettings
+      );
+    } catch (error) {
+      throw new ApiError(0, `cannot reach the Substratus API: ${error}`);
+    }
+    if (!response.ok) {
+      throw await toApiError(response);
+    }
+    return response;
+  }
+
+  async list(kind: Kind): Promise<IResource[]> {
+    const body = await this.request<{ items?: IResource[] } | IResource[]>(PLURALS[kind]);
+    const items = Array.isArray(body) ? body : (body?.items ?? []);
+    return items.map(r => ({ ...r, kind: r.kind ?? kind }));
+  }
+
+  get(kind: Kind, name: string): Promise<IResource> {
+    return this.request(`${PLURALS[kind]}/${encodeURIComponent(name)}`);
+  }
+
+  create(resource: IResource): Promise<IResource> {
+    return this.request(PLURALS[resource.kind], {
+      method: 'POST',
+      body: JSON.stringify(resource)
+    });
+  }
+
+  /** Replace a resource's spec (Servers and Notebooks may change; suspend/resume). */
+  update(resource: IResource): Promise<IResource> {
+    return this.request(`${PLURALS[resource.kind]}/${encodeURIComponent(resource.metadata.name)}`, {
+      method: 'PUT',
+      body: JSON.stringify(resource)
+    });
+  }
+
+  async delete(kind: Kind, name: string): Promise<void> {
+    await this.request(`${PLURALS[kind]}/${encodeURIComponent(name)}`, { method: 'DELETE' });
+  }
+
+  /** The logs of a resource's workload, streamed: the response body is read as it comes. */
+  logs(kind: Kind, name: string, follow = true, signal?: AbortSignal): Promise<Response> {
+    return this.fetch(
+      `${PLURALS[kind]}/${encodeURIComponent(name)}/logs`,
+      { signal },
+      follow ? { follow: 'true' } : {}
+    );
+  }
+
+  /**
+   * A streamed completion from a ready Server, through the API (the browser never calls
+   * the Server's own address).
+   */
+  complete(server: string, prompt: string, signal?: AbortSignal): Promise<Response> {
+    return this.fetch(`servers/${encodeURIComponent(server)}/proxy/v1/completions`, {
+      method: 'POST',
+      signal,
+      body: JSON.stringify({ prompt, max_tokens: 128, stream: true })
+    });
+  }
+
+  /** Export a notebook (a path in the Jupyter contents) to a new Model. */
+  exportNotebook(request: IExportRequest): Promise<IResource> {
+    return this.request('export', { method: 'POST', body: JSON.stringify(request) });
+  }
+
+  private _namespace: () => string;
+}
+
+export interface IExportRequest {
+  /** Notebook path relative to the Jupyter server root. */
+  path: string;
+  /** The Model to create; its spec.build is filled in by the server. */
+  model: IResource;
+}
+
+async function toApiError(response: Response): Promise<ApiError> {
+  let body: unknown = undefined;
+  let message = `${response.status} ${response.statusText}`;
+  try {
+    const text = await response.text();
+    try {
+      body = JSON.parse(text);
+      const m = (body as { message?: unknown })?.message;
+      if (typeof m === 'string' && m) {
+        message = m;
+      }
+    } catch {
+      if (text) {
+        message = text.slice(0, 500);
+      }
+    }
+  } catch {
+    // keep the status line
+  }
+  return new ApiError(response.status, message, fieldErrorsOf(body), body);
+}

@@ -1,0 +1,56 @@
+import { fieldErrorsOf, mapFieldErrors, normalisePath } from '../src/logic/errors';
+import { FIELD_PATHS } from '../src/logic/manifests';
+
+describe('fieldErrorsOf', () => {
+  it('reads the errors list of an API error body', () => {
+    expect(
+      fieldErrorsOf({ message: 'invalid Model', errors: [{ path: 'metadata.name', message: 'bad' }] })
+    ).toEqual([{ path: 'metadata.name', message: 'bad' }]);
+  });
+
+  it('tolerates bodies without field errors', () => {
+    expect(fieldErrorsOf(undefined)).toEqual([]);
+    expect(fieldErrorsOf({ message: 'boom' })).toEqual([]);
+    expect(fieldErrorsOf({ errors: 'nope' })).toEqual([]);
+  });
+});
+
+describe('mapFieldErrors', () => {
+  it('puts each error beside the field that fills its path, the longest prefix winning', () => {
+    const { byField, general } = mapFieldErrors(
+      [
+        { path: 'spec.resources.gpu.count', message: 'must be at least 1' },
+        { path: 'spec.resources.gpu.type', message: 'unknown GPU type' },
+        { path: 'metadata.name', message: 'lower-case only' },
+        { path: 'spec.params[epochs]', message: 'not a number' }
+      ],
+      FIELD_PATHS.fineTune
+    );
+    expect(byField).toEqual({
+      gpuCount: ['must be at least 1'],
+      gpuType: ['unknown GPU type'],
+      name: ['lower-case only'],
+      params: ['not a number']
+    });
+    expect(general).toEqual([]);
+  });
+
+  it('keeps errors that no field owns as general errors, with their path', () => {
+    const { byField, general } = mapFieldErrors(
+      [{ path: 'spec.command', message: 'not allowed' }, { path: '', message: 'conflict' }],
+      FIELD_PATHS.dataset
+    );
+    expect(byField).toEqual({});
+    expect(general).toEqual(['spec.command: not allowed', 'conflict']);
+  });
+
+  it('does not match a path that merely starts with the same letters', () => {
+    const { byField } = mapFieldErrors([{ path: 'spec.imagePullPolicy', message: 'x' }], FIELD_PATHS.dataset);
+    expect(byField.image).toBeUndefined();
+  });
+
+  it('normalises bracketed keys', () => {
+    expect(normalisePath('spec.params[urls]')).toBe('spec.params.urls');
+    expect(normalisePath('spec.command[0]')).toBe('spec.command.0');
+  });
+});
