@@ -1,0 +1,105 @@
+/**
+ * "Export to Model": a notebook becomes a fine-tuning Model. A dialog for the Model, then
+ * one notification that follows it through upload, build and training.
+ */
+import { Notification } from '@jupyterlab/apputils';
+import { CommandRegistry } from '@lumino/commands';
+
+import { IResource } from './api/types';
+import { gpuFields, IDefaults } from './dialogs';
+import { exportMessage, exportStep } from './logic/exportProgress';
+import { defaultModelName, FIELD_PATHS, fineTuneManifest } from './logic/manifests';
+import { ResourceStore } from './model';
+import { showFormDialog } from './widgets/form';
+import { CommandIDs } from './commands';
+
+export async function exportNotebook(
+  store: ResourceStore,
+  commands: CommandRegistry,
+  defaults: IDefaults,
+  path: string
+): Promise<IResource | undefined> {
+  let created: IResource | undefined;
+  const values = await showFormDialog({
+    title: `Export ${path.split('/').pop()} to a Model`,
+    acceptLabel: 'Export',
+    fields: [
+      { name: 'name', label: 'Model name' },
+      { name: 'baseModel', label: 'Base model' },
+      { name: 'dataset', label: 'Dataset' },
+      {
+        name: 'params',
+        label: 'Params',
+        kind: 'textarea',
+        placeholder: 'epochs=1',
+        help: 'key=value, one a line; the notebook reads them from /content/params.json'
+      },
+      ...gpuFields()
+    ],
+    initial: {
+      name: defaultModelName(path),
+      baseModel: '',
+      dataset: '',
+      params: '',
+      gpuType: defaults.gpuType,
+      gpuCount: String(defaults.gpuCount)
+    },
+    fieldPaths: FIELD_PATHS.fineTune,
+    submit: async v => {
+      const model = fineTuneManifest({
+        name: v.name,
+        baseModel: v.baseModel,
+        dataset: v.dataset,
+        params: v.params,
+        gpuType: v.gpuType,
+        gpuCount: v.gpuCount
+      });
+      // The server builds the image from the notebook: spec.build replaces spec.image.
+      delete model.spec.image;
+      created = await store.client.exportNotebook({ path, model });
+      store.upsert(created ?? model);
+    }
+  });
+  if (!values || !created) {
+    return undefined;
+  }
+  followExport(store, commands, created.metadata.name);
+  return created;
+}
+
+/** One notification, updated as the Model moves; it ends with a link to the Model. */
+export function followExport(store: ResourceStore, commands: CommandRegistry, name: string): void {
+  const first = exportStep(store.find('Model', name));
+  const id = Notification.emit(exportMessage(name, first.step, first.detail), 'in-progress', {
+    autoClose: false,
+    actions: [openAction(commands, name)]
+  });
+  let lastMessage = '';
+  const onChange = () => {
+    const { step, detail } = exportStep(store.find('Model', name));
+    const message = exportMessage(name, step, detail);
+    if (message === lastMessage) {
+      return;
+    }
+    lastMessage = message;
+    const finished = step === 'done' || step === 'failed';
+    Notification.update({
+      id,
+      message,
+      type: step === 'done' ? 'success' : step === 'failed' ? 'error' : 'in-progress',
+      autoClose: finished ? 15000 : false,
+      actions: [openAction(commands, name)]
+    });
+    if (finished) {
+      store.changed.disconnect(onChange);
+    }
+  };
+  store.changed.connect(onChange);
+}
+
+function openAction(commands: CommandRegistry, name: string): Notification.IAction {
+  return {
+    label: `Open Model ${name}`,
+    callback: () => void commands.execute(CommandIDs.details, { kind: 'Model', name })
+  };
+}

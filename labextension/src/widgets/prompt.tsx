@@ -1,0 +1,82 @@
+/**
+ * A prompt box for a ready Server: sends the prompt and shows the answer as it streams.
+ */
+import * as React from 'react';
+
+import { SubstratusClient } from '../api/client';
+import { completionDelta, SseParser } from '../logic/sse';
+
+export function PromptBox(props: { client: SubstratusClient; server: string }): JSX.Element {
+  const [prompt, setPrompt] = React.useState('');
+  const [answer, setAnswer] = React.useState('');
+  const [error, setError] = React.useState('');
+  const [busy, setBusy] = React.useState(false);
+  const abort = React.useRef<AbortController>();
+
+  React.useEffect(() => () => abort.current?.abort(), []);
+
+  const send = async () => {
+    abort.current?.abort();
+    const controller = new AbortController();
+    abort.current = controller;
+    setAnswer('');
+    setError('');
+    setBusy(true);
+    try {
+      const response = await props.client.complete(props.server, prompt, controller.signal);
+      const reader = response.body!.getReader();
+      const decoder = new TextDecoder();
+      const parser = new SseParser();
+      for (;;) {
+        const { done, value } = await reader.read();
+        if (done) {
+          break;
+        }
+        for (const event of parser.push(decoder.decode(value, { stream: true }))) {
+          const delta = completionDelta(event.data);
+          if (delta) {
+            setAnswer(a => a + delta);
+          }
+        }
+      }
+    } catch (e) {
+      if (!controller.signal.aborted) {
+        setError(String((e as Error).message ?? e));
+      }
+    } finally {
+      setBusy(false);
+    }
+  };
+
+  return (
+    <div className="jp-substratus-Prompt">
+      <textarea
+        className="jp-mod-styled"
+        aria-label="Prompt"
+        rows={3}
+        value={prompt}
+        onChange={e => setPrompt(e.target.value)}
+        onKeyDown={e => {
+          if (e.key === 'Enter' && (e.ctrlKey || e.metaKey)) {
+            void send();
+          }
+        }}
+        placeholder="Ask the model… (Ctrl+Enter sends)"
+      />
+      <div>
+        <button className="jp-mod-styled jp-mod-accept" disabled={busy || !prompt} onClick={() => void send()}>
+          Send
+        </button>
+        {busy && (
+          <button className="jp-mod-styled" onClick={() => abort.current?.abort()}>
+            Stop
+          </button>
+        )}
+      </div>
+      {error && <div className="jp-substratus-Error">{error}</div>}
+      <pre className="jp-substratus-Answer" aria-live="polite">
+        {answer}
+      </pre>
+    </div>
+  );
+}
