@@ -193,7 +193,12 @@ class KubeEmulator(kmock.KubernetesScaffold):
             if options.get("orphanDependents") in (*TRUE, True):
                 options["orphanDependents"] = True
             if route.name is not None:
-                return _json(self.store.delete(kind, route.namespace, route.name, options))
+                deleted = self.store.delete(kind, route.namespace, route.name, options)
+                pending = bool(deleted["metadata"].get("deletionTimestamp"))
+                return _json(deleted if pending or kind.returns_deleted_object else {
+                    "kind": "Status", "apiVersion": "v1", "metadata": {}, "status": "Success",
+                    "details": {"name": route.name, "group": kind.group, "kind": kind.plural,
+                                "uid": deleted["metadata"]["uid"]}})
             if "deletecollection" in kind.verbs:
                 return _json(self.store.delete_collection(kind, route.namespace, query.get("labelSelector"),
                                                           query.get("fieldSelector"), options))

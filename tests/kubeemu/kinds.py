@@ -45,6 +45,11 @@ class ResourceKind:
         return "status" in self.subresources
 
     @property
+    def returns_deleted_object(self) -> bool:
+        """Whether a DELETE that removes at once answers the object (else a Success Status)."""
+        return self.crd is not None or self.storage in {("", "pods"), ("", "namespaces")}
+
+    @property
     def qualified(self) -> str:
         return f"{self.plural}.{self.group}" if self.group else self.plural
 

@@ -103,6 +103,7 @@ class Store:
         self._history_floor = 0  # every event after this resourceVersion is still in the history
         self._watchers: set[Watcher] = set()
         self._gc_scheduled = False
+        self._draining: set[tuple[Storage, str]] = set()  # namespaces and CRDs being emptied right now
         self._ips = itertools.count(1)
         for name in INITIAL_NAMESPACES:
             self.create(self.registry.lookup("", "v1", "namespaces"), None, {"metadata": {"name": name}})
@@ -464,11 +465,19 @@ class Store:
 
     def _drain_namespace(self, namespace: str) -> None:
         """Delete what the namespace holds; once empty, the namespace goes too."""
-        content = [(storage, key) for storage, objs in self._objects.items() for key in objs if key[0] == namespace]
-        for storage, key in content:
-            if key in self._objects[storage] and not self._objects[storage][key]["metadata"].get("deletionTimestamp"):
-                kind = self.registry.for_storage(storage)
-                self._delete(storage, key, kind.default_propagation if kind else "Background")
+        if (NAMESPACES, namespace) in self._draining:
+            return
+        self._draining.add((NAMESPACES, namespace))
+        try:
+            content = [(storage, key) for storage, objs in self._objects.items() for key in objs
+                       if key[0] == namespace]
+            for storage, key in content:
+                obj = self._objects[storage].get(key)
+                if obj is not None and not obj["metadata"].get("deletionTimestamp"):
+                    kind = self.registry.for_storage(storage)
+                    self._delete(storage, key, kind.default_propagation if kind else "Background")
+        finally:
+            self._draining.discard((NAMESPACES, namespace))
         if ("", namespace) in self._objects[NAMESPACES] and not any(
                 k[0] == namespace for objs in self._objects.values() for k in objs):
             self._remove(NAMESPACES, ("", namespace))
@@ -477,9 +486,15 @@ class Store:
         """Delete the custom resources of a CRD being deleted; once none is left, release the CRD."""
         spec = crd["spec"]
         storage = (spec["group"], spec["names"]["plural"])
-        for key, obj in list(self._objects[storage].items()):
-            if not obj["metadata"].get("deletionTimestamp"):
-                self._delete(storage, key, "Background")
+        if (CRDS, crd["metadata"]["name"]) in self._draining:
+            return
+        self._draining.add((CRDS, crd["metadata"]["name"]))
+        try:
+            for key, obj in list(self._objects[storage].items()):
+                if key in self._objects[storage] and not obj["metadata"].get("deletionTimestamp"):
+                    self._delete(storage, key, "Background")
+        finally:
+            self._draining.discard((CRDS, crd["metadata"]["name"]))
         key = ("", crd["metadata"]["name"])
         if not self._objects[storage] and key in self._objects[CRDS]:
             current = self._objects[CRDS][key]["metadata"]
