@@ -230,7 +230,8 @@ class Store:
         old = self._existing(kind, namespace, name)
         body_name = body.get("metadata", {}).get("name")
         if body_name != name:
-            raise errors.bad_request(f"the name of the object ({body_name}) does not match the name on the URL ({name})")
+            raise errors.bad_request(f"the name of the object ({body_name}) does not match the name on the URL "
+                                     f"({name})")
         rv = body.get("metadata", {}).get("resourceVersion")
         if not rv and kind.crd is not None:
             raise errors.unprocessable(kind.group, kind.kind, name, [errors.invalid(
