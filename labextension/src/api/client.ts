@@ -152,7 +152,9 @@ async function toApiError(response: Response): Promise<ApiError> {
         message = m;
       }
     } catch {
-      if (text) {
+      if (response.status === 404 && /^\s*</.test(text)) {
+        message = `${response.status}: the Substratus API is not there (is the jupyter_substratus server extension enabled?)`;
+      } else if (text && !/^\s*</.test(text)) {
         message = text.slice(0, 500);
       }
     }

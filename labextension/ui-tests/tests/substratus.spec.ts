@@ -1,0 +1,104 @@
+/**
+ * The sidebar, the Dataset dialog, API validation errors beside the field, Export to Model,
+ * and screenshots in both themes, against a real jupyter lab with the server extension.
+ */
+import { expect, IJupyterLabPageFixture, test } from '@jupyterlab/galata';
+import * as fs from 'fs';
+import * as path from 'path';
+
+const SIDEBAR_ID = 'jupyter-substratus-sidebar';
+const SCREENSHOTS = path.join(__dirname, '..', 'test-results', 'screenshots');
+
+// Every test sees the same server state; names are unique per run.
+const RUN = Date.now().toString(36).slice(-5);
+
+async function openSidebar(page: IJupyterLabPageFixture) {
+  await page.sidebar.openTab(SIDEBAR_ID);
+  const sidebar = page.locator(`#${SIDEBAR_ID}`);
+  await expect(sidebar).toBeVisible();
+  return sidebar;
+}
+
+function row(page: IJupyterLabPageFixture, kind: string, name: string) {
+  return page.locator(`#${SIDEBAR_ID} .jp-substratus-Row[data-kind="${kind}"][data-name="${name}"]`);
+}
+
+async function createDataset(page: IJupyterLabPageFixture, name: string, urls: string) {
+  await page.locator(`#${SIDEBAR_ID} button[aria-label="New Dataset"]`).click();
+  const dialog = page.locator('.jp-Dialog');
+  await expect(dialog.getByText('Create a Dataset')).toBeVisible();
+  await dialog.locator('[data-field="name"] input').fill(name);
+  await dialog.locator('[data-field="urls"] textarea').fill(urls);
+  await dialog.getByRole('button', { name: 'Create' }).click();
+  return dialog;
+}
+
+test.describe('Substratus sidebar', () => {
+  test.use({ autoGoto: true });
+
+  test('shows a section per kind', async ({ page }) => {
+    const sidebar = await openSidebar(page);
+    for (const kind of ['Dataset', 'Model', 'Server', 'Notebook']) {
+      await expect(sidebar.locator(`.jp-substratus-Section[data-kind="${kind}"]`)).toBeVisible();
+    }
+    await expect(sidebar.locator('.jp-substratus-Error')).toHaveCount(0);
+  });
+
+  test('creates a Dataset through its dialog; it appears and changes state', async ({ page, baseURL }) => {
+    await openSidebar(page);
+    const name = `squad-${RUN}`;
+    const dialog = await createDataset(page, name, `${baseURL}/files/train.jsonl`);
+    await expect(dialog).toHaveCount(0);
+    const item = row(page, 'Dataset', name);
+    await expect(item).toBeVisible();
+    const first = await item.getAttribute('data-phase');
+    // The push channel (or the poll) moves it on: loading, then ready.
+    await expect(item).not.toHaveAttribute('data-phase', first ?? 'pending', { timeout: 90000 });
+    await expect(item).toHaveAttribute('data-phase', 'ready', { timeout: 120000 });
+  });
+
+  test('shows the API validation error beside the field', async ({ page }) => {
+    await openSidebar(page);
+    const dialog = await createDataset(page, 'Not_A_Valid_Name!', 'https://example.com/x.jsonl');
+    // The dialog stays open and the name field carries the API's message.
+    const error = dialog.locator('[data-field="name"] .jp-substratus-FieldError');
+    await expect(error).toBeVisible();
+    await expect(error).not.toBeEmpty();
+    await expect(dialog.locator('[data-field="name"] input')).toHaveAttribute('aria-invalid', 'true');
+    await dialog.getByRole('button', { name: 'Cancel' }).click();
+    await expect(row(page, 'Dataset', 'Not_A_Valid_Name!')).toHaveCount(0);
+  });
+
+  test('exports a notebook with the toolbar button; the Model appears', async ({ page }) => {
+    await openSidebar(page);
+    await page.notebook.openByPath('finetune.ipynb');
+    await page.notebook.activate('finetune.ipynb');
+    const name = `finetune-${RUN}`;
+    await page.locator('.jp-NotebookPanel-toolbar .jp-substratus-ExportButton').first().click();
+    const dialog = page.locator('.jp-Dialog');
+    await expect(dialog.getByText('to a Model')).toBeVisible();
+    await dialog.locator('[data-field="name"] input').fill(name);
+    await dialog.locator('[data-field="baseModel"] input').fill('opt-125m');
+    await dialog.locator('[data-field="dataset"] input').fill(`squad-${RUN}`);
+    await dialog.locator('[data-field="params"] textarea').fill('epochs=1');
+    await dialog.getByRole('button', { name: 'Export' }).click();
+    await expect(dialog).toHaveCount(0, { timeout: 60000 });
+    await expect(row(page, 'Model', name)).toBeVisible();
+    // The progress notification names the Model and links to it.
+    await expect(page.locator('.Toastify__toast').filter({ hasText: `Model ${name}` })).toBeVisible();
+  });
+
+  test('sidebar screenshots in the light and the dark theme', async ({ page }) => {
+    fs.mkdirSync(SCREENSHOTS, { recursive: true });
+    const sidebar = await openSidebar(page);
+    await page.theme.setLightTheme();
+    await expect(sidebar).toBeVisible();
+    await sidebar.screenshot({ path: path.join(SCREENSHOTS, 'sidebar-light.png') });
+    await page.theme.setDarkTheme();
+    await expect(sidebar).toBeVisible();
+    await sidebar.screenshot({ path: path.join(SCREENSHOTS, 'sidebar-dark.png') });
+    await page.theme.setLightTheme();
+  });
+});
+
+
