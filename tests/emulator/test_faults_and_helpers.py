@@ -2,9 +2,12 @@
 
 import time
 
+import kmock
 import kubernetes
 import pytest
 from kubernetes.client import ApiException
+
+from tests.kubeemu.harness import KubeCluster
 
 MERGE = "application/merge-patch+json"
 
@@ -74,3 +77,18 @@ def test_creates_stay_fast_as_requests_accumulate(core, kube_namespace):
     print(f"creates/s per 100 (1000 creates): {rates}")
     # The request log is trimmed: the last hundred are about as fast as the first (kmock as shipped: ~10x slower).
     assert timings[-1] < 2.5 * min(timings[:3])
+
+
+def test_kmock_reactions_and_request_log_still_work(tmp_path):
+    with KubeCluster(tmp_path / "kubeconfig") as cluster:
+        emulator = cluster.emulator
+        emulator["get /api/v1/namespaces/default/configmaps/special"] << {
+            "apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "special"}, "data": {"from": "a reaction"}}
+        with kubernetes.config.new_client_from_config(config_file=str(cluster.kubeconfig)) as client:
+            core = kubernetes.client.CoreV1Api(client)
+            assert core.read_namespaced_config_map("special", "default").data == {"from": "a reaction"}
+            with pytest.raises(ApiException):
+                core.read_namespaced_config_map("ordinary", "default")
+        reads = list(emulator["get", kmock.resource("", "v1", "configmaps")])
+        assert [(r.namespace, r.name, r.action) for r in reads] == [
+            ("default", "special", kmock.action.FETCH), ("default", "ordinary", kmock.action.FETCH)]

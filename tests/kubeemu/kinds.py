@@ -10,8 +10,7 @@ from collections.abc import Iterator
 from typing import Any
 
 VERBS = ("create", "delete", "deletecollection", "get", "list", "patch", "update", "watch")
-SUBRESOURCE_VERBS = {"status": ("get", "patch", "update"), "log": ("get",), "scale": ("get", "patch", "update"),
-                     "finalize": ("update",)}
+SUBRESOURCE_VERBS = {"status": ("get", "patch", "update"), "log": ("get",)}  # the only subresources served
 
 
 @dataclasses.dataclass(frozen=True)
@@ -64,7 +63,7 @@ class ResourceKind:
         if self.categories:
             main["categories"] = list(self.categories)
         subs = [{"name": f"{self.plural}/{sub}", "singularName": "", "namespaced": self.namespaced,
-                 "kind": self.kind, "verbs": list(SUBRESOURCE_VERBS.get(sub, ("get",)))}
+                 "kind": self.kind, "verbs": list(SUBRESOURCE_VERBS[sub])}
                 for sub in sorted(self.subresources)]
         return [main, *subs]
 
@@ -82,7 +81,7 @@ _EVENT_FIELDS = tuple(f"involvedObject.{f}" for f in
 
 BUILTINS: tuple[ResourceKind, ...] = (
     _builtin("", "v1", "namespaces", "Namespace", namespaced=False, short_names=("ns",),
-             subresources=frozenset({"status", "finalize"}), selectable_fields=("status.phase",),
+             subresources=_STATUS, selectable_fields=("status.phase",),
              verbs=tuple(v for v in VERBS if v != "deletecollection")),
     _builtin("", "v1", "pods", "Pod", short_names=("po",), categories=("all",),
              subresources=frozenset({"status", "log"}), selectable_fields=_POD_FIELDS),
@@ -101,11 +100,11 @@ BUILTINS: tuple[ResourceKind, ...] = (
              selectable_fields=("status.successful",), default_propagation="Orphan"),
     _builtin("batch", "v1", "cronjobs", "CronJob", short_names=("cj",), categories=("all",), subresources=_STATUS),
     _builtin("apps", "v1", "deployments", "Deployment", short_names=("deploy",), categories=("all",),
-             subresources=frozenset({"status", "scale"})),
+             subresources=_STATUS),
     _builtin("apps", "v1", "replicasets", "ReplicaSet", short_names=("rs",), categories=("all",),
-             subresources=frozenset({"status", "scale"})),
+             subresources=_STATUS),
     _builtin("apps", "v1", "statefulsets", "StatefulSet", short_names=("sts",), categories=("all",),
-             subresources=frozenset({"status", "scale"})),
+             subresources=_STATUS),
     _builtin("coordination.k8s.io", "v1", "leases", "Lease"),
     _builtin("networking.k8s.io", "v1", "ingresses", "Ingress", short_names=("ing",), subresources=_STATUS),
     _builtin("rbac.authorization.k8s.io", "v1", "roles", "Role"),
@@ -131,7 +130,7 @@ def kinds_from_crd(crd: dict[str, Any]) -> list[ResourceKind]:
             singular=names.get("singular", names["kind"].lower()),
             namespaced=spec.get("scope", "Namespaced") == "Namespaced",
             short_names=tuple(names.get("shortNames", ())), categories=tuple(names.get("categories", ())),
-            subresources=subresources & {"status", "scale"},
+            subresources=subresources & {"status"},
             schema=(version.get("schema") or {}).get("openAPIV3Schema"),
             selectable_fields=tuple(f["jsonPath"].lstrip(".") for f in version.get("selectableFields", ())),
             crd=crd["metadata"]["name"],

@@ -449,13 +449,13 @@ class Store:
             self.pod_logs.pop(key, None)
         if storage == CRDS:
             self.registry.remove_crd(key[1])
-        if key[0]:
-            self._after_namespaced_removal(storage, key[0])
+        self._after_removal(storage, key[0])
         self._schedule_gc()
         return gone
 
-    def _after_namespaced_removal(self, storage: Storage, namespace: str) -> None:
-        ns = self._objects[NAMESPACES].get(("", namespace))
+    def _after_removal(self, storage: Storage, namespace: str) -> None:
+        """Go on emptying the namespace or the CRD that the removed object was holding back."""
+        ns = self._objects[NAMESPACES].get(("", namespace)) if namespace else None
         if ns is not None and ns["metadata"].get("deletionTimestamp"):
             self._drain_namespace(namespace)
         kind = self.registry.for_storage(storage)
