@@ -1,0 +1,46 @@
+#!/usr/bin/env bash
+# A plain `pip install .` into a fresh virtualenv is the whole install: afterwards
+# `jupyter labextension list` and `jupyter server extension list` must both report
+# jupyter-substratus as enabled and OK.
+#
+# The check installs from a copy of the tracked files (what a fresh clone holds), so the
+# wheel's build hook really builds the labextension from source; the working tree is not
+# touched. PYTHON picks the interpreter (default python3).
+set -euo pipefail
+
+ROOT="$(cd "$(dirname "$0")/.." && pwd)"
+PYTHON="${PYTHON:-python3}"
+WORK="$(mktemp -d)"
+trap 'rm -rf "$WORK"' EXIT
+
+start=$(date +%s)
+mkdir "$WORK/src"
+(cd "$ROOT" && git ls-files -z --cached | xargs -0 cp --parents -t "$WORK/src")
+"$PYTHON" -m venv "$WORK/venv"
+"$WORK/venv/bin/python" -m pip install --quiet --upgrade pip 2>&1 | { grep -v "^WARNING: Location '" || true; }
+# The build hook needs node (jlpm, jupyter-builder come from the build requirements).
+# (grep drops the "Location ... is ignored" noise of this machine's pip index settings)
+PATH="$WORK/venv/bin:$PATH" "$WORK/venv/bin/pip" install --quiet "$WORK/src" 2>&1 |
+    { grep -v "^WARNING: Location '" || true; }
+[ "${PIPESTATUS[0]}" = 0 ]
+installed=$(date +%s)
+
+cd "$WORK"  # not the source tree: check the installed package only
+labext=$("$WORK/venv/bin/jupyter" labextension list 2>&1)
+serverext=$("$WORK/venv/bin/jupyter" server extension list 2>&1)
+echo "$labext"
+echo "$serverext"
+
+status=0
+if ! grep -Eq 'jupyter-substratus v[0-9.]+ .*enabled.*OK' <<<"$labext"; then
+    echo "check-install: FAIL: jupyter labextension list does not report jupyter-substratus enabled OK" >&2
+    status=1
+fi
+if ! grep -Eq 'jupyter_substratus.*enabled' <<<"$serverext" || ! grep -Eq 'jupyter_substratus.*OK' <<<"$serverext"; then
+    echo "check-install: FAIL: jupyter server extension list does not report jupyter_substratus enabled OK" >&2
+    status=1
+fi
+end=$(date +%s)
+echo "check-install: pip install took $((installed - start)) s, whole check $((end - start)) s"
+[ $status = 0 ] && echo "check-install: OK"
+exit $status
