@@ -65,7 +65,6 @@ function FieldRow(props: {
         <input
           {...common}
           type={field.kind === 'number' ? 'number' : 'text'}
-          min={field.kind === 'number' ? 0 : undefined}
           className="jp-mod-styled"
           placeholder={field.placeholder}
         />
