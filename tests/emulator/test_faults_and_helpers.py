@@ -55,6 +55,11 @@ def test_a_test_can_act_as_the_job_controller(kube_emulator, kube_api_client, ku
     job = batch.read_namespaced_job("j", kube_namespace)
     assert job.status.succeeded == 1 and {c.type for c in job.status.conditions} >= {"Complete"}
     assert job.metadata.generation == before.metadata.generation
+    batch.create_namespaced_job(kube_namespace, {"metadata": {"name": "k"}, "spec": {"template": {"spec": {
+        "containers": [{"name": "c", "image": "x"}], "restartPolicy": "Never"}}}})
+    kube_emulator.fail_job(kube_namespace, "k", message="exit code 3")
+    failed = {c.type: c for c in batch.read_namespaced_job("k", kube_namespace).status.conditions}
+    assert failed["Failed"].status == "True" and failed["Failed"].message == "exit code 3"
 
     kube_emulator.create({"apiVersion": "v1", "kind": "Pod", "metadata": {"name": "p", "namespace": kube_namespace},
                           "spec": {"containers": [{"name": "c", "image": "x"}]}})

@@ -25,7 +25,6 @@ from typing import Any
 import aiohttp.web
 import attrs
 import kmock
-from kmock._internal import rendering
 from multidict import CIMultiDict
 
 from tests.kubeemu import errors, patches
@@ -78,6 +77,13 @@ def _json(data: Any, status: int = 200, warnings: list[str] = ()) -> aiohttp.web
                                 headers=headers)
 
 
+def _number(query: Any, name: str, kind: type[int] | type[float]) -> Any:
+    try:
+        return kind(query[name]) if query.get(name) else None
+    except ValueError as e:
+        raise errors.bad_request(f"{name}: invalid value {query[name]!r}: {e}") from e
+
+
 def _line(event_type: str, obj: dict[str, Any]) -> bytes:
     return json.dumps({"type": event_type, "object": obj}).encode() + b"\n"
 
@@ -116,13 +122,13 @@ class KubeEmulator(kmock.KubernetesScaffold):
             logger.exception("kubeemu failed to serve %s %s", raw.method, raw.path_qs)
             return await self._render_error(e)
 
-    def _record(self, raw: aiohttp.web.BaseRequest, body: bytes, route: Route | None) -> rendering.Request:
+    def _record(self, raw: aiohttp.web.BaseRequest, body: bytes, route: Route | None) -> kmock.Request:
         """Log the request the way kmock does, keeping only the latest ones."""
         try:
             data = json.loads(body) if body else None
         except ValueError:
             data = None
-        request = rendering.Request(
+        request = kmock.Request(
             id=next(self._counter), raw_request=raw, url=raw.url, method=raw.method, params=dict(raw.query),
             headers=dict(raw.headers), cookies=dict(raw.cookies), body=body,
             text=body.decode("utf-8", "replace"), data=data,
@@ -168,7 +174,7 @@ class KubeEmulator(kmock.KubernetesScaffold):
             return self._pod_log(route, query)
         if method == "GET" and route.name is None:
             return _json(self.store.list(kind, route.namespace, query.get("labelSelector"),
-                                         query.get("fieldSelector"), int(query.get("limit") or 0) or None,
+                                         query.get("fieldSelector"), _number(query, "limit", int),
                                          query.get("continue")))
         if method == "GET":
             return _json(self.store.get(kind, route.namespace, route.name))
@@ -266,7 +272,7 @@ class KubeEmulator(kmock.KubernetesScaffold):
             await response.write(_line("ERROR", e.body()))
             await response.write_eof()
             return response
-        timeout = float(query["timeoutSeconds"]) if query.get("timeoutSeconds") else None
+        timeout = _number(query, "timeoutSeconds", float)
         deadline = asyncio.get_running_loop().time() + timeout if timeout else None
         try:
             await response.prepare(raw)
@@ -292,7 +298,7 @@ class KubeEmulator(kmock.KubernetesScaffold):
             raise errors.resource_not_found()
         self.store.get(self.registry.lookup("", "v1", "pods"), route.namespace, route.name or "")
         text = self.store.pod_logs.get((route.namespace or "", route.name or ""), "")
-        if query.get("tailLines"):
-            lines = text.splitlines(keepends=True)
-            text = "".join(lines[-int(query["tailLines"]):]) if int(query["tailLines"]) else ""
+        tail = _number(query, "tailLines", int)
+        if tail is not None:
+            text = "".join(text.splitlines(keepends=True)[-tail:]) if tail else ""
         return aiohttp.web.Response(text=text, content_type="text/plain")

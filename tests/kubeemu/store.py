@@ -33,7 +33,6 @@ import itertools
 import json
 import random
 import uuid
-from collections.abc import Iterator
 from typing import Any
 
 from tests.kubeemu import admission, errors, patches, selectors
@@ -110,10 +109,6 @@ class Store:
 
     # --- reading ---------------------------------------------------------------------------
 
-    @property
-    def resource_version(self) -> int:
-        return self._rv
-
     def get(self, kind: ResourceKind, namespace: str | None, name: str) -> dict[str, Any]:
         return self._present(kind, self._existing(kind, namespace, name))
 
@@ -139,11 +134,6 @@ class Store:
         if kind.crd is None:
             items = [{k: v for k, v in item.items() if k not in ("apiVersion", "kind")} for item in items]
         return {"apiVersion": kind.api_version, "kind": f"{kind.kind}List", "metadata": metadata, "items": items}
-
-    def objects(self, kind: ResourceKind, namespace: str | None = None) -> Iterator[dict[str, Any]]:
-        for (ns, _), obj in sorted(self._objects[kind.storage].items()):
-            if namespace is None or ns == namespace:
-                yield self._present(kind, obj)
 
     # --- watching --------------------------------------------------------------------------
 
@@ -527,7 +517,7 @@ class Store:
         self._gc_scheduled = True
         try:
             asyncio.get_running_loop().call_soon(self.collect_garbage)
-        except RuntimeError:  # no loop: the store is used synchronously (its own tests)
+        except RuntimeError:  # outside an event loop (a Store used directly): collect at once
             self.collect_garbage()
 
     def collect_garbage(self) -> None:
