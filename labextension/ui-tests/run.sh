@@ -48,13 +48,10 @@ cleanup() {
 }
 trap cleanup EXIT INT TERM
 
-mkdir -p "$WORK/labextensions" "$WORK/root" "$WORK/state" "$WORK/home"
+mkdir -p "$WORK/labextensions" "$WORK/root"
 ln -s "$ROOT/jupyter_substratus/labextension" "$WORK/labextensions/jupyter-substratus"
 export SUBSTRATUS_LABEXTENSIONS_DIR="$WORK/labextensions"
 export JUPYTERLAB_GALATA_ROOT_DIR="$WORK/root"
-# The server extension's local backend keeps its resources here, apart from the user's.
-export SUBSTRATUS_STATE_DIR="$WORK/state"
-export SUBSTRATUS_BACKEND="${SUBSTRATUS_BACKEND:-local}"
 # Example content the tests use: a notebook to export and a small dataset file to load.
 cp "$ROOT/examples/notebook-from-directory/finetune.ipynb" "$WORK/root/finetune.ipynb"
 printf '{"prompt": "Hello", "completion": " world"}\n{"prompt": "Good", "completion": " morning"}\n' \
@@ -64,7 +61,9 @@ PORT="$("$PYTHON" -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0
 export SUBSTRATUS_UI_PORT="$PORT"
 export TARGET_URL="http://127.0.0.1:$PORT"
 
-(cd "$WORK/root" && exec "$BIN/jupyter" lab --config "$HERE/jupyter_server_test_config.py" \
+# jupyter lab in-process with the Kubernetes API emulator (see lab_on_emulator.py).
+export SUBSTRATUS_UI_WORK="$WORK"
+(cd "$WORK/root" && exec "$PYTHON" "$HERE/lab_on_emulator.py" --config "$HERE/jupyter_server_test_config.py" \
     >"$HERE/jupyter-lab.log" 2>&1) &
 LAB_PID=$!
 
