@@ -1,5 +1,6 @@
 """Fault injection, the in-process helpers for tests acting as controllers, and throughput."""
 
+import statistics
 import time
 
 import kmock
@@ -80,8 +81,9 @@ def test_creates_stay_fast_as_requests_accumulate(core, kube_namespace):
         timings.append(time.perf_counter() - started)
     rates = [round(100 / t) for t in timings]
     print(f"creates/s per 100 (1000 creates): {rates}")
-    # The request log is trimmed: the last hundred are about as fast as the first (kmock as shipped: ~10x slower).
-    assert timings[-1] < 2.5 * min(timings[:3])
+    # The request log is trimmed: the last hundreds are about as fast as the first (kmock as shipped: ~10x
+    # slower by then). Medians of three, and a wide margin, for a machine shared with other work.
+    assert statistics.median(timings[-3:]) < 3 * statistics.median(timings[:3])
 
 
 def test_kmock_reactions_and_request_log_still_work(tmp_path):

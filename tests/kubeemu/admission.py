@@ -1,9 +1,10 @@
 """What the API server does to an object between decoding and storage, for every kind.
 
 Object metadata is validated like ObjectMeta (names, labels, owner references, finalizers).
-Built-in kinds get the few server defaults and checks that an operator's output runs into
-first (a Job's restartPolicy, a Deployment's selector, a Service's clusterIP, a Secret's
-stringData); their full schemas are not validated here (`kubernetes-validate` does that offline).
+Built-in kinds are checked against their real OpenAPI schemas (builtin_schemas.py) and get the
+few server defaults and Go-side checks that an operator's output runs into first (a Job's
+restartPolicy and immutable template, a Deployment's selector, a Service's clusterIP, a Secret's
+stringData).
 Custom resources are pruned, defaulted and validated against their CRD (see schema.py).
 """
 
@@ -12,7 +13,7 @@ import copy
 import re
 from typing import Any
 
-from tests.kubeemu import errors, schema
+from tests.kubeemu import builtin_schemas, errors, schema
 from tests.kubeemu.errors import FieldError
 from tests.kubeemu.kinds import ResourceKind
 
@@ -84,18 +85,26 @@ def validate_metadata(kind: ResourceKind, meta: dict[str, Any]) -> list[FieldErr
 
 
 def prepare(kind: ResourceKind, obj: dict[str, Any], field_validation: str) -> tuple[dict[str, Any], list[str]]:
-    """The object as it would be stored (pruned, defaulted), and the warnings for the response."""
-    if kind.schema is None:
-        return copy.deepcopy(obj), []
-    unknown: list[str] = []
-    pruned = schema.prune(obj, kind.schema, unknown)
+    """The object as decoding leaves it (unknown fields dropped; for custom resources, defaults
+    applied), and the warnings for the response."""
+    if kind.schema is not None:
+        unknown: list[str] = []
+        prepared = schema.prune(obj, kind.schema, unknown)
+        schema.apply_defaults(prepared, kind.schema)
+    else:
+        prepared = copy.deepcopy(obj)
+        found = builtin_schemas.check(prepared)
+        if found.undecodable:
+            raise errors.bad_request(f'{kind.kind} in version "{kind.version}" cannot be handled as a {kind.kind}: '
+                                     f"{found.undecodable[0]}")
+        builtin_schemas.prune(prepared, found.unknown)
+        unknown = [builtin_schemas.field_path(path) for path in found.unknown]
     if unknown and field_validation == "Strict":
         listed = ", ".join(f'unknown field "{path}"' for path in unknown)
         raise errors.bad_request(f'{kind.kind} in version "{kind.version}" cannot be handled as a {kind.kind}: '
                                  f"strict decoding error: {listed}")
-    schema.apply_defaults(pruned, kind.schema)
     warnings = [f'unknown field "{path}"' for path in unknown] if field_validation != "Ignore" else []
-    return pruned, warnings
+    return prepared, warnings
 
 
 def validate(kind: ResourceKind, obj: dict[str, Any], old: dict[str, Any] | None) -> None:
@@ -103,6 +112,8 @@ def validate(kind: ResourceKind, obj: dict[str, Any], old: dict[str, Any] | None
     found = validate_metadata(kind, obj.get("metadata", {}))
     if kind.schema is not None:
         found += schema.validate(obj, kind.schema)
+    else:
+        found += builtin_schemas.check(obj).invalid
     found += _BUILTIN_CHECKS.get(kind.storage, lambda o, old: [])(obj, old)
     if found:
         raise errors.unprocessable(kind.group, kind.kind, obj.get("metadata", {}).get("name", ""), found)
@@ -126,8 +137,6 @@ def _job_checks(job: dict[str, Any], old: dict[str, Any] | None) -> list[FieldEr
 def _selector_checks(obj: dict[str, Any], old: dict[str, Any] | None) -> list[FieldError]:
     spec = obj.get("spec", {})
     selector = (spec.get("selector") or {}).get("matchLabels")
-    if not spec.get("selector"):
-        return [errors.required("spec.selector")]
     labels = spec.get("template", {}).get("metadata", {}).get("labels") or {}
     if selector and any(labels.get(k) != v for k, v in selector.items()):
         return [errors.invalid("spec.template.metadata.labels", labels, "`selector` does not match template `labels`")]
