@@ -1,0 +1,129 @@
+"""The backend interface: CRUD, a stream of changes, workload logs, build-context uploads.
+
+Every method is a coroutine (or an async iterator) that never blocks the caller's event loop.
+Objects go in and out as manifests (plain dicts in the substratus.ai/v1 shape); callers
+validate with `jupyter_substratus.api.parse` before they create.
+"""
+
+from __future__ import annotations
+
+import abc
+from collections.abc import AsyncIterator, Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+from jupyter_substratus.api import FieldError
+
+Manifest = dict[str, Any]
+
+
+class BackendError(Exception):
+    """A failure a caller can act on; `status` is the HTTP status the REST API answers with."""
+
+    status = 500
+
+    def __init__(self, message: str, errors: list[FieldError] | None = None):
+        super().__init__(message)
+        self.message = message
+        self.errors = errors or []
+
+    def to_json(self) -> dict[str, Any]:
+        body: dict[str, Any] = {"message": self.message}
+        if self.errors:
+            body["errors"] = [{"path": e.path, "message": e.message} for e in self.errors]
+        return body
+
+
+class BadRequest(BackendError):
+    status = 400
+
+
+class NotFound(BackendError):
+    status = 404
+
+
+class Conflict(BackendError):
+    status = 409
+
+
+class Invalid(BackendError):
+    """The backend (e.g. the API server's schema or CEL rules) refused the object."""
+
+    status = 422
+
+
+class Unavailable(BackendError):
+    """The backend cannot be reached or is not configured."""
+
+    status = 503
+
+
+@dataclass(frozen=True)
+class ChangeEvent:
+    """A change of one resource, in the shape of a Kubernetes watch event."""
+
+    type: str  # ADDED, MODIFIED, DELETED
+    object: Manifest
+
+    def to_json(self) -> dict[str, Any]:
+        return {"type": self.type, "object": self.object}
+
+
+@dataclass
+class UploadProgress:
+    """Where an upload of a build context stands; `step` moves through the values below."""
+
+    total: int
+    sent: int = 0
+    step: str = "waiting"  # waiting (for the signed URL), uploading, skipped, done, failed
+    message: str = ""
+    history: list[str] = field(default_factory=list)
+
+
+ProgressCallback = Callable[[UploadProgress], None]
+
+
+class Backend(abc.ABC):
+    """One place resources live. `namespace=None` means the backend's default namespace."""
+
+    default_namespace: str
+
+    @abc.abstractmethod
+    async def list(self, plural: str, namespace: str | None = None) -> list[Manifest]:
+        """Every resource of the kind, sorted by name."""
+
+    @abc.abstractmethod
+    async def get(self, plural: str, name: str, namespace: str | None = None) -> Manifest:
+        """One resource; NotFound when there is none."""
+
+    @abc.abstractmethod
+    async def create(self, manifest: Manifest, namespace: str | None = None) -> Manifest:
+        """Create a validated manifest; Conflict when the name is taken."""
+
+    @abc.abstractmethod
+    async def replace(self, manifest: Manifest, namespace: str | None = None) -> Manifest:
+        """Replace a resource's spec (and metadata labels/annotations); Conflict on a stale version."""
+
+    @abc.abstractmethod
+    async def delete(self, plural: str, name: str, namespace: str | None = None) -> None:
+        """Delete a resource; NotFound when there is none."""
+
+    @abc.abstractmethod
+    def changes(self, namespace: str | None = None) -> AsyncIterator[ChangeEvent]:
+        """Every change of any of the four kinds from now on, until the iterator is closed."""
+
+    @abc.abstractmethod
+    def logs(self, plural: str, name: str, namespace: str | None = None, follow: bool = False,
+             tail_lines: int | None = None) -> AsyncIterator[str]:
+        """The log lines of the resource's workload (NotFound when it has none yet)."""
+
+    @abc.abstractmethod
+    async def upload(self, plural: str, name: str, data: bytes, md5_hex: str, request_id: str,
+                     namespace: str | None = None, progress: ProgressCallback | None = None,
+                     timeout: float = 300.0) -> UploadProgress:
+        """Hand a build context (a tar.gz) to the resource named, whose spec.build.upload names
+        `md5_hex` and `request_id`: wait for the signed URL in status.buildUpload, PUT the data
+        there, unless status.buildUpload.storedMD5Checksum says the content is already stored."""
+
+    async def close(self) -> None:  # noqa: B027 - optional
+        """Release connections and background work."""

@@ -1,0 +1,28 @@
+"""A notebook and the files beside it -> a build context for the trainer image -> a Model.
+
+`context.build_context` makes the deterministic tar.gz; `launch` turns it into a fine-tuning
+Model through a backend (create, then the upload handshake).
+"""
+
+from .context import (
+    DEFAULT_MAX_BYTES,
+    TRAINER_IMAGE,
+    BuildContext,
+    ExportError,
+    build_context,
+    generated_dockerfile,
+)
+from .launch import Export, ExportManager, fine_tune_manifest, prepare_export
+
+__all__ = [
+    "DEFAULT_MAX_BYTES",
+    "TRAINER_IMAGE",
+    "BuildContext",
+    "Export",
+    "ExportError",
+    "ExportManager",
+    "build_context",
+    "fine_tune_manifest",
+    "generated_dockerfile",
+    "prepare_export",
+]

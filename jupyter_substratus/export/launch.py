@@ -1,0 +1,123 @@
+"""From a build context to a fine-tuning Model: the manifest, the create, the upload.
+
+`prepare_export` is pure (context + manifest); `ExportManager.start` creates the Model and
+runs the upload handshake in the background, keeping its progress for whoever asks.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import copy
+import os
+import uuid
+from dataclasses import dataclass, field
+from typing import Any
+
+from jupyter_substratus.api import API_VERSION, parse
+from jupyter_substratus.backends.base import Backend, BackendError, UploadProgress
+
+from .context import DEFAULT_MAX_BYTES, TRAINER_IMAGE, BuildContext, build_context
+
+
+def fine_tune_manifest(name: str, base_model: str, dataset: str | None = None,
+                       params: dict[str, Any] | None = None, gpu: tuple[str, int] | None = None,
+                       image: str | None = None) -> dict[str, Any]:
+    """A Model that fine-tunes `base_model` on `dataset` (the image is filled in by an export)."""
+    spec: dict[str, Any] = {"model": {"name": base_model}}
+    if image:
+        spec["image"] = image
+    if dataset:
+        spec["dataset"] = {"name": dataset}
+    if params:
+        spec["params"] = dict(params)
+    if gpu:
+        spec["resources"] = {"gpu": {"type": gpu[0], "count": gpu[1]}}
+    return {"apiVersion": API_VERSION, "kind": "Model", "metadata": {"name": name}, "spec": spec}
+
+
+def prepare_export(directory: str | os.PathLike, notebook: str | os.PathLike, model: dict[str, Any], *,
+                   max_bytes: int = DEFAULT_MAX_BYTES, base_image: str = TRAINER_IMAGE
+                   ) -> tuple[BuildContext, dict[str, Any]]:
+    """The build context and the Model manifest that builds from it (validated; raises
+    ExportError or ResourceValidationError)."""
+    manifest = copy.deepcopy(model)
+    if not isinstance(manifest, dict):
+        parse(manifest)  # raises naming the problem
+    manifest.setdefault("apiVersion", API_VERSION)
+    manifest.setdefault("kind", "Model")
+    spec = manifest.setdefault("spec", {}) if isinstance(manifest.get("spec", {}), dict) else {}
+    spec.pop("image", None)
+    context = build_context(directory, notebook, max_bytes=max_bytes, base_image=base_image)
+    spec["build"] = {"upload": {"md5Checksum": context.md5, "requestID": uuid.uuid4().hex}}
+    manifest["spec"] = spec
+    parse(manifest)
+    return context, manifest
+
+
+@dataclass
+class Export:
+    """One export: its Model, its context and where the upload stands."""
+
+    namespace: str
+    name: str
+    context: BuildContext
+    progress: UploadProgress
+    error: str | None = None
+    task: asyncio.Task | None = field(default=None, repr=False)
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "name": self.name,
+            "namespace": self.namespace,
+            "contentHash": self.context.sha256,
+            "md5Checksum": self.context.md5,
+            "files": list(self.context.files),
+            "dockerfileGenerated": self.context.dockerfile_generated,
+            "step": self.progress.step,
+            "bytesSent": self.progress.sent,
+            "bytesTotal": self.progress.total,
+            "message": self.error or self.progress.message,
+        }
+
+
+class ExportManager:
+    """Creates exported Models and uploads their contexts in the background."""
+
+    def __init__(self, backend: Backend, upload_timeout: float = 600.0):
+        self.backend = backend
+        self.upload_timeout = upload_timeout
+        self.exports: dict[tuple[str, str], Export] = {}
+
+    async def start(self, context: BuildContext, manifest: dict[str, Any], namespace: str | None = None
+                    ) -> tuple[dict[str, Any], Export]:
+        created = await self.backend.create(manifest, namespace)
+        ns = created.get("metadata", {}).get("namespace") or namespace or self.backend.default_namespace
+        name = created["metadata"]["name"]
+        export = Export(ns, name, context, UploadProgress(total=len(context.data)))
+        self.exports[(ns, name)] = export
+        export.task = asyncio.create_task(self._upload(export, manifest))
+        return created, export
+
+    async def _upload(self, export: Export, manifest: dict[str, Any]) -> None:
+        upload = manifest["spec"]["build"]["upload"]
+
+        def on_progress(state: UploadProgress) -> None:
+            export.progress = state
+
+        try:
+            await self.backend.upload("models", export.name, export.context.data, upload["md5Checksum"],
+                                      upload["requestID"], export.namespace, on_progress, self.upload_timeout)
+        except BackendError as e:
+            export.error = e.message
+            export.progress.step = "failed"
+        except Exception as e:  # noqa: BLE001 - reported through the export's state, never lost
+            export.error = f"the upload failed: {e}"
+            export.progress.step = "failed"
+
+    def get(self, namespace: str, name: str) -> Export | None:
+        return self.exports.get((namespace, name))
+
+    async def close(self) -> None:
+        for export in self.exports.values():
+            if export.task and not export.task.done():
+                export.task.cancel()

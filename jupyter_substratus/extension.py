@@ -1,0 +1,79 @@
+"""The jupyter_server extension: settings (traitlets), the backend's lifetime, the routes."""
+
+from __future__ import annotations
+
+import asyncio
+
+from jupyter_server.extension.application import ExtensionApp
+from traitlets import Float, Int, Unicode
+
+from .backends import Backend, make_backend
+from .export import DEFAULT_MAX_BYTES, TRAINER_IMAGE, ExportManager
+from .handlers import handlers
+
+
+class SubstratusState:
+    """What the handlers share: the settings and the backend, made on first use (so that the
+    server starts, and answers 503 with a message, where no cluster is configured)."""
+
+    def __init__(self, app: SubstratusExtension):
+        self.backend_kind = app.backend
+        self.options = {k: v for k, v in {"namespace": app.namespace or None,
+                                           "kubeconfig": app.kubeconfig or None,
+                                           "context": app.kube_context or None}.items() if v}
+        self.max_export_bytes = app.max_export_bytes
+        self.trainer_image = app.trainer_image
+        self.heartbeat_seconds = app.heartbeat_seconds
+        self.upload_timeout = app.upload_timeout
+        self._backend: Backend | None = None
+        self._exports: ExportManager | None = None
+        self._lock = asyncio.Lock()
+
+    async def backend(self) -> Backend:
+        if self._backend is None:
+            async with self._lock:
+                if self._backend is None:
+                    loop = asyncio.get_running_loop()
+                    # Reading a kubeconfig touches files: off the loop too.
+                    self._backend = await loop.run_in_executor(
+                        None, lambda: make_backend(self.backend_kind, **self.options))
+        return self._backend
+
+    def exports(self) -> ExportManager:
+        if self._exports is None:
+            assert self._backend is not None, "backend() first"
+            self._exports = ExportManager(self._backend, self.upload_timeout)
+        return self._exports
+
+    async def close(self) -> None:
+        if self._exports is not None:
+            await self._exports.close()
+        if self._backend is not None:
+            await self._backend.close()
+        self._backend = self._exports = None
+
+
+class SubstratusExtension(ExtensionApp):
+    name = "jupyter_substratus"
+    load_other_extensions = True
+
+    backend = Unicode("kubernetes", config=True, help="Where resources live: kubernetes (local: later).")
+    namespace = Unicode("", config=True, help="The Kubernetes namespace; default: the kubeconfig context's.")
+    kubeconfig = Unicode("", config=True, help="A kubeconfig file; default: $KUBECONFIG, ~/.kube/config, "
+                                               "or the in-cluster service account.")
+    kube_context = Unicode("", config=True, help="The kubeconfig context; default: the current one.")
+    max_export_bytes = Int(DEFAULT_MAX_BYTES, config=True, help="The largest build context an export sends.")
+    trainer_image = Unicode(TRAINER_IMAGE, config=True, help="The base image of generated Dockerfiles.")
+    heartbeat_seconds = Float(15.0, config=True, help="Seconds between keep-alive comments on /events.")
+    upload_timeout = Float(600.0, config=True, help="Seconds an export waits for the signed URL and the PUT.")
+
+    def initialize_settings(self) -> None:
+        self.state = SubstratusState(self)
+        self.settings["substratus"] = self.state
+
+    def initialize_handlers(self) -> None:
+        # Routes are absolute (they carry the server's base_url), so use the web app directly.
+        self.serverapp.web_app.add_handlers(".*$", handlers(self.serverapp.base_url))
+
+    async def stop_extension(self) -> None:
+        await self.state.close()

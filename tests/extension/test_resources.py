@@ -1,0 +1,155 @@
+"""CRUD of the four kinds through the REST API, against the emulator."""
+
+import pytest
+
+from tests.extension.conftest import model_manifest
+
+DATASET = {"apiVersion": "substratus.ai/v1", "kind": "Dataset", "metadata": {"name": "squad"},
+           "spec": {"image": "substratusai/dataset-loader-http", "params": {"url": "https://example.com/d.jsonl"}}}
+
+
+async def test_info(api, kube_namespace):
+    answer = await api("GET", "/")
+    assert answer.status == 200
+    assert answer.json["namespace"] == kube_namespace
+    assert {k["plural"] for k in answer.json["kinds"]} == {"models", "datasets", "servers", "notebooks"}
+
+
+@pytest.mark.parametrize("plural", ["models", "datasets", "servers", "notebooks"])
+async def test_empty_list(api, plural):
+    answer = await api("GET", "/{plural}", plural=plural)
+    assert answer.status == 200
+    assert answer.json == {"items": []}
+
+
+async def test_create_get_list_delete(api, kube_emulator, kube_namespace):
+    created = await api("POST", "/{plural}", plural="models", body=model_manifest("opt"))
+    assert created.status == 201, created.body
+    assert created.json["metadata"]["namespace"] == kube_namespace
+    assert kube_emulator.get("models", "opt", kube_namespace)["spec"]["params"] == {"name": "facebook/opt-125m"}
+
+    got = await api("GET", "/{plural}/{name}", plural="models", name="opt")
+    assert got.status == 200 and got.json["kind"] == "Model"
+    listed = await api("GET", "/{plural}", plural="models")
+    assert [m["metadata"]["name"] for m in listed.json["items"]] == ["opt"]
+
+    deleted = await api("DELETE", "/{plural}/{name}", plural="models", name="opt")
+    assert deleted.status == 204
+    missing = await api("GET", "/{plural}/{name}", plural="models", name="opt")
+    assert missing.status == 404
+    assert "opt" in missing.json["message"] or "not found" in missing.json["message"].lower()
+
+
+async def test_kind_and_api_version_may_be_left_out(api):
+    body = {"metadata": {"name": "squad"}, "spec": DATASET["spec"]}
+    answer = await api("POST", "/{plural}", plural="datasets", body=body)
+    assert answer.status == 201
+    assert answer.json["kind"] == "Dataset" and answer.json["apiVersion"] == "substratus.ai/v1"
+
+
+async def test_list_is_sorted_and_sees_objects_created_elsewhere(api, kube_emulator, kube_namespace):
+    for name in ["c", "a", "b"]:
+        kube_emulator.create({**DATASET, "metadata": {"name": name}}, kube_namespace)
+    answer = await api("GET", "/{plural}", plural="datasets")
+    names = [d["metadata"]["name"] for d in answer.json["items"]]
+    if names != ["a", "b", "c"]:  # the watch may lag the emulator by a moment
+        import asyncio
+
+        for _ in range(50):
+            await asyncio.sleep(0.05)
+            answer = await api("GET", "/{plural}", plural="datasets")
+            names = [d["metadata"]["name"] for d in answer.json["items"]]
+            if names == ["a", "b", "c"]:
+                break
+    assert names == ["a", "b", "c"]
+
+
+async def test_conflict(api):
+    assert (await api("POST", "/{plural}", plural="datasets", body=DATASET)).status == 201
+    again = await api("POST", "/{plural}", plural="datasets", body=DATASET)
+    assert again.status == 409
+    assert again.json["message"]
+
+
+@pytest.mark.parametrize(("body", "path"), [
+    ({"metadata": {"name": "x"}, "spec": {"image": "a", "build": {"git": {"url": "https://g/x"}}}}, "spec"),
+    ({"metadata": {"name": "Bad_Name"}, "spec": {"image": "a"}}, "metadata.name"),
+    ({"metadata": {"name": "x"}, "spec": {"image": "a", "resources": {"gpu": {"type": "nvidia-t4", "count": -1}}}},
+     "spec.resources.gpu.count"),
+    ({"metadata": {"name": "x"}, "spec": {"image": "a", "imagee": "typo"}}, "spec.imagee"),
+    ({"metadata": {"name": "x"}, "spec": {"image": "a", "dataset": {"name": "d"}}}, "spec"),
+    ({"kind": "Server", "metadata": {"name": "x"}, "spec": {"image": "a"}}, "kind"),
+    ({"spec": {"image": "a"}}, "metadata"),
+    ([], ""),
+])
+async def test_bad_bodies_name_the_field(api, body, path):
+    answer = await api("POST", "/{plural}", plural="models", body=body)
+    assert answer.status == 400, answer.body
+    assert answer.json["message"]
+    assert path in [e["path"] for e in answer.json["errors"]], answer.json
+
+
+async def test_not_json(api):
+    answer = await api("POST", "/{plural}", plural="models", raw=b"{not json")
+    assert answer.status == 400
+    assert "JSON" in answer.json["message"]
+
+
+async def test_unknown_kind_and_names(api):
+    assert (await api("GET", "/{plural}", plural="widgets", check=False)).status == 404
+    assert (await api("GET", "/{plural}/{name}", plural="models", name="nope")).status == 404
+    assert (await api("GET", "/{plural}/{name}", plural="models", name="Not_A_Name")).status == 404
+    assert (await api("DELETE", "/{plural}/{name}", plural="servers", name="nope")).status == 404
+    answer = await api("GET", "/{plural}/{name}/logs", plural="models", name="nope")
+    assert answer.status == 404 and answer.json["message"]
+
+
+async def test_bad_namespace(api):
+    answer = await api("GET", "/{plural}", plural="models", params={"namespace": "Not OK"})
+    assert answer.status == 400
+    assert answer.json["errors"][0]["path"] == "namespace"
+
+
+async def test_replace_server_and_immutable_model(api):
+    server = {"apiVersion": "substratus.ai/v1", "kind": "Server", "metadata": {"name": "srv"},
+              "spec": {"image": "substratusai/model-server", "model": {"name": "opt"}}}
+    assert (await api("POST", "/{plural}", plural="servers", body=server)).status == 201
+    changed = {**server, "spec": {**server["spec"], "params": {"temperature": 0.5}}}
+    answer = await api("PUT", "/{plural}/{name}", plural="servers", name="srv", body=changed)
+    assert answer.status == 200, answer.body
+    assert answer.json["spec"]["params"] == {"temperature": 0.5}
+
+    wrong_name = await api("PUT", "/{plural}/{name}", plural="servers", name="other", body=changed)
+    assert wrong_name.status == 400 and wrong_name.json["errors"][0]["path"] == "metadata.name"
+    stale = {**changed, "metadata": {"name": "srv", "resourceVersion": "1"}}
+    assert (await api("PUT", "/{plural}/{name}", plural="servers", name="srv", body=stale)).status == 409
+
+    assert (await api("POST", "/{plural}", plural="models", body=model_manifest("opt"))).status == 201
+    other = model_manifest("opt", image="substratusai/model-loader-huggingface", params={"name": "other"})
+    immutable = await api("PUT", "/{plural}/{name}", plural="models", name="opt", body=other)
+    assert immutable.status == 422
+    assert immutable.json["errors"][0]["path"] == "spec"
+    missing = await api("PUT", "/{plural}/{name}", plural="models", name="none", body=model_manifest("none"))
+    assert missing.status == 404
+
+
+async def test_unauthenticated_is_403(api):
+    for method, template, parts in [("GET", "/{plural}", {"plural": "models"}),
+                                    ("POST", "/{plural}", {"plural": "models"}),
+                                    ("GET", "/{plural}/{name}", {"plural": "models", "name": "x"}),
+                                    ("PUT", "/{plural}/{name}", {"plural": "models", "name": "x"}),
+                                    ("DELETE", "/{plural}/{name}", {"plural": "models", "name": "x"}),
+                                    ("GET", "/{plural}/{name}/logs", {"plural": "models", "name": "x"}),
+                                    ("GET", "/events", {}), ("POST", "/export", {}),
+                                    ("GET", "/export/{name}", {"name": "x"}), ("GET", "/", {})]:
+        body = {} if method in ("POST", "PUT") else None
+        answer = await api(method, template, body=body, headers={"Authorization": "token wrong"}, **parts)
+        assert answer.status == 403, (method, template, answer.status)
+
+
+async def test_api_server_down_is_503(api, kube_emulator):
+    assert (await api("GET", "/{plural}", plural="models")).status == 200  # cache synced
+    with kube_emulator.faults.inject(status=503, methods={"POST"}):
+        answer = await api("POST", "/{plural}", plural="models", body=model_manifest("opt"))
+    assert answer.status == 503
+    assert "503" in answer.json["message"]
