@@ -1,8 +1,5 @@
 """Discovery: built-in kinds, and kinds registered by creating a CRD, as clients find them."""
 
-import json
-import urllib.request
-
 import kubernetes
 import pytest
 
@@ -10,9 +7,9 @@ from tests.emulator.conftest import GROUP, VERSION
 
 
 def get(cluster, path: str) -> dict:
-    request = urllib.request.Request(cluster.url + path, headers={"Authorization": f"Bearer {cluster.token}"})
-    with urllib.request.urlopen(request) as response:
-        return json.loads(response.read())
+    status, body = cluster.request("GET", path)
+    assert status == 200, body
+    return body
 
 
 @pytest.mark.parametrize("path", ["/version", "/version/", "/api", "/api/", "/apis", "/apis/", "/api/v1/"])

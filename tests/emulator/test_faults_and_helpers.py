@@ -70,6 +70,8 @@ def test_a_test_can_act_as_the_job_controller(kube_emulator, kube_api_client, ku
     assert core.read_namespaced_pod_log("p", kube_namespace, tail_lines=1) == "line 3\n"
     kube_emulator.patch_status("pods", "p", {"phase": "Running"}, kube_namespace)
     assert core.read_namespaced_pod("p", kube_namespace).status.phase == "Running"
+    assert kube_emulator.get("po", "p", kube_namespace)["status"]["phase"] == "Running"
+    assert [j["metadata"]["name"] for j in kube_emulator.list("jobs.batch", kube_namespace)] == ["j", "k"]
 
 
 def test_creates_stay_fast_as_requests_accumulate(core, kube_namespace):

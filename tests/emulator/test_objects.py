@@ -1,8 +1,6 @@
 """Writes and reads through the official client: the API server's answers, codes and messages."""
 
 import json
-import urllib.error
-import urllib.request
 
 import kubernetes
 import pytest
@@ -11,17 +9,6 @@ from kubernetes.client import ApiException
 from tests.emulator.conftest import GROUP, PLURAL, VERSION, widget
 
 MERGE = "application/merge-patch+json"
-
-
-def raw(cluster, method: str, path: str, body: object, content_type: str) -> tuple[int, dict]:
-    """A request as any HTTP client would send it, without the official client's conversions."""
-    request = urllib.request.Request(cluster.url + path, method=method, data=json.dumps(body).encode(),
-                                     headers={"Content-Type": content_type, "Authorization": f"Bearer {cluster.token}"})
-    try:
-        with urllib.request.urlopen(request) as response:
-            return response.status, json.loads(response.read())
-    except urllib.error.HTTPError as e:
-        return e.code, json.loads(e.read())
 
 
 def create(custom, namespace, body):
@@ -181,9 +168,9 @@ def test_failed_json_patch_test_is_422(custom, kube_namespace):
 def test_patch_type_comes_from_the_content_type(kube_emulator, core, kube_namespace):
     core.create_namespaced_config_map(kube_namespace, {"metadata": {"name": "cm"}, "data": {"a": "1"}})
     path = f"/api/v1/namespaces/{kube_namespace}/configmaps/cm"
-    code, _ = raw(kube_emulator, "PATCH", path, {"data": {"b": "2"}}, "application/json-patch+json")
+    code, _ = kube_emulator.request("PATCH", path, {"data": {"b": "2"}}, "application/json-patch+json")
     assert code == 400  # a dict is not a JSON patch: a client sending the wrong type fails here as there
-    code, body = raw(kube_emulator, "PATCH", path, {"data": {"b": "2"}}, MERGE)
+    code, body = kube_emulator.request("PATCH", path, {"data": {"b": "2"}}, MERGE)
     assert (code, body["data"]) == (200, {"a": "1", "b": "2"})
 
 
@@ -266,14 +253,14 @@ def test_built_in_kinds_follow_their_real_schemas(kube_emulator, kube_namespace)
     # Sent raw: kubernetes 37 checks these bodies client-side too, but other clients (kopf) do not.
     pods = f"/api/v1/namespaces/{kube_namespace}/pods"
     pod = {"metadata": {"name": "p"}, "spec": {"containers": [{"name": "c", "image": "x", "gpus": 1}]}}
-    code, created = raw(kube_emulator, "POST", pods, pod, "application/json")
+    code, created = kube_emulator.request("POST", pods, pod, "application/json")
     assert code == 201 and "gpus" not in created["spec"]["containers"][0]  # dropped, as by Go decoding
 
     pod["metadata"]["name"] = "q"
     pod["spec"]["containers"][0] = {"name": "c", "image": "x", "ports": [{"containerPort": "80"}]}
-    code, body = raw(kube_emulator, "POST", pods, pod, "application/json")
+    code, body = kube_emulator.request("POST", pods, pod, "application/json")
     assert (code, body["reason"]) == (400, "BadRequest") and "containerPort" in body["message"]
 
     pod["spec"]["containers"][0] = {"image": "x"}
-    code, body = raw(kube_emulator, "POST", pods, pod, "application/json")
+    code, body = kube_emulator.request("POST", pods, pod, "application/json")
     assert code == 422 and body["details"]["causes"][0]["field"] == "spec.containers[0].name"

@@ -37,10 +37,10 @@ def pytest_unconfigure(config: pytest.Config) -> None:
 
 @pytest.fixture(scope="session")
 def kube_emulator() -> Iterator[KubeCluster]:
-    """The emulator for the whole session, with every CRD of crds/*.yaml registered."""
+    """The emulator for the whole session, with every CRD of crds/*.yaml POSTed to it."""
     with KubeCluster(kubeconfig=KUBECONFIG) as cluster:
         for path in sorted(CRD_DIR.glob("*.yaml")):
-            cluster.apply_file(path)
+            cluster.post_crds(path)
         yield cluster
 
 

@@ -7,7 +7,7 @@ in-process helpers below (set a Job's status, a pod's log, ...), which run on th
 loop and so keep every write ordered with the HTTP ones and visible to watchers.
 
     with KubeCluster(kubeconfig=tmp_path / "kubeconfig") as cluster:
-        cluster.apply_file("crds/substratus.ai_models.yaml")
+        cluster.post_crds("crds/substratus.ai_models.yaml")
         ...
 """
 
@@ -15,8 +15,11 @@ from __future__ import annotations
 
 import asyncio
 import copy
+import json
 import secrets
 import threading
+import urllib.error
+import urllib.request
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any, Self, TypeVar
@@ -26,7 +29,6 @@ import yaml
 
 from tests.kubeemu import patches
 from tests.kubeemu.emulator import KubeEmulator
-from tests.kubeemu.errors import ApiError
 from tests.kubeemu.faults import FaultInjector
 from tests.kubeemu.kinds import ResourceKind
 from tests.kubeemu.store import now
@@ -126,6 +128,31 @@ class KubeCluster:
     def faults(self) -> FaultInjector:
         return self.emulator.faults
 
+    def request(self, method: str, path: str, body: Any = None, content_type: str = "application/json"
+                ) -> tuple[int, Any]:
+        """An HTTP request as any client sends it (with the token): the status and the decoded body."""
+        data = json.dumps(body).encode() if body is not None else None
+        headers = {"Authorization": f"Bearer {self.token}", "Content-Type": content_type}
+        request = urllib.request.Request(self.url + path, data=data, method=method, headers=headers)
+        try:
+            with urllib.request.urlopen(request, timeout=30) as response:
+                status, payload = response.status, response.read()
+        except urllib.error.HTTPError as e:
+            status, payload = e.code, e.read()
+        try:
+            return status, json.loads(payload)
+        except ValueError:
+            return status, payload.decode()
+
+    def post_crds(self, path: Path | str) -> None:
+        """Register the CRDs of a YAML file by POSTing them, like `kubectl create -f`."""
+        for document in yaml.safe_load_all(Path(path).read_text()):
+            if document and document.get("kind") == "CustomResourceDefinition":
+                status, body = self.request("POST", "/apis/apiextensions.k8s.io/v1/customresourcedefinitions",
+                                            document)
+                if status != 201:
+                    raise RuntimeError(f"{path}: the emulator refused {document['metadata']['name']}: {body}")
+
     def call(self, fn: Callable[..., T], *args: Any, **kwargs: Any) -> T:
         """Run `fn(*args, **kwargs)` on the emulator's loop and return its result."""
         if self._loop is None:
@@ -166,25 +193,6 @@ class KubeCluster:
         namespace = namespace or body.get("metadata", {}).get("namespace")
         obj, _ = self.call(self.emulator.store.create, kind, namespace, copy.deepcopy(body))
         return copy.deepcopy(obj)
-
-    def apply(self, body: dict[str, Any], namespace: str | None = None) -> dict[str, Any]:
-        """Create the object, or merge it into the existing one (status included)."""
-        kind = self._kind_of(body)
-        name = body["metadata"]["name"]
-        namespace = namespace or body.get("metadata", {}).get("namespace")
-        try:
-            self.call(self.emulator.store.get, kind, namespace, name)
-        except ApiError:
-            return self.create(body, namespace)
-        obj = self.patch(kind, name, {k: v for k, v in body.items() if k != "status"}, namespace)
-        if "status" in body and kind.status_apart:
-            obj = self.patch_status(kind, name, body["status"], namespace)
-        return obj
-
-    def apply_file(self, path: Path | str) -> list[dict[str, Any]]:
-        """Apply every document of a YAML file (e.g. CRDs), skipping non-objects like kustomizations."""
-        documents = yaml.safe_load_all(Path(path).read_text())
-        return [self.apply(doc) for doc in documents if doc and doc.get("kind") != "Kustomization"]
 
     def patch(self, resource: str | ResourceKind, name: str, patch: Any, namespace: str | None = None,
               subresource: str | None = None, patch_type: str = patches.MERGE_PATCH) -> dict[str, Any]:
