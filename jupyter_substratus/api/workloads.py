@@ -1,0 +1,352 @@
+"""The reconcile decisions: what runs for a resource, given its dependencies.
+
+Plain functions of the parsed resources, with no Kubernetes objects in them: the operator
+translates a `Plan` into a Job, Deployment or Pod, and the local backend runs the same plan as a
+process with the content directories mapped.
+"""
+
+import hashlib
+import json
+import math
+import re
+from dataclasses import dataclass, field
+from enum import Enum
+
+from .fields import SECRET_REFERENCE_PATTERN, GitSource, Resources
+from .kinds import Dataset, Model, Notebook, Resource, Server
+from .status import BUILT, COMPLETE, SERVING, UPLOADED
+
+CONTENT_DIR = "/content"
+MODEL_DIR = f"{CONTENT_DIR}/model"
+DATA_DIR = f"{CONTENT_DIR}/data"
+ARTIFACTS_DIR = f"{CONTENT_DIR}/artifacts"
+PARAMS_FILE = f"{CONTENT_DIR}/params.json"
+COMPLETION_MARKER = ".complete"
+SERVER_PORT = 8080
+NOTEBOOK_PORT = 8888
+NOTEBOOK_TOKEN_ENV = "NOTEBOOK_TOKEN"
+
+# Condition reasons. A "False" condition with one of FAILURE_REASONS is final until the spec
+# changes; any other "False" reason means the resource is still on its way.
+INVALID_SPEC = "InvalidSpec"
+JOB_FAILED = "JobFailed"
+BUILD_FAILED = "BuildFailed"
+DEPENDENCY_FAILED = "DependencyFailed"
+CHECKSUM_MISMATCH = "ChecksumMismatch"
+UPLOAD_UNSUPPORTED = "UploadUnsupported"
+FAILURE_REASONS = frozenset({INVALID_SPEC, JOB_FAILED, BUILD_FAILED, DEPENDENCY_FAILED, CHECKSUM_MISMATCH,
+                             UPLOAD_UNSUPPORTED})
+WAITING_FOR_DEPENDENCY = "WaitingForDependency"
+DEPENDENCY_NOT_FOUND = "DependencyNotFound"
+AWAITING_UPLOAD = "AwaitingUpload"
+BUILDING = "Building"
+RUNNING = "Running"
+STARTING = "Starting"
+SUSPENDED = "Suspended"
+SUCCEEDED = "Succeeded"
+
+
+class Role(str, Enum):
+    LOADER = "loader"  # Model import or Dataset: a run-to-completion job fetching content
+    TRAINER = "trainer"  # Model fine-tune: a run-to-completion job
+    SERVER = "server"  # a long-running replica behind a port
+    NOTEBOOK = "notebook"  # one interactive pod behind a port, stoppable
+
+    @property
+    def runs_to_completion(self) -> bool:
+        return self in (Role.LOADER, Role.TRAINER)
+
+
+@dataclass(frozen=True)
+class SecretRef:
+    name: str
+    key: str
+
+
+@dataclass(frozen=True)
+class ArtifactRef:
+    """The output of one Model or Dataset; where it lives is the backend's business."""
+
+    kind: str
+    namespace: str
+    name: str
+
+    def path(self, cluster: str) -> str:
+        """The deterministic location under a store's root: cluster/namespace/kind/name."""
+        return f"{cluster}/{self.namespace}/{self.kind.lower()}s/{self.name}"
+
+
+@dataclass(frozen=True)
+class Mount:
+    path: str
+    artifact: ArtifactRef
+    read_only: bool
+
+
+@dataclass(frozen=True)
+class Sizing:
+    cpu: float
+    memory_gb: int
+    disk_gb: int
+    gpu_type: str | None = None
+    gpu_count: int = 0
+
+
+@dataclass(frozen=True)
+class Plan:
+    role: Role
+    image: str
+    command: tuple[str, ...] | None
+    env: dict[str, str | SecretRef]
+    params_json: str
+    mounts: tuple[Mount, ...]
+    sizing: Sizing
+    port: int | None = None
+    readiness_path: str | None = None
+
+
+@dataclass(frozen=True)
+class Verdict:
+    """A condition to report: its status, a CamelCase reason and a human message."""
+
+    type: str
+    status: str  # "True" | "False" | "Unknown"
+    reason: str
+    message: str = ""
+
+    @property
+    def failed(self) -> bool:
+        return self.status == "False" and self.reason in FAILURE_REASONS
+
+    @property
+    def ok(self) -> bool:
+        return self.status == "True"
+
+
+# --- what a resource needs ----------------------------------------------------------------
+
+
+def condition_type(kind: str) -> str:
+    """The condition that says whether a resource of this kind did its job."""
+    return COMPLETE if kind in ("Model", "Dataset") else SERVING
+
+
+def main_condition(resource: Resource) -> str:
+    return condition_type(resource.kind)
+
+
+def role(resource: Resource) -> Role:
+    if isinstance(resource, Model):
+        return Role.TRAINER if resource.spec.is_fine_tune else Role.LOADER
+    if isinstance(resource, Dataset):
+        return Role.LOADER
+    return Role.SERVER if isinstance(resource, Server) else Role.NOTEBOOK
+
+
+def dependencies(resource: Resource) -> list[tuple[str, str]]:
+    """(kind, name) of every resource whose artifacts this one mounts, in its namespace."""
+    spec = resource.spec
+    refs = []
+    if getattr(spec, "model", None) is not None:
+        refs.append(("Model", spec.model.name))
+    if getattr(spec, "dataset", None) is not None:
+        refs.append(("Dataset", spec.dataset.name))
+    return refs
+
+
+def dependency_verdict(resource: Resource, found: dict[tuple[str, str], Resource | None]) -> Verdict | None:
+    """None when every dependency is complete; else why this resource waits or fails."""
+    condition = main_condition(resource)
+    for kind, name in dependencies(resource):
+        dependency = found.get((kind, name))
+        if dependency is None:
+            return Verdict(condition, "False", DEPENDENCY_NOT_FOUND, f"{kind} {name} does not exist (yet)")
+        complete = dependency.status.condition(COMPLETE) if dependency.status else None
+        if complete is not None and complete.status == "False" and complete.reason in FAILURE_REASONS:
+            return Verdict(condition, "False", DEPENDENCY_FAILED,
+                           f"{kind} {name} failed ({complete.reason}): {complete.message}")
+        if not (dependency.status and dependency.status.ready):
+            return Verdict(condition, "False", WAITING_FOR_DEPENDENCY, f"waiting for {kind} {name} to be ready")
+    return None
+
+
+# --- the image ----------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class BuildPlan:
+    """Build the resource's image from source; `tag` names the content, so equal content is built once."""
+
+    tag: str
+    git: GitSource | None = None
+    upload_md5: str | None = None
+
+    def image(self, repository: str) -> str:
+        return f"{repository}:{self.tag}"
+
+
+def build_plan(resource: Resource) -> BuildPlan | None:
+    build = resource.spec.build
+    if build is None:
+        return None
+    if build.upload is not None:
+        return BuildPlan(tag=f"upload-{build.upload.md5_checksum}", upload_md5=build.upload.md5_checksum)
+    git = build.git
+    ref = f"tag:{git.tag}" if git.tag else f"branch:{git.branch or ''}"
+    digest = hashlib.sha256(f"{git.url}\n{ref}\n{git.path or ''}".encode()).hexdigest()[:32]
+    return BuildPlan(tag=f"git-{digest}", git=git)
+
+
+def build_verdict(*, built: bool, failed: bool, message: str = "") -> Verdict:
+    if failed:
+        return Verdict(BUILT, "False", BUILD_FAILED, message or "the image build failed")
+    if built:
+        return Verdict(BUILT, "True", SUCCEEDED, "the image is built")
+    return Verdict(BUILT, "False", BUILDING, "building the image")
+
+
+def upload_verdict(*, expected_md5: str, stored_md5: str | None) -> Verdict:
+    if stored_md5 is None:
+        return Verdict(UPLOADED, "False", AWAITING_UPLOAD, "waiting for the build context at status.buildUpload.signedURL")
+    if stored_md5 != expected_md5:
+        return Verdict(UPLOADED, "False", CHECKSUM_MISMATCH,
+                       f"the uploaded object's MD5 is {stored_md5}, spec.build.upload.md5Checksum is {expected_md5}")
+    return Verdict(UPLOADED, "True", SUCCEEDED, "the build context is uploaded and its checksum matches")
+
+
+# --- the workload -------------------------------------------------------------------------
+
+
+def params_json(resource: Resource) -> str:
+    return json.dumps(resource.spec.params or {}, sort_keys=True)
+
+
+def env(resource: Resource) -> dict[str, str | SecretRef]:
+    """PARAM_<KEY> for each param, then spec.env (which wins), secret references resolved."""
+    result: dict[str, str | SecretRef] = {}
+    for key, value in (resource.spec.params or {}).items():
+        result[f"PARAM_{key.upper()}"] = json.dumps(value) if isinstance(value, bool) else str(value)
+    for key, value in (resource.spec.env or {}).items():
+        match = re.match(SECRET_REFERENCE_PATTERN, value)
+        result[key] = SecretRef(match.group(1), match.group(3)) if match else value
+    return result
+
+
+def mounts(resource: Resource, namespace: str) -> tuple[Mount, ...]:
+    found = []
+    for kind, name in dependencies(resource):
+        path = MODEL_DIR if kind == "Model" else DATA_DIR
+        found.append(Mount(path, ArtifactRef(kind, namespace, name), read_only=True))
+    if isinstance(resource, (Model, Dataset)):
+        found.append(Mount(ARTIFACTS_DIR, ArtifactRef(resource.kind, namespace, resource.name), read_only=False))
+    return tuple(found)
+
+
+_PARAMETER_COUNT = re.compile(r"(?<![a-z0-9.])(\d+(?:\.\d+)?)([mb])(?![a-z])", re.IGNORECASE)
+_DEFAULT = Sizing(cpu=2, memory_gb=8, disk_gb=20)
+_NOTEBOOK_DEFAULT = Sizing(cpu=2, memory_gb=8, disk_gb=20)
+_GPU_MEMORY_GB = {"nvidia-t4": 16, "nvidia-l4": 24, "nvidia-a100": 40, "nvidia-h100": 80}
+
+
+def parameter_count(model: Model) -> float | None:
+    """The parameter count a model's name advertises ("falcon-7b", "opt-125m"), if any."""
+    candidates = [str(v) for v in (model.spec.params or {}).values() if isinstance(v, str)] + [model.name]
+    for text in candidates:
+        if found := _PARAMETER_COUNT.search(text):
+            return float(found.group(1)) * (1e9 if found.group(2).lower() == "b" else 1e6)
+    return None
+
+
+def sizing(resource: Resource, model: Model | None) -> Sizing:
+    """spec.resources where given; else from the served/trained model's size (16-bit weights)."""
+    given = resource.spec.resources
+    default = _NOTEBOOK_DEFAULT if isinstance(resource, Notebook) else _estimate(resource, model)
+    if given is None:
+        return default
+    return _merge(given, default)
+
+
+def _estimate(resource: Resource, model: Model | None) -> Sizing:
+    count = parameter_count(model) if model is not None else None
+    if count is None:
+        return _DEFAULT
+    weights_gb = count * 2 / 1e9
+    # Training holds weights, gradients and optimizer state: about 4x the weights.
+    working_gb = weights_gb * (4 if role(resource) is Role.TRAINER else 1.2)
+    disk = max(_DEFAULT.disk_gb, math.ceil(weights_gb * 3))
+    memory = max(_DEFAULT.memory_gb, math.ceil(weights_gb * 1.5))
+    if isinstance(resource, Dataset) or role(resource) is Role.LOADER or working_gb <= 2:
+        return Sizing(cpu=_DEFAULT.cpu, memory_gb=memory, disk_gb=disk)
+    gpu_type = "nvidia-l4"
+    gpu_count = min(8, math.ceil(working_gb / _GPU_MEMORY_GB[gpu_type]))
+    if gpu_count == 8:
+        gpu_type, gpu_count = "nvidia-h100", min(8, math.ceil(working_gb / _GPU_MEMORY_GB["nvidia-h100"]))
+    return Sizing(cpu=max(_DEFAULT.cpu, 4 * gpu_count), memory_gb=memory, disk_gb=disk,
+                  gpu_type=gpu_type, gpu_count=gpu_count)
+
+
+def _merge(given: Resources, default: Sizing) -> Sizing:
+    return Sizing(
+        cpu=given.cpu or default.cpu,
+        memory_gb=given.memory or default.memory_gb,
+        disk_gb=given.disk or default.disk_gb,
+        gpu_type=given.gpu.type if given.gpu else None,
+        gpu_count=given.gpu.count if given.gpu else 0,
+    )
+
+
+@dataclass(frozen=True)
+class Inputs:
+    """What a plan is made from besides the resource: its namespace, image and dependencies."""
+
+    namespace: str
+    image: str
+    found: dict[tuple[str, str], Resource | None] = field(default_factory=dict)
+
+
+def plan(resource: Resource, inputs: Inputs) -> Plan:
+    what = role(resource)
+    model = inputs.found.get(("Model", resource.spec.model.name)) if getattr(resource.spec, "model", None) else None
+    if isinstance(resource, Model) and not resource.spec.is_fine_tune:
+        model = resource
+    port = {Role.SERVER: SERVER_PORT, Role.NOTEBOOK: NOTEBOOK_PORT}.get(what)
+    return Plan(
+        role=what,
+        image=inputs.image,
+        command=tuple(resource.spec.command) if resource.spec.command else None,
+        env=env(resource),
+        params_json=params_json(resource),
+        mounts=mounts(resource, inputs.namespace),
+        sizing=sizing(resource, model),
+        port=port,
+        readiness_path="/" if what is Role.SERVER else ("/api" if what is Role.NOTEBOOK else None),
+    )
+
+
+# --- what the running workload says -------------------------------------------------------
+
+
+class Progress(str, Enum):
+    PENDING = "Pending"
+    RUNNING = "Running"
+    SUCCEEDED = "Succeeded"
+    FAILED = "Failed"
+    SUSPENDED = "Suspended"
+
+
+def workload_verdict(resource: Resource, progress: Progress, message: str = "") -> Verdict:
+    condition = main_condition(resource)
+    if progress is Progress.FAILED:
+        return Verdict(condition, "False", JOB_FAILED, message or "the workload failed")
+    if progress is Progress.SUSPENDED:
+        return Verdict(condition, "False", SUSPENDED, "suspended: the pod is stopped, the work is kept")
+    if progress is Progress.SUCCEEDED:
+        text = "the artifacts are complete" if condition == COMPLETE else "answering requests"
+        return Verdict(condition, "True", SUCCEEDED if condition == COMPLETE else RUNNING, text)
+    if progress is Progress.RUNNING:
+        return Verdict(condition, "False", RUNNING if condition == COMPLETE else STARTING, message or "running")
+    return Verdict(condition, "False", STARTING, message or "starting")
+
+
+def invalid_verdict(resource_kind: str, message: str) -> Verdict:
+    return Verdict(condition_type(resource_kind), "False", INVALID_SPEC, message)

@@ -1,0 +1,9 @@
+"""`python -m substratus_operator`: run the operator in every namespace, with kopf's liveness endpoint."""
+
+import sys
+
+from kopf.cli import main
+
+if __name__ == "__main__":
+    sys.exit(main(["run", "--all-namespaces", "--liveness=http://0.0.0.0:8080/healthz",
+                   "-m", "substratus_operator.handlers", *sys.argv[1:]]))

