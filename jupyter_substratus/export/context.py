@@ -1,7 +1,8 @@
 """The build context of a notebook's directory, as a deterministic tar.gz.
 
 What goes in: every regular file under the directory, except what .dockerignore or
-.gitignore (both read with pathspec's gitwildmatch rules, at the directory's root) exclude,
+.gitignore (both read with pathspec's gitignore rules, rooted at the directory; so a .dockerignore
+pattern without a slash matches at any depth, as in .gitignore) exclude,
 and never .git/, .ipynb_checkpoints/ or __pycache__/. A symlink, or a notebook path that
 leaves the directory, is an error rather than a surprise. Beyond `max_bytes` the export
 stops and names the biggest files.
@@ -62,13 +63,13 @@ def generated_dockerfile(notebook: str, base_image: str = TRAINER_IMAGE) -> str:
     )
 
 
-def _spec(directory: Path) -> pathspec.PathSpec:
+def _spec(directory: Path) -> pathspec.GitIgnoreSpec:
     lines: list[str] = []
     for name in IGNORE_FILES:
         path = directory / name
         if path.is_file() and not path.is_symlink():
             lines.extend(path.read_text(errors="replace").splitlines())
-    return pathspec.PathSpec.from_lines("gitwildmatch", lines)
+    return pathspec.GitIgnoreSpec.from_lines(lines)
 
 
 def _relative_notebook(directory: Path, notebook: str | os.PathLike) -> str:
