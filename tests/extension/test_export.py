@@ -32,7 +32,7 @@ async def _answer_upload(operator_upload, kube_emulator, name, namespace):
 
 
 async def _until_finished(api, name):
-    for _ in range(200):
+    for _ in range(600):  # up to 30 s on a busy machine
         status = await api("GET", "/export/{name}", name=name)
         assert status.status == 200
         if status.json["step"] in ("done", "skipped", "failed"):
