@@ -41,9 +41,11 @@ from .base import (
 
 log = logging.getLogger(__name__)
 
-# The labels the operator puts on the pods of a resource's workload (Jobs, Deployments, Pods).
-KIND_LABEL = "substratus.ai/kind"
-NAME_LABEL = "substratus.ai/name"
+# The labels the operator puts on the pods of a resource's workload (build Jobs, training Jobs,
+# Deployments, Pods): operator/substratus_operator/names.py. The newest such pod is the one
+# whose log is shown (the build's while building, then the trainer's or the server's).
+KIND_LABEL = "substratus.ai/owner-kind"
+NAME_LABEL = "substratus.ai/owner-name"
 
 IMMUTABLE_KINDS = ("Model", "Dataset")  # seed 004: artifacts are reproducible
 WATCH_SECONDS = 240  # a watch is reopened after this long, as clients of the API server do

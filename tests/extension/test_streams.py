@@ -74,7 +74,8 @@ async def test_push_channel_filters_kinds_and_keeps_alive(api, jp_http_port, jp_
 def _pod(name, kind, resource, namespace):
     return {"apiVersion": "v1", "kind": "Pod",
             "metadata": {"name": name, "namespace": namespace,
-                         "labels": {"substratus.ai/kind": kind, "substratus.ai/name": resource}},
+                         "labels": {"substratus.ai/owner-kind": kind, "substratus.ai/owner-name": resource,
+                                    "substratus.ai/role": "train"}},
             "spec": {"containers": [{"name": "main", "image": "substratusai/model-trainer-huggingface"}]}}
 
 
