@@ -155,19 +155,20 @@ def dependencies(resource: Resource) -> list[tuple[str, str]]:
 
 
 def dependency_verdict(resource: Resource, found: dict[tuple[str, str], Resource | None]) -> Verdict | None:
-    """None when every dependency is complete; else why this resource waits or fails."""
+    """None when every dependency is complete; else why it fails (first) or waits."""
     condition = main_condition(resource)
+    verdicts = []
     for kind, name in dependencies(resource):
         dependency = found.get((kind, name))
+        complete = dependency.status.condition(COMPLETE) if dependency is not None and dependency.status else None
         if dependency is None:
-            return Verdict(condition, "False", DEPENDENCY_NOT_FOUND, f"{kind} {name} does not exist (yet)")
-        complete = dependency.status.condition(COMPLETE) if dependency.status else None
-        if complete is not None and complete.status == "False" and complete.reason in FAILURE_REASONS:
+            verdicts.append(Verdict(condition, "False", DEPENDENCY_NOT_FOUND, f"{kind} {name} does not exist (yet)"))
+        elif complete is not None and complete.status == "False" and complete.reason in FAILURE_REASONS:
             return Verdict(condition, "False", DEPENDENCY_FAILED,
                            f"{kind} {name} failed ({complete.reason}): {complete.message}")
-        if not (dependency.status and dependency.status.ready):
-            return Verdict(condition, "False", WAITING_FOR_DEPENDENCY, f"waiting for {kind} {name} to be ready")
-    return None
+        elif not (dependency.status and dependency.status.ready):
+            verdicts.append(Verdict(condition, "False", WAITING_FOR_DEPENDENCY, f"waiting for {kind} {name} to be ready"))
+    return verdicts[0] if verdicts else None
 
 
 # --- the image ----------------------------------------------------------------------------

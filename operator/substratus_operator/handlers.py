@@ -133,8 +133,8 @@ def _index_kwargs(kwargs: dict) -> dict:
 @kopf.on.event(GROUP, VERSION, "models")
 @kopf.on.event(GROUP, VERSION, "datasets")
 def dependency_changed(body, namespace, name, type, memo: kopf.Memo, **kwargs):
-    if type == "DELETED" or not _settled(body):
-        return
+    if type == "MODIFIED" and not _settled(body):
+        return  # still on its way: nothing its dependents can act on
     for kind, waiter in _waiters(_index_kwargs(kwargs), (namespace, body["kind"], name)):
         _reconcile_by_name(memo, kind, namespace, waiter)
 

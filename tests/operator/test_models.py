@@ -46,3 +46,97 @@ def test_model_import_runs_a_loader_job_and_becomes_ready(kube_emulator, kube_na
         assert model["status"]["image"] == "substratusai/model-loader-huggingface"
         assert sim.get("configmaps", "opt-125m-params")["data"]["params.json"] == '{"name": "facebook/opt-125m"}'
         validate_children(kube_emulator, kube_namespace)
+
+
+def ready(sim, plural: str, name: str) -> dict:
+    return wait_for(lambda: ((m := sim.get(plural, name)) or {}).get("status", {}).get("ready") and m,
+                    what=f"{plural} {name} ready")
+
+
+def reason(sim, plural: str, name: str, type_: str, expected: str) -> dict:
+    return wait_for(lambda: condition(sim.get(plural, name), type_).get("reason") == expected
+                    and condition(sim.get(plural, name), type_), what=f"{plural} {name} {type_}={expected}")
+
+
+def test_fine_tune_waits_for_its_base_model_and_dataset_and_is_woken(kube_emulator, kube_namespace, sim):
+    with running_operator(kube_emulator, kube_namespace, GKE_CONFIG):
+        kube_emulator.create(manifest("Model", "tuned", image="substratusai/model-trainer-huggingface",
+                                      model={"name": "base"}, dataset={"name": "colors"},
+                                      params={"epochs": 3, "fast": True},
+                                      env={"HF_TOKEN": "${{ secrets.hf.token }}"}), kube_namespace)
+        reason(sim, "models.substratus.ai", "tuned", "Complete", "DependencyNotFound")
+        kube_emulator.create(manifest("Model", "base", image="substratusai/model-loader-huggingface"), kube_namespace)
+        kube_emulator.create(manifest("Dataset", "colors", image="substratusai/dataset-loader-http"), kube_namespace)
+        reason(sim, "models.substratus.ai", "tuned", "Complete", "WaitingForDependency")
+        sim.succeed_job("base-loader")
+        sim.succeed_job("colors-loader")
+        ready(sim, "datasets.substratus.ai", "colors")
+        # No timer fires within this test (resync 30 s): the dependency's event wakes it.
+        job = sim.wait("jobs.batch", "tuned-trainer", timeout=10)
+        container = job["spec"]["template"]["spec"]["containers"][0]
+        mounts = {m["mountPath"]: m for m in container["volumeMounts"]}
+        assert (mounts["/content/model"]["readOnly"], mounts["/content/data"]["readOnly"],
+                mounts["/content/artifacts"]["readOnly"]) == (True, True, False)
+        volumes = {v["name"]: v for v in job["spec"]["template"]["spec"]["volumes"]}
+        assert volumes["model"]["csi"]["volumeAttributes"] == {
+            "bucketName": "artifacts", "mountOptions": f"implicit-dirs,only-dir=test/{kube_namespace}/models/base"}
+        assert job["spec"]["template"]["metadata"]["annotations"] == {"gke-gcsfuse/volumes": "true"}
+        env = {e["name"]: e for e in container["env"]}
+        assert env["PARAM_EPOCHS"]["value"] == "3" and env["PARAM_FAST"]["value"] == "true"
+        assert env["HF_TOKEN"]["valueFrom"] == {"secretKeyRef": {"name": "hf", "key": "token"}}
+        sim.succeed_job("tuned-trainer")
+        ready(sim, "models.substratus.ai", "tuned")
+        validate_children(kube_emulator, kube_namespace)
+
+
+def test_failed_job_reports_the_termination_message(kube_emulator, kube_namespace, sim):
+    with running_operator(kube_emulator, kube_namespace, GKE_CONFIG):
+        kube_emulator.create(manifest("Dataset", "broken", image="substratusai/dataset-loader-http"), kube_namespace)
+        sim.fail_job("broken-loader", "HTTP 404 fetching https://example.com/data.jsonl")
+        failed = reason(sim, "datasets.substratus.ai", "broken", "Complete", "JobFailed")
+        assert "HTTP 404 fetching https://example.com/data.jsonl" in failed["message"]
+        assert failed["status"] == "False"
+        # ... and a fine-tune on it fails too, naming why.
+        kube_emulator.create(manifest("Model", "base", image="loader"), kube_namespace)
+        kube_emulator.create(manifest("Model", "tuned", image="trainer", model={"name": "base"},
+                                      dataset={"name": "broken"}), kube_namespace)
+        dependency = reason(sim, "models.substratus.ai", "tuned", "Complete", "DependencyFailed")
+        assert "Dataset broken failed (JobFailed)" in dependency["message"]
+        assert sim.get("jobs.batch", "tuned-trainer") is None
+
+
+def test_invalid_spec_is_reported_and_does_not_stop_the_operator(kube_emulator, kube_namespace, sim):
+    with running_operator(kube_emulator, kube_namespace, GKE_CONFIG) as runner:
+        # A dataset without a base model passes the schema (the rule is CEL) but not the API's parse.
+        kube_emulator.create(manifest("Model", "odd", image="trainer", dataset={"name": "d"}), kube_namespace)
+        invalid = reason(sim, "models.substratus.ai", "odd", "Complete", "InvalidSpec")
+        assert "a dataset is for fine-tuning" in invalid["message"]
+        kube_emulator.create(manifest("Model", "fine", image="loader"), kube_namespace)
+        sim.wait("jobs.batch", "fine-loader")
+    assert runner.exception is None
+
+
+def test_restarted_operator_adopts_its_children(kube_emulator, kube_namespace, sim):
+    with running_operator(kube_emulator, kube_namespace, GKE_CONFIG):
+        kube_emulator.create(manifest("Model", "m1", image="loader"), kube_namespace)
+        first = sim.wait("jobs.batch", "m1-loader")
+    with running_operator_again(kube_emulator, kube_namespace):
+        sim.succeed_job("m1-loader")
+        ready(sim, "models.substratus.ai", "m1")
+    jobs = kube_emulator.list("jobs.batch", kube_namespace)
+    assert [j["metadata"]["uid"] for j in jobs] == [first["metadata"]["uid"]]
+
+
+def running_operator_again(cluster, namespace):
+    cluster.delete("configmaps", "substratus", namespace)
+    return running_operator(cluster, namespace, GKE_CONFIG)
+
+
+def test_deleting_a_model_deletes_its_children(kube_emulator, kube_namespace, sim):
+    with running_operator(kube_emulator, kube_namespace, GKE_CONFIG):
+        kube_emulator.create(manifest("Model", "gone", image="loader"), kube_namespace)
+        sim.wait("jobs.batch", "gone-loader")
+        kube_emulator.delete("models.substratus.ai", "gone", kube_namespace)
+        wait_for(lambda: sim.get("jobs.batch", "gone-loader") is None and sim.get("configmaps", "gone-params") is None,
+                 what="children garbage-collected")
+        assert sim.get("models.substratus.ai", "gone") is None
