@@ -7,7 +7,7 @@ import { CommandRegistry } from '@lumino/commands';
 
 import { IResource } from './api/types';
 import { gpuFields, IDefaults } from './dialogs';
-import { exportMessage, exportStep } from './logic/exportProgress';
+import { exportMessage, exportStep, IUploadState, uploadPending } from './logic/exportProgress';
 import { defaultModelName, FIELD_PATHS, fineTuneManifest } from './logic/manifests';
 import { ResourceStore } from './model';
 import { showFormDialog } from './widgets/form';
@@ -44,7 +44,7 @@ export async function exportNotebook(
       gpuType: defaults.gpuType,
       gpuCount: String(defaults.gpuCount)
     },
-    fieldPaths: FIELD_PATHS.fineTune,
+    fieldPaths: FIELD_PATHS.export,
     submit: async v => {
       const model = fineTuneManifest({
         name: v.name,
@@ -67,22 +67,32 @@ export async function exportNotebook(
   return created;
 }
 
-/** One notification, updated as the Model moves; it ends with a link to the Model. */
+/**
+ * One notification, updated as the Model moves: the upload (from GET /export/{name}), then the
+ * Model's conditions (from the push channel); it ends with a link to the Model.
+ */
 export function followExport(store: ResourceStore, commands: CommandRegistry, name: string): void {
-  const first = exportStep(store.find('Model', name));
-  const id = Notification.emit(exportMessage(name, first.step, first.detail), 'in-progress', {
+  let upload: IUploadState | undefined;
+  let finished = false;
+  let lastMessage = '';
+  const id = Notification.emit(`Model ${name}: uploading…`, 'in-progress', {
     autoClose: false,
     actions: [openAction(commands, name)]
   });
-  let lastMessage = '';
-  const onChange = () => {
-    const { step, detail } = exportStep(store.find('Model', name));
+  const show = () => {
+    if (finished) {
+      return;
+    }
+    const { step, detail } = exportStep(store.find('Model', name), upload);
     const message = exportMessage(name, step, detail);
-    if (message === lastMessage) {
+    finished = step === 'done' || step === 'failed';
+    if (finished) {
+      store.changed.disconnect(show);
+    }
+    if (message === lastMessage && !finished) {
       return;
     }
     lastMessage = message;
-    const finished = step === 'done' || step === 'failed';
     Notification.update({
       id,
       message,
@@ -90,11 +100,21 @@ export function followExport(store: ResourceStore, commands: CommandRegistry, na
       autoClose: finished ? 15000 : false,
       actions: [openAction(commands, name)]
     });
-    if (finished) {
-      store.changed.disconnect(onChange);
+  };
+  const pollUpload = async () => {
+    while (!finished && uploadPending(upload)) {
+      try {
+        upload = await store.client.exportStatus(name);
+      } catch {
+        break; // the server restarted: the Model's conditions tell the rest
+      }
+      show();
+      await new Promise(resolve => setTimeout(resolve, 1000));
     }
   };
-  store.changed.connect(onChange);
+  store.changed.connect(show);
+  show();
+  void pollUpload();
 }
 
 function openAction(commands: CommandRegistry, name: string): Notification.IAction {

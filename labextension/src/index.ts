@@ -131,10 +131,7 @@ const plugin: JupyterFrontEndPlugin<void> = {
     const store = new ResourceStore(client);
     const { commands, shell } = app;
 
-    const sidebar = new SubstratusSidebar(store, commands, () => {
-      const parts = [current.backend === 'auto' ? '' : current.backend, current.namespace];
-      return parts.filter(Boolean).join(' / ');
-    });
+    const sidebar = new SubstratusSidebar(store, commands, () => current);
     sidebar.id = 'jupyter-substratus-sidebar';
     sidebar.title.icon = substratusIcon;
     sidebar.title.caption = 'Substratus';

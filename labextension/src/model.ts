@@ -6,7 +6,7 @@ import { URLExt } from '@jupyterlab/coreutils';
 import { IDisposable } from '@lumino/disposable';
 import { ISignal, Signal } from '@lumino/signaling';
 
-import { API_ROOT, SubstratusClient } from './api/client';
+import { API_ROOT, IServerInfo, SubstratusClient } from './api/client';
 import { IResource, Kind, KINDS } from './api/types';
 import {
   applyChange,
@@ -21,6 +21,11 @@ export class ResourceStore implements IDisposable {
 
   get lists(): ResourceLists {
     return this._lists;
+  }
+
+  /** The server's backend and default namespace, once known. */
+  get info(): IServerInfo | undefined {
+    return this._info;
   }
 
   get error(): string | undefined {
@@ -41,6 +46,13 @@ export class ResourceStore implements IDisposable {
 
   /** List every kind again. */
   async refresh(): Promise<void> {
+    if (!this._info) {
+      try {
+        this._info = await this.client.info();
+      } catch {
+        // the listings below report what is wrong
+      }
+    }
     const results = await Promise.allSettled(KINDS.map(k => this.client.list(k)));
     let lists = this._lists;
     const errors: string[] = [];
@@ -128,6 +140,7 @@ export class ResourceStore implements IDisposable {
 
   private _lists: ResourceLists = emptyLists();
   private _error: string | undefined;
+  private _info: IServerInfo | undefined;
   private _changed = new Signal<this, void>(this);
   private _timer: ReturnType<typeof setInterval> | undefined;
   private _source: EventSource | undefined;

@@ -54,3 +54,18 @@ describe('mapFieldErrors', () => {
     expect(normalisePath('spec.command[0]')).toBe('spec.command.0');
   });
 });
+
+describe('export field paths', () => {
+  it('maps the export API\'s "model." paths and leaves the notebook path general', () => {
+    const { byField, general } = mapFieldErrors(
+      [
+        { path: 'model.metadata.name', message: 'bad name' },
+        { path: 'model.spec.resources.gpu.count', message: 'must be at least 1' },
+        { path: 'path', message: 'no such file' }
+      ],
+      FIELD_PATHS.export
+    );
+    expect(byField).toEqual({ name: ['bad name'], gpuCount: ['must be at least 1'] });
+    expect(general).toEqual(['path: no such file']);
+  });
+});

@@ -75,3 +75,27 @@ describe('SSE completions', () => {
     expect(events.map(e => completionDelta(e.data))).toEqual(['Hel', 'lo', undefined]);
   });
 });
+
+describe('export upload progress', () => {
+  it('reports the upload from the server before the Model moves', () => {
+    expect(exportStep(undefined, { step: 'waiting', bytesSent: 0, bytesTotal: 2048 })).toEqual({
+      step: 'uploading',
+      detail: 'waiting for the upload URL'
+    });
+    const model: IResource = {
+      apiVersion: 'substratus.ai/v1',
+      kind: 'Model',
+      metadata: { name: 'm' },
+      spec: { build: { upload: { md5Checksum: 'x' } } },
+      status: { conditions: [{ type: 'Uploaded', status: 'False', reason: 'AwaitingUpload' }] }
+    };
+    expect(exportStep(model, { step: 'uploading', bytesSent: 1024, bytesTotal: 4096 })).toEqual({
+      step: 'uploading',
+      detail: '25% of 4.0 KiB'
+    });
+    expect(exportStep(model, { step: 'failed', bytesSent: 0, bytesTotal: 1, message: 'signed URL expired' })).toEqual({
+      step: 'failed',
+      detail: 'signed URL expired'
+    });
+  });
+});

@@ -22,7 +22,7 @@ from tests.kubeemu.harness import KubeCluster  # noqa: E402
 
 cluster = KubeCluster(kubeconfig=work / "kubeconfig").start()
 for path in sorted((ROOT / "crds").glob("*.yaml")):
-    cluster.apply_file(path)
+    cluster.post_crds(path)
 print(f"lab_on_emulator: Kubernetes API emulator on {cluster.url}", flush=True)
 
 from jupyterlab.labapp import main  # noqa: E402

@@ -52,8 +52,8 @@ mkdir -p "$WORK/labextensions" "$WORK/root"
 ln -s "$ROOT/jupyter_substratus/labextension" "$WORK/labextensions/jupyter-substratus"
 export SUBSTRATUS_LABEXTENSIONS_DIR="$WORK/labextensions"
 export JUPYTERLAB_GALATA_ROOT_DIR="$WORK/root"
-# Example content the tests use: a notebook to export and a small dataset file to load.
-cp "$ROOT/examples/notebook-from-directory/finetune.ipynb" "$WORK/root/finetune.ipynb"
+# A small dataset file the Dataset test loads over http.
+
 printf '{"prompt": "Hello", "completion": " world"}\n{"prompt": "Good", "completion": " morning"}\n' \
     >"$WORK/root/train.jsonl"
 

@@ -75,6 +75,11 @@ export class SubstratusClient {
     return response;
   }
 
+  /** Which backend the server uses, its default namespace, the kinds it serves. */
+  info(): Promise<IServerInfo> {
+    return this.request('');
+  }
+
   async list(kind: Kind): Promise<IResource[]> {
     const body = await this.request<{ items?: IResource[] } | IResource[]>(PLURALS[kind]);
     const items = Array.isArray(body) ? body : (body?.items ?? []);
@@ -130,7 +135,30 @@ export class SubstratusClient {
     return this.request('export', { method: 'POST', body: JSON.stringify(request) });
   }
 
+  /** Where the upload of an exported Model's build context stands. */
+  exportStatus(name: string): Promise<IExportStatus> {
+    return this.request(`export/${encodeURIComponent(name)}`);
+  }
+
   private _namespace: () => string;
+}
+
+export interface IServerInfo {
+  apiVersion: string;
+  backend: string;
+  namespace: string;
+  kinds: Array<{ kind: string; plural: string }>;
+}
+
+/** GET /export/{name}: the upload step (waiting, uploading, skipped, done, failed). */
+export interface IExportStatus {
+  name: string;
+  namespace: string;
+  step: string;
+  bytesSent: number;
+  bytesTotal: number;
+  message: string;
+  files?: string[];
 }
 
 export interface IExportRequest {

@@ -6,9 +6,46 @@ import { deriveState } from './state';
 
 export type ExportStep = 'uploading' | 'building' | 'training' | 'done' | 'failed';
 
-export function exportStep(model: IResource | undefined): { step: ExportStep; detail: string } {
+/** The server's view of the upload (GET /export/{name}). */
+export interface IUploadState {
+  step: string; // waiting, uploading, skipped, done, failed
+  bytesSent: number;
+  bytesTotal: number;
+  message?: string;
+}
+
+function uploadDetail(upload: IUploadState): string {
+  if (upload.step === 'waiting') {
+    return 'waiting for the upload URL';
+  }
+  const pct = upload.bytesTotal > 0 ? Math.floor((100 * upload.bytesSent) / upload.bytesTotal) : 0;
+  return `${pct}% of ${formatBytes(upload.bytesTotal)}`;
+}
+
+export function formatBytes(n: number): string {
+  if (n < 1024) {
+    return `${n} B`;
+  }
+  if (n < 1024 * 1024) {
+    return `${(n / 1024).toFixed(1)} KiB`;
+  }
+  return `${(n / 1024 / 1024).toFixed(1)} MiB`;
+}
+
+/** True while the upload itself still needs watching. */
+export function uploadPending(upload: IUploadState | undefined): boolean {
+  return !upload || upload.step === 'waiting' || upload.step === 'uploading';
+}
+
+export function exportStep(
+  model: IResource | undefined,
+  upload?: IUploadState
+): { step: ExportStep; detail: string } {
+  if (upload?.step === 'failed') {
+    return { step: 'failed', detail: upload.message || 'the upload failed' };
+  }
   if (!model) {
-    return { step: 'uploading', detail: 'uploading the notebook' };
+    return { step: 'uploading', detail: upload ? uploadDetail(upload) : 'uploading the notebook' };
   }
   const state = deriveState(model);
   const conditions = model.status?.conditions ?? [];
@@ -20,8 +57,11 @@ export function exportStep(model: IResource | undefined): { step: ExportStep; de
     return { step: 'done', detail: 'ready' };
   }
   const uploaded = get('Uploaded');
+  if (upload && uploadPending(upload)) {
+    return { step: 'uploading', detail: uploadDetail(upload) };
+  }
   if (model.spec.build?.upload && (!uploaded || uploaded.status !== 'True')) {
-    return { step: 'uploading', detail: uploaded?.message || 'uploading the notebook' };
+    return { step: 'uploading', detail: uploaded?.message || 'the build context is being checked' };
   }
   const built = get('Built');
   if (!built || built.status !== 'True') {

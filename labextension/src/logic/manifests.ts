@@ -159,6 +159,13 @@ export function notebookManifest(v: INotebookValues): IResource {
   return manifest('Notebook', v.name, withGpu(spec, v));
 }
 
+/** The same paths under a prefix: the export API names the Model's fields "model.spec...". */
+export function prefixPaths(paths: Record<string, string[]>, prefix: string): Record<string, string[]> {
+  return Object.fromEntries(
+    Object.entries(paths).map(([field, list]) => [field, list.map(p => `${prefix}.${p}`)])
+  );
+}
+
 /** The manifest paths each dialog field fills, so API errors land beside the field. */
 export const FIELD_PATHS: Record<string, Record<string, string[]>> = {
   dataset: {
@@ -186,6 +193,19 @@ export const FIELD_PATHS: Record<string, Record<string, string[]>> = {
     gpuType: ['spec.resources.gpu.type', 'spec.resources.gpu', 'spec.resources'],
     gpuCount: ['spec.resources.gpu.count'],
     image: ['spec.image']
+  },
+  export: {
+    ...prefixPaths(
+      {
+        name: ['metadata.name', 'metadata'],
+        baseModel: ['spec.model'],
+        dataset: ['spec.dataset'],
+        params: ['spec.params'],
+        gpuType: ['spec.resources.gpu.type', 'spec.resources.gpu', 'spec.resources'],
+        gpuCount: ['spec.resources.gpu.count']
+      },
+      'model'
+    )
   },
   notebook: {
     name: ['metadata.name', 'metadata'],

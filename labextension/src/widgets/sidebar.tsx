@@ -136,7 +136,7 @@ export class SubstratusSidebar extends ReactWidget {
   constructor(
     private readonly _store: ResourceStore,
     private readonly _commands: CommandRegistry,
-    private readonly _describeBackend: () => string
+    private readonly _settings: () => { backend: string; namespace: string }
   ) {
     super();
     this.addClass('jp-substratus-Sidebar');
@@ -145,11 +145,16 @@ export class SubstratusSidebar extends ReactWidget {
 
   render(): JSX.Element {
     const lists = this._store.lists;
+    const info = this._store.info;
+    const { backend: expected, namespace } = this._settings();
+    const mismatch = info && expected !== 'auto' && expected !== info.backend;
     return (
       <div className="jp-substratus-SidebarInner">
         <div className="jp-substratus-SidebarHead">
           <h2>Substratus</h2>
-          <span className="jp-substratus-Backend">{this._describeBackend()}</span>
+          <span className="jp-substratus-Backend" title="Backend and namespace of the server">
+            {info ? `${info.backend} · ${namespace || info.namespace}` : ''}
+          </span>
           <button
             className="jp-substratus-Refresh"
             aria-label="Refresh"
@@ -159,6 +164,11 @@ export class SubstratusSidebar extends ReactWidget {
             ⟳
           </button>
         </div>
+        {mismatch && (
+          <div className="jp-substratus-Warning" role="status">
+            The server uses the {info.backend} backend; the settings expect {expected}.
+          </div>
+        )}
         {this._store.error && (
           <div className="jp-substratus-Error" role="alert">
             {this._store.error}

@@ -8,6 +8,10 @@ import * as path from 'path';
 
 const SIDEBAR_ID = 'jupyter-substratus-sidebar';
 const SCREENSHOTS = path.join(__dirname, '..', 'test-results', 'screenshots');
+const EXAMPLE_NOTEBOOK = path.resolve(
+  __dirname,
+  '../../../examples/notebook-from-directory/finetune.ipynb'
+);
 
 // Every test sees the same server state; names are unique per run.
 const RUN = Date.now().toString(36).slice(-5);
@@ -69,10 +73,15 @@ test.describe('Substratus sidebar', () => {
     await expect(row(page, 'Dataset', 'Not_A_Valid_Name!')).toHaveCount(0);
   });
 
-  test('exports a notebook with the toolbar button; the Model appears', async ({ page }) => {
+  test('exports a notebook with the toolbar button; the Model appears', async ({ page, tmpPath }) => {
     await openSidebar(page);
-    await page.notebook.openByPath('finetune.ipynb');
-    await page.notebook.activate('finetune.ipynb');
+    const notebook = `${tmpPath}/finetune.ipynb`;
+    await page.contents.uploadFile(EXAMPLE_NOTEBOOK, notebook);
+    await page.evaluate(
+      p => (window as any).jupyterapp.commands.execute('docmanager:open', { path: p }),
+      notebook
+    );
+    await expect(page.locator('.jp-NotebookPanel').first()).toBeVisible();
     const name = `finetune-${RUN}`;
     await page.locator('.jp-NotebookPanel-toolbar .jp-substratus-ExportButton').first().click();
     const dialog = page.locator('.jp-Dialog');
