@@ -30,11 +30,12 @@ NOTEBOOK_TOKEN_ENV = "NOTEBOOK_TOKEN"
 # changes; any other "False" reason means the resource is still on its way.
 INVALID_SPEC = "InvalidSpec"
 JOB_FAILED = "JobFailed"
+POD_FAILED = "PodFailed"
 BUILD_FAILED = "BuildFailed"
 DEPENDENCY_FAILED = "DependencyFailed"
 CHECKSUM_MISMATCH = "ChecksumMismatch"
 UPLOAD_UNSUPPORTED = "UploadUnsupported"
-FAILURE_REASONS = frozenset({INVALID_SPEC, JOB_FAILED, BUILD_FAILED, DEPENDENCY_FAILED, CHECKSUM_MISMATCH,
+FAILURE_REASONS = frozenset({INVALID_SPEC, JOB_FAILED, POD_FAILED, BUILD_FAILED, DEPENDENCY_FAILED, CHECKSUM_MISMATCH,
                              UPLOAD_UNSUPPORTED})
 WAITING_FOR_DEPENDENCY = "WaitingForDependency"
 DEPENDENCY_NOT_FOUND = "DependencyNotFound"
@@ -338,7 +339,8 @@ class Progress(str, Enum):
 def workload_verdict(resource: Resource, progress: Progress, message: str = "") -> Verdict:
     condition = main_condition(resource)
     if progress is Progress.FAILED:
-        return Verdict(condition, "False", JOB_FAILED, message or "the workload failed")
+        reason = JOB_FAILED if condition == COMPLETE else POD_FAILED
+        return Verdict(condition, "False", reason, message or "the workload failed")
     if progress is Progress.SUSPENDED:
         return Verdict(condition, "False", SUSPENDED, "suspended: the pod is stopped, the work is kept")
     if progress is Progress.SUCCEEDED:
