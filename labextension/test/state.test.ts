@@ -63,6 +63,32 @@ describe('deriveState', () => {
     expect(deriveState(r).phase).toBe('failed');
   });
 
+  it('shows a wait for a dependency as pending with its reason, not as a failure', () => {
+    const r = res('Model', {
+      conditions: [cond('Complete', 'False', 'DependencyNotFound', 'Model opt-125m does not exist (yet)')]
+    });
+    expect(deriveState(r)).toEqual({
+      phase: 'pending',
+      reason: 'DependencyNotFound',
+      message: 'Model opt-125m does not exist (yet)'
+    });
+    const waiting = res('Model', { conditions: [cond('Complete', 'False', 'WaitingForDependency')] });
+    expect(deriveState(waiting).phase).toBe('pending');
+  });
+
+  it('knows every failure reason of the operator', () => {
+    for (const reason of ['InvalidSpec', 'JobFailed', 'PodFailed', 'BuildFailed', 'DependencyFailed', 'ChecksumMismatch', 'UploadUnsupported']) {
+      expect(deriveState(res('Model', { conditions: [cond('Complete', 'False', reason)] })).phase).toBe('failed');
+    }
+  });
+
+  it('orders by the lifecycle: an open Built comes before an open Complete', () => {
+    const r = res('Model', {
+      conditions: [cond('Complete', 'False', 'Running'), cond('Built', 'False', 'Building', 'kaniko')]
+    });
+    expect(deriveState(r)).toEqual({ phase: 'building', reason: 'Building', message: 'kaniko' });
+  });
+
   it('shows a suspended notebook as suspended', () => {
     expect(deriveState(res('Notebook', { ready: false }, { suspend: true })).phase).toBe('suspended');
   });

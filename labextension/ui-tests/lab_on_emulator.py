@@ -1,33 +1,78 @@
-"""jupyter lab for the UI tests, with the Kubernetes API it talks to.
+"""jupyter lab for the UI tests, with the Kubernetes API and the operator it relies on.
 
 No kube-apiserver can run here, so the project's Kubernetes API emulator (tests/kubeemu, test
 infrastructure that never ships) serves the API on 127.0.0.1 in a thread of this process, with
-the generated CRDs of crds/ registered. KUBECONFIG points at it before anything imports the
-kubernetes client; then jupyter lab (with the jupyter_substratus server extension) runs in the
-same process, with the arguments given to this script.
+the generated CRDs of crds/ registered, and the real operator (substratus_operator, under kopf's
+KopfRunner) reconciles the resources the UI creates. Nothing runs containers here, so a small
+loop plays the Kubernetes Job controller: it marks each Job succeeded a few seconds after it
+appears, as the project's operator tests do. KUBECONFIG points at the emulator before anything
+imports the kubernetes client; then jupyter lab (with the jupyter_substratus server extension)
+runs in this process with the arguments given to this script.
 """
 
+import contextlib
 import os
 import sys
 import tempfile
+import threading
+import time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[2]
-sys.path.insert(0, str(ROOT))
+sys.path[:0] = [str(ROOT), str(ROOT / "operator")]
 
 work = Path(os.environ.get("SUBSTRATUS_UI_WORK") or tempfile.mkdtemp(prefix="substratus-ui-"))
 os.environ["KUBECONFIG"] = str(work / "kubeconfig")
 
+import kopf  # noqa: E402
+from kopf.testing import KopfRunner  # noqa: E402
+
 from tests.kubeemu.harness import KubeCluster  # noqa: E402
+
+NAMESPACE = "default"
+JOB_SECONDS = float(os.environ.get("SUBSTRATUS_UI_JOB_SECONDS", "4"))
+# The operator's configuration on a cluster without a bucket: artifacts on volumes.
+OPERATOR_CONFIG = {"CLUSTER_NAME": "ui-tests", "REGISTRY": "registry.example/substratus", "PLATFORM": "generic"}
+
+
+def play_job_controller(cluster: KubeCluster, stop: threading.Event) -> None:
+    """Mark each Job succeeded JOB_SECONDS after it was first seen (no containers run here)."""
+    first_seen: dict[str, float] = {}
+    while not stop.wait(0.5):
+        try:
+            jobs = cluster.list("jobs.batch", NAMESPACE)
+        except Exception:  # noqa: BLE001 - the emulator is stopping
+            continue
+        for job in jobs:
+            name = job["metadata"]["name"]
+            if (job.get("status") or {}).get("succeeded") or (job.get("status") or {}).get("failed"):
+                continue
+            seen = first_seen.setdefault(name, time.monotonic())
+            if time.monotonic() - seen >= JOB_SECONDS:
+                with contextlib.suppress(Exception):
+                    cluster.complete_job(NAMESPACE, name)
+
 
 cluster = KubeCluster(kubeconfig=work / "kubeconfig").start()
 for path in sorted((ROOT / "crds").glob("*.yaml")):
     cluster.post_crds(path)
+cluster.create({"apiVersion": "v1", "kind": "ConfigMap",
+                "metadata": {"name": "substratus", "namespace": NAMESPACE}, "data": OPERATOR_CONFIG})
+os.environ["SUBSTRATUS_CONFIG"] = f"{NAMESPACE}/substratus"
 print(f"lab_on_emulator: Kubernetes API emulator on {cluster.url}", flush=True)
 
-from jupyterlab.labapp import main  # noqa: E402
+stop = threading.Event()
+with contextlib.ExitStack() as stack:
+    stack.callback(cluster.stop)
+    stack.enter_context(KopfRunner(["run", "-A", "--standalone", "-m", "substratus_operator.handlers"],
+                                   registry=kopf.OperatorRegistry(), timeout=60))
+    # KopfRunner (click's CliRunner) captures sys.stdout/stderr while it runs: give them back,
+    # so that jupyter lab's log reaches the log file.
+    sys.stdout, sys.stderr = sys.__stdout__, sys.__stderr__
+    stack.callback(stop.set)
+    threading.Thread(target=play_job_controller, args=(cluster, stop), daemon=True).start()
+    print("lab_on_emulator: operator running", flush=True)
 
-try:
+    from jupyterlab.labapp import main
+
     main(sys.argv[1:])
-finally:
-    cluster.stop()

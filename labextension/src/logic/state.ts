@@ -18,20 +18,36 @@ export interface IResourceState {
   message?: string;
 }
 
-const FAILURE = /(fail|error|invalid|backoff|notfound|denied|unschedulable|crash|oom|timeout|deadline)/i;
+/**
+ * The operator's reasons (jupyter_substratus/api/workloads.py): a "False" condition with one of
+ * FAILURE_REASONS is final until the spec changes; any other "False" reason is on its way.
+ * Reasons a newer operator adds are read by their shape.
+ */
+export const FAILURE_REASONS: ReadonlySet<string> = new Set([
+  'InvalidSpec',
+  'JobFailed',
+  'PodFailed',
+  'BuildFailed',
+  'DependencyFailed',
+  'ChecksumMismatch',
+  'UploadUnsupported'
+]);
+const FAILURE_SHAPE = /(Failed|Mismatch|Unsupported)$|^Invalid/;
+/** Waiting for another resource: pending, not failed (the operator wakes it up). */
+const WAITING_REASONS: ReadonlySet<string> = new Set(['WaitingForDependency', 'DependencyNotFound']);
 
 export function isFailure(condition: ICondition): boolean {
-  return condition.status === 'False' && FAILURE.test(condition.reason ?? '');
+  const reason = condition.reason ?? '';
+  return condition.status === 'False' && (FAILURE_REASONS.has(reason) || FAILURE_SHAPE.test(reason));
 }
 
-function find(conditions: ICondition[], type: string): ICondition | undefined {
-  return conditions.find(c => c.type === type);
-}
+const ORDER = ['Uploaded', 'Built', 'Complete', 'Serving'];
 
 /**
- * Pending: nothing reported yet. Building: the image is being uploaded or built.
- * Running: the job or workload runs but is not done or not answering yet.
- * Ready: status.ready. Failed: a condition is False with a failure reason.
+ * Failed: a condition is False with a failure reason. Suspended: a suspended Notebook.
+ * Ready: status.ready. Pending: nothing reported yet, or waiting for a dependency.
+ * Building: the build context is uploaded or the image built. Running: the job or workload
+ * runs but is not done or not answering yet.
  */
 export function deriveState(resource: IResource): IResourceState {
   const status = resource.status ?? {};
@@ -49,27 +65,25 @@ export function deriveState(resource: IResource): IResourceState {
   if (conditions.length === 0) {
     return { phase: 'pending' };
   }
-  const usesBuild = !!resource.spec.build;
-  for (const type of ['Uploaded', 'Built']) {
-    const c = find(conditions, type);
-    if (c && c.status !== 'True' && (usesBuild || type === 'Built')) {
-      return { phase: 'building', reason: c.reason, message: c.message };
-    }
+  const rank = (type: string) => (ORDER.includes(type) ? ORDER.indexOf(type) : ORDER.length);
+  const sorted = [...conditions].sort((a, b) => rank(a.type) - rank(b.type));
+  const open = sorted.find(c => c.status !== 'True');
+  if (!open) {
+    // Every condition is True but ready is not set yet: the last step is settling.
+    const last = conditions[conditions.length - 1];
+    return { phase: 'running', reason: last.reason, message: last.message };
   }
-  const main = find(conditions, 'Complete') ?? find(conditions, 'Serving');
-  if (main && main.status === 'True') {
-    // Complete/Serving is True but ready is not set yet: the last step is settling.
-    return { phase: 'running', reason: main.reason, message: main.message };
+  const why = { reason: open.reason, message: open.message };
+  if (WAITING_REASONS.has(open.reason ?? '')) {
+    return { phase: 'pending', ...why };
   }
-  if (main) {
-    return { phase: 'running', reason: main.reason, message: main.message };
+  if (open.reason === 'Suspended') {
+    return { phase: 'suspended', ...why };
   }
-  const built = find(conditions, 'Built');
-  if (built && built.status === 'True') {
-    return { phase: 'running', reason: built.reason, message: built.message };
+  if (open.type === 'Uploaded' || open.type === 'Built' || open.reason === 'Building' || open.reason === 'AwaitingUpload') {
+    return { phase: 'building', ...why };
   }
-  const last = conditions[conditions.length - 1];
-  return { phase: 'pending', reason: last.reason, message: last.message };
+  return { phase: 'running', ...why };
 }
 
 /** A short label with the reason, for a tooltip or a list row. */
