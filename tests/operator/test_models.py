@@ -1,6 +1,8 @@
 """Models and Datasets under the real operator: loader Jobs, fine-tuning, dependency wake-up, failures."""
 
 import kubernetes_validate
+import pytest
+from kopf._core.engines.activities import ActivityError
 
 from tests.operator.conftest import GKE_CONFIG, running_operator, wait_for
 
@@ -140,3 +142,10 @@ def test_deleting_a_model_deletes_its_children(kube_emulator, kube_namespace, si
         wait_for(lambda: sim.get("jobs.batch", "gone-loader") is None and sim.get("configmaps", "gone-params") is None,
                  what="children garbage-collected")
         assert sim.get("models.substratus.ai", "gone") is None
+
+
+def test_operator_refuses_to_start_with_an_incomplete_config(kube_emulator, kube_namespace, caplog):
+    with pytest.raises(ActivityError):
+        with running_operator(kube_emulator, kube_namespace, {"PLATFORM": "gke"}):
+            wait_for(lambda: "incomplete operator configuration" in caplog.text, what="the refusal")
+    assert "CLUSTER_NAME is required" in caplog.text and "ARTIFACTS_URL (gs://bucket) is required" in caplog.text
