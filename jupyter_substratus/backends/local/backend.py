@@ -1,0 +1,213 @@
+"""The local backend: the four kinds as files under a state directory, run on this machine."""
+
+from __future__ import annotations
+
+import asyncio
+import copy
+from collections.abc import AsyncIterator
+from pathlib import Path
+
+from jupyter_core.paths import jupyter_data_dir
+
+from jupyter_substratus.api import KINDS, KINDS_BY_PLURAL, FieldError, ResourceValidationError, parse
+
+from ..base import (
+    Backend,
+    BadRequest,
+    ChangeEvent,
+    Conflict,
+    Invalid,
+    Manifest,
+    NotFound,
+    ProgressCallback,
+    Unavailable,
+    UploadProgress,
+)
+from . import build
+from .logs import follow_log
+from .reconciler import Reconciler
+from .store import Store, plural_of
+
+IMMUTABLE_KINDS = ("Model", "Dataset")
+
+
+def default_state_dir() -> Path:
+    return Path(jupyter_data_dir()) / "substratus"
+
+
+def default_images_dir() -> Path:
+    """images/ of the source tree this package runs from."""
+    return Path(__file__).resolve().parents[3] / "images"
+
+
+class LocalBackend(Backend):
+    """Options: `state_dir` (default <jupyter data dir>/substratus), `namespace` ("default"),
+    `max_jobs` (loaders and trainers at a time, 1), `images_dir` (the built-in images' programs),
+    `kernels_dir` (where Notebooks' kernel specs go, <jupyter data dir>/kernels), `base_url` (the
+    Jupyter server's, for the URLs in status)."""
+
+    def __init__(self, state_dir: str | Path | None = None, namespace: str | None = None, max_jobs: int = 1,
+                 images_dir: str | Path | None = None, kernels_dir: str | Path | None = None, base_url: str = "/"):
+        if max_jobs < 1:
+            raise Unavailable(f"max_jobs must be at least 1, not {max_jobs}")
+        self.default_namespace = namespace or "default"
+        self.store = Store(Path(state_dir) if state_dir else default_state_dir())
+        self.reconciler = Reconciler(
+            self.store, Path(images_dir) if images_dir else default_images_dir(),
+            Path(kernels_dir) if kernels_dir else Path(jupyter_data_dir()) / "kernels", base_url, max_jobs,
+            self.default_namespace)
+        self.subscribers: set[asyncio.Queue[ChangeEvent | None]] = set()
+        self.store.listeners.append(self._publish)
+        self.started = False
+
+    # --- plumbing -----------------------------------------------------------------------------
+
+    def _ensure_started(self) -> None:
+        if not self.started:  # the reconciler needs the running loop: start on first use
+            self.started = True
+            self.reconciler.start()
+
+    def _namespace(self, namespace: str | None) -> str:
+        return namespace or self.default_namespace
+
+    @staticmethod
+    def _check_plural(plural: str) -> None:
+        if plural not in KINDS_BY_PLURAL:
+            raise NotFound(f"unknown kind {plural!r}: one of {', '.join(KINDS_BY_PLURAL)}")
+
+    @staticmethod
+    def _validated(manifest: Manifest) -> tuple[str, str]:
+        kind = manifest.get("kind")
+        if kind not in KINDS:
+            raise BadRequest(f"unknown kind {kind!r}: one of {', '.join(KINDS)}")
+        try:
+            parse({k: v for k, v in manifest.items() if k != "status"})
+        except ResourceValidationError as e:
+            raise Invalid(f"{kind} is invalid: " + "; ".join(map(str, e.errors)), e.errors) from None
+        return plural_of(kind), manifest["metadata"]["name"]
+
+    def _publish(self, event: str, obj: Manifest) -> None:
+        for queue in list(self.subscribers):
+            queue.put_nowait(ChangeEvent(event, obj))
+
+    # --- the interface ------------------------------------------------------------------------
+
+    async def list(self, plural: str, namespace: str | None = None) -> list[Manifest]:
+        self._check_plural(plural)
+        self._ensure_started()
+        return self.store.list(self._namespace(namespace), plural)
+
+    async def get(self, plural: str, name: str, namespace: str | None = None) -> Manifest:
+        self._check_plural(plural)
+        self._ensure_started()
+        obj = self.store.read(self._namespace(namespace), plural, name)
+        if obj is None:
+            raise NotFound(f"{KINDS_BY_PLURAL[plural].__name__} {name!r} not found")
+        return obj
+
+    async def create(self, manifest: Manifest, namespace: str | None = None) -> Manifest:
+        plural, name = self._validated(manifest)
+        self._ensure_started()
+        ns = self._namespace(namespace or manifest["metadata"].get("namespace"))
+        if self.store.read(ns, plural, name) is not None or self.store.directory(ns, plural, name).exists():
+            raise Conflict(f"{manifest['kind']} {name!r} already exists")
+        return self.store.create(copy.deepcopy(manifest), ns)
+
+    async def replace(self, manifest: Manifest, namespace: str | None = None) -> Manifest:
+        plural, name = self._validated(manifest)
+        self._ensure_started()
+        ns = self._namespace(namespace or manifest["metadata"].get("namespace"))
+        current = await self.get(plural, name, ns)
+        wanted = manifest["metadata"].get("resourceVersion")
+        if wanted and wanted != current["metadata"]["resourceVersion"]:
+            raise Conflict(f"{name} was changed since resourceVersion {wanted}: read it again")
+        if current["spec"] != manifest.get("spec"):
+            if manifest["kind"] in IMMUTABLE_KINDS:
+                raise Invalid(f"the spec of a {manifest['kind']} is immutable: create a new {manifest['kind']} "
+                              "with the changes instead",
+                              [FieldError("spec", "is immutable: create a new object with the changes instead")])
+            current["metadata"]["generation"] += 1
+        current["spec"] = copy.deepcopy(manifest.get("spec", {}))
+        for key in ("labels", "annotations"):
+            if key in manifest["metadata"]:
+                current["metadata"][key] = copy.deepcopy(manifest["metadata"][key])
+        return self.store.write(current)
+
+    async def delete(self, plural: str, name: str, namespace: str | None = None) -> None:
+        obj = await self.get(plural, name, namespace)
+        await self.reconciler.forget(obj)
+        self.store.remove(obj)
+
+    async def changes(self, namespace: str | None = None) -> AsyncIterator[ChangeEvent]:
+        self._ensure_started()
+        ns = self._namespace(namespace)
+        queue: asyncio.Queue[ChangeEvent | None] = asyncio.Queue()
+        self.subscribers.add(queue)
+        try:
+            while True:
+                event = await queue.get()
+                if event is None:
+                    return
+                if event.object["metadata"]["namespace"] == ns:
+                    yield event
+        finally:
+            self.subscribers.discard(queue)
+
+    async def logs(self, plural: str, name: str, namespace: str | None = None, follow: bool = False,
+                   tail_lines: int | None = None) -> AsyncIterator[str]:
+        obj = await self.get(plural, name, namespace)
+        key = (obj["metadata"]["namespace"], plural, name)
+        path = self.store.log_file(*key)
+        if not path.exists():
+            raise NotFound(f"{obj['kind']} {name} has no workload running yet: no logs to show")
+        async for line in follow_log(path, tail_lines, lambda: follow and key in self.reconciler.workloads):
+            yield line
+
+    async def upload(self, plural: str, name: str, data: bytes, md5_hex: str, request_id: str,
+                     namespace: str | None = None, progress: ProgressCallback | None = None,
+                     timeout: float = 300.0) -> UploadProgress:
+        """Keep the build context under the resource's state directory: no signed URL, no image
+        build; the trainer runs the notebook inside it with this environment."""
+        obj = await self.get(plural, name, namespace)
+        state = UploadProgress(total=len(data))
+
+        def report(step: str, message: str) -> None:
+            state.step, state.message = step, message
+            state.history.append(step)
+            if progress:
+                progress(state)
+
+        wanted = (obj["spec"].get("build") or {}).get("upload") or {}
+        if wanted.get("requestID") != request_id or wanted.get("md5Checksum") != md5_hex:
+            report("failed", "the upload does not match spec.build.upload")
+            raise BadRequest(f"{name}'s spec.build.upload names another request or checksum")
+        stored = (obj["status"].get("buildUpload") or {}).get("storedMD5Checksum")
+        if stored == md5_hex:
+            state.sent = state.total
+            report("skipped", "this build context is stored already")
+            return state
+        report("uploading", "storing the build context")
+        key = (obj["metadata"]["namespace"], plural, name)
+        loop = asyncio.get_running_loop()
+        try:
+            stored = await loop.run_in_executor(None, build.store, data, md5_hex, self.store.upload_dir(*key))
+        except build.ChecksumMismatch as e:
+            report("failed", str(e))
+            raise BadRequest(str(e)) from None
+        state.sent = state.total
+        obj = await self.get(plural, name, namespace)
+        obj["status"]["buildUpload"] = {"requestID": request_id, "storedMD5Checksum": stored}
+        self.store.write(obj)
+        report("done", "the build context is stored")
+        return state
+
+    # --- local only ---------------------------------------------------------------------------
+
+    def server_port(self, name: str, namespace: str | None = None) -> int | None:
+        """The local port a ready Server listens on, for the proxy route."""
+        return self.reconciler.server_port((self._namespace(namespace), "servers", name))
+
+    async def close(self) -> None:
+        for queue in list(self.subscribers):
+            queue.put_nowait(None)
+        await self.reconciler.close()

@@ -1,0 +1,60 @@
+"""A plan's container contract on this machine: the content directory and the environment.
+
+The content root is a directory per resource: model/ and data/ are symlinks to the
+dependencies' artifact directories, artifacts/ is the resource's own, params.json the params.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable
+from pathlib import Path
+
+from jupyter_substratus.api import workloads
+from jupyter_substratus.api.workloads import ArtifactRef, Plan, SecretRef
+
+from .programs import NeedsCluster, Program
+
+TERMINATION_LOG = "termination-log"
+
+
+def prepare(plan: Plan, content: Path, artifacts_of: Callable[[ArtifactRef], Path]) -> None:
+    """Lay out `content` for `plan`; artifacts/ already written by an earlier run is kept."""
+    content.mkdir(parents=True, exist_ok=True)
+    for mount in plan.mounts:
+        target = content / Path(mount.path).relative_to(workloads.CONTENT_DIR)
+        source = artifacts_of(mount.artifact)
+        if mount.read_only:
+            if target.is_symlink() or target.exists():
+                target.unlink()
+            target.symlink_to(source, target_is_directory=True)
+        else:
+            source.mkdir(parents=True, exist_ok=True)
+    (content / Path(workloads.PARAMS_FILE).name).write_text(plan.params_json)
+    (content / TERMINATION_LOG).unlink(missing_ok=True)
+
+
+def environment(plan: Plan, program: Program, content: Path, extra: dict[str, str]) -> dict[str, str]:
+    """This process's environment, then the contract's variables, then the plan's env."""
+    env = dict(os.environ)
+    python_path = [str(p) for p in program.python_path] + [p for p in [env.get("PYTHONPATH")] if p]
+    env.update({"CONTENT_DIR": str(content), "TERMINATION_LOG": str(content / TERMINATION_LOG),
+                "PYTHONPATH": os.pathsep.join(python_path), "PYTHONUNBUFFERED": "1"})
+    env.update(extra)
+    for key, value in plan.env.items():
+        if isinstance(value, SecretRef):
+            raise NeedsCluster(f"env {key} references the secret {value.name}/{value.key}: secrets need a cluster; "
+                               "set the value directly for a local run")
+        env[key] = value
+    return env
+
+
+def failure_reason(content: Path) -> str:
+    try:
+        return (content / TERMINATION_LOG).read_text().strip()
+    except OSError:
+        return ""
+
+
+def complete(artifacts: Path) -> bool:
+    return (artifacts / workloads.COMPLETION_MARKER).exists()
