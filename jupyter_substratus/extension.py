@@ -7,9 +7,10 @@ import asyncio
 from jupyter_server.extension.application import ExtensionApp
 from traitlets import Float, Int, Unicode
 
-from .backends import Backend, make_backend
+from .backends import Backend, choose_kind, make_backend
 from .export import DEFAULT_MAX_BYTES, TRAINER_IMAGE, ExportManager
 from .handlers import handlers
+from .proxy import proxy_handlers
 
 
 class SubstratusState:
@@ -17,10 +18,14 @@ class SubstratusState:
     server starts, and answers 503 with a message, where no cluster is configured)."""
 
     def __init__(self, app: SubstratusExtension):
-        self.backend_kind = app.backend
-        self.options = {k: v for k, v in {"namespace": app.namespace or None,
-                                           "kubeconfig": app.kubeconfig or None,
-                                           "context": app.kube_context or None}.items() if v}
+        self.backend_kind = choose_kind(app.backend, app.kubeconfig or None)
+        if self.backend_kind == "local":
+            self.options = {"namespace": app.namespace or None, "state_dir": app.local_state_dir or None,
+                            "max_jobs": app.local_max_jobs, "base_url": app.serverapp.base_url}
+        else:
+            self.options = {k: v for k, v in {"namespace": app.namespace or None,
+                                               "kubeconfig": app.kubeconfig or None,
+                                               "context": app.kube_context or None}.items() if v}
         self.max_export_bytes = app.max_export_bytes
         self.trainer_image = app.trainer_image
         self.heartbeat_seconds = app.heartbeat_seconds
@@ -57,7 +62,11 @@ class SubstratusExtension(ExtensionApp):
     name = "jupyter_substratus"
     load_other_extensions = True
 
-    backend = Unicode("kubernetes", config=True, help="Where resources live: kubernetes (local: later).")
+    backend = Unicode("auto", config=True, help="Where resources live: kubernetes, local (this machine), or auto: "
+                                                "kubernetes where a cluster is configured, local otherwise.")
+    local_state_dir = Unicode("", config=True, help="The local backend's state directory; default: "
+                                                    "<jupyter data dir>/substratus.")
+    local_max_jobs = Int(1, config=True, help="The local backend's loaders and trainers running at a time.")
     namespace = Unicode("", config=True, help="The Kubernetes namespace; default: the kubeconfig context's.")
     kubeconfig = Unicode("", config=True, help="A kubeconfig file; default: $KUBECONFIG, ~/.kube/config, "
                                                "or the in-cluster service account.")
@@ -73,7 +82,8 @@ class SubstratusExtension(ExtensionApp):
 
     def initialize_handlers(self) -> None:
         # Routes are absolute (they carry the server's base_url), so use the web app directly.
-        self.serverapp.web_app.add_handlers(".*$", handlers(self.serverapp.base_url))
+        self.serverapp.web_app.add_handlers(".*$", handlers(self.serverapp.base_url)
+                                            + proxy_handlers(self.serverapp.base_url))
 
     async def stop_extension(self) -> None:
         await self.state.close()

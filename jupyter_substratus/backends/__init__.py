@@ -1,7 +1,8 @@
 """Where the resources live: one interface (`Backend`), one implementation per place.
 
 - `kubernetes`: the custom resources on a cluster, reconciled by the operator.
-- local (a later issue): the same resources run as processes on this machine.
+- `local`: the same resources run as processes on this machine (files under a state directory).
+- `auto`: kubernetes where a cluster is configured, local otherwise (`choose_kind`).
 
 Handlers, magics and the CLI talk to a `Backend` only; they never import a client library.
 """
@@ -28,8 +29,24 @@ __all__ = [
     "NotFound",
     "Unavailable",
     "UploadProgress",
+    "choose_kind",
     "make_backend",
 ]
+
+
+def choose_kind(kind: str = "auto", kubeconfig: str | None = None) -> str:
+    """`kind`, with "auto" resolved: kubernetes inside a cluster or where a kubeconfig exists
+    (`kubeconfig`, $KUBECONFIG, ~/.kube/config), local otherwise."""
+    import os
+    from pathlib import Path
+
+    if kind != "auto":
+        return kind
+    if os.environ.get("KUBERNETES_SERVICE_HOST"):
+        return "kubernetes"
+    candidates = [kubeconfig] if kubeconfig else os.environ.get("KUBECONFIG", "").split(os.pathsep)
+    candidates.append(str(Path("~/.kube/config").expanduser()))
+    return "kubernetes" if any(c and Path(c).is_file() for c in candidates) else "local"
 
 
 def make_backend(kind: str = "kubernetes", **options) -> Backend:
@@ -38,4 +55,8 @@ def make_backend(kind: str = "kubernetes", **options) -> Backend:
         from .kubernetes import KubernetesBackend
 
         return KubernetesBackend(**options)
-    raise Unavailable(f"unknown backend {kind!r}: the kubernetes backend is the only one so far")
+    if kind == "local":
+        from .local import LocalBackend
+
+        return LocalBackend(**options)
+    raise Unavailable(f"unknown backend {kind!r}: kubernetes, local or auto")
