@@ -165,7 +165,7 @@ const plugin: JupyterFrontEndPlugin<void> = {
       }
       const content = new DetailsPanel(store, kind, name);
       const widget = new MainAreaWidget({ content });
-      widget.id = content.id;
+      widget.id = `substratus-details-${kind}-${name}`;
       widget.title.label = content.title.label;
       widget.title.icon = substratusIcon;
       void tracker.add(widget);

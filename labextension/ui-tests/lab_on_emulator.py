@@ -4,13 +4,15 @@ No kube-apiserver can run here, so the project's Kubernetes API emulator (tests/
 infrastructure that never ships) serves the API on 127.0.0.1 in a thread of this process, with
 the generated CRDs of crds/ registered, and the real operator (substratus_operator, under kopf's
 KopfRunner) reconciles the resources the UI creates. Nothing runs containers here, so a small
-loop plays the Kubernetes Job controller: it marks each Job succeeded a few seconds after it
-appears, as the project's operator tests do. KUBECONFIG points at the emulator before anything
-imports the kubernetes client; then jupyter lab (with the jupyter_substratus server extension)
-runs in this process with the arguments given to this script.
+loop plays the kubelet and the Job controller, as the project's operator tests do: each Job
+gets a Pod with a log (a trainer's log carries progress lines) and succeeds a few seconds
+later. KUBECONFIG points at the emulator before anything imports the kubernetes client; then
+jupyter lab (with the jupyter_substratus server extension) runs in this process with the
+arguments given to this script.
 """
 
 import contextlib
+import json
 import os
 import sys
 import tempfile
@@ -35,8 +37,21 @@ JOB_SECONDS = float(os.environ.get("SUBSTRATUS_UI_JOB_SECONDS", "4"))
 OPERATOR_CONFIG = {"CLUSTER_NAME": "ui-tests", "REGISTRY": "registry.example/substratus", "PLATFORM": "generic"}
 
 
+def progress_log(steps: int = 12) -> str:
+    """What the trainer prints: progress JSON lines (step, epoch, loss, learning_rate, eta_seconds)."""
+    lines = ["loading the base model from /content/model", "tokenizing /content/data"]
+    for step in range(1, steps + 1):
+        loss = 2.5 * 0.85 ** step + 0.3
+        lines.append(json.dumps({"step": step, "epoch": round(step / steps, 3), "loss": round(loss, 4),
+                                 "learning_rate": 2e-4, "eta_seconds": (steps - step) * 5}))
+    lines.append("saved the adapter to /content/artifacts")
+    return "\n".join(lines) + "\n"
+
+
 def play_job_controller(cluster: KubeCluster, stop: threading.Event) -> None:
-    """Mark each Job succeeded JOB_SECONDS after it was first seen (no containers run here)."""
+    """For each new Job: a Pod (from the Job's template) with a log; JOB_SECONDS later the Job
+    and the Pod succeed. No containers run here; this is what the kubelet and the Job
+    controller would report."""
     first_seen: dict[str, float] = {}
     while not stop.wait(0.5):
         try:
@@ -45,12 +60,29 @@ def play_job_controller(cluster: KubeCluster, stop: threading.Event) -> None:
             continue
         for job in jobs:
             name = job["metadata"]["name"]
-            if (job.get("status") or {}).get("succeeded") or (job.get("status") or {}).get("failed"):
+            status = job.get("status") or {}
+            if status.get("succeeded") or status.get("failed"):
                 continue
-            seen = first_seen.setdefault(name, time.monotonic())
-            if time.monotonic() - seen >= JOB_SECONDS:
-                with contextlib.suppress(Exception):
+            with contextlib.suppress(Exception):
+                if name not in first_seen:
+                    first_seen[name] = time.monotonic()
+                    start_pod(cluster, job)
+                elif time.monotonic() - first_seen[name] >= JOB_SECONDS:
+                    cluster.patch_status("pods", f"{name}-pod", {"phase": "Succeeded"}, NAMESPACE)
                     cluster.complete_job(NAMESPACE, name)
+
+
+def start_pod(cluster: KubeCluster, job: dict) -> None:
+    name = job["metadata"]["name"]
+    template = job["spec"]["template"]
+    labels = {**(template.get("metadata") or {}).get("labels", {}), "job-name": name}
+    cluster.create({"apiVersion": "v1", "kind": "Pod",
+                    "metadata": {"name": f"{name}-pod", "namespace": NAMESPACE, "labels": labels},
+                    "spec": template["spec"]})
+    cluster.patch_status("pods", f"{name}-pod", {"phase": "Running"}, NAMESPACE)
+    role = labels.get("substratus.ai/role", "")
+    text = progress_log() if role == "trainer" else f"{role or 'job'} {name}: fetching\n{role or 'job'} {name}: done\n"
+    cluster.set_pod_log(NAMESPACE, f"{name}-pod", text)
 
 
 cluster = KubeCluster(kubeconfig=work / "kubeconfig").start()

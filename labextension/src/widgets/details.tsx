@@ -22,7 +22,7 @@ export class DetailsPanel extends ReactWidget {
   ) {
     super();
     this.addClass('jp-substratus-Details');
-    this.id = `substratus-details-${kind}-${name}`;
+    this.id = `substratus-details-${kind}-${name}-content`;
     this.title.label = `${kind}: ${name}`;
     this.title.closable = true;
     _store.changed.connect(this._onStore, this);
@@ -42,6 +42,7 @@ export class DetailsPanel extends ReactWidget {
     this._logs = [];
     this._progress = [];
     this._logError = undefined;
+    this._started = Date.now();
     void this._follow(abort);
   }
 
@@ -139,6 +140,10 @@ export class DetailsPanel extends ReactWidget {
     if (r) {
       this._resource = r;
       this.update();
+      // No workload had logs yet when we asked: ask again as the resource moves on.
+      if (!this._following && this._logs.length === 0 && Date.now() - this._started > 3000) {
+        this.startLogs();
+      }
     }
   }
 
@@ -153,6 +158,7 @@ export class DetailsPanel extends ReactWidget {
 
   private async _follow(abort: AbortController): Promise<void> {
     const buffer = new LineBuffer();
+    this._following = true;
     try {
       const response = await this._store.client.logs(this.kind, this.name, true, abort.signal);
       const reader = response.body?.getReader();
@@ -173,6 +179,10 @@ export class DetailsPanel extends ReactWidget {
       if (!abort.signal.aborted) {
         this._logError = `Logs: ${(error as Error).message ?? error}`;
         this.update();
+      }
+    } finally {
+      if (this._abort === abort) {
+        this._following = false;
       }
     }
   }
@@ -200,4 +210,6 @@ export class DetailsPanel extends ReactWidget {
   private _logError: string | undefined;
   private _progress: IProgressPoint[] = [];
   private _abort: AbortController | undefined;
+  private _following = false;
+  private _started = 0;
 }

@@ -72,7 +72,8 @@ function FieldRow(props: {
   }
   return (
     <div
-      className={`jp-substratus-Field${errors.length ? ' jp-mod-error' : ''}`}
+      // Not jp-mod-error: Dialog disables its accept button while one is in the body.
+      className={`jp-substratus-Field${errors.length ? ' jp-substratus-mod-invalid' : ''}`}
       data-field={field.name}
     >
       <label htmlFor={inputId}>{field.label}</label>
@@ -147,7 +148,7 @@ export class FormBody extends ReactWidget {
             field={f}
             value={s.values[f.name] ?? ''}
             errors={s.errors[f.name] ?? []}
-            onChange={v => this._set({ values: { ...this._state.values, [f.name]: v } })}
+            onChange={v => this._edit(f.name, v)}
           />
         ))}
         {s.general.length > 0 && (
@@ -160,6 +161,13 @@ export class FormBody extends ReactWidget {
         {s.busy && <div className="jp-substratus-FormBusy">Sending…</div>}
       </form>
     );
+  }
+
+  /** A new value; the API's complaint about the old one no longer applies. */
+  private _edit(field: string, value: string): void {
+    const errors = { ...this._state.errors };
+    delete errors[field];
+    this._set({ values: { ...this._state.values, [field]: value }, errors });
   }
 
   private _set(patch: Partial<IFormState>): void {

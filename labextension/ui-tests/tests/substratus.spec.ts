@@ -97,6 +97,55 @@ test.describe('Substratus sidebar', () => {
     await expect(page.locator('.Toastify__toast').filter({ hasText: `Model ${name}` })).toBeVisible();
   });
 
+  test('fine-tunes an imported Model; the details show conditions, logs and the loss curve', async ({
+    page,
+    baseURL
+  }) => {
+    await openSidebar(page);
+    const base = `base-${RUN}`;
+    const data = `data-${RUN}`;
+    const tuned = `tuned-${RUN}`;
+    // Import the base model and load a dataset through their dialogs.
+    await page.locator(`#${SIDEBAR_ID} button[aria-label="Import Model"]`).click();
+    let dialog = page.locator('.jp-Dialog');
+    await dialog.locator('[data-field="name"] input').fill(base);
+    await dialog.locator('[data-field="source"] input').fill('facebook/opt-125m');
+    await dialog.getByRole('button', { name: 'Import' }).click();
+    await expect(dialog).toHaveCount(0);
+    await createDataset(page, data, `${baseURL}/files/train.jsonl`);
+    await expect(row(page, 'Model', base)).toHaveAttribute('data-phase', 'ready', { timeout: 60000 });
+    await expect(row(page, 'Dataset', data)).toHaveAttribute('data-phase', 'ready', { timeout: 60000 });
+
+    // Fine-tune from the Model's row; a bad GPU count comes back beside its field.
+    await row(page, 'Model', base).locator('button[data-action="finetune"]').click();
+    dialog = page.locator('.jp-Dialog');
+    await expect(dialog.locator('[data-field="baseModel"] input')).toHaveValue(base);
+    await dialog.locator('[data-field="name"] input').fill(tuned);
+    await dialog.locator('[data-field="dataset"] input').fill(data);
+    await dialog.locator('[data-field="params"] textarea').fill('epochs=1\nlearning_rate=0.0002');
+    await dialog.locator('[data-field="gpuType"] select').selectOption('nvidia-l4');
+    await dialog.locator('[data-field="gpuCount"] input').fill('-1');
+    await dialog.getByRole('button', { name: 'Fine-tune' }).click();
+    await expect(dialog.locator('[data-field="gpuCount"] .jp-substratus-FieldError')).toBeVisible();
+    await dialog.locator('[data-field="gpuCount"] input').fill('1');
+    await dialog.getByRole('button', { name: 'Fine-tune' }).click();
+    await expect(dialog).toHaveCount(0);
+
+    await expect(row(page, 'Model', tuned)).toBeVisible();
+    await row(page, 'Model', tuned).locator('button[data-action="details"]').click();
+    const details = page.locator(`#substratus-details-Model-${tuned}`);
+    await expect(details).toBeVisible();
+    await expect(details.locator('.jp-substratus-Conditions')).toContainText('Complete');
+    await expect(details.locator('.jp-substratus-Facts')).toContainText('nvidia-l4');
+    // The trainer's progress lines: the logs stream in and the loss curve is drawn.
+    await expect(details.locator('.jp-substratus-Logs')).toContainText('"loss"', { timeout: 60000 });
+    await expect(details.locator('.jp-substratus-LossChart polyline')).toHaveAttribute('points', /,/);
+    await expect(details.locator('.jp-substratus-Progress')).toContainText('step 12');
+    await expect(row(page, 'Model', tuned)).toHaveAttribute('data-phase', 'ready', { timeout: 60000 });
+    fs.mkdirSync(SCREENSHOTS, { recursive: true });
+    await details.screenshot({ path: path.join(SCREENSHOTS, 'details-fine-tune.png') });
+  });
+
   test('sidebar screenshots in the light and the dark theme', async ({ page }) => {
     fs.mkdirSync(SCREENSHOTS, { recursive: true });
     const sidebar = await openSidebar(page);
