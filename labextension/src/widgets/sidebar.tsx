@@ -74,6 +74,9 @@ function Row(props: { resource: IResource; commands: CommandRegistry }): JSX.Ele
           {state.message ? `: ${state.message}` : ''}
         </div>
       )}
+      {state.phase !== 'failed' && state.phase !== 'ready' && state.message && (
+        <div className="jp-substratus-Why">{state.message}</div>
+      )}
       <div className="jp-substratus-Actions" role="toolbar" aria-label={`Actions for ${name}`}>
         {actionsFor(resource, state).map(action => {
           const { command, label } = ACTION_COMMANDS[action];
