@@ -14,6 +14,7 @@ of the change stream the push channel serves.
 from __future__ import annotations
 
 import asyncio
+import collections
 import concurrent.futures
 import json
 import logging
@@ -66,10 +67,12 @@ def _version(obj: Manifest) -> int | None:
 class KubernetesBackend(Backend):
     """Options: `namespace` (default: the kubeconfig context's, else "default"),
     `kubeconfig` (a path; default $KUBECONFIG or ~/.kube/config), `context`, `in_cluster`
-    (None: in-cluster when KUBERNETES_SERVICE_HOST is set), `workers` (thread pool size)."""
+    (None: in-cluster when KUBERNETES_SERVICE_HOST is set), `workers` (thread pool size),
+    `max_cached_namespaces` (watched namespaces besides the default one; the least recently
+    used beyond it stops being watched)."""
 
     def __init__(self, namespace: str | None = None, kubeconfig: str | None = None, context: str | None = None,
-                 in_cluster: bool | None = None, workers: int = 8):
+                 in_cluster: bool | None = None, workers: int = 8, max_cached_namespaces: int = 8):
         import kubernetes  # imported here so that importing the package never needs a cluster
 
         self._k8s = kubernetes
@@ -97,7 +100,8 @@ class KubernetesBackend(Backend):
         self._custom = kubernetes.client.CustomObjectsApi(self._api_client)
         self._core = kubernetes.client.CoreV1Api(self._api_client)
         self._pool = concurrent.futures.ThreadPoolExecutor(max_workers=workers, thread_name_prefix="substratus-k8s")
-        self._caches: dict[str, _NamespaceCache] = {}
+        self._caches: collections.OrderedDict[str, _NamespaceCache] = collections.OrderedDict()
+        self.max_cached_namespaces = max_cached_namespaces
         self._closed = False
 
     # --- plumbing ----------------------------------------------------------------------------
@@ -151,6 +155,10 @@ class KubernetesBackend(Backend):
         cache = self._caches.get(ns)
         if cache is None:
             cache = self._caches[ns] = _NamespaceCache(self, ns)
+            others = [name for name in self._caches if name != self.default_namespace]
+            while len(others) > self.max_cached_namespaces:
+                self._caches.pop(others.pop(0)).close()
+        self._caches.move_to_end(ns)
         await cache.synced()
         return cache
 
