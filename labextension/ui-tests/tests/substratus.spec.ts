@@ -146,6 +146,28 @@ test.describe('Substratus sidebar', () => {
     await details.screenshot({ path: path.join(SCREENSHOTS, 'details-fine-tune.png') });
   });
 
+  test('is reachable from the keyboard and the command palette', async ({ page }) => {
+    await openSidebar(page);
+    // A sidebar button takes focus and Enter opens its dialog; Escape closes it.
+    await page.locator(`#${SIDEBAR_ID} button[aria-label="New Dataset"]`).focus();
+    await page.keyboard.press('Enter');
+    const dialog = page.locator('.jp-Dialog');
+    await expect(dialog.getByText('Create a Dataset')).toBeVisible();
+    await expect(dialog.locator('[data-field="name"] input')).toBeFocused();
+    await page.keyboard.press('Escape');
+    await expect(dialog).toHaveCount(0);
+    // The commands are in the palette under their labels.
+    await page.keyboard.press('Control+Shift+C');
+    const palette = page.locator('#command-palette');
+    await expect(palette).toBeVisible();
+    await page.keyboard.type('Import Model');
+    await expect(palette.locator('.lm-CommandPalette-item').filter({ hasText: 'Import Model…' })).toBeVisible();
+    await page.keyboard.press('Enter');
+    await expect(dialog.getByText('Import a Model')).toBeVisible();
+    await page.keyboard.press('Escape');
+    await expect(dialog).toHaveCount(0);
+  });
+
   test('sidebar screenshots in the light and the dark theme', async ({ page }) => {
     fs.mkdirSync(SCREENSHOTS, { recursive: true });
     const sidebar = await openSidebar(page);
