@@ -1,0 +1,154 @@
+"""The %substratus magics through IPython's InteractiveShell, against the emulator."""
+
+import io
+import json
+import tarfile
+
+STAMP = "2026-11-22T12:00:00Z"
+
+
+def _ready(cluster, plural, namespace, **status):
+    def then(obj):
+        cluster.patch_status(plural, obj["metadata"]["name"], {"ready": True, **status}, namespace)
+    return then
+
+
+def test_help_and_bad_arguments(shell, capsys):
+    shell.run_cell("%substratus --help")
+    assert "list" in capsys.readouterr().out
+    for line, expected in [
+        ("%substratus", "required: COMMAND"),
+        ("%substratus frobnicate", "invalid choice"),
+        ("%substratus list widgets", "unknown kind 'widgets'"),
+        ("%substratus import x", "required: source"),
+        ("%substratus import x facebook/opt-125m --gpu nvidia-x:1", "GPU type 'nvidia-x'"),
+        ("%substratus import x facebook/opt-125m --gpu nvidia-l4:many", "not a whole number"),
+        ("%substratus import Bad_Name facebook/opt-125m", "metadata.name: must be lowercase"),
+        ("%substratus dataset d --url u --param novalue", "is not key=value"),
+        ("%substratus finetune ft --model m --dataset d", "finetune is a cell magic"),
+        ("%substratus list 'unbalanced", "cannot read the arguments"),
+    ]:
+        result = shell.run_cell(line)
+        captured = capsys.readouterr()
+        assert "Traceback" not in captured.out + captured.err, line
+        assert expected in captured.err, (line, captured.err)
+        assert result.error_in_exec is None or "UsageError" in type(result.error_in_exec).__name__
+
+
+def test_list_get_delete(shell, capsys, kube_emulator, kube_namespace):
+    empty = shell.run_line_magic("substratus", "list")
+    assert repr(empty) == "No resources." and len(empty) == 0
+
+    shell.run_line_magic("substratus", "dataset colors --url https://e.com/a.jsonl --url https://e.com/b.jsonl")
+    assert "Created Dataset colors." in capsys.readouterr().out
+    dataset = kube_emulator.get("datasets", "colors", kube_namespace)
+    assert dataset["spec"] == {"image": "substratusai/dataset-loader-http",
+                               "params": {"urls": "https://e.com/a.jsonl,https://e.com/b.jsonl"}}
+    shell.run_line_magic("substratus", "import opt facebook/opt-125m --gpu nvidia-t4:1 --param dtype=float16")
+    model = kube_emulator.get("models", "opt", kube_namespace)
+    assert model["spec"]["params"] == {"name": "facebook/opt-125m", "dtype": "float16"}
+    assert model["spec"]["resources"] == {"gpu": {"type": "nvidia-t4", "count": 1}}
+
+    table = shell.run_line_magic("substratus", "list")
+    assert [row[:3] for row in table.rows] == [("Model", "opt", "Pending"), ("Dataset", "colors", "Pending")]
+    text = repr(table)
+    assert text.splitlines()[0].split() == ["Kind", "Name", "State", "Detail", "Age"]
+    assert "<table" in table._repr_html_() and "<td>colors</td>" in table._repr_html_()
+    assert len(shell.run_line_magic("substratus", "list ds")) == 1
+
+    kube_emulator.patch_status("models", "opt", {"ready": True, "artifacts": {"url": "gs://b/opt"}}, kube_namespace)
+    got = shell.run_line_magic("substratus", "get model opt")
+    assert got.rows[0][2:4] in {("Ready", "gs://b/opt"), ("Pending", "")}  # the watch may lag a moment
+
+    shell.run_line_magic("substratus", "delete model opt")
+    assert "Deleted Model opt." in capsys.readouterr().out
+    assert shell.run_line_magic("substratus", "get model opt") is None
+    assert "substratus:" in capsys.readouterr().err
+    shell.run_line_magic("substratus", "delete dataset nope")
+    assert "nope" in capsys.readouterr().err
+
+
+def test_logs(shell, capsys, kube_emulator, kube_namespace):
+    shell.run_line_magic("substratus", "import opt facebook/opt-125m")
+    shell.run_line_magic("substratus", "logs model opt")
+    assert "no workload running yet" in capsys.readouterr().err
+    kube_emulator.create({"apiVersion": "v1", "kind": "Pod", "metadata": {
+        "name": "opt-load", "labels": {"substratus.ai/owner-kind": "Model", "substratus.ai/owner-name": "opt"}},
+        "spec": {"containers": [{"name": "main", "image": "x"}]}}, kube_namespace)
+    kube_emulator.set_pod_log(kube_namespace, "opt-load", "downloading\ndone\n")
+    shell.run_line_magic("substratus", "logs model opt --follow")
+    assert capsys.readouterr().out.splitlines()[-2:] == ["downloading", "done"]
+
+
+def test_wait_shows_progress_and_failure(shell, capsys, kube_emulator, kube_namespace, later):
+    def fail(obj):
+        kube_emulator.patch_status("datasets", "colors", {"conditions": [
+            {"type": "Complete", "status": "Unknown", "reason": "Running", "message": "downloading",
+             "lastTransitionTime": STAMP}]}, kube_namespace)
+        kube_emulator.patch_status("datasets", "colors", {"conditions": [
+            {"type": "Complete", "status": "False", "reason": "JobFailed", "message": "404 from the URL",
+             "lastTransitionTime": STAMP}]}, kube_namespace)
+
+    later(kube_emulator, "datasets", "colors", kube_namespace, fail)
+    assert shell.run_line_magic("substratus", "dataset colors --url https://e.com/a --wait") is None
+    captured = capsys.readouterr()
+    assert "Dataset colors: Pending" in captured.out
+    assert "Dataset colors failed: JobFailed: 404 from the URL" in captured.err
+
+
+def test_finetune_from_the_cell(shell, capsys, kube_emulator, kube_namespace, later, operator_upload, fake_gcs):
+    code = "import json\nparams = json.load(open('/content/params.json'))\nprint('training', params)\n"
+    later(kube_emulator, "models", "ft", kube_namespace,
+          lambda obj: operator_upload.answer(kube_emulator, "models", "ft", kube_namespace))
+    table = shell.run_cell_magic("substratus", "finetune ft --model opt --dataset colors --gpu nvidia-l4:2 "
+                                               "--param epochs=3 --param lr=0.001", code)
+    out = capsys.readouterr().out
+    assert "Model ft: uploading" in out and "building and training in the background" in out
+    assert table.rows[0][1] == "ft"
+    model = kube_emulator.get("models", "ft", kube_namespace)
+    spec = model["spec"]
+    assert spec["model"] == {"name": "opt"} and spec["dataset"] == {"name": "colors"}
+    assert spec["params"] == {"epochs": 3, "lr": 0.001}
+    assert spec["resources"] == {"gpu": {"type": "nvidia-l4", "count": 2}}
+    md5 = spec["build"]["upload"]["md5Checksum"]
+    assert operator_upload.verify(md5)
+    blob = fake_gcs.bucket.blob(operator_upload.object_name(md5)).download_as_bytes()
+    with tarfile.open(fileobj=io.BytesIO(blob)) as tar:
+        notebook = json.load(tar.extractfile("substratus-finetune.ipynb"))
+        dockerfile = tar.extractfile("Dockerfile").read().decode()
+    assert notebook["cells"][0]["source"] == code
+    assert "TRAINER_NOTEBOOK=\"/content/src/substratus-finetune.ipynb\"" in dockerfile
+
+    # The same cell again under another name: the content is stored, nothing is sent.
+    signed = operator_upload.signed
+    later(kube_emulator, "models", "ft2", kube_namespace,
+          lambda obj: operator_upload.answer(kube_emulator, "models", "ft2", kube_namespace))
+    shell.run_cell_magic("substratus", "finetune ft2 --model opt --dataset colors --param epochs=3 "
+                                       "--param lr=0.001 --gpu nvidia-l4:2", code)
+    assert "already uploaded" in capsys.readouterr().out
+    assert operator_upload.signed == signed
+
+    shell.run_cell("%%substratus finetune ft3 --model opt\nprint(1)\n")
+    assert "required: --dataset" in capsys.readouterr().err
+
+
+def test_serve_returns_an_openai_client(shell, capsys, kube_emulator, kube_namespace, later):
+    later(kube_emulator, "servers", "chat", kube_namespace,
+          _ready(kube_emulator, "servers", kube_namespace, url="http://chat.example:8080"))
+    client = shell.run_line_magic("substratus", "serve chat --model opt --gpu nvidia-l4:1")
+    import openai
+
+    assert isinstance(client, openai.OpenAI)
+    assert str(client.base_url).rstrip("/") == "http://chat.example:8080/v1"
+    out = capsys.readouterr().out
+    assert "Server chat: Pending" in out and "Server chat is serving at http://chat.example:8080" in out
+    assert kube_emulator.get("servers", "chat", kube_namespace)["spec"]["model"] == {"name": "opt"}
+
+
+def test_open_a_notebook(shell, capsys, kube_emulator, kube_namespace, later):
+    later(kube_emulator, "notebooks", "lab", kube_namespace,
+          _ready(kube_emulator, "notebooks", kube_namespace, url="http://lab.example:8888/?token=t"))
+    shell.run_line_magic("substratus", "notebook lab --model opt --dataset colors --gpu nvidia-t4:1")
+    assert "Notebook lab is open at http://lab.example:8888/?token=t" in capsys.readouterr().out
+    spec = kube_emulator.get("notebooks", "lab", kube_namespace)["spec"]
+    assert spec["model"] == {"name": "opt"} and spec["dataset"] == {"name": "colors"}
