@@ -139,9 +139,14 @@ const plugin: JupyterFrontEndPlugin<void> = {
     restorer?.add(sidebar, sidebar.id);
 
     settings?.changed.connect(() => {
+      const namespaceBefore = current.namespace;
       current = readSettings(settings);
       store.setPollInterval(current.pollSeconds);
-      void store.refresh();
+      if (current.namespace !== namespaceBefore) {
+        store.reconnect();
+      } else {
+        sidebar.update();
+      }
     });
     store.start(current.pollSeconds);
 

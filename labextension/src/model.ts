@@ -2,11 +2,10 @@
  * The resources the sidebar shows, kept current from the API: a full listing on start and
  * on demand, then the push channel's change events; a slow poll covers a lost channel.
  */
-import { URLExt } from '@jupyterlab/coreutils';
 import { IDisposable } from '@lumino/disposable';
 import { ISignal, Signal } from '@lumino/signaling';
 
-import { API_ROOT, IServerInfo, SubstratusClient } from './api/client';
+import { IServerInfo, SubstratusClient } from './api/client';
 import { IResource, Kind, KINDS } from './api/types';
 import {
   applyChange,
@@ -84,6 +83,16 @@ export class ResourceStore implements IDisposable {
     void this.refresh();
   }
 
+  /** Listen again (the namespace changed): a new push channel and a full listing. */
+  reconnect(): void {
+    this._source?.close();
+    this._source = undefined;
+    this._lists = emptyLists();
+    this._info = undefined;
+    this._connect();
+    void this.refresh();
+  }
+
   setPollInterval(seconds: number): void {
     if (this._timer) {
       clearInterval(this._timer);
@@ -114,13 +123,9 @@ export class ResourceStore implements IDisposable {
     if (this._disposed || typeof EventSource === 'undefined') {
       return;
     }
-    const settings = this.client.serverSettings;
-    const query: Record<string, string> = {};
-    if (settings.token) {
-      query.token = settings.token;
-    }
-    const url =
-      URLExt.join(settings.baseUrl, API_ROOT, 'events') + URLExt.objectToQueryString(query);
+    // EventSource sends no headers: the token (where one is used) goes in the query.
+    const token = this.client.serverSettings.token;
+    const url = this.client.url('events', token ? { token } : {});
     const source = new EventSource(url, { withCredentials: true });
     this._source = source;
     source.onmessage = msg => {
@@ -130,8 +135,8 @@ export class ResourceStore implements IDisposable {
       }
     };
     source.onerror = () => {
-      // EventSource reconnects by itself; list again so nothing missed stays stale.
-      if (source.readyState === EventSource.CLOSED && !this._disposed) {
+      // EventSource reconnects by itself (onopen lists again); when it gives up, start anew.
+      if (source.readyState === EventSource.CLOSED && !this._disposed && this._source === source) {
         setTimeout(() => this._connect(), 5000);
       }
     };
