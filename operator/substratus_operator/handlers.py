@@ -36,7 +36,7 @@ def login(**kwargs):
     return kopf.login_via_client(**kwargs)
 
 
-@kopf.on.startup()
+@kopf.on.startup(backoff=1)
 def configure(settings: kopf.OperatorSettings, memo: kopf.Memo, **_):
     settings.persistence.progress_storage = kopf.AnnotationsProgressStorage(prefix=GROUP)
     settings.persistence.diffbase_storage = kopf.AnnotationsDiffBaseStorage(prefix=GROUP)
@@ -45,6 +45,8 @@ def configure(settings: kopf.OperatorSettings, memo: kopf.Memo, **_):
     settings.watching.server_timeout = 300
     settings.networking.error_backoffs = [0.5, 1, 2, 5]
     settings.execution.max_workers = 16
+    settings.queueing.exit_timeout = 0.5
+    settings.persistence.consistency_timeout = 1
     kube = Kube(client())
     namespace, name = CONFIG_MAP.split("/", 1)
     config_map = kube.get("ConfigMap", namespace, name)
@@ -114,13 +116,13 @@ def _waiters(indexes: dict, key: tuple) -> set:
 for _kind, _plural in PLURALS.items():
     kopf.index(GROUP, VERSION, _plural, id=f"waiting_{_plural}")(_waiting_on)
 
-    @kopf.on.resume(GROUP, VERSION, _plural, id="reconcile-resumed", backoff=1)
+    @kopf.on.resume(GROUP, VERSION, _plural, id="reconcile-resumed", backoff=1, when=lambda **kw: not _settled(**kw))
     @kopf.on.create(GROUP, VERSION, _plural, id="reconcile-created", backoff=1)
     @kopf.on.update(GROUP, VERSION, _plural, id="reconcile-updated", backoff=1)
     def reconcile(body, memo: kopf.Memo, **_):
         _reconcile(memo, body)
 
-    @kopf.timer(GROUP, VERSION, _plural, interval=RESYNC_SECONDS, initial_delay=RESYNC_SECONDS,
+    @kopf.timer(GROUP, VERSION, _plural, interval=RESYNC_SECONDS, initial_delay=RESYNC_SECONDS, backoff=1,
                 when=lambda **kw: not _settled(**kw))
     def resync(body, memo: kopf.Memo, **_):
         _reconcile_by_name(memo, body["kind"], body["metadata"]["namespace"], body["metadata"]["name"])
@@ -133,8 +135,8 @@ def _index_kwargs(kwargs: dict) -> dict:
 @kopf.on.event(GROUP, VERSION, "models")
 @kopf.on.event(GROUP, VERSION, "datasets")
 def dependency_changed(body, namespace, name, type, memo: kopf.Memo, **kwargs):
-    if type == "MODIFIED" and not _settled(body):
-        return  # still on its way: nothing its dependents can act on
+    if type is None or (type == "MODIFIED" and not _settled(body)):
+        return  # the initial listing (resume handlers cover it), or still on its way
     for kind, waiter in _waiters(_index_kwargs(kwargs), (namespace, body["kind"], name)):
         _reconcile_by_name(memo, kind, namespace, waiter)
 
@@ -143,6 +145,8 @@ def dependency_changed(body, namespace, name, type, memo: kopf.Memo, **kwargs):
 @kopf.on.event("apps", "v1", "deployments", labels=CHILD)
 @kopf.on.event("", "v1", "pods", labels=CHILD)
 def child_changed(body, namespace, type, memo: kopf.Memo, **kwargs):
+    if type is None:
+        return  # the initial listing: the owners' resume handlers cover it
     labels = body["metadata"].get("labels", {})
     if labels.get(names.ROLE) == "build":
         owners = _waiters(_index_kwargs(kwargs), (namespace, "build", labels.get(names.BUILD_TAG)))
