@@ -56,6 +56,40 @@ def write_jsonl(path: Path, records: list[dict[str, Any]]) -> Path:
     return path
 
 
+def _contract():
+    spec = importlib.util.spec_from_file_location("substratus_contract", IMAGES / "common" / "substratus_contract.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def mark_complete(directory: Path, **manifest: Any) -> Path:
+    """Make directory a finished job's output (manifest + completion marker), as a Dataset's would be."""
+    contract = _contract()
+    contract.write_manifest(Path(directory), **manifest)
+    contract.mark_complete(Path(directory))
+    return Path(directory)
+
+
+def prepare_content(content_dir: Path, model: Path | None = None, records: list[dict[str, Any]] | None = None,
+                    files: dict[str, str] | None = None) -> Path:
+    """A trainer's content dir: model/ -> a complete Model artifacts dir (symlinked), data/ holding
+    records as train.jsonl (or the given files), complete."""
+    content_dir = Path(content_dir)
+    content_dir.mkdir(parents=True, exist_ok=True)
+    if model is not None:
+        (content_dir / "model").symlink_to(Path(model), target_is_directory=True)
+    if records is not None or files is not None:
+        data = content_dir / "data"
+        data.mkdir()
+        if records is not None:
+            write_jsonl(data / "train.jsonl", records)
+        for name, text in (files or {}).items():
+            (data / name).write_text(text)
+        mark_complete(data, kind="dataset")
+    return content_dir
+
+
 # --- running an image's program ------------------------------------------------------------------
 
 def program_entry(image_name: str) -> Path:

@@ -1,0 +1,68 @@
+"""Notebook mode: $TRAINER_NOTEBOOK runs headless with papermill (params injected into the cell
+tagged `parameters`, cwd = the notebook's folder, CONTENT_DIR passed through). The executed
+notebook and its HTML go to artifacts/notebook/, then manifest.json and the completion marker.
+A failing cell ends the job with a one-line summary (the executed notebook is still kept)."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import substratus_contract as contract
+from substratus_contract import ContractError
+
+OUTPUT = "notebook"
+
+
+def to_html(executed: Path) -> Path:
+    import nbformat
+    from nbconvert import HTMLExporter
+
+    body, _ = HTMLExporter().from_notebook_node(nbformat.read(executed, as_version=4))
+    target = executed.with_suffix(".html")
+    target.write_text(body, encoding="utf-8")
+    return target
+
+
+def run_notebook(notebook: Path) -> None:
+    import papermill
+    from papermill.exceptions import PapermillExecutionError
+
+    if not notebook.is_absolute():
+        notebook = (Path.cwd() / notebook).resolve()
+    if not notebook.is_file():
+        raise ContractError(f"TRAINER_NOTEBOOK {notebook} does not exist")
+    values = contract.params()
+    artifacts = contract.artifacts_dir()
+    (artifacts / contract.COMPLETION_MARKER).unlink(missing_ok=True)
+    output_dir = artifacts / OUTPUT
+    output_dir.mkdir(exist_ok=True)
+    executed = output_dir / notebook.name
+    os.environ.setdefault("CONTENT_DIR", str(contract.content_dir()))
+    print(f"running notebook {notebook.name} with params {sorted(values)}", flush=True)
+    failure = None
+    try:
+        papermill.execute_notebook(str(notebook), str(executed), parameters=values, cwd=str(notebook.parent),
+                                   kernel_name="python3", log_output=True, progress_bar=False)
+    except PapermillExecutionError as error:
+        failure = (f"notebook {notebook.name} failed in cell {error.exec_count}: {error.ename}: "
+                   f"{' '.join(str(error.evalue).split())[:300]}")
+    except Exception as error:  # papermill/kernel start-up problems: still one line
+        failure = f"notebook {notebook.name} could not run: {type(error).__name__}: {str(error).splitlines()[0][:300] if str(error) else ''}"
+    if executed.is_file():
+        to_html(executed)
+    if failure:
+        raise ContractError(failure)
+    fields = {}
+    if (artifacts / "config.json").is_file():
+        import json
+
+        config = json.loads((artifacts / "config.json").read_text())
+        fields = {"architecture": (config.get("architectures") or [None])[0], "model_type": config.get("model_type")}
+    model = contract.model_dir()
+    contract.write_manifest(artifacts, kind="model", trainer="model-trainer-huggingface", mode="notebook",
+                            notebook=notebook.name, params=values,
+                            base_model=contract.model_name(model) if model.is_dir() else None,
+                            source=f"notebook {notebook.name}", **fields)
+    contract.mark_complete(artifacts)
+    print(f"notebook finished; artifacts in {artifacts}", flush=True)
