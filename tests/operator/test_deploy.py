@@ -1,0 +1,47 @@
+"""The operator's install manifests and image recipe, checked offline."""
+
+import shutil
+import subprocess
+from pathlib import Path
+
+import kubernetes_validate
+import yaml
+
+DEPLOY = Path(__file__).resolve().parents[2] / "operator" / "deploy"
+
+
+def documents(name: str) -> list[dict]:
+    return [d for d in yaml.safe_load_all((DEPLOY / name).read_text()) if d]
+
+
+def test_kustomization_includes_the_crds_and_every_manifest_validates():
+    kustomization = documents("kustomization.yaml")[0]
+    assert "../../crds" in kustomization["resources"]
+    for name in kustomization["resources"]:
+        if name.endswith(".yaml"):
+            for doc in documents(name):
+                kubernetes_validate.validate(doc, "1.37", strict=True)
+
+
+def test_rbac_is_least_privilege():
+    role = next(d for d in documents("rbac.yaml") if d["kind"] == "ClusterRole")
+    for rule in role["rules"]:
+        assert "*" not in rule["verbs"] and "*" not in rule["resources"] and "*" not in rule["apiGroups"]
+    binding = next(d for d in documents("rbac.yaml") if d["kind"] == "ClusterRoleBinding")
+    assert binding["roleRef"]["name"] == "substratus-operator"  # never cluster-admin
+
+
+def test_deployment_probes_kopfs_liveness_endpoint_and_reads_the_configmap():
+    deployment = documents("deployment.yaml")[0]
+    container = deployment["spec"]["template"]["spec"]["containers"][0]
+    assert container["livenessProbe"]["httpGet"]["path"] == "/healthz"
+    assert {"name": "SUBSTRATUS_CONFIG", "value": "substratus-system/substratus"} in container["env"]
+    config = documents("config.yaml")[0]
+    assert config["metadata"] == {"name": "substratus", "namespace": "substratus-system"}
+
+
+def test_dockerfile_is_hadolint_clean():
+    hadolint = shutil.which("hadolint") or str(Path(__file__).resolve().parents[2] / ".venv" / "bin" / "hadolint")
+    dockerfile = DEPLOY.parent / "Dockerfile"
+    result = subprocess.run([hadolint, str(dockerfile)], capture_output=True, text=True)
+    assert result.returncode == 0, result.stdout + result.stderr
