@@ -11,37 +11,35 @@ import socket
 import threading
 
 import substratus_contract as contract
-import uvicorn
-from api import ServerState, create_app
-from generation import Generator
-from loading import check_model_dir, load, options
+from checks import check_model_dir, read_options
 
 log = logging.getLogger("model-server")
 
 
 def main() -> None:
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(levelname)s %(message)s")
-    params = contract.params()
-    max_new_tokens = contract.param(params, "max_new_tokens", int, 128)
-    if max_new_tokens < 1:
-        raise contract.ContractError(f"param max_new_tokens must be at least 1, not {max_new_tokens}")
-    opts = options(params)  # GPU-only params on a CPU machine fail before the port opens
+    opts = read_options(contract.params())
     model_dir = contract.model_dir()
     check_model_dir(model_dir)
+    # Imported only now: torch and transformers take seconds, and a bad param or mount fails first.
+    import uvicorn
+    from api import ServerState, create_app
+    from generation import Generator
+    from loading import load, resolve_device
 
-    state = ServerState(model_id=contract.model_name(model_dir), max_new_tokens=max_new_tokens)
+    device = resolve_device(opts)  # a GPU-only param on a CPU machine fails before the port opens
+    state = ServerState(model_id=contract.model_name(model_dir), max_new_tokens=opts.max_new_tokens)
     sock = _listen(os.environ.get("PORT", "8080"))
     server = uvicorn.Server(uvicorn.Config(create_app(state), log_level="info", timeout_graceful_shutdown=5))
     failure: list[str] = []
 
     def load_in_background() -> None:
         try:
-            model, tokenizer = load(model_dir, opts)
+            model, tokenizer = load(model_dir, opts, device)
             state.generator = Generator(model, tokenizer)
-            log.info("model %s loaded on %s; ready", state.model_id, model.device)
+            log.info("model %s loaded on %s; ready", state.model_id, device)
         except Exception as e:  # any loading failure is the reason this server cannot serve
-            failure.append(f"cannot load the model from {model_dir}: {type(e).__name__}: {e}".replace("\n", " "))
-        if failure:
+            failure.append(f"cannot load the model from {model_dir}: {type(e).__name__}: {e}")
             server.should_exit = True
 
     threading.Thread(target=load_in_background, name="load-model", daemon=True).start()
