@@ -340,7 +340,7 @@ class ExportHandler(SubstratusHandler):
         except ResourceValidationError as e:
             errors = [_field(f"model.{x.path}" if x.path else "model", x.message) for x in e.errors]
             raise BadRequest("invalid Model: " + "; ".join(map(str, errors)), errors) from None
-        backend = await self.backend()
+        await self.backend()  # made before the export manager that uses it
         created, export = await self.state.exports().start(context, manifest, namespace)
         self.set_status(201)
         self.set_header("Location", f"{self.base_url.rstrip('/')}{API_PREFIX}/export/{export.name}")

@@ -53,7 +53,8 @@ QUERIES = st.fixed_dictionaries({}, optional={"namespace": st.sampled_from(["", 
                                               "follow": st.sampled_from(["true", "false", "x"])})
 
 
-async def test_random_requests_never_500(jp_serverapp, http_server, jp_http_port, jp_base_url, jp_auth_header, kube_namespace):
+async def test_random_requests_never_500(jp_serverapp, http_server, jp_http_port, jp_base_url, jp_auth_header,
+                                         kube_namespace):
     counted = []
     errors = []
 

@@ -5,6 +5,12 @@ import re
 from openapi_spec_validator import validate
 
 from jupyter_substratus.handlers import API_PREFIX, ROUTES, handlers
+from jupyter_substratus.proxy import ProxyHandler, proxy_handlers
+
+# The proxy routes (jupyter_substratus/proxy.py) as openapi.yaml writes them.
+PROXY_ROUTES = {"/servers/{name}/proxy/{path}": ProxyHandler,
+                "/namespaces/{namespace}/servers/{name}/proxy/{path}": ProxyHandler}
+METHODS = ("get", "head", "post", "put", "patch", "delete")
 from tests.extension import openapi_check
 
 
@@ -13,11 +19,11 @@ def test_the_file_is_valid_openapi():
 
 
 def test_every_route_is_described_and_every_description_is_a_route():
-    routes = {template or "/": handler for template, _, handler in ROUTES}
+    routes = {template or "/": handler for template, _, handler in ROUTES} | PROXY_ROUTES
     paths = openapi_check.spec()["paths"]
     assert set(routes) == set(paths)
     for template, handler in routes.items():
-        methods = {m for m in ("get", "post", "put", "delete", "patch") if m in vars(handler)}
+        methods = {m for m in METHODS if m in vars(handler)}
         assert methods == set(paths[template]), template
 
 
@@ -34,4 +40,5 @@ def test_route_patterns_match_their_templates():
 async def test_the_served_routes_are_these(jp_serverapp):
     served = {rule.matcher.regex.pattern for rule in jp_serverapp.web_app.default_router.rules
               for rule in getattr(rule.target, "rules", []) if "/substratus/" in rule.matcher.regex.pattern}
-    assert served == {pattern for pattern, _ in handlers(jp_serverapp.base_url)}
+    expected = handlers(jp_serverapp.base_url) + proxy_handlers(jp_serverapp.base_url)
+    assert served == {pattern for pattern, _ in expected}
