@@ -24,7 +24,7 @@ import { LabIcon } from '@jupyterlab/ui-components';
 import { DisposableDelegate, IDisposable } from '@lumino/disposable';
 
 import { SubstratusClient } from './api/client';
-import { IResource, Kind, KINDS } from './api/types';
+import { Kind, KINDS } from './api/types';
 import { CommandIDs } from './commands';
 import {
   createDatasetDialog,
@@ -264,9 +264,11 @@ const plugin: JupyterFrontEndPlugin<void> = {
     });
     const setSuspend = async (name: string, suspend: boolean) => {
       try {
-        const nb = store.find('Notebook', name) ?? (await client.get('Notebook', name));
-        const next: IResource = { ...nb, spec: { ...nb.spec, suspend } };
-        store.upsert((await client.update(next)) ?? next);
+        const changed = await client.modify('Notebook', name, nb => ({
+          ...nb,
+          spec: { ...nb.spec, suspend }
+        }));
+        store.upsert(changed);
       } catch (error) {
         reportError(`${suspend ? 'Suspend' : 'Resume'} Notebook ${name}`, error);
       }

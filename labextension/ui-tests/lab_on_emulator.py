@@ -4,9 +4,10 @@ No kube-apiserver can run here, so the project's Kubernetes API emulator (tests/
 infrastructure that never ships) serves the API on 127.0.0.1 in a thread of this process, with
 the generated CRDs of crds/ registered, and the real operator (substratus_operator, under kopf's
 KopfRunner) reconciles the resources the UI creates. Nothing runs containers here, so a small
-loop plays the kubelet and the Job controller, as the project's operator tests do: each Job
-gets a Pod with a log (a trainer's log carries progress lines) and succeeds a few seconds
-later. KUBECONFIG points at the emulator before anything imports the kubernetes client; then
+loop plays the kubelet and the Job and Deployment controllers, as the project's operator tests
+do: each Job gets a Pod with a log (a trainer's log carries progress lines) and succeeds a few
+seconds later; Deployments become available and Notebook pods ready a few seconds after they
+appear. KUBECONFIG points at the emulator before anything imports the kubernetes client; then
 jupyter lab (with the jupyter_substratus server extension) runs in this process with the
 arguments given to this script.
 """
@@ -30,6 +31,7 @@ import kopf  # noqa: E402
 from kopf.testing import KopfRunner  # noqa: E402
 
 from tests.kubeemu.harness import KubeCluster  # noqa: E402
+from tests.kubeemu.store import now  # noqa: E402
 
 NAMESPACE = "default"
 JOB_SECONDS = float(os.environ.get("SUBSTRATUS_UI_JOB_SECONDS", "4"))
@@ -70,6 +72,31 @@ def play_job_controller(cluster: KubeCluster, stop: threading.Event) -> None:
                 elif time.monotonic() - first_seen[name] >= JOB_SECONDS:
                     cluster.patch_status("pods", f"{name}-pod", {"phase": "Succeeded"}, NAMESPACE)
                     cluster.complete_job(NAMESPACE, name)
+        with contextlib.suppress(Exception):
+            play_serving(cluster, first_seen)
+
+
+def play_serving(cluster: KubeCluster, first_seen: dict[str, float]) -> None:
+    """Deployments (Servers) become available, and Notebook pods ready, JOB_SECONDS after they appear."""
+    for deployment in cluster.list("deployments.apps", NAMESPACE):
+        name = deployment["metadata"]["name"]
+        generation = deployment["metadata"].get("generation", 1)
+        status = deployment.get("status") or {}
+        if status.get("observedGeneration") == generation and status.get("readyReplicas"):
+            continue
+        key = f"deployment/{name}/{generation}"
+        if time.monotonic() - first_seen.setdefault(key, time.monotonic()) >= JOB_SECONDS:
+            cluster.patch_status("deployments.apps", name, {
+                "observedGeneration": generation, "replicas": 1, "updatedReplicas": 1, "readyReplicas": 1,
+                "availableReplicas": 1}, NAMESPACE)
+    for pod in cluster.list("pods", NAMESPACE):
+        labels = pod["metadata"].get("labels") or {}
+        if labels.get("substratus.ai/role") != "notebook" or (pod.get("status") or {}).get("phase") == "Running":
+            continue
+        key = f"pod/{pod['metadata']['name']}/{pod['metadata'].get('uid')}"
+        if time.monotonic() - first_seen.setdefault(key, time.monotonic()) >= JOB_SECONDS:
+            cluster.patch_status("pods", pod["metadata"]["name"], {"phase": "Running", "conditions": [
+                {"type": "Ready", "status": "True", "lastTransitionTime": now()}]}, NAMESPACE)
 
 
 def start_pod(cluster: KubeCluster, job: dict) -> None:

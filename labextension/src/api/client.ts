@@ -105,6 +105,28 @@ export class SubstratusClient {
     });
   }
 
+  /**
+   * Read, change and replace a resource; a 409 (someone, e.g. the operator, changed it in
+   * between) reads it again and retries.
+   */
+  async modify(
+    kind: Kind,
+    name: string,
+    change: (resource: IResource) => IResource,
+    attempts = 4
+  ): Promise<IResource> {
+    for (let i = 1; ; i++) {
+      const fresh = await this.get(kind, name);
+      try {
+        return await this.update(change(fresh));
+      } catch (error) {
+        if (!(error instanceof ApiError) || error.status !== 409 || i >= attempts) {
+          throw error;
+        }
+      }
+    }
+  }
+
   async delete(kind: Kind, name: string): Promise<void> {
     await this.request(`${PLURALS[kind]}/${encodeURIComponent(name)}`, { method: 'DELETE' });
   }

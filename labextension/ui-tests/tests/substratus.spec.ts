@@ -146,6 +146,45 @@ test.describe('Substratus sidebar', () => {
     await details.screenshot({ path: path.join(SCREENSHOTS, 'details-fine-tune.png') });
   });
 
+  test('deploys a Server from a ready Model; starts, suspends and resumes a Notebook', async ({ page }) => {
+    await openSidebar(page);
+    const model = `serve-${RUN}`;
+    await page.locator(`#${SIDEBAR_ID} button[aria-label="Import Model"]`).click();
+    let dialog = page.locator('.jp-Dialog');
+    await dialog.locator('[data-field="name"] input').fill(model);
+    await dialog.locator('[data-field="source"] input').fill('facebook/opt-125m');
+    await dialog.getByRole('button', { name: 'Import' }).click();
+    await expect(row(page, 'Model', model)).toHaveAttribute('data-phase', 'ready', { timeout: 60000 });
+
+    await row(page, 'Model', model).locator('button[data-action="deploy"]').click();
+    dialog = page.locator('.jp-Dialog');
+    await expect(dialog.locator('[data-field="name"] input')).toHaveValue(`${model}-server`);
+    await dialog.getByRole('button', { name: 'Deploy' }).click();
+    await expect(dialog).toHaveCount(0);
+    const server = row(page, 'Server', `${model}-server`);
+    await expect(server).toHaveAttribute('data-phase', 'ready', { timeout: 60000 });
+    await server.locator('button[data-action="details"]').click();
+    const details = page.locator(`#substratus-details-Server-${model}-server`);
+    await expect(details.locator('.jp-substratus-Prompt textarea')).toBeVisible();
+    await expect(details.locator('.jp-substratus-Facts')).toContainText('svc.cluster.local:8080');
+
+    const nb = `nb-${RUN}`;
+    await page.locator(`#${SIDEBAR_ID} button[aria-label="New Notebook"]`).click();
+    dialog = page.locator('.jp-Dialog');
+    await dialog.locator('[data-field="name"] input').fill(nb);
+    await dialog.locator('[data-field="model"] input').fill(model);
+    await dialog.getByRole('button', { name: 'Start' }).click();
+    await expect(dialog).toHaveCount(0);
+    const notebook = row(page, 'Notebook', nb);
+    await expect(notebook).toHaveAttribute('data-phase', 'ready', { timeout: 60000 });
+    await expect(notebook.locator('button[data-action="open"]')).toBeVisible();
+    await notebook.locator('button[data-action="suspend"]').click();
+    await expect(notebook).toHaveAttribute('data-phase', 'suspended');
+    await expect(notebook.locator('button[data-action="resume"]')).toBeVisible();
+    await notebook.locator('button[data-action="resume"]').click();
+    await expect(notebook).toHaveAttribute('data-phase', 'ready', { timeout: 60000 });
+  });
+
   test('is reachable from the keyboard and the command palette', async ({ page }) => {
     await openSidebar(page);
     // A sidebar button takes focus and Enter opens its dialog; Escape closes it.
