@@ -15,7 +15,7 @@ from typing import Any
 
 from jupyter_substratus.api import KINDS_BY_PLURAL
 from jupyter_substratus.api.workloads import FAILURE_REASONS
-from jupyter_substratus.backends import Backend, BackendError, make_backend
+from jupyter_substratus.backends import Backend, BackendError, choose_kind, make_backend
 
 
 class WaitFailed(BackendError):
@@ -23,15 +23,17 @@ class WaitFailed(BackendError):
 
 
 class Session:
-    def __init__(self, backend: str = "kubernetes", **options: Any):
+    def __init__(self, backend: str = "auto", **options: Any):
         self.backend_kind = backend
         self.options = options
         self._backend: Backend | None = None
         self._loop: asyncio.AbstractEventLoop | None = None
         self._thread: threading.Thread | None = None
 
-    def configure(self, **options: Any) -> None:
+    def configure(self, backend: str | None = None, **options: Any) -> None:
         self.close()
+        if backend:
+            self.backend_kind = backend
         self.options.update({k: v for k, v in options.items() if v is not None})
 
     def _ensure_loop(self) -> asyncio.AbstractEventLoop:
@@ -56,7 +58,11 @@ class Session:
 
         async def call():
             if self._backend is None:
-                self._backend = make_backend(self.backend_kind, **self.options)
+                kind = choose_kind(self.backend_kind, self.options.get("kubeconfig"))
+                options = self.options
+                if kind == "local":  # the kubeconfig settings mean nothing there
+                    options = {k: v for k, v in options.items() if k not in ("kubeconfig", "context")}
+                self._backend = make_backend(kind, **options)
             return await coroutine_function(self._backend, *args)
 
         future = asyncio.run_coroutine_threadsafe(call(), loop)
