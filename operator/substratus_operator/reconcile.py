@@ -159,14 +159,17 @@ class Reconciler:
         if not self.config.gke and plan.mounts:
             self.kube.get_or_create(translate.artifacts_claim(self.config, namespace))
         params = names.child_name(name, "params")
-        self._ensure_current(translate.params_configmap(params, body, plan), "data")
         if isinstance(resource, (Model, Dataset)):
             artifact = w.ArtifactRef(resource.kind, namespace, name)
-            job = self.kube.get_or_create(translate.job(self.config, names.child_name(name, plan.role.value),
-                                                        body, plan, params))
+            job_name = names.child_name(name, plan.role.value)
+            job = self.kube.get("Job", namespace, job_name)
+            if job is None:  # the params are immutable like the spec: written once, before the Job
+                self.kube.ensure(translate.params_configmap(params, body, plan))
+                job = self.kube.ensure(translate.job(self.config, job_name, body, plan, params))
             progress, message = self._job_progress(job)
             return w.workload_verdict(resource, progress, message), {
                 "artifacts": {"url": translate.artifact_url(self.config, artifact)}}
+        self._ensure_current(translate.params_configmap(params, body, plan), "data")
         if isinstance(resource, Server):
             return self._server(body, resource, plan, params)
         return self._notebook(body, resource, plan, params)
