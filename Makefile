@@ -1,6 +1,6 @@
 # The two commands of the README:
 #   make lab    install (once) and start JupyterLab with jupyter-substratus
-#   make test   install (once) and run the whole test suite
+#   make test   install (once) and run the whole test suite (Python, jest, browser)
 # Everything goes into .venv; `make clean` removes it.
 
 PYTHON ?= python3
@@ -24,8 +24,12 @@ $(VENV)/.installed: pyproject.toml | $(BIN)/python
 lab: $(VENV)/.installed
 	$(BIN)/jupyter lab $(if $(filter 0,$(shell id -u)),--allow-root) $(LAB_ARGS)
 
+# pytest (Python, operator, images, extension, local backend), then the front end's jest unit
+# tests, then its Galata tests in Debian's chromium against a real jupyter lab.
 test: $(VENV)/.installed
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
+	cd labextension && PATH="$(abspath $(BIN)):$$PATH" jlpm test
+	labextension/ui-tests/run.sh
 
 crds: $(VENV)/.installed
 	$(BIN)/substratus-crds
