@@ -40,7 +40,6 @@ def login(**kwargs):
 def configure(settings: kopf.OperatorSettings, memo: kopf.Memo, **_):
     settings.persistence.progress_storage = kopf.AnnotationsProgressStorage(prefix=GROUP)
     settings.persistence.diffbase_storage = kopf.AnnotationsDiffBaseStorage(prefix=GROUP)
-    settings.persistence.finalizer = f"{GROUP}/operator"
     settings.posting.level = logging.WARNING
     settings.watching.server_timeout = 300
     settings.networking.error_backoffs = [0.5, 1, 2, 5]
@@ -141,13 +140,25 @@ def dependency_changed(body, namespace, name, type, memo: kopf.Memo, **kwargs):
         _reconcile_by_name(memo, kind, namespace, waiter)
 
 
+def _news_for_the_owner(body, type, role) -> bool:
+    if type is None:
+        return False  # the initial listing: the owners' resume handlers cover it
+    if body["kind"] == "Job":
+        finished = any(c.get("type") in ("Complete", "Failed") and c.get("status") == "True"
+                       for c in (body.get("status") or {}).get("conditions", []))
+        return finished or type == "DELETED"
+    if body["kind"] == "Pod":
+        return role == w.Role.NOTEBOOK.value  # a Job's pods carry its labels; the Job reports for them
+    return True
+
+
 @kopf.on.event("batch", "v1", "jobs", labels=CHILD)
 @kopf.on.event("apps", "v1", "deployments", labels=CHILD)
 @kopf.on.event("", "v1", "pods", labels=CHILD)
 def child_changed(body, namespace, type, memo: kopf.Memo, **kwargs):
-    if type is None:
-        return  # the initial listing: the owners' resume handlers cover it
     labels = body["metadata"].get("labels", {})
+    if not _news_for_the_owner(body, type, labels.get(names.ROLE)):
+        return
     if labels.get(names.ROLE) == "build":
         owners = _waiters(_index_kwargs(kwargs), (namespace, "build", labels.get(names.BUILD_TAG)))
     else:
