@@ -1,10 +1,12 @@
 """fake-gcs-server on 127.0.0.1, and the operator's half of the upload handshake for tests.
 
-`OperatorUploadStep` stands in for the operator's upload step (the operator is not in the repo
-yet): it reads a resource's spec.build.upload, answers status.buildUpload with a V4 signed PUT
-URL (signed by google-cloud-storage with a throw-away service-account key) for
-uploads/<md5>.tar.gz, or with storedMD5Checksum when that content is already stored, and
-verifies the MD5 of what arrived, as the operator does.
+`OperatorUploadStep` stands in for the operator's upload step where a test needs to control
+it (e.g. to answer "already stored" for a new resource; test_export_operator.py runs the real
+operator under KopfRunner for the handshake end to end): it reads a resource's
+spec.build.upload, answers status.buildUpload with a V4 signed PUT URL (signed by
+google-cloud-storage with a throw-away service-account key) for uploads/<md5>.tar.gz, or with
+storedMD5Checksum when that content is already stored, and verifies the MD5 of what arrived,
+as the operator does.
 """
 
 from __future__ import annotations
@@ -61,19 +63,23 @@ class FakeGCS:
             self.process.wait()
 
 
-def _signing_credentials():
+def service_account_info() -> dict:
+    """A throw-away service-account key (what a key file holds)."""
     from cryptography.hazmat.primitives import serialization
     from cryptography.hazmat.primitives.asymmetric import rsa
-    from google.oauth2 import service_account
 
     key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
     pem = key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
                             serialization.NoEncryption()).decode()
-    return service_account.Credentials.from_service_account_info({
-        "type": "service_account", "project_id": "test", "private_key_id": "test", "private_key": pem,
-        "client_email": "operator@test.iam.gserviceaccount.com", "client_id": "1",
-        "token_uri": "https://oauth2.googleapis.com/token",
-    })
+    return {"type": "service_account", "project_id": "test", "private_key_id": "test", "private_key": pem,
+            "client_email": "operator@test.iam.gserviceaccount.com", "client_id": "1",
+            "token_uri": "https://oauth2.googleapis.com/token"}
+
+
+def _signing_credentials():
+    from google.oauth2 import service_account
+
+    return service_account.Credentials.from_service_account_info(service_account_info())
 
 
 class OperatorUploadStep:

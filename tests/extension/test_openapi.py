@@ -6,12 +6,12 @@ from openapi_spec_validator import validate
 
 from jupyter_substratus.handlers import API_PREFIX, ROUTES, handlers
 from jupyter_substratus.proxy import ProxyHandler, proxy_handlers
+from tests.extension import openapi_check
 
 # The proxy routes (jupyter_substratus/proxy.py) as openapi.yaml writes them.
 PROXY_ROUTES = {"/servers/{name}/proxy/{path}": ProxyHandler,
                 "/namespaces/{namespace}/servers/{name}/proxy/{path}": ProxyHandler}
 METHODS = ("get", "head", "post", "put", "patch", "delete")
-from tests.extension import openapi_check
 
 
 def test_the_file_is_valid_openapi():
