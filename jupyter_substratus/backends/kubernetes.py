@@ -316,9 +316,13 @@ class KubernetesBackend(Backend):
         report("waiting", "waiting for the operator's signed upload URL")
         changes = self.changes(namespace)
         try:
-            offer = uploads.upload_offer(await self.get(plural, name, namespace), request_id)
+            current = await self.get(plural, name, namespace)
+            offer = uploads.upload_offer(current, request_id)
             if offer is None:
-                async with asyncio.timeout(timeout):
+                loop = asyncio.get_running_loop()
+                async with asyncio.timeout(timeout) as deadline:
+                    if waiting := uploads.waiting_for_dependencies(current):
+                        report("waiting", waiting)
                     async for event in changes:
                         obj = event.object
                         if obj.get("metadata", {}).get("name") != name or _plural_of(obj.get("kind", "")) != plural:
@@ -328,6 +332,12 @@ class KubernetesBackend(Backend):
                         offer = uploads.upload_offer(obj, request_id)
                         if offer is not None:
                             break
+                        if waiting := uploads.waiting_for_dependencies(obj):
+                            # The operator is there and offers the URL once the base model and
+                            # dataset are ready: that wait is not the operator's absence.
+                            deadline.reschedule(loop.time() + timeout)
+                            if waiting != state.message:
+                                report("waiting", waiting)
         except TimeoutError:
             report("failed", "no signed upload URL from the operator")
             raise Unavailable(f"no signed upload URL for {name} within {timeout:.0f} s: is the operator running?"

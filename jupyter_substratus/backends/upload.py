@@ -14,6 +14,8 @@ import http.client
 import urllib.parse
 from typing import Any
 
+from jupyter_substratus.api import workloads
+
 from .base import BackendError, ProgressCallback, Unavailable, UploadProgress
 
 CHUNK = 256 * 1024
@@ -27,6 +29,18 @@ def upload_offer(obj: dict[str, Any], request_id: str) -> dict[str, Any] | None:
     if not offer.get("signedURL") and not offer.get("storedMD5Checksum"):
         return None
     return offer
+
+
+# Reasons with which the operator says it waits for the base model or dataset.
+DEPENDENCY_REASONS = (workloads.WAITING_FOR_DEPENDENCY, workloads.DEPENDENCY_NOT_FOUND)
+
+
+def waiting_for_dependencies(obj: dict[str, Any]) -> str | None:
+    """The operator's message when it waits for dependencies before offering the upload."""
+    for condition in (obj.get("status") or {}).get("conditions") or []:
+        if condition.get("status") != "True" and condition.get("reason") in DEPENDENCY_REASONS:
+            return condition.get("message") or "waiting for the base model and dataset"
+    return None
 
 
 def put_blocking(url: str, data: bytes, md5_hex: str, on_chunk, timeout: float) -> None:

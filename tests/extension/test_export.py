@@ -114,3 +114,21 @@ async def test_export_errors(api, jp_root_dir, jp_serverapp, tmp_path):
     assert (await api("GET", "/export/{name}", name="never")).status == 404
     assert (await api("POST", "/export", raw=b"[1]")).status == 400
     assert json.loads((await api("POST", "/export", raw=b"nope")).body)["message"].startswith("the body is not JSON")
+
+
+async def test_upload_waits_while_the_operator_waits_for_dependencies(api, jp_root_dir, jp_serverapp, kube_emulator,
+                                                                      kube_namespace, operator_upload):
+    _project(jp_root_dir)
+    jp_serverapp.web_app.settings["substratus"].upload_timeout = 1.0
+    assert (await api("POST", "/export", body={"path": "project/finetune.ipynb", "model": _model("ft")})).status == 201
+    loop = asyncio.get_running_loop()
+    for i in range(6):  # 1.8 s of "waiting for dependencies", longer than the 1 s timeout
+        await loop.run_in_executor(None, lambda i=i: kube_emulator.patch_status("models", "ft", {"conditions": [
+            {"type": "Complete", "status": "False", "reason": "WaitingForDependency",
+             "message": f"waiting for Model opt ({i})", "lastTransitionTime": "2026-11-22T12:00:00Z"}]},
+            kube_namespace))
+        await asyncio.sleep(0.3)
+    status = (await api("GET", "/export/{name}", name="ft")).json
+    assert status["step"] == "waiting" and status["message"].startswith("waiting for Model opt"), status
+    await _answer_upload(operator_upload, kube_emulator, "ft", kube_namespace)
+    assert (await _until_finished(api, "ft"))["step"] == "done"
