@@ -46,7 +46,7 @@ def test_200_models_converge_through_restarts_and_api_faults(kube_emulator, kube
             for restart in range(RESTARTS):
                 started = time.monotonic()
                 with running_operator(kube_emulator, kube_namespace, GKE_CONFIG, resync=1):
-                    time.sleep(1.0 + (restart % 3) * 0.5)
+                    time.sleep(0.5 + (restart % 3) * 0.5)
                     stopping = time.monotonic()
                 print(f"restart {restart}: ran {stopping - started:.1f} s, stopped in {time.monotonic() - stopping:.1f} s")
                 kube_emulator.delete("configmaps", "substratus", kube_namespace)
