@@ -29,14 +29,22 @@ from kopf.testing import KopfRunner  # noqa: E402
 
 from tests.kubeemu.harness import KubeCluster  # noqa: E402
 
-CONFIG = {"CLUSTER_NAME": "bench", "REGISTRY": "registry.example/substratus", "PLATFORM": "gke",
-          "ARTIFACTS_URL": "gs://artifacts"}
+CONFIG = {
+    "CLUSTER_NAME": "bench",
+    "REGISTRY": "registry.example/substratus",
+    "PLATFORM": "gke",
+    "ARTIFACTS_URL": "gs://artifacts",
+}
 NON_WATCH = r"^(?!.*[?&]watch=)"
 
 
 def model(name: str) -> dict:
-    return {"apiVersion": "substratus.ai/v1", "kind": "Model", "metadata": {"name": name},
-            "spec": {"image": "substratusai/model-loader-huggingface"}}
+    return {
+        "apiVersion": "substratus.ai/v1",
+        "kind": "Model",
+        "metadata": {"name": name},
+        "spec": {"image": "substratusai/model-loader-huggingface"},
+    }
 
 
 def raw_create_rate(client, namespace: str, count: int) -> float:
@@ -62,8 +70,14 @@ def main() -> None:
         client = kubernetes.config.new_client_from_config(config_file=str(KUBECONFIG))
         raw_rate = raw_create_rate(client, "raw", args.models)
 
-        cluster.create({"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "substratus", "namespace": "bench"},
-                        "data": CONFIG})
+        cluster.create(
+            {
+                "apiVersion": "v1",
+                "kind": "ConfigMap",
+                "metadata": {"name": "substratus", "namespace": "bench"},
+                "data": CONFIG,
+            }
+        )
         os.environ["SUBSTRATUS_CONFIG"] = "bench/substratus"
         custom = kubernetes.client.CustomObjectsApi(client)
         created: dict[str, float] = {}
@@ -91,8 +105,13 @@ def main() -> None:
                     name = f"m{index:03}"
                     created[name] = time.perf_counter()
                     custom.create_namespaced_custom_object("substratus.ai", "v1", "bench", "models", model(name))
-                while sum(bool((m.get("status") or {}).get("ready"))
-                          for m in cluster.list("models.substratus.ai", "bench")) < args.models:
+                while (
+                    sum(
+                        bool((m.get("status") or {}).get("ready"))
+                        for m in cluster.list("models.substratus.ai", "bench")
+                    )
+                    < args.models
+                ):
                     time.sleep(0.05)
                 elapsed = time.perf_counter() - started
                 requests = counter.matched - args.models  # less the benchmark's own creates
@@ -105,13 +124,19 @@ def main() -> None:
         "reconciled_per_second": round(args.models / elapsed, 1),
         "raw_create_per_second": round(raw_rate, 1),
         "ratio_to_raw_create_rate": round(args.models / elapsed / raw_rate, 2),
-        "create_to_job_ms": {"p50": round(statistics.median(latencies), 1),
-                             "p99": round(latencies[int(0.99 * (len(latencies) - 1))], 1)},
+        "create_to_job_ms": {
+            "p50": round(statistics.median(latencies), 1),
+            "p99": round(latencies[int(0.99 * (len(latencies) - 1))], 1),
+        },
         # Every non-watch request during the run (the operator's and kopf's) but the benchmark's own
         # creates; the benchmark's readiness polls and Job completions are in-process, not HTTP.
         "api_requests_per_reconcile": round(requests / args.models, 1),
-        "machine": {"cpus": os.cpu_count(), "processor": _processor(), "python": platform.python_version(),
-                    "system": platform.platform()},
+        "machine": {
+            "cpus": os.cpu_count(),
+            "processor": _processor(),
+            "python": platform.python_version(),
+            "system": platform.platform(),
+        },
     }
     Path(args.out).write_text(json.dumps(results, indent=2) + "\n")
     print(json.dumps(results, indent=2))

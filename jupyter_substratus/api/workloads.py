@@ -10,7 +10,7 @@ import json
 import math
 import re
 from dataclasses import dataclass, field
-from enum import Enum
+from enum import StrEnum
 
 from .fields import SECRET_REFERENCE_PATTERN, GitSource, Resources
 from .kinds import Dataset, Model, Notebook, Resource, Server
@@ -35,8 +35,9 @@ BUILD_FAILED = "BuildFailed"
 DEPENDENCY_FAILED = "DependencyFailed"
 CHECKSUM_MISMATCH = "ChecksumMismatch"
 UPLOAD_UNSUPPORTED = "UploadUnsupported"
-FAILURE_REASONS = frozenset({INVALID_SPEC, JOB_FAILED, POD_FAILED, BUILD_FAILED, DEPENDENCY_FAILED, CHECKSUM_MISMATCH,
-                             UPLOAD_UNSUPPORTED})
+FAILURE_REASONS = frozenset(
+    {INVALID_SPEC, JOB_FAILED, POD_FAILED, BUILD_FAILED, DEPENDENCY_FAILED, CHECKSUM_MISMATCH, UPLOAD_UNSUPPORTED}
+)
 WAITING_FOR_DEPENDENCY = "WaitingForDependency"
 DEPENDENCY_NOT_FOUND = "DependencyNotFound"
 AWAITING_UPLOAD = "AwaitingUpload"
@@ -47,15 +48,11 @@ SUSPENDED = "Suspended"
 SUCCEEDED = "Succeeded"
 
 
-class Role(str, Enum):
+class Role(StrEnum):
     LOADER = "loader"  # Model import or Dataset: a run-to-completion job fetching content
     TRAINER = "trainer"  # Model fine-tune: a run-to-completion job
     SERVER = "server"  # a long-running replica behind a port
     NOTEBOOK = "notebook"  # one interactive pod behind a port, stoppable
-
-    @property
-    def runs_to_completion(self) -> bool:
-        return self in (Role.LOADER, Role.TRAINER)
 
 
 @dataclass(frozen=True)
@@ -165,10 +162,13 @@ def dependency_verdict(resource: Resource, found: dict[tuple[str, str], Resource
         if dependency is None:
             verdicts.append(Verdict(condition, "False", DEPENDENCY_NOT_FOUND, f"{kind} {name} does not exist (yet)"))
         elif complete is not None and complete.status == "False" and complete.reason in FAILURE_REASONS:
-            return Verdict(condition, "False", DEPENDENCY_FAILED,
-                           f"{kind} {name} failed ({complete.reason}): {complete.message}")
+            return Verdict(
+                condition, "False", DEPENDENCY_FAILED, f"{kind} {name} failed ({complete.reason}): {complete.message}"
+            )
         elif not (dependency.status and dependency.status.ready):
-            verdicts.append(Verdict(condition, "False", WAITING_FOR_DEPENDENCY, f"waiting for {kind} {name} to be ready"))
+            verdicts.append(
+                Verdict(condition, "False", WAITING_FOR_DEPENDENCY, f"waiting for {kind} {name} to be ready")
+            )
     return verdicts[0] if verdicts else None
 
 
@@ -209,10 +209,16 @@ def build_verdict(*, built: bool, failed: bool, message: str = "") -> Verdict:
 
 def upload_verdict(*, expected_md5: str, stored_md5: str | None) -> Verdict:
     if stored_md5 is None:
-        return Verdict(UPLOADED, "False", AWAITING_UPLOAD, "waiting for the build context at status.buildUpload.signedURL")
+        return Verdict(
+            UPLOADED, "False", AWAITING_UPLOAD, "waiting for the build context at status.buildUpload.signedURL"
+        )
     if stored_md5 != expected_md5:
-        return Verdict(UPLOADED, "False", CHECKSUM_MISMATCH,
-                       f"the uploaded object's MD5 is {stored_md5}, spec.build.upload.md5Checksum is {expected_md5}")
+        return Verdict(
+            UPLOADED,
+            "False",
+            CHECKSUM_MISMATCH,
+            f"the uploaded object's MD5 is {stored_md5}, spec.build.upload.md5Checksum is {expected_md5}",
+        )
     return Verdict(UPLOADED, "True", SUCCEEDED, "the build context is uploaded and its checksum matches")
 
 
@@ -283,8 +289,9 @@ def _estimate(resource: Resource, model: Model | None) -> Sizing:
     gpu_count = min(8, math.ceil(working_gb / _GPU_MEMORY_GB[gpu_type]))
     if gpu_count == 8:
         gpu_type, gpu_count = "nvidia-h100", min(8, math.ceil(working_gb / _GPU_MEMORY_GB["nvidia-h100"]))
-    return Sizing(cpu=max(_DEFAULT.cpu, 4 * gpu_count), memory_gb=memory, disk_gb=disk,
-                  gpu_type=gpu_type, gpu_count=gpu_count)
+    return Sizing(
+        cpu=max(_DEFAULT.cpu, 4 * gpu_count), memory_gb=memory, disk_gb=disk, gpu_type=gpu_type, gpu_count=gpu_count
+    )
 
 
 def _merge(given: Resources, default: Sizing) -> Sizing:
@@ -328,7 +335,7 @@ def plan(resource: Resource, inputs: Inputs) -> Plan:
 # --- what the running workload says -------------------------------------------------------
 
 
-class Progress(str, Enum):
+class Progress(StrEnum):
     PENDING = "Pending"
     RUNNING = "Running"
     SUCCEEDED = "Succeeded"

@@ -15,18 +15,21 @@ from .base import ObjectStore
 class GCSStore(ObjectStore):
     """`endpoint` points at an emulator (fake-gcs-server) instead of storage.googleapis.com."""
 
-    def __init__(self, root: str, *, signing_key_file: str | None = None, endpoint: str | None = None,
-                 project: str | None = None):
+    def __init__(
+        self, root: str, *, signing_key_file: str | None = None, endpoint: str | None = None, project: str | None = None
+    ):
         parsed = urlparse(root)
         self.root = root
         self.bucket_name = parsed.netloc
         self.prefix = parsed.path.strip("/")
         self.endpoint = endpoint
-        self._signer = (service_account.Credentials.from_service_account_file(signing_key_file)
-                        if signing_key_file else None)
+        self._signer = (
+            service_account.Credentials.from_service_account_file(signing_key_file) if signing_key_file else None
+        )
         if endpoint:
-            client = storage.Client(credentials=AnonymousCredentials(), project=project or "test",
-                                    client_options={"api_endpoint": endpoint})
+            client = storage.Client(
+                credentials=AnonymousCredentials(), project=project or "test", client_options={"api_endpoint": endpoint}
+            )
         else:
             client = storage.Client(project=project)
         self._bucket = client.bucket(self.bucket_name)
@@ -38,8 +41,12 @@ class GCSStore(ObjectStore):
         if self._signer is None:
             raise RuntimeError("signing upload URLs needs a service-account key (signing_key_file)")
         return self._bucket.blob(self._name(key)).generate_signed_url(
-            version="v4", method="PUT", expiration=expires_in, credentials=self._signer,
-            api_access_endpoint=self.endpoint or "https://storage.googleapis.com")
+            version="v4",
+            method="PUT",
+            expiration=expires_in,
+            credentials=self._signer,
+            api_access_endpoint=self.endpoint or "https://storage.googleapis.com",
+        )
 
     def md5(self, key: str) -> str | None:
         blob = self._bucket.blob(self._name(key))

@@ -5,5 +5,16 @@ import sys
 from kopf.cli import main
 
 if __name__ == "__main__":
-    sys.exit(main(["run", "--all-namespaces", "--standalone", "--liveness=http://0.0.0.0:8080/healthz",
-                   "-m", "substratus_operator.handlers", *sys.argv[1:]]))
+    sys.exit(
+        main(
+            [
+                "run",
+                "--all-namespaces",
+                "--standalone",
+                "--liveness=http://0.0.0.0:8080/healthz",
+                "-m",
+                "substratus_operator.handlers",
+                *sys.argv[1:],
+            ]
+        )
+    )

@@ -46,8 +46,10 @@ class Config:
         signing = "SIGNING_KEY_FILE" in data
         upload_url = data.get("UPLOAD_URL") or (data.get("ARTIFACTS_URL") if platform == "gke" and signing else None)
         if upload_url and not signing:
-            problems.append("SIGNING_KEY_FILE (a service-account key that signs upload URLs) is required "
-                            "when uploads go to a bucket")
+            problems.append(
+                "SIGNING_KEY_FILE (a service-account key that signs upload URLs) is required "
+                "when uploads go to a bucket"
+            )
         numbers = {}
         for key, default in (("UPLOAD_POLL_SECONDS", 5.0),):
             try:

@@ -55,8 +55,11 @@ def configure(settings: kopf.OperatorSettings, memo: kopf.Memo, **_):
         config = Config.from_data(config_map.get("data") or {})
     except ConfigError as error:
         raise kopf.PermanentError(f"ConfigMap {CONFIG_MAP}: {error}") from None
-    uploads = (open_store(config.upload_url, signing_key_file=config.signing_key_file, endpoint=config.gcs_endpoint)
-               if config.upload_url else None)
+    uploads = (
+        open_store(config.upload_url, signing_key_file=config.signing_key_file, endpoint=config.gcs_endpoint)
+        if config.upload_url
+        else None
+    )
     memo.kube = kube
     memo.reconciler = Reconciler(kube, config, uploads)
     memo.config = config
@@ -85,15 +88,19 @@ def _settled(body, **_) -> bool:
     if status.get("ready"):
         return True
     condition = w.condition_type(body["kind"])
-    return any(c.get("type") == condition and c.get("reason") in w.FAILURE_REASONS
-               for c in status.get("conditions", []))
+    return any(
+        c.get("type") == condition and c.get("reason") in w.FAILURE_REASONS for c in status.get("conditions", [])
+    )
 
 
 def _waiting_on(body, namespace, name, **_) -> dict:
     """Index: (namespace, what) -> (kind, name) of this resource, for each thing it waits for."""
     spec = body.get("spec") or {}
-    keys = [(namespace, kind, (spec.get(field) or {}).get("name"))
-            for kind, field in (("Model", "model"), ("Dataset", "dataset")) if spec.get(field)]
+    keys = [
+        (namespace, kind, (spec.get(field) or {}).get("name"))
+        for kind, field in (("Model", "model"), ("Dataset", "dataset"))
+        if spec.get(field)
+    ]
     build = spec.get("build") or {}
     if build:
         try:
@@ -121,8 +128,15 @@ for _kind, _plural in PLURALS.items():
     def reconcile(body, memo: kopf.Memo, **_):
         _reconcile(memo, body)
 
-    @kopf.timer(GROUP, VERSION, _plural, interval=RESYNC_SECONDS, initial_delay=RESYNC_SECONDS, backoff=1,
-                when=lambda **kw: not _settled(**kw))
+    @kopf.timer(
+        GROUP,
+        VERSION,
+        _plural,
+        interval=RESYNC_SECONDS,
+        initial_delay=RESYNC_SECONDS,
+        backoff=1,
+        when=lambda **kw: not _settled(**kw),
+    )
     def resync(body, memo: kopf.Memo, **_):
         _reconcile_by_name(memo, body["kind"], body["metadata"]["namespace"], body["metadata"]["name"])
 
@@ -144,8 +158,10 @@ def _news_for_the_owner(body, type, role) -> bool:
     if type is None:
         return False  # the initial listing: the owners' resume handlers cover it
     if body["kind"] == "Job":
-        finished = any(c.get("type") in ("Complete", "Failed") and c.get("status") == "True"
-                       for c in (body.get("status") or {}).get("conditions", []))
+        finished = any(
+            c.get("type") in ("Complete", "Failed") and c.get("status") == "True"
+            for c in (body.get("status") or {}).get("conditions", [])
+        )
         return finished or type == "DELETED"
     if body["kind"] == "Pod":
         return role == w.Role.NOTEBOOK.value  # a Job's pods carry its labels; the Job reports for them

@@ -48,9 +48,13 @@ class Kube:
         with self._lock:
             self.requests += 1
         method, url, headers, body, post = self.api.param_serialize(
-            method, path, query_params=query or [], body=body,
+            method,
+            path,
+            query_params=query or [],
+            body=body,
             header_params={"Accept": "application/json", "Content-Type": content_type},
-            auth_settings=["BearerToken"])
+            auth_settings=["BearerToken"],
+        )
         response = self.api.call_api(method, url, headers, body, post, _request_timeout=60)
         data = response.read()
         if not 200 <= response.status <= 299:

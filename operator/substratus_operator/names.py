@@ -34,8 +34,14 @@ def labels(owner_kind: str, owner_name: str, role: str) -> dict[str, str]:
 
 
 def owner_reference(body) -> dict:
-    return {"apiVersion": API_VERSION, "kind": body["kind"], "name": body["metadata"]["name"],
-            "uid": body["metadata"]["uid"], "controller": True, "blockOwnerDeletion": True}
+    return {
+        "apiVersion": API_VERSION,
+        "kind": body["kind"],
+        "name": body["metadata"]["name"],
+        "uid": body["metadata"]["uid"],
+        "controller": True,
+        "blockOwnerDeletion": True,
+    }
 
 
 def spec_hash(obj: dict) -> str:

@@ -97,8 +97,9 @@ class Reconciler:
             try:
                 found[(kind, name)] = parse(body)
             except ResourceValidationError:
-                return found, w.Verdict(w.main_condition(resource), "False", w.DEPENDENCY_FAILED,
-                                        f"{kind} {name} has an invalid spec")
+                return found, w.Verdict(
+                    w.main_condition(resource), "False", w.DEPENDENCY_FAILED, f"{kind} {name} has an invalid spec"
+                )
         return found, None
 
     # --- image builds ---------------------------------------------------------------------
@@ -120,8 +121,9 @@ class Reconciler:
 
         job = self.kube.get_or_create(translate.build_job(self.config, body, build, image, context_url))
         progress, message = self._job_progress(job)
-        built = w.build_verdict(built=progress is w.Progress.SUCCEEDED, failed=progress is w.Progress.FAILED,
-                                message=message)
+        built = w.build_verdict(
+            built=progress is w.Progress.SUCCEEDED, failed=progress is w.Progress.FAILED, message=message
+        )
         verdicts.append(built)
         if built.ok:
             return True, None
@@ -131,8 +133,12 @@ class Reconciler:
 
     def _upload(self, body, resource: Resource, md5: str, extra: dict) -> w.Verdict:
         if self.uploads is None:
-            return w.Verdict(UPLOADED, "False", w.UPLOAD_UNSUPPORTED,
-                             "this cluster has no upload bucket: set UPLOAD_URL in the operator's ConfigMap")
+            return w.Verdict(
+                UPLOADED,
+                "False",
+                w.UPLOAD_UNSUPPORTED,
+                "this cluster has no upload bucket: set UPLOAD_URL in the operator's ConfigMap",
+            )
         request_id = resource.spec.build.upload.request_id
         current = (body.get("status") or {}).get("buildUpload") or {}
         if current.get("requestID") == request_id and current.get("storedMD5Checksum") == md5:
@@ -142,11 +148,15 @@ class Reconciler:
         key = translate.upload_key(self.config, artifact, md5)
         stored = self.uploads.md5(key)
         fresh = current.get("requestID") == request_id and current.get("expiration", "") > now()
-        upload = dict(current) if fresh else {
-            "requestID": request_id,
-            "signedURL": self.uploads.signed_put_url(key, UPLOAD_URL_LIFETIME),
-            "expiration": (datetime.now(UTC) + UPLOAD_URL_LIFETIME).strftime("%Y-%m-%dT%H:%M:%SZ"),
-        }
+        upload = (
+            dict(current)
+            if fresh
+            else {
+                "requestID": request_id,
+                "signedURL": self.uploads.signed_put_url(key, UPLOAD_URL_LIFETIME),
+                "expiration": (datetime.now(UTC) + UPLOAD_URL_LIFETIME).strftime("%Y-%m-%dT%H:%M:%SZ"),
+            }
+        )
         if stored is not None:
             upload["storedMD5Checksum"] = stored
         extra["buildUpload"] = upload
@@ -168,7 +178,8 @@ class Reconciler:
                 job = self.kube.ensure(translate.job(self.config, job_name, body, plan, params))
             progress, message = self._job_progress(job)
             return w.workload_verdict(resource, progress, message), {
-                "artifacts": {"url": translate.artifact_url(self.config, artifact)}}
+                "artifacts": {"url": translate.artifact_url(self.config, artifact)}
+            }
         self._ensure_current(translate.params_configmap(params, body, plan), "data")
         if isinstance(resource, Server):
             return self._server(body, resource, plan, params)
@@ -201,8 +212,11 @@ class Reconciler:
             return w.workload_verdict(resource, w.Progress.SUSPENDED), {"url": None}
         wanted = translate.notebook_pod(self.config, child, body, plan, params, child, secret)
         wanted["metadata"].setdefault("annotations", {})[names.SPEC_HASH] = names.spec_hash(wanted["spec"])
-        if pod is not None and pod["metadata"].get("annotations", {}).get(names.SPEC_HASH) != \
-                wanted["metadata"]["annotations"][names.SPEC_HASH]:
+        if (
+            pod is not None
+            and pod["metadata"].get("annotations", {}).get(names.SPEC_HASH)
+            != wanted["metadata"]["annotations"][names.SPEC_HASH]
+        ):
             # A pod's spec is immutable: replace it; its deletion event brings us back to create.
             if not pod["metadata"].get("deletionTimestamp"):
                 self.kube.delete("Pod", namespace, child)
@@ -219,8 +233,9 @@ class Reconciler:
         existing = self.kube.get_or_create(wanted)
         if existing["metadata"].get("annotations", {}).get(names.SPEC_HASH) == digest:
             return existing
-        self.kube.patch(wanted["kind"], meta["namespace"], meta["name"],
-                        {"metadata": {"annotations": {names.SPEC_HASH: digest}}})
+        self.kube.patch(
+            wanted["kind"], meta["namespace"], meta["name"], {"metadata": {"annotations": {names.SPEC_HASH: digest}}}
+        )
         return self.kube.replace_field(wanted["kind"], meta["namespace"], meta["name"], field, wanted[field])
 
     @staticmethod
@@ -250,8 +265,15 @@ class Reconciler:
 
     # --- status ---------------------------------------------------------------------------
 
-    def _report(self, body, verdicts: list[w.Verdict], *, ready: bool = False, image: str | None = None,
-                extra: dict | None = None) -> None:
+    def _report(
+        self,
+        body,
+        verdicts: list[w.Verdict],
+        *,
+        ready: bool = False,
+        image: str | None = None,
+        extra: dict | None = None,
+    ) -> None:
         old = body.get("status") or {}
         previous = {c["type"]: c for c in old.get("conditions", [])}
         generation = body["metadata"].get("generation")
@@ -260,7 +282,9 @@ class Reconciler:
             before = previous.get(verdict.type, {})
             changed = before.get("status") != verdict.status
             conditions[verdict.type] = {
-                "type": verdict.type, "status": verdict.status, "reason": verdict.reason,
+                "type": verdict.type,
+                "status": verdict.status,
+                "reason": verdict.reason,
                 "message": verdict.message[:32768],
                 "lastTransitionTime": now() if changed else before.get("lastTransitionTime", now()),
                 **({"observedGeneration": generation} if generation else {}),

@@ -31,9 +31,12 @@ TERMINATION = {"terminationMessagePath": "/dev/termination-log", "terminationMes
 
 
 def metadata(name: str, namespace: str, owner: dict, role: str, extra_labels: dict | None = None) -> dict:
-    return {"name": name, "namespace": namespace,
-            "labels": {**names.labels(owner["kind"], owner["metadata"]["name"], role), **(extra_labels or {})},
-            "ownerReferences": [names.owner_reference(owner)]}
+    return {
+        "name": name,
+        "namespace": namespace,
+        "labels": {**names.labels(owner["kind"], owner["metadata"]["name"], role), **(extra_labels or {})},
+        "ownerReferences": [names.owner_reference(owner)],
+    }
 
 
 def artifact_url(config: Config, artifact: ArtifactRef) -> str:
@@ -71,8 +74,10 @@ def _resources(plan: Plan) -> dict:
 def _scheduling(config: Config, plan: Plan) -> dict:
     if not (config.gke and plan.sizing.gpu_count):
         return {}
-    return {"nodeSelector": {"cloud.google.com/gke-accelerator": GKE_ACCELERATORS[plan.sizing.gpu_type]},
-            "tolerations": [{"key": "nvidia.com/gpu", "operator": "Exists", "effect": "NoSchedule"}]}
+    return {
+        "nodeSelector": {"cloud.google.com/gke-accelerator": GKE_ACCELERATORS[plan.sizing.gpu_type]},
+        "tolerations": [{"key": "nvidia.com/gpu", "operator": "Exists", "effect": "NoSchedule"}],
+    }
 
 
 def _artifact_volume(config: Config, name: str, artifact: ArtifactRef, read_only: bool) -> tuple[dict, dict]:
@@ -80,15 +85,28 @@ def _artifact_volume(config: Config, name: str, artifact: ArtifactRef, read_only
     if config.gke:
         bucket = urlparse(config.artifacts_url)
         only_dir = "/".join(p for p in (bucket.path.strip("/"), artifact.path(config.cluster_name)) if p)
-        volume = {"name": name, "csi": {"driver": GCSFUSE_DRIVER, "readOnly": read_only, "volumeAttributes": {
-            "bucketName": bucket.netloc, "mountOptions": f"implicit-dirs,only-dir={only_dir}"}}}
+        volume = {
+            "name": name,
+            "csi": {
+                "driver": GCSFUSE_DRIVER,
+                "readOnly": read_only,
+                "volumeAttributes": {"bucketName": bucket.netloc, "mountOptions": f"implicit-dirs,only-dir={only_dir}"},
+            },
+        }
         return volume, {}
     volume = {"name": name, "persistentVolumeClaim": {"claimName": names.ARTIFACTS_PVC}}
     return volume, {"subPath": artifact.path(config.cluster_name)}
 
 
-def pod_spec(config: Config, plan: Plan, params_configmap: str, *, restart: str,
-             workspace_claim: str | None = None, token_secret: str | None = None) -> dict:
+def pod_spec(
+    config: Config,
+    plan: Plan,
+    params_configmap: str,
+    *,
+    restart: str,
+    workspace_claim: str | None = None,
+    token_secret: str | None = None,
+) -> dict:
     volumes = [{"name": "params", "configMap": {"name": params_configmap}}]
     mounts = [{"name": "params", "mountPath": PARAMS_FILE, "subPath": "params.json", "readOnly": True}]
     if workspace_claim:
@@ -97,7 +115,8 @@ def pod_spec(config: Config, plan: Plan, params_configmap: str, *, restart: str,
     seen = {}
     for index, mount in enumerate(plan.mounts):
         volume_name = {"/content/model": "model", "/content/data": "data", ARTIFACTS_DIR: "artifacts"}.get(
-            mount.path, f"artifact-{index}")
+            mount.path, f"artifact-{index}"
+        )
         volume, extra = _artifact_volume(config, volume_name, mount.artifact, mount.read_only)
         if config.gke:
             volumes.append(volume)
@@ -110,14 +129,20 @@ def pod_spec(config: Config, plan: Plan, params_configmap: str, *, restart: str,
     env = _env(plan)
     if token_secret:
         env.append({"name": NOTEBOOK_TOKEN_ENV, "valueFrom": {"secretKeyRef": {"name": token_secret, "key": "token"}}})
-    container = {"name": plan.role.value, "image": plan.image, "env": env, "volumeMounts": mounts,
-                 "resources": _resources(plan), "workingDir": CONTENT_DIR, **TERMINATION}
+    container = {
+        "name": plan.role.value,
+        "image": plan.image,
+        "env": env,
+        "volumeMounts": mounts,
+        "resources": _resources(plan),
+        "workingDir": CONTENT_DIR,
+        **TERMINATION,
+    }
     if plan.command:
         container["command"] = list(plan.command)
     if plan.port:
         container["ports"] = [{"name": "http", "containerPort": plan.port}]
-        container["readinessProbe"] = {"httpGet": {"path": plan.readiness_path, "port": plan.port},
-                                       "periodSeconds": 5}
+        container["readinessProbe"] = {"httpGet": {"path": plan.readiness_path, "port": plan.port}, "periodSeconds": 5}
     spec = {"restartPolicy": restart, "containers": [container], "volumes": volumes, **_scheduling(config, plan)}
     if config.workload_service_account:
         spec["serviceAccountName"] = config.workload_service_account
@@ -136,66 +161,104 @@ def _pod_template_metadata(config: Config, labels: dict) -> dict:
 
 def params_configmap(name: str, owner: dict, plan: Plan) -> dict:
     namespace = owner["metadata"]["namespace"]
-    return {"apiVersion": "v1", "kind": "ConfigMap",
-            "metadata": metadata(name, namespace, owner, plan.role.value), "data": {"params.json": plan.params_json}}
+    return {
+        "apiVersion": "v1",
+        "kind": "ConfigMap",
+        "metadata": metadata(name, namespace, owner, plan.role.value),
+        "data": {"params.json": plan.params_json},
+    }
 
 
 def job(config: Config, name: str, owner: dict, plan: Plan, params: str) -> dict:
     namespace = owner["metadata"]["namespace"]
     meta = metadata(name, namespace, owner, plan.role.value)
-    template = {"metadata": _pod_template_metadata(config, dict(meta["labels"])),
-                "spec": pod_spec(config, plan, params, restart="Never")}
-    return {"apiVersion": "batch/v1", "kind": "Job", "metadata": meta,
-            "spec": {"backoffLimit": 0, "template": template}}
+    template = {
+        "metadata": _pod_template_metadata(config, dict(meta["labels"])),
+        "spec": pod_spec(config, plan, params, restart="Never"),
+    }
+    return {
+        "apiVersion": "batch/v1",
+        "kind": "Job",
+        "metadata": meta,
+        "spec": {"backoffLimit": 0, "template": template},
+    }
 
 
 def deployment(config: Config, name: str, owner: dict, plan: Plan, params: str) -> dict:
     namespace = owner["metadata"]["namespace"]
     meta = metadata(name, namespace, owner, plan.role.value)
-    selector = {names.OWNER_KIND: owner["kind"], names.OWNER_NAME: owner["metadata"]["name"],
-                names.ROLE: plan.role.value}
-    template = {"metadata": _pod_template_metadata(config, dict(meta["labels"])),
-                "spec": pod_spec(config, plan, params, restart="Always")}
-    return {"apiVersion": "apps/v1", "kind": "Deployment", "metadata": meta,
-            "spec": {"replicas": 1, "selector": {"matchLabels": selector}, "template": template}}
+    selector = {
+        names.OWNER_KIND: owner["kind"],
+        names.OWNER_NAME: owner["metadata"]["name"],
+        names.ROLE: plan.role.value,
+    }
+    template = {
+        "metadata": _pod_template_metadata(config, dict(meta["labels"])),
+        "spec": pod_spec(config, plan, params, restart="Always"),
+    }
+    return {
+        "apiVersion": "apps/v1",
+        "kind": "Deployment",
+        "metadata": meta,
+        "spec": {"replicas": 1, "selector": {"matchLabels": selector}, "template": template},
+    }
 
 
 def service(name: str, owner: dict, role: str, port: int) -> dict:
     namespace = owner["metadata"]["namespace"]
     selector = {names.OWNER_KIND: owner["kind"], names.OWNER_NAME: owner["metadata"]["name"], names.ROLE: role}
-    return {"apiVersion": "v1", "kind": "Service", "metadata": metadata(name, namespace, owner, role),
-            "spec": {"selector": selector, "ports": [{"name": "http", "port": port, "targetPort": port}]}}
+    return {
+        "apiVersion": "v1",
+        "kind": "Service",
+        "metadata": metadata(name, namespace, owner, role),
+        "spec": {"selector": selector, "ports": [{"name": "http", "port": port, "targetPort": port}]},
+    }
 
 
 def notebook_pod(config: Config, name: str, owner: dict, plan: Plan, params: str, claim: str, secret: str) -> dict:
     namespace = owner["metadata"]["namespace"]
     meta = metadata(name, namespace, owner, plan.role.value)
     meta.update(_pod_template_metadata(config, meta["labels"]))
-    return {"apiVersion": "v1", "kind": "Pod", "metadata": meta,
-            "spec": pod_spec(config, plan, params, restart="Always", workspace_claim=claim, token_secret=secret)}
+    return {
+        "apiVersion": "v1",
+        "kind": "Pod",
+        "metadata": meta,
+        "spec": pod_spec(config, plan, params, restart="Always", workspace_claim=claim, token_secret=secret),
+    }
 
 
 def token_secret(name: str, owner: dict, token: str) -> dict:
     namespace = owner["metadata"]["namespace"]
-    return {"apiVersion": "v1", "kind": "Secret", "metadata": metadata(name, namespace, owner, "notebook"),
-            "type": "Opaque", "data": {"token": base64.b64encode(token.encode()).decode()}}
+    return {
+        "apiVersion": "v1",
+        "kind": "Secret",
+        "metadata": metadata(name, namespace, owner, "notebook"),
+        "type": "Opaque",
+        "data": {"token": base64.b64encode(token.encode()).decode()},
+    }
 
 
 def workspace_claim(name: str, owner: dict, disk_gb: int) -> dict:
     namespace = owner["metadata"]["namespace"]
     meta = metadata(name, namespace, owner, "notebook")
-    return {"apiVersion": "v1", "kind": "PersistentVolumeClaim", "metadata": meta,
-            "spec": {"accessModes": ["ReadWriteOnce"], "resources": {"requests": {"storage": f"{disk_gb}Gi"}}}}
+    return {
+        "apiVersion": "v1",
+        "kind": "PersistentVolumeClaim",
+        "metadata": meta,
+        "spec": {"accessModes": ["ReadWriteOnce"], "resources": {"requests": {"storage": f"{disk_gb}Gi"}}},
+    }
 
 
 def artifacts_claim(config: Config, namespace: str) -> dict:
     spec = {"accessModes": ["ReadWriteMany"], "resources": {"requests": {"storage": config.artifacts_pvc_size}}}
     if config.artifacts_pvc_storage_class:
         spec["storageClassName"] = config.artifacts_pvc_storage_class
-    return {"apiVersion": "v1", "kind": "PersistentVolumeClaim",
-            "metadata": {"name": names.ARTIFACTS_PVC, "namespace": namespace,
-                         "labels": {names.MANAGED_BY: names.OPERATOR}},
-            "spec": spec}
+    return {
+        "apiVersion": "v1",
+        "kind": "PersistentVolumeClaim",
+        "metadata": {"name": names.ARTIFACTS_PVC, "namespace": namespace, "labels": {names.MANAGED_BY: names.OPERATOR}},
+        "spec": spec,
+    }
 
 
 def _git_context(url: str, branch: str | None, tag: str | None) -> str:
@@ -217,10 +280,19 @@ def build_job(config: Config, owner: dict, build: BuildPlan, image: str, upload_
             args.append(f"--context-sub-path={build.git.path}")
     else:
         args.append(f"--context={upload_url}")
-    container = {"name": "kaniko", "image": config.kaniko_image, "args": args,
-                 "resources": {"requests": {"cpu": "1", "memory": "4Gi"}}, **TERMINATION}
+    container = {
+        "name": "kaniko",
+        "image": config.kaniko_image,
+        "args": args,
+        "resources": {"requests": {"cpu": "1", "memory": "4Gi"}},
+        **TERMINATION,
+    }
     spec = {"restartPolicy": "Never", "containers": [container]}
     if config.workload_service_account:
         spec["serviceAccountName"] = config.workload_service_account
-    return {"apiVersion": "batch/v1", "kind": "Job", "metadata": meta,
-            "spec": {"backoffLimit": 0, "template": {"metadata": {"labels": dict(meta["labels"])}, "spec": spec}}}
+    return {
+        "apiVersion": "batch/v1",
+        "kind": "Job",
+        "metadata": meta,
+        "spec": {"backoffLimit": 0, "template": {"metadata": {"labels": dict(meta["labels"])}, "spec": spec}},
+    }

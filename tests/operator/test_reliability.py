@@ -40,30 +40,49 @@ def test_200_models_converge_through_restarts_and_api_faults(kube_emulator, kube
         # Not on watches: a real API server ends a watch, it does not answer one with a conflict.
         requests = r"^(?!.*[?&]watch=)"
         # 409s only on writes: a GET is never answered with a conflict.
-        with faults.inject(0.07, status=503, path=requests, seed=1) as unavailable, \
-                faults.inject(0.08, status=409, methods={"POST", "PUT", "PATCH", "DELETE"}, path=requests,
-                              seed=2) as conflict:
+        with (
+            faults.inject(0.07, status=503, path=requests, seed=1) as unavailable,
+            faults.inject(
+                0.08, status=409, methods={"POST", "PUT", "PATCH", "DELETE"}, path=requests, seed=2
+            ) as conflict,
+        ):
             for restart in range(RESTARTS):
                 started = time.monotonic()
                 with running_operator(kube_emulator, kube_namespace, GKE_CONFIG, resync=1):
                     time.sleep(0.5 + (restart % 3) * 0.5)
                     stopping = time.monotonic()
-                print(f"restart {restart}: ran {stopping - started:.1f} s, stopped in {time.monotonic() - stopping:.1f} s")
+                print(
+                    f"restart {restart}: ran {stopping - started:.1f} s, stopped in {time.monotonic() - stopping:.1f} s"
+                )
                 kube_emulator.delete("configmaps", "substratus", kube_namespace)
             with running_operator(kube_emulator, kube_namespace, GKE_CONFIG, resync=1):
-                wait_for(lambda: sum(bool((m.get("status") or {}).get("ready"))
-                                     for m in kube_emulator.list("models.substratus.ai", kube_namespace)) == MODELS,
-                         timeout=60, what="every Model ready")
+                wait_for(
+                    lambda: (
+                        sum(
+                            bool((m.get("status") or {}).get("ready"))
+                            for m in kube_emulator.list("models.substratus.ai", kube_namespace)
+                        )
+                        == MODELS
+                    ),
+                    timeout=60,
+                    what="every Model ready",
+                )
             assert unavailable.injected > MODELS // 4 and conflict.injected > MODELS // 4
     finally:
         controller.stopping.set()
         controller.join()
 
-    models = {m["metadata"]["name"]: m["metadata"]["uid"] for m in kube_emulator.list("models.substratus.ai", kube_namespace)}
+    models = {
+        m["metadata"]["name"]: m["metadata"]["uid"] for m in kube_emulator.list("models.substratus.ai", kube_namespace)
+    }
     for resource in ("jobs.batch", "configmaps"):
-        children = [c for c in kube_emulator.list(resource, kube_namespace)
-                    if c["metadata"].get("labels", {}).get("substratus.ai/owner-kind") == "Model"]
+        children = [
+            c
+            for c in kube_emulator.list(resource, kube_namespace)
+            if c["metadata"].get("labels", {}).get("substratus.ai/owner-kind") == "Model"
+        ]
         assert len(children) == MODELS
-        owners = sorted((c["metadata"]["ownerReferences"][0]["name"], c["metadata"]["ownerReferences"][0]["uid"])
-                        for c in children)
+        owners = sorted(
+            (c["metadata"]["ownerReferences"][0]["name"], c["metadata"]["ownerReferences"][0]["uid"]) for c in children
+        )
         assert owners == sorted(models.items())

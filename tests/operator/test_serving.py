@@ -13,8 +13,16 @@ def ready_model(kube_emulator, namespace, sim, name="base"):
 def test_server_deployment_service_url_and_a_spec_change_rolls(kube_emulator, kube_namespace, sim):
     with running_operator(kube_emulator, kube_namespace, GKE_CONFIG):
         ready_model(kube_emulator, kube_namespace, sim)
-        kube_emulator.create(manifest("Server", "srv", image="substratusai/model-server", model={"name": "base"},
-                                      resources={"gpu": {"type": "nvidia-l4", "count": 2}}), kube_namespace)
+        kube_emulator.create(
+            manifest(
+                "Server",
+                "srv",
+                image="substratusai/model-server",
+                model={"name": "base"},
+                resources={"gpu": {"type": "nvidia-l4", "count": 2}},
+            ),
+            kube_namespace,
+        )
         deployment = sim.wait("deployments.apps", "srv-server")
         pod = deployment["spec"]["template"]["spec"]
         container = pod["containers"][0]
@@ -31,10 +39,17 @@ def test_server_deployment_service_url_and_a_spec_change_rolls(kube_emulator, ku
         assert server["status"]["url"] == f"http://srv-server.{kube_namespace}.svc.cluster.local:8080"
         validate_children(kube_emulator, kube_namespace)
 
-        kube_emulator.patch("servers.substratus.ai", "srv", {"spec": {"image": "substratusai/model-server:v2"}},
-                            kube_namespace)
-        rolled = wait_for(lambda: (d := sim.get("deployments.apps", "srv-server"))["spec"]["template"]["spec"][
-            "containers"][0]["image"] == "substratusai/model-server:v2" and d, what="the Deployment rolled")
+        kube_emulator.patch(
+            "servers.substratus.ai", "srv", {"spec": {"image": "substratusai/model-server:v2"}}, kube_namespace
+        )
+        rolled = wait_for(
+            lambda: (
+                (d := sim.get("deployments.apps", "srv-server"))["spec"]["template"]["spec"]["containers"][0]["image"]
+                == "substratusai/model-server:v2"
+                and d
+            ),
+            what="the Deployment rolled",
+        )
         assert rolled["metadata"]["generation"] > deployment["metadata"]["generation"]
         wait_for(lambda: not sim.get("servers.substratus.ai", "srv")["status"]["ready"], what="not ready while rolling")
         sim.ready_deployment("srv-server")
@@ -52,14 +67,24 @@ def test_server_waits_for_its_model(kube_emulator, kube_namespace, sim):
 def test_notebook_token_secret_workspace_and_suspend_resume(kube_emulator, kube_namespace, sim):
     with running_operator(kube_emulator, kube_namespace, PVC_CONFIG):
         ready_model(kube_emulator, kube_namespace, sim)
-        kube_emulator.create(manifest("Notebook", "nb", image="substratusai/notebook-base", model={"name": "base"},
-                                      resources={"gpu": {"type": "nvidia-t4"}}), kube_namespace)
+        kube_emulator.create(
+            manifest(
+                "Notebook",
+                "nb",
+                image="substratusai/notebook-base",
+                model={"name": "base"},
+                resources={"gpu": {"type": "nvidia-t4"}},
+            ),
+            kube_namespace,
+        )
         pod = sim.wait("pods", "nb-notebook")
         spec = pod["spec"]
         container = spec["containers"][0]
         assert container["ports"] == [{"name": "http", "containerPort": 8888}]
-        assert {"name": "NOTEBOOK_TOKEN", "valueFrom": {"secretKeyRef": {"name": "nb-notebook-token", "key": "token"}}
-                } in container["env"]
+        assert {
+            "name": "NOTEBOOK_TOKEN",
+            "valueFrom": {"secretKeyRef": {"name": "nb-notebook-token", "key": "token"}},
+        } in container["env"]
         assert container["resources"]["limits"]["nvidia.com/gpu"] == "1"
         assert "nodeSelector" not in spec and "tolerations" not in spec  # generic cluster: only the limit
         volumes = {v["name"]: v for v in spec["volumes"]}
@@ -67,8 +92,12 @@ def test_notebook_token_secret_workspace_and_suspend_resume(kube_emulator, kube_
         assert volumes["artifacts-pvc"]["persistentVolumeClaim"] == {"claimName": "substratus-artifacts"}
         mounts = {m["mountPath"]: m for m in container["volumeMounts"]}
         assert mounts["/content"]["name"] == "workspace"
-        assert mounts["/content/model"] == {"name": "artifacts-pvc", "mountPath": "/content/model", "readOnly": True,
-                                            "subPath": f"test/{kube_namespace}/models/base"}
+        assert mounts["/content/model"] == {
+            "name": "artifacts-pvc",
+            "mountPath": "/content/model",
+            "readOnly": True,
+            "subPath": f"test/{kube_namespace}/models/base",
+        }
         token = sim.wait("secrets", "nb-notebook-token")["data"]["token"]
         sim.ready_pod("nb-notebook")
         notebook = ready(sim, "notebooks.substratus.ai", "nb")
@@ -103,9 +132,25 @@ def test_failed_notebook_pod_is_reported(kube_emulator, kube_namespace, sim):
     with running_operator(kube_emulator, kube_namespace, GKE_CONFIG):
         kube_emulator.create(manifest("Notebook", "nb", image="broken"), kube_namespace)
         sim.wait("pods", "nb-notebook")
-        kube_emulator.patch_status("pods", "nb-notebook", {"phase": "Failed", "containerStatuses": [{
-            "name": "notebook", "ready": False, "restartCount": 0, "image": "broken", "imageID": "",
-            "state": {"terminated": {"exitCode": 1, "reason": "Error", "message": "jupyter: no such option"}}}]},
-            kube_namespace)
+        kube_emulator.patch_status(
+            "pods",
+            "nb-notebook",
+            {
+                "phase": "Failed",
+                "containerStatuses": [
+                    {
+                        "name": "notebook",
+                        "ready": False,
+                        "restartCount": 0,
+                        "image": "broken",
+                        "imageID": "",
+                        "state": {
+                            "terminated": {"exitCode": 1, "reason": "Error", "message": "jupyter: no such option"}
+                        },
+                    }
+                ],
+            },
+            kube_namespace,
+        )
         failed = reason(sim, "notebooks.substratus.ai", "nb", "Serving", "PodFailed")
         assert "jupyter: no such option" in failed["message"]

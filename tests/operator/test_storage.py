@@ -17,8 +17,9 @@ from jupyter_substratus.storage import FileStore, GCSStore, open_store
 
 
 def make_bucket(endpoint: str, name: str) -> None:
-    client = storage.Client(credentials=AnonymousCredentials(), project="test",
-                            client_options={"api_endpoint": endpoint})
+    client = storage.Client(
+        credentials=AnonymousCredentials(), project="test", client_options={"api_endpoint": endpoint}
+    )
     if client.lookup_bucket(name) is None:
         client.create_bucket(name)
 
@@ -49,16 +50,19 @@ def test_signature_verifies_with_the_service_accounts_public_key(gcs, signing_ke
     assert unquote(query["X-Goog-Expires"]) == "300"
     assert unquote(query["X-Goog-Credential"]).startswith("operator@test.iam.gserviceaccount.com/")
     canonical_query = "&".join(f"{k}={v}" for k, v in sorted(query.items()))
-    canonical_request = "\n".join(["PUT", parsed.path, canonical_query, f"host:{parsed.netloc}", "", "host",
-                                   "UNSIGNED-PAYLOAD"])
+    canonical_request = "\n".join(
+        ["PUT", parsed.path, canonical_query, f"host:{parsed.netloc}", "", "host", "UNSIGNED-PAYLOAD"]
+    )
     scope = unquote(query["X-Goog-Credential"]).split("/", 1)[1]
-    string_to_sign = "\n".join(["GOOG4-RSA-SHA256", query["X-Goog-Date"], scope,
-                                hashlib.sha256(canonical_request.encode()).hexdigest()])
+    string_to_sign = "\n".join(
+        ["GOOG4-RSA-SHA256", query["X-Goog-Date"], scope, hashlib.sha256(canonical_request.encode()).hexdigest()]
+    )
     public_key = signing_key[1].public_key()
     public_key.verify(signature, string_to_sign.encode(), padding.PKCS1v15(), hashes.SHA256())
     with pytest.raises(InvalidSignature):  # and a tampered string-to-sign does not
-        public_key.verify(signature, string_to_sign.replace(scope, scope + "x").encode(), padding.PKCS1v15(),
-                          hashes.SHA256())
+        public_key.verify(
+            signature, string_to_sign.replace(scope, scope + "x").encode(), padding.PKCS1v15(), hashes.SHA256()
+        )
 
 
 def test_signing_needs_a_key(fake_gcs):
