@@ -29,6 +29,8 @@ API_PREFIX = "/substratus/api/v1"
 AUTH_RESOURCE = "substratus"
 _NAME = re.compile(NAME_PATTERN)
 HEARTBEAT_SECONDS = 15.0
+SERVER_SET_METADATA = {"resourceVersion", "uid", "creationTimestamp", "generation", "managedFields", "selfLink",
+                       "deletionTimestamp", "deletionGracePeriodSeconds"}
 
 
 class SubstratusHandler(APIHandler):
@@ -149,6 +151,8 @@ class CollectionHandler(SubstratusHandler):
     @authorized
     async def post(self, plural: str):
         manifest = self.manifest_for(plural, self.json_body())
+        # What the API server sets itself (a manifest copied from a GET carries it) is dropped.
+        manifest["metadata"] = {k: v for k, v in manifest["metadata"].items() if k not in SERVER_SET_METADATA}
         created = await (await self.backend()).create(manifest, self.namespace())
         self.set_status(201)
         self.finish(created)

@@ -153,3 +153,11 @@ async def test_api_server_down_is_503(api, kube_emulator):
         answer = await api("POST", "/{plural}", plural="models", body=model_manifest("opt"))
     assert answer.status == 503
     assert "503" in answer.json["message"]
+
+
+async def test_a_manifest_from_a_get_can_be_created_again(api, kube_namespace):
+    created = (await api("POST", "/{plural}", plural="models", body=model_manifest("opt"))).json
+    copy = {**created, "metadata": {**created["metadata"], "name": "opt-copy"}}
+    answer = await api("POST", "/{plural}", plural="models", body=copy)
+    assert answer.status == 201, answer.body
+    assert answer.json["metadata"]["uid"] != created["metadata"]["uid"]
