@@ -154,3 +154,32 @@ def test_failed_notebook_pod_is_reported(kube_emulator, kube_namespace, sim):
         )
         failed = reason(sim, "notebooks.substratus.ai", "nb", "Serving", "PodFailed")
         assert "jupyter: no such option" in failed["message"]
+
+
+def test_notebook_spec_change_replaces_its_pod_and_deleting_it_removes_its_children(kube_emulator, kube_namespace, sim):
+    with running_operator(kube_emulator, kube_namespace, GKE_CONFIG):
+        kube_emulator.create(manifest("Notebook", "nb", image="substratusai/notebook-base"), kube_namespace)
+        first = sim.wait("pods", "nb-notebook")
+        sim.ready_pod("nb-notebook")
+        ready(sim, "notebooks.substratus.ai", "nb")
+        kube_emulator.patch(
+            "notebooks.substratus.ai", "nb", {"spec": {"image": "substratusai/notebook-base:v2"}}, kube_namespace
+        )
+        replaced = wait_for(
+            lambda: (p := sim.get("pods", "nb-notebook")) and p["metadata"]["uid"] != first["metadata"]["uid"] and p,
+            what="a new pod",
+        )
+        assert replaced["spec"]["containers"][0]["image"] == "substratusai/notebook-base:v2"
+        kube_emulator.delete("notebooks.substratus.ai", "nb", kube_namespace)
+        wait_for(
+            lambda: all(
+                sim.get(r, n) is None
+                for r, n in (
+                    ("pods", "nb-notebook"),
+                    ("services", "nb-notebook"),
+                    ("secrets", "nb-notebook-token"),
+                    ("persistentvolumeclaims", "nb-notebook"),
+                )
+            ),
+            what="children garbage-collected",
+        )
