@@ -28,7 +28,6 @@ from jupyter_substratus.export import ExportError, prepare_export
 API_PREFIX = "/substratus/api/v1"
 AUTH_RESOURCE = "substratus"
 _NAME = re.compile(NAME_PATTERN)
-HEARTBEAT_SECONDS = 15.0
 SERVER_SET_METADATA = {"resourceVersion", "uid", "creationTimestamp", "generation", "managedFields", "selfLink",
                        "deletionTimestamp", "deletionGracePeriodSeconds"}
 
