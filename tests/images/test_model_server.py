@@ -9,18 +9,25 @@ import httpx
 import openai
 import pytest
 
-from tests.images.serving import complete_copy, serve
+from tests.images.serving import serve
 
 PROMPT = "Q: color of sky?\nA:"
 CHAT = [{"role": "user", "content": "color of sky?"}]
 
 
 @pytest.fixture(scope="module")
-def server(tmp_path_factory, tiny_model_dirs):
+def server(tmp_path_factory, model_artifacts):
+    """The tiny Llama as the model loader left it, mounted (symlinked) at model/ as the local backend does."""
     content = tmp_path_factory.mktemp("serve-llama")
-    complete_copy(tiny_model_dirs["llama"], content / "model")
+    (content / "model").symlink_to(model_artifacts("llama"), target_is_directory=True)
     with serve(content, {"max_new_tokens": 12}) as running:
         yield running
+
+
+@pytest.fixture(scope="module")
+def model_name(model_artifacts):
+    """The loader's manifest names the model's source; the server goes by that name."""
+    return json.loads((model_artifacts("llama") / "manifest.json").read_text())["source"]
 
 
 @pytest.fixture(scope="module")
@@ -29,8 +36,8 @@ def client(server):
         yield made
 
 
-def test_models_names_the_served_model(client):
-    assert [m.id for m in client.models.list().data] == ["model"]
+def test_models_names_the_served_model(client, model_name):
+    assert [m.id for m in client.models.list().data] == [model_name]
 
 
 def test_completion(client):
@@ -107,8 +114,8 @@ def test_generate_takes_a_plain_curl_post(server):
     assert answer.json()["usage"]["completion_tokens"] <= 5
 
 
-def test_readiness(server):
-    assert httpx.get(server.url + "/").json() == {"status": "ready", "model": "model"}
+def test_readiness(server, model_name):
+    assert httpx.get(server.url + "/").json() == {"status": "ready", "model": model_name}
 
 
 def test_concurrent_requests_all_answer(server):
