@@ -5,7 +5,6 @@ in and out keep the translation code free of client model classes.
 """
 
 import json
-import threading
 from urllib.parse import quote
 
 import kubernetes
@@ -41,12 +40,8 @@ def client() -> ApiClient:
 class Kube:
     def __init__(self, api: ApiClient):
         self.api = api
-        self._lock = threading.Lock()
-        self.requests = 0  # every call made, for the benchmark's requests-per-reconcile
 
     def _call(self, method: str, path: str, body=None, content_type: str = "application/json", query=None):
-        with self._lock:
-            self.requests += 1
         method, url, headers, body, post = self.api.param_serialize(
             method,
             path,
