@@ -63,12 +63,7 @@ class Reconciler:
             self._report(body, [w.invalid_verdict(body["kind"], str(error))])
             raise InvalidSpec(str(error)) from None
 
-        found, failed = self._dependencies(resource, namespace)
-        waiting = failed or w.dependency_verdict(resource, found)
-        if waiting is not None:
-            self._report(body, [waiting])
-            return Outcome()
-
+        # The image first: an upload or a build need not wait for the dependencies.
         verdicts, image, extra = [], resource.spec.image, {}
         build = w.build_plan(resource)
         if build is not None:
@@ -77,6 +72,12 @@ class Reconciler:
             if not done:
                 self._report(body, verdicts, extra=extra)
                 return outcome
+
+        found, failed = self._dependencies(resource, namespace)
+        waiting = failed or w.dependency_verdict(resource, found)
+        if waiting is not None:
+            self._report(body, [*verdicts, waiting], image=image, extra=extra)
+            return Outcome()
 
         plan = w.plan(resource, w.Inputs(namespace, image, found))
         verdict, extra2 = self._run(body, resource, plan)

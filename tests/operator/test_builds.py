@@ -136,3 +136,34 @@ def test_upload_without_a_bucket_is_reported(kube_emulator, kube_namespace, sim)
             manifest("Model", "m", build={"upload": {"md5Checksum": "0" * 32, "requestID": "r"}}), kube_namespace
         )
         assert "UPLOAD_URL" in reason(sim, "models.substratus.ai", "m", "Uploaded", "UploadUnsupported")["message"]
+
+
+def test_an_upload_does_not_wait_for_the_dependencies(kube_emulator, kube_namespace, sim, fake_gcs, signing_key):
+    make_bucket(fake_gcs, "uploads")
+    config = {
+        **GKE_CONFIG,
+        "UPLOAD_URL": "gs://uploads",
+        "SIGNING_KEY_FILE": str(signing_key[0]),
+        "GCS_ENDPOINT": fake_gcs,
+        "UPLOAD_POLL_SECONDS": "0.2",
+    }
+    tarball = context_tarball()
+    md5 = hashlib.md5(tarball).hexdigest()
+    with running_operator(kube_emulator, kube_namespace, config):
+        kube_emulator.create(
+            manifest(
+                "Model",
+                "tuned",
+                model={"name": "base"},
+                dataset={"name": "data"},
+                build={"upload": {"md5Checksum": md5, "requestID": "r1"}},
+            ),
+            kube_namespace,
+        )
+        reason(sim, "models.substratus.ai", "tuned", "Uploaded", "AwaitingUpload")
+        url = sim.get("models.substratus.ai", "tuned")["status"]["buildUpload"]["signedURL"]
+        assert requests.put(url, data=tarball, timeout=10).status_code == 200
+        job = wait_for(lambda: build_jobs(kube_emulator, kube_namespace), what="a build Job")[0]
+        sim.succeed_job(job["metadata"]["name"])
+        reason(sim, "models.substratus.ai", "tuned", "Complete", "DependencyNotFound")
+        assert condition(sim.get("models.substratus.ai", "tuned"), "Built")["status"] == "True"
