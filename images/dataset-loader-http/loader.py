@@ -18,8 +18,9 @@ import os
 import urllib.error
 import urllib.parse
 import urllib.request
+from collections.abc import Iterator
 from pathlib import Path
-from typing import BinaryIO, Iterator
+from typing import BinaryIO
 
 import substratus_contract as contract
 from substratus_contract import ContractError
@@ -47,13 +48,16 @@ def open_source(url: str):
         except urllib.error.URLError as error:
             raise ContractError(f"{url}: {error.reason}") from None
     if scheme == "gs":
+        from google.api_core.exceptions import NotFound
         from google.auth.credentials import AnonymousCredentials
         from google.cloud import storage
-        from google.api_core.exceptions import NotFound
 
         if os.environ.get("STORAGE_EMULATOR_HOST"):
-            client = storage.Client(project="local", credentials=AnonymousCredentials(),
-                                    client_options={"api_endpoint": os.environ["STORAGE_EMULATOR_HOST"]})
+            client = storage.Client(
+                project="local",
+                credentials=AnonymousCredentials(),
+                client_options={"api_endpoint": os.environ["STORAGE_EMULATOR_HOST"]},
+            )
         else:
             client = storage.Client()
         bucket, _, name = url.removeprefix("gs://").partition("/")
@@ -111,8 +115,9 @@ def check(path: Path) -> int | None:
                 except (json.JSONDecodeError, UnicodeDecodeError) as error:
                     raise ContractError(f"{path.name} line {number}: not valid JSON ({error})") from None
                 if not isinstance(record, dict):
-                    raise ContractError(f"{path.name} line {number}: a JSON object is expected, not "
-                                        f"{type(record).__name__}")
+                    raise ContractError(
+                        f"{path.name} line {number}: a JSON object is expected, not {type(record).__name__}"
+                    )
                 rows += 1
         if rows == 0:
             raise ContractError(f"{path.name} holds no records")
@@ -125,10 +130,12 @@ def check(path: Path) -> int | None:
                 if not header:
                     raise ContractError(f"{path.name} is empty: a CSV header is expected")
                 rows = 0
-                for rows, row in enumerate(reader, start=1):
+                for row in reader:
+                    rows += 1
                     if len(row) != len(header):
-                        raise ContractError(f"{path.name} line {reader.line_num}: {len(row)} fields, the header "
-                                            f"has {len(header)}")
+                        raise ContractError(
+                            f"{path.name} line {reader.line_num}: {len(row)} fields, the header has {len(header)}"
+                        )
                 return rows
         except (csv.Error, UnicodeDecodeError) as error:
             raise ContractError(f"{path.name}: not valid CSV ({error})") from None
@@ -159,8 +166,14 @@ def main() -> None:
         size, sha256 = download(url, target)
         rows = check(target)
         files.append({"name": name, "url": url, "size": size, "sha256": sha256, "rows": rows})
-    contract.write_manifest(artifacts, kind="dataset", loader="dataset-loader-http", source=",".join(urls),
-                            files=files, rows=sum(f["rows"] or 0 for f in files))
+    contract.write_manifest(
+        artifacts,
+        kind="dataset",
+        loader="dataset-loader-http",
+        source=",".join(urls),
+        files=files,
+        rows=sum(f["rows"] or 0 for f in files),
+    )
     contract.mark_complete(artifacts)
     print(f"saved {len(files)} file(s) to {artifacts}", flush=True)
 

@@ -1,7 +1,8 @@
 """Model loader: fetch a causal LM and write it to $CONTENT_DIR/artifacts as a Hugging Face dir.
 
 params:
-  name       Hugging Face repo id (downloaded with huggingface_hub, token from $HF_TOKEN),
+  name       Hugging Face repo id (downloaded with huggingface_hub, token from $HF_TOKEN or
+             $HUGGING_FACE_HUB_TOKEN),
              a local path or file:// URL, or gs://bucket/prefix (google-cloud-storage; honours
              $STORAGE_EMULATOR_HOST)
   revision   branch, tag or commit of a hub repo (default: main)
@@ -32,8 +33,11 @@ def fetch_gcs(url: str, target: Path) -> Path:
     if not bucket_name:
         raise ContractError(f"name {url!r} names no bucket")
     if os.environ.get("STORAGE_EMULATOR_HOST"):
-        client = storage.Client(project="local", credentials=AnonymousCredentials(),
-                                client_options={"api_endpoint": os.environ["STORAGE_EMULATOR_HOST"]})
+        client = storage.Client(
+            project="local",
+            credentials=AnonymousCredentials(),
+            client_options={"api_endpoint": os.environ["STORAGE_EMULATOR_HOST"]},
+        )
     else:
         client = storage.Client()
     bucket = client.bucket(bucket_name)
@@ -43,35 +47,57 @@ def fetch_gcs(url: str, target: Path) -> Path:
         path = target / Path(prefix).name
         single.download_to_filename(str(path))
         return path
-    blobs = [b for b in client.list_blobs(bucket_name, prefix=f"{prefix}/" if prefix else None)
-             if not b.name.endswith("/")]
+    blobs = [
+        b for b in client.list_blobs(bucket_name, prefix=f"{prefix}/" if prefix else None) if not b.name.endswith("/")
+    ]
     if not blobs:
         raise ContractError(f"no objects under {url}")
     for blob in blobs:
-        relative = blob.name[len(prefix):].lstrip("/") if prefix else blob.name
+        relative = blob.name[len(prefix) :].lstrip("/") if prefix else blob.name
         path = target / relative
         path.parent.mkdir(parents=True, exist_ok=True)
         blob.download_to_filename(str(path))
     return target
 
 
+def hub_token() -> str | None:
+    return os.environ.get("HF_TOKEN") or os.environ.get("HUGGING_FACE_HUB_TOKEN") or None
+
+
 def fetch_hub(repo_id: str, revision: str | None, gguf_file: str | None, target: Path) -> Path:
     from huggingface_hub import snapshot_download
     from huggingface_hub.errors import HfHubHTTPError, LocalEntryNotFoundError, RepositoryNotFoundError
 
-    patterns = [gguf_file, "*.json", "*.model", "*.txt", "*.jinja"] if gguf_file else [
-        "*.safetensors", "*.json", "*.model", "*.txt", "*.jinja", "*.tiktoken", "*.py"]
+    patterns = (
+        [gguf_file, "*.json", "*.model", "*.txt", "*.jinja"]
+        if gguf_file
+        else ["*.safetensors", "*.json", "*.model", "*.txt", "*.jinja", "*.tiktoken", "*.py"]
+    )
     try:
-        path = snapshot_download(repo_id=repo_id, revision=revision, token=os.environ.get("HF_TOKEN") or None,
-                                 allow_patterns=patterns, local_dir=target)
+        path = snapshot_download(
+            repo_id=repo_id,
+            revision=revision,
+            token=hub_token(),
+            allow_patterns=patterns,
+            local_dir=target,
+        )
     except (RepositoryNotFoundError, LocalEntryNotFoundError, HfHubHTTPError, ValueError) as error:
-        raise ContractError(f"cannot download {repo_id!r} (revision {revision or 'main'}) from the hub: "
-                            f"{str(error).splitlines()[0] if str(error) else type(error).__name__}") from None
+        raise ContractError(
+            f"cannot download {repo_id!r} (revision {revision or 'main'}) from the hub: "
+            f"{str(error).splitlines()[0] if str(error) else type(error).__name__}"
+        ) from None
     path = Path(path)
     if not gguf_file and not any(path.glob("*.safetensors")):
         # Older repos only ship PyTorch .bin weights.
-        path = Path(snapshot_download(repo_id=repo_id, revision=revision, token=os.environ.get("HF_TOKEN") or None,
-                                      allow_patterns=["*.bin", "*.json"], local_dir=target))
+        path = Path(
+            snapshot_download(
+                repo_id=repo_id,
+                revision=revision,
+                token=hub_token(),
+                allow_patterns=["*.bin", "*.json"],
+                local_dir=target,
+            )
+        )
     return path
 
 
@@ -124,8 +150,10 @@ def load_gguf(gguf: Path):
     missing, unexpected = model.load_state_dict(loaded.state_dict(), strict=False)
     tied = {"lm_head.weight"} if getattr(config, "tie_word_embeddings", False) else set()
     if unexpected or set(missing) - tied:
-        raise ContractError(f"GGUF file {name}: weights do not fit the model (missing {sorted(missing)[:3]}, "
-                            f"unexpected {sorted(unexpected)[:3]})")
+        raise ContractError(
+            f"GGUF file {name}: weights do not fit the model (missing {sorted(missing)[:3]}, "
+            f"unexpected {sorted(unexpected)[:3]})"
+        )
     model.tie_weights()
     return model, tokenizer
 
@@ -140,7 +168,8 @@ def load_hf(source: Path):
     try:
         tokenizer = AutoTokenizer.from_pretrained(source)
     except (ValueError, OSError, KeyError) as error:
-        raise ContractError(f"cannot load the tokenizer in {source.name or source}: {str(error).splitlines()[0]}") from None
+        reason = str(error).splitlines()[0]
+        raise ContractError(f"cannot load the tokenizer in {source.name or source}: {reason}") from None
     return model, tokenizer
 
 

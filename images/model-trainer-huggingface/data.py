@@ -1,10 +1,12 @@
-"""Training examples from $CONTENT_DIR/data: prompt/completion or instruction/input/output JSONL
-(also CSV or Parquet with those columns, or a `text` column), and .txt plain text."""
+"""Training examples from $CONTENT_DIR/data: prompt/completion, instruction/input/output or chat
+`messages` JSONL (also CSV or Parquet with those columns, or a `text` column), and .txt plain text."""
 
 from __future__ import annotations
 
 import csv
 import json
+import os
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -19,23 +21,62 @@ def instruction_prompt(instruction: str, context: str) -> str:
     return f"### Instruction:\n{instruction}\n\n### Response:\n"
 
 
-def _example(record: Any, where: str) -> tuple[str, str]:
+@dataclass(frozen=True)
+class Chat:
+    """A conversation, rendered with the tokenizer's chat template; the loss is taken on its last
+    message, the assistant's answer."""
+
+    messages: tuple[dict[str, str], ...]
+    where: str
+
+
+def _chat(messages: Any, where: str) -> Chat:
+    if (
+        not isinstance(messages, list)
+        or not messages
+        or not all(isinstance(m, dict) and "role" in m and "content" in m for m in messages)
+    ):
+        raise ContractError(f"{where}: messages must be a non-empty list of {{role, content}} objects")
+    if messages[-1]["role"] != "assistant":
+        raise ContractError(f"{where}: the last message must be the assistant's (the answer to learn)")
+    return Chat(tuple({"role": str(m["role"]), "content": str(m["content"])} for m in messages), where)
+
+
+def render_chat(chat: Chat, tokenizer) -> tuple[str, str]:
+    """(prompt, completion) text: the conversation up to the answer, and the answer as the template
+    writes it (with its end-of-turn tokens)."""
+    if not tokenizer.chat_template:
+        raise ContractError(f"{chat.where}: chat messages need a tokenizer with a chat template; this model has none")
+    try:
+        full = tokenizer.apply_chat_template(list(chat.messages), tokenize=False)
+        prompt = tokenizer.apply_chat_template(list(chat.messages[:-1]), tokenize=False, add_generation_prompt=True)
+    except Exception as error:  # jinja2 raises its own errors from the model's template
+        raise ContractError(f"{chat.where}: the chat template failed: {error}") from None
+    cut = len(os.path.commonprefix([full, prompt]))
+    return full[:cut], full[cut:]
+
+
+def _example(record: Any, where: str) -> tuple[str, str] | Chat:
     """(prompt, completion): the loss is taken on the completion only; plain text has no prompt."""
     if not isinstance(record, dict):
         raise ContractError(f"{where}: a JSON object is expected")
+    if "messages" in record:
+        return _chat(record["messages"], where)
     if "prompt" in record and "completion" in record:
         return str(record["prompt"]), str(record["completion"])
     if "instruction" in record and "output" in record:
         return instruction_prompt(str(record["instruction"]), str(record.get("input") or "")), str(record["output"])
     if "text" in record:
         return "", str(record["text"])
-    raise ContractError(f"{where}: expected prompt/completion, instruction/input/output or text fields, "
-                        f"found {sorted(record)[:6]}")
+    raise ContractError(
+        f"{where}: expected prompt/completion, instruction/input/output, messages or text fields, "
+        f"found {sorted(record)[:6]}"
+    )
 
 
-def read_examples(folder: Path) -> tuple[list[tuple[str, str]], list[str], list[str]]:
+def read_examples(folder: Path) -> tuple[list[tuple[str, str] | Chat], list[str], list[str]]:
     """(examples, plain texts, file names) from every data file in folder."""
-    examples: list[tuple[str, str]] = []
+    examples: list[tuple[str, str] | Chat] = []
     texts: list[str] = []
     names: list[str] = []
     for path in sorted(p for p in folder.rglob("*") if p.is_file()):
@@ -59,7 +100,8 @@ def read_examples(folder: Path) -> tuple[list[tuple[str, str]], list[str], list[
                     examples.append(_example(record, f"{relative} line {number}"))
         elif suffix == ".csv":
             with path.open(newline="", encoding="utf-8") as stream:
-                examples += [_example(row, f"{relative} line {i + 1}") for i, row in enumerate(csv.DictReader(stream), 1)]
+                rows = csv.DictReader(stream)
+                examples += [_example(row, f"{relative} line {i + 1}") for i, row in enumerate(rows, 1)]
         elif suffix == ".parquet":
             import pyarrow.parquet as parquet
 
@@ -75,13 +117,17 @@ def read_examples(folder: Path) -> tuple[list[tuple[str, str]], list[str], list[
     return examples, texts, names
 
 
-def tokenize(examples: list[tuple[str, str]], texts: list[str], tokenizer, max_length: int) -> list[dict[str, list[int]]]:
-    """Token ids and labels (-100 on the prompt) per example; plain text cut into max_length blocks."""
+def tokenize(examples: list[tuple[str, str] | Chat], texts: list[str], tokenizer, max_length: int) -> list[dict]:
+    """Token ids and labels (-100 on the prompt) per example; plain text cut into max_length blocks.
+    A chat is rendered by the template, which writes its own special tokens."""
     eos = [tokenizer.eos_token_id] if tokenizer.eos_token_id is not None else []
     items = []
-    for prompt, completion in examples:
-        prompt_ids = tokenizer(prompt)["input_ids"] if prompt else []
-        ids = tokenizer(prompt + completion)["input_ids"] + eos
+    for example in examples:
+        chat = isinstance(example, Chat)
+        prompt, completion = render_chat(example, tokenizer) if chat else example
+        special = {"add_special_tokens": not chat}
+        prompt_ids = tokenizer(prompt, **special)["input_ids"] if prompt else []
+        ids = tokenizer(prompt + completion, **special)["input_ids"] + ([] if chat else eos)
         ids = ids[:max_length]
         cut = min(len(prompt_ids), len(ids))
         labels = [-100] * cut + ids[cut:]
@@ -91,7 +137,7 @@ def tokenize(examples: list[tuple[str, str]], texts: list[str], tokenizer, max_l
     for text in texts:
         ids = tokenizer(text)["input_ids"] + eos
         for start in range(0, len(ids), max_length):
-            block = ids[start:start + max_length]
+            block = ids[start : start + max_length]
             if len(block) > 1:
                 items.append({"input_ids": block, "labels": list(block)})
     if not items:

@@ -42,13 +42,23 @@ def run_notebook(notebook: Path) -> None:
     print(f"running notebook {notebook.name} with params {sorted(values)}", flush=True)
     failure = None
     try:
-        papermill.execute_notebook(str(notebook), str(executed), parameters=values, cwd=str(notebook.parent),
-                                   kernel_name="python3", log_output=True, progress_bar=False)
+        papermill.execute_notebook(
+            str(notebook),
+            str(executed),
+            parameters=values,
+            cwd=str(notebook.parent),
+            kernel_name="python3",
+            log_output=True,
+            progress_bar=False,
+        )
     except PapermillExecutionError as error:
-        failure = (f"notebook {notebook.name} failed in cell {error.exec_count}: {error.ename}: "
-                   f"{' '.join(str(error.evalue).split())[:300]}")
+        failure = (
+            f"notebook {notebook.name} failed in cell {error.exec_count}: {error.ename}: "
+            f"{' '.join(str(error.evalue).split())[:300]}"
+        )
     except Exception as error:  # papermill/kernel start-up problems: still one line
-        failure = f"notebook {notebook.name} could not run: {type(error).__name__}: {str(error).splitlines()[0][:300] if str(error) else ''}"
+        first = str(error).splitlines()[0][:300] if str(error) else ""
+        failure = f"notebook {notebook.name} could not run: {type(error).__name__}: {first}"
     if executed.is_file():
         to_html(executed)
     if failure:
@@ -60,9 +70,16 @@ def run_notebook(notebook: Path) -> None:
         config = json.loads((artifacts / "config.json").read_text())
         fields = {"architecture": (config.get("architectures") or [None])[0], "model_type": config.get("model_type")}
     model = contract.model_dir()
-    contract.write_manifest(artifacts, kind="model", trainer="model-trainer-huggingface", mode="notebook",
-                            notebook=notebook.name, params=values,
-                            base_model=contract.model_name(model) if model.is_dir() else None,
-                            source=f"notebook {notebook.name}", **fields)
+    contract.write_manifest(
+        artifacts,
+        kind="model",
+        trainer="model-trainer-huggingface",
+        mode="notebook",
+        notebook=notebook.name,
+        params=values,
+        base_model=contract.model_name(model) if model.is_dir() else None,
+        source=f"notebook {notebook.name}",
+        **fields,
+    )
     contract.mark_complete(artifacts)
     print(f"notebook finished; artifacts in {artifacts}", flush=True)

@@ -26,18 +26,29 @@ import substratus_contract as contract
 from substratus_contract import ContractError
 
 TRAINER_PARAMS: dict[str, type] = {
-    "lora_r": int, "lora_alpha": float, "lora_dropout": float, "lora_target_modules": list,
-    "merge_adapter": bool, "load_in_4bit": bool, "max_length": int,
+    "lora_r": int,
+    "lora_alpha": float,
+    "lora_dropout": float,
+    "lora_target_modules": list,
+    "merge_adapter": bool,
+    "load_in_4bit": bool,
+    "max_length": int,
 }
 # Defaults that differ from TrainingArguments' own: no checkpoints, logs every step, no trackers.
-DEFAULTS: dict[str, Any] = {"save_strategy": "no", "logging_steps": 1, "report_to": "none",
-                            "disable_tqdm": True, "remove_unused_columns": False}
+DEFAULTS: dict[str, Any] = {
+    "save_strategy": "no",
+    "logging_steps": 1,
+    "report_to": "none",
+    "disable_tqdm": True,
+    "remove_unused_columns": False,
+}
 
 
 def _coerce(values: dict[str, Any], key: str, annotation: Any) -> Any:
     """values[key] typed by a TrainingArguments field annotation (unions: the most specific wins)."""
     value = values[key]
-    options = typing.get_args(annotation) if typing.get_origin(annotation) in (typing.Union, types.UnionType) else (annotation,)
+    union = typing.get_origin(annotation) in (typing.Union, types.UnionType)
+    options = typing.get_args(annotation) if union else (annotation,)
     if value is None and type(None) in options:
         return None
     kinds = [typing.get_origin(o) or o for o in options if o is not type(None)]
@@ -53,8 +64,9 @@ def _coerce(values: dict[str, Any], key: str, annotation: Any) -> Any:
     elif list in kinds:
         return contract.param(values, key, list)
     if isinstance(value, (list, dict)) and not any(k in (list, dict, typing.Any) for k in kinds):
-        contract.fail(f"param {key} must be {' or '.join(getattr(k, '__name__', str(k)) for k in kinds)}, "
-                      f"not {value!r}")
+        contract.fail(
+            f"param {key} must be {' or '.join(getattr(k, '__name__', str(k)) for k in kinds)}, not {value!r}"
+        )
     return value
 
 
@@ -65,8 +77,10 @@ def training_arguments(values: dict[str, Any], output_dir: str):
     fields = {f.name for f in dataclasses.fields(TrainingArguments) if f.init}
     unknown = sorted(k for k in values if k not in fields and k not in TRAINER_PARAMS)
     if unknown:
-        raise ContractError(f"unknown param {unknown[0]}: neither a transformers TrainingArguments field nor a "
-                            f"trainer param ({', '.join(TRAINER_PARAMS)})")
+        raise ContractError(
+            f"unknown param {unknown[0]}: neither a transformers TrainingArguments field nor a "
+            f"trainer param ({', '.join(TRAINER_PARAMS)})"
+        )
     kwargs = {"output_dir": output_dir, **DEFAULTS}
     kwargs.update({k: _coerce(values, k, hints[k]) for k in values if k in fields})
     try:
@@ -96,9 +110,14 @@ class ProgressCallback:
                 elapsed = time.monotonic() - self.started
                 eta = elapsed / step * max(state.max_steps - step, 0) if step else None
                 self.losses.append(float(logs["loss"]))
-                contract.progress(step=step, max_steps=state.max_steps, epoch=round(state.epoch or 0, 4),
-                                  loss=float(logs["loss"]), learning_rate=logs.get("learning_rate"),
-                                  eta_seconds=round(eta, 1) if eta is not None else None)
+                contract.progress(
+                    step=step,
+                    max_steps=state.max_steps,
+                    epoch=round(state.epoch or 0, 4),
+                    loss=float(logs["loss"]),
+                    learning_rate=logs.get("learning_rate"),
+                    eta_seconds=round(eta, 1) if eta is not None else None,
+                )
 
         return _Callback()
 
@@ -115,16 +134,22 @@ def load_model(model_path: Path, load_in_4bit: bool):
     options: dict[str, Any] = {"dtype": "auto"}
     if load_in_4bit:
         if not torch.cuda.is_available():
-            raise ContractError("load_in_4bit needs a CUDA GPU (bitsandbytes 4-bit); none is available here: "
-                                "drop load_in_4bit or request a GPU in resources")
+            raise ContractError(
+                "load_in_4bit needs a CUDA GPU (bitsandbytes 4-bit); none is available here: "
+                "drop load_in_4bit or request a GPU in resources"
+            )
         from transformers import BitsAndBytesConfig
 
-        options = {"quantization_config": BitsAndBytesConfig(load_in_4bit=True, bnb_4bit_quant_type="nf4",
-                                                             bnb_4bit_compute_dtype=torch.bfloat16),
-                   "device_map": {"": 0}}
+        options = {
+            "quantization_config": BitsAndBytesConfig(
+                load_in_4bit=True, bnb_4bit_quant_type="nf4", bnb_4bit_compute_dtype=torch.bfloat16
+            ),
+            "device_map": {"": 0},
+        }
     try:
         model = AutoModelForCausalLM.from_pretrained(weights, **options)
-        tokenizer = AutoTokenizer.from_pretrained(model_path if (model_path / "tokenizer_config.json").is_file() else weights)
+        has_tokenizer = (model_path / "tokenizer_config.json").is_file()
+        tokenizer = AutoTokenizer.from_pretrained(model_path if has_tokenizer else weights)
     except (OSError, ValueError, KeyError) as error:
         raise ContractError(f"cannot load the model in {model_path}: {str(error).splitlines()[0]}") from None
     if adapter:
@@ -144,9 +169,13 @@ def add_lora(model, values: dict[str, Any], rank: int, quantized: bool):
     if quantized:
         model = prepare_model_for_kbit_training(model)
     targets = contract.param(values, "lora_target_modules", list) or "all-linear"
-    config = LoraConfig(r=rank, lora_alpha=contract.param(values, "lora_alpha", float, 2 * rank),
-                        lora_dropout=contract.param(values, "lora_dropout", float, 0.05),
-                        target_modules=targets, task_type="CAUSAL_LM")
+    config = LoraConfig(
+        r=rank,
+        lora_alpha=contract.param(values, "lora_alpha", float, 2 * rank),
+        lora_dropout=contract.param(values, "lora_dropout", float, 0.05),
+        target_modules=targets,
+        task_type="CAUSAL_LM",
+    )
     try:
         return get_peft_model(model, config)
     except ValueError as error:
@@ -155,8 +184,13 @@ def add_lora(model, values: dict[str, Any], rank: int, quantized: bool):
 
 def copy_base(model_path: Path, target: Path) -> None:
     """The base model beside a kept adapter, so the Model's artifacts serve on their own."""
-    shutil.copytree(model_path, target, ignore=shutil.ignore_patterns(
-        contract.COMPLETION_MARKER, contract.MANIFEST, contract.PROGRESS, contract.ADAPTER_BASE_DIR))
+    shutil.copytree(
+        model_path,
+        target,
+        ignore=shutil.ignore_patterns(
+            contract.COMPLETION_MARKER, contract.MANIFEST, contract.PROGRESS, contract.ADAPTER_BASE_DIR
+        ),
+    )
 
 
 def clear(artifacts: Path) -> None:
@@ -194,15 +228,21 @@ def main() -> None:
         examples, texts, files = read_examples(data_path)
         model, tokenizer, _ = load_model(model_path, load_in_4bit)
         items = tokenize(examples, texts, tokenizer, max_length)
-        print(f"training {contract.model_name(model_path)} on {len(items)} examples from {', '.join(files)}",
-              flush=True)
+        print(
+            f"training {contract.model_name(model_path)} on {len(items)} examples from {', '.join(files)}", flush=True
+        )
         if rank:
             model = add_lora(model, values, rank, load_in_4bit)
         from transformers import Trainer
 
         callback = ProgressCallback()
-        trainer = Trainer(model=model, args=arguments, train_dataset=items,
-                          data_collator=Collator(tokenizer.pad_token_id), callbacks=[callback])
+        trainer = Trainer(
+            model=model,
+            args=arguments,
+            train_dataset=items,
+            data_collator=Collator(tokenizer.pad_token_id),
+            callbacks=[callback],
+        )
         result = trainer.train()
 
         keep_adapter = bool(rank) and not merge
@@ -229,6 +269,8 @@ def main() -> None:
         examples=len(items),
         steps=result.global_step,
         train_loss=result.training_loss,
+        train_runtime=result.metrics.get("train_runtime"),
+        train_steps_per_second=result.metrics.get("train_steps_per_second"),
         first_loss=callback.losses[0] if callback.losses else None,
         last_loss=callback.losses[-1] if callback.losses else None,
         params=values,

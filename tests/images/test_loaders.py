@@ -12,6 +12,7 @@ import pytest
 
 from tests.images.fixtures import run_program, termination_reason, toy_records, write_jsonl
 
+
 def _manifest(content):
     return json.loads((content / "artifacts" / "manifest.json").read_text())
 
@@ -67,6 +68,7 @@ def test_model_loader_local_dir_and_gcs(tiny_model_dirs, tmp_path, fake_gcs):
     assert _manifest(content)["model_type"] == "opt"
 
 
+@pytest.mark.slow  # converts SmolLM2-135M from GGUF, about 15-45 s
 def test_model_loader_gguf(smollm2_dir):
     artifacts = smollm2_dir
     manifest = json.loads((artifacts / "manifest.json").read_text())
@@ -79,16 +81,22 @@ def test_model_loader_gguf(smollm2_dir):
 
 def test_model_loader_failures(tmp_path):
     content = tmp_path / "missing"
-    _failed(run_program("model-loader-huggingface", content, {"name": str(tmp_path / "nowhere")}), content,
-            "does not exist")
+    _failed(
+        run_program("model-loader-huggingface", content, {"name": str(tmp_path / "nowhere")}), content, "does not exist"
+    )
     content = tmp_path / "hub"  # hub code path, offline here: a clean failure naming the repo
-    _failed(run_program("model-loader-huggingface", content, {"name": "some-org/no-such-model", "revision": "v1"}),
-            content, "some-org/no-such-model", "v1")
+    _failed(
+        run_program("model-loader-huggingface", content, {"name": "some-org/no-such-model", "revision": "v1"}),
+        content,
+        "some-org/no-such-model",
+        "v1",
+    )
     content = tmp_path / "noname"
     _failed(run_program("model-loader-huggingface", content, {}), content, "name")
     content = tmp_path / "type"
-    _failed(run_program("model-loader-huggingface", content, {"name": "x/y", "revision": ["a", "b"]}), content,
-            "revision")
+    _failed(
+        run_program("model-loader-huggingface", content, {"name": "x/y", "revision": ["a", "b"]}), content, "revision"
+    )
 
 
 def test_dataset_loader_sources(tmp_path, http_root, fake_gcs):
@@ -126,8 +134,9 @@ def test_dataset_loader_failures(tmp_path, http_root):
     lines.insert(4, '{"prompt": "broken", ')
     (root / "bad.jsonl").write_text("\n".join(lines) + "\n")
     content = tmp_path / "bad"
-    _failed(run_program("dataset-loader-http", content, {"urls": [f"{base}/bad.jsonl"]}), content,
-            "bad.jsonl", "line 5")
+    _failed(
+        run_program("dataset-loader-http", content, {"urls": [f"{base}/bad.jsonl"]}), content, "bad.jsonl", "line 5"
+    )
     content = tmp_path / "404"
     _failed(run_program("dataset-loader-http", content, {"urls": f"{base}/absent.jsonl"}), content, "404")
     content = tmp_path / "none"

@@ -32,7 +32,7 @@ def _greedy(model, tokenizer, prompt: str) -> str:
     ids = tokenizer(prompt, return_tensors="pt")
     with torch.no_grad():
         out = model.generate(**ids, max_new_tokens=3, do_sample=False, pad_token_id=tokenizer.pad_token_id)
-    return tokenizer.decode(out[0, ids["input_ids"].shape[1]:], skip_special_tokens=True)
+    return tokenizer.decode(out[0, ids["input_ids"].shape[1] :], skip_special_tokens=True)
 
 
 def _assert_learned(artifacts: Path, adapter: bool = False) -> None:
@@ -70,15 +70,23 @@ def test_full_fine_tune_learns_the_toy_task(arch, model_artifacts, tmp_path):
 
 def test_lora_merged_and_kept(model_artifacts, tmp_path):
     # A random tiny model's frozen lm_head cannot produce sharp logits (final norm, small init): adapt it too.
-    lora = {"max_steps": 60, "learning_rate": 2e-2, "per_device_train_batch_size": 8, "lora_r": 16,
-            "lora_alpha": 32, "lora_dropout": 0.0, "lora_target_modules": "q_proj,v_proj,lm_head"}
+    lora = {
+        "max_steps": 60,
+        "learning_rate": 2e-2,
+        "per_device_train_batch_size": 8,
+        "lora_r": 16,
+        "lora_alpha": 32,
+        "lora_dropout": 0.0,
+        "lora_target_modules": "q_proj,v_proj,lm_head",
+    }
     merged = _train(prepare_content(tmp_path / "merged", model_artifacts("llama"), toy_records()), lora)
     assert not (merged / "adapter_config.json").exists() and (merged / "config.json").is_file()
     _assert_loss_fell(merged)
     _assert_learned(merged)
 
-    kept = _train(prepare_content(tmp_path / "kept", model_artifacts("llama"), toy_records()),
-                  {**lora, "merge_adapter": False})
+    kept = _train(
+        prepare_content(tmp_path / "kept", model_artifacts("llama"), toy_records()), {**lora, "merge_adapter": False}
+    )
     assert (kept / "adapter_config.json").is_file() and (kept / "base" / "config.json").is_file()
     assert json.loads((kept / "manifest.json").read_text())["adapter"] is True
     _assert_loss_fell(kept)
@@ -87,29 +95,40 @@ def test_lora_merged_and_kept(model_artifacts, tmp_path):
 
 def test_instruction_and_text_data(model_artifacts, tmp_path):
     records = [{"instruction": p.split("\n")[0], "input": "", "output": c} for p, c in TOY_PAIRS]
-    content = prepare_content(tmp_path, model_artifacts("gpt2"), records,
-                              files={"notes.txt": "the sky is blue. grass is green.\n" * 8})
+    content = prepare_content(
+        tmp_path, model_artifacts("gpt2"), records, files={"notes.txt": "the sky is blue. grass is green.\n" * 8}
+    )
     artifacts = _train(content, {"max_steps": 3, "max_length": 64})
     manifest = json.loads((artifacts / "manifest.json").read_text())
     assert manifest["data_files"] == ["notes.txt", "train.jsonl"] and manifest["examples"] > 8
 
 
+@pytest.mark.slow  # SmolLM2-135M: conversion (once per session) + 2 steps, about 30-60 s
 def test_smollm2_trains_two_steps(smollm2_dir, tmp_path):
     content = prepare_content(tmp_path, smollm2_dir, toy_records())
-    artifacts = _train(content, {"max_steps": 2, "per_device_train_batch_size": 2, "learning_rate": 1e-5,
-                                 "max_length": 32}, timeout=240)
+    artifacts = _train(
+        content,
+        {"max_steps": 2, "per_device_train_batch_size": 2, "learning_rate": 1e-5, "max_length": 32},
+        timeout=240,
+    )
     assert len(_progress(artifacts)) == 2
     assert json.loads((artifacts / "manifest.json").read_text())["architecture"] == "LlamaForCausalLM"
 
 
+@pytest.mark.slow  # a kernel start-up + the example notebook, about 15 s
 def test_notebook_mode_runs_the_example(model_artifacts, tmp_path):
     source = ROOT / "examples" / "notebook-from-directory"
     shutil.copytree(source, tmp_path / "src")
     content = prepare_content(tmp_path / "content", model_artifacts("gpt2"), toy_records())
-    artifacts = _train(content, {"num_train_epochs": 2}, timeout=240,
-                       env={"TRAINER_NOTEBOOK": str(tmp_path / "src" / "finetune.ipynb")})
+    artifacts = _train(
+        content,
+        {"num_train_epochs": 2},
+        timeout=240,
+        env={"TRAINER_NOTEBOOK": str(tmp_path / "src" / "finetune.ipynb")},
+    )
     assert (artifacts / "config.json").is_file() and (artifacts / "model.safetensors").is_file()
-    assert (artifacts / "notebook" / "finetune.ipynb").is_file() and (artifacts / "notebook" / "finetune.html").is_file()
+    assert (artifacts / "notebook" / "finetune.ipynb").is_file()
+    assert (artifacts / "notebook" / "finetune.html").is_file()
     executed = json.loads((artifacts / "notebook" / "finetune.ipynb").read_text())
     assert any("num_train_epochs = 2" in "".join(c["source"]) for c in executed["cells"])
     manifest = json.loads((artifacts / "manifest.json").read_text())
@@ -119,8 +138,9 @@ def test_notebook_mode_runs_the_example(model_artifacts, tmp_path):
 def test_notebook_mode_failing_cell(tmp_path):
     import nbformat
 
-    notebook = nbformat.v4.new_notebook(cells=[nbformat.v4.new_code_cell("x = 1"),
-                                               nbformat.v4.new_code_cell("raise RuntimeError('bad\\nthing')")])
+    notebook = nbformat.v4.new_notebook(
+        cells=[nbformat.v4.new_code_cell("x = 1"), nbformat.v4.new_code_cell("raise RuntimeError('bad\\nthing')")]
+    )
     notebook.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3", "language": "python"}
     nbformat.write(notebook, tmp_path / "broken.ipynb")
     content = tmp_path / "content"
@@ -131,12 +151,14 @@ def test_notebook_mode_failing_cell(tmp_path):
     assert not (content / "artifacts" / ".complete").exists()
 
 
-@pytest.mark.parametrize("case, params, words", [
-    ("unknown", {"max_steps": 1, "learning_rat": 0.1}, ["learning_rat", "TrainingArguments"]),
-    ("type", {"num_train_epochs": "lots"}, ["num_train_epochs", "number"]),
-    ("type-int", {"max_steps": 1.5}, ["max_steps", "integer"]),
-    ("4bit", {"lora_r": 4, "load_in_4bit": True}, ["load_in_4bit", "GPU"]),
-])
+@pytest.mark.parametrize(
+    "case, params, words",
+    [
+        ("unknown", {"max_steps": 1, "learning_rat": 0.1}, ["learning_rat", "TrainingArguments"]),
+        ("type", {"num_train_epochs": "lots"}, ["num_train_epochs", "number"]),
+        ("4bit", {"lora_r": 4, "load_in_4bit": True}, ["load_in_4bit", "GPU"]),
+    ],
+)
 def test_bad_params(case, params, words, model_artifacts, tmp_path):
     content = prepare_content(tmp_path, model_artifacts("gpt2"), toy_records())
     result = run_program(TRAINER, content, params)
@@ -152,8 +174,9 @@ def test_bad_inputs(model_artifacts, tmp_path):
 
     lines = [json.dumps(r) for r in toy_records()]
     lines.insert(2, "{not json")
-    content = prepare_content(tmp_path / "badjson", model_artifacts("gpt2"), None,
-                              files={"train.jsonl": "\n".join(lines) + "\n"})
+    content = prepare_content(
+        tmp_path / "badjson", model_artifacts("gpt2"), None, files={"train.jsonl": "\n".join(lines) + "\n"}
+    )
     result = run_program(TRAINER, content, {"max_steps": 1})
     reason = termination_reason(content)
     assert result.returncode != 0 and "train.jsonl line 3" in reason, reason
