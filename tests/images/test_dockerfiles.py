@@ -49,25 +49,35 @@ def test_structure(path):
     assert "common/substratus_contract.py" in sources, "COPY common/substratus_contract.py (context: images/)"
     assert all(list(IMAGES.glob(src)) for src in sources), f"COPY sources missing from images/: {sources}"
     args = {k: v.strip('"') for c in by("ARG") for k, _, v in [c.value[0].partition("=")]}
-    requirements = {Path(dest).name: IMAGES / src for value in copies for src in value[:-1]
-                    for dest in [value[-1]] if src.endswith(".txt")}
+    requirements = {
+        Path(dest).name: IMAGES / src
+        for value in copies
+        for src in value[:-1]
+        for dest in [value[-1]]
+        if src.endswith(".txt")
+    }
     for run in by("RUN"):
         line = re.sub(r"\$\{?(\w+)\}?", lambda m: args.get(m.group(1), m.group(0)), " ".join(run.value))
         for install in re.findall(r"pip install ([^&;]+)", line):
             words = install.split()
-            packages = [w.strip('"\'') for w in words if not w.startswith("-") and "://" not in w]
-            for flag, value in zip(words, words[1:]):
+            packages = [w.strip("\"'") for w in words if not w.startswith("-") and "://" not in w]
+            for flag, value in zip(words, words[1:], strict=False):
                 if flag in ("-r", "--requirement"):
-                    packages.remove(value.strip('"\''))
+                    packages.remove(value.strip("\"'"))
                     text = requirements.get(Path(value).name, path.parent / Path(value).name).read_text()
-                    packages += [ln.split("#")[0].strip() for ln in text.splitlines()
-                                 if ln.split("#")[0].strip() and not ln.startswith("-")]
+                    packages += [
+                        ln.split("#")[0].strip()
+                        for ln in text.splitlines()
+                        if ln.split("#")[0].strip() and not ln.startswith("-")
+                    ]
             unpinned = [p for p in packages if "==" not in p and not p.startswith((".", "/"))]
             assert not unpinned, f"unpinned pip packages: {unpinned}"
     entry = [w for c in by("ENTRYPOINT") + by("CMD") for w in c.value]
     programs = [w for w in entry if w.endswith(".py")]
     assert programs, f"ENTRYPOINT/CMD names no .py program: {entry}"
     assert (path.parent / Path(programs[-1]).name).is_file()
-    assert any(program.match(src) or (program.name == Path(src).name) for src in sources
-               for program in [path.parent.relative_to(IMAGES) / Path(programs[-1]).name]), \
-        "the program is not copied into the image"
+    assert any(
+        program.match(src) or (program.name == Path(src).name)
+        for src in sources
+        for program in [path.parent.relative_to(IMAGES) / Path(programs[-1]).name]
+    ), "the program is not copied into the image"
