@@ -65,6 +65,7 @@ def test_full_fine_tune_learns_the_toy_task(arch, model_artifacts, tmp_path):
     _assert_learned(artifacts)
     manifest = json.loads((artifacts / "manifest.json").read_text())
     assert manifest["steps"] == 60 and manifest["examples"] == 8 and manifest["adapter"] is False
+    assert manifest["train_steps_per_second"] > 0 and manifest["train_runtime"] > 0
     assert (artifacts / "model.safetensors").is_file() and (artifacts / "tokenizer.json").is_file()
 
 
