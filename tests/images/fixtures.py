@@ -8,7 +8,11 @@
 - fake_gcs: a fake-gcs-server on 127.0.0.1 (.endpoint, .upload(bucket, name, data), .client());
 - model_artifacts: a function (arch) -> a complete Model artifacts dir made by the model loader
   itself (manifest + marker), cached per session; arch is a tiny_model_dirs key or "smollm2";
-- run_program(): run an image's program the way the local backend does.
+- run_program(): run an image's program the way the local backend does (termination_reason() reads
+  the one-line failure); load_model_artifact(): a complete Model artifacts dir via the model loader;
+  prepare_content(): a trainer's content dir (model/ linked to a complete model, data/ complete);
+  mark_complete(), write_jsonl(), toy_records(), TOY_PAIRS.
+Register it as a plugin (pytest_plugins = ["tests.images.fixtures"]) or run pytest -p tests.images.fixtures.
 """
 
 from __future__ import annotations
