@@ -16,6 +16,7 @@ from jupyter_substratus.api.workloads import ArtifactRef, Plan, SecretRef
 from .programs import NeedsCluster, Program
 
 TERMINATION_LOG = "termination-log"
+COMPLETION_MARKER = ".complete"  # the container contract: artifacts/.complete once they are whole
 
 
 def prepare(plan: Plan, content: Path, artifacts_of: Callable[[ArtifactRef], Path]) -> None:
@@ -57,4 +58,4 @@ def failure_reason(content: Path) -> str:
 
 
 def complete(artifacts: Path) -> bool:
-    return (artifacts / workloads.COMPLETION_MARKER).exists()
+    return (artifacts / COMPLETION_MARKER).exists()

@@ -63,6 +63,7 @@ class Reconciler:
         self.served_generation: dict[Key, int] = {}
         self.wake = asyncio.Event()
         self.loop_task: asyncio.Task | None = None
+        self.closing = False
         store.listeners.append(lambda event, obj: self.wake.set())
 
     # --- lifetime -----------------------------------------------------------------------------
@@ -85,6 +86,7 @@ class Reconciler:
                 self._finish_job(obj, interrupted=True)
 
     async def close(self) -> None:
+        self.closing = True
         if self.loop_task:
             self.loop_task.cancel()
         for key, task in list(self.tasks.items()):
@@ -104,9 +106,10 @@ class Reconciler:
             self._remove_kernel(key)
 
     async def _loop(self) -> None:
-        while True:
+        while not self.closing:
             try:
-                await asyncio.wait_for(self.wake.wait(), TICK_SECONDS)
+                async with asyncio.timeout(TICK_SECONDS):
+                    await self.wake.wait()
             except TimeoutError:
                 pass
             self.wake.clear()
@@ -155,7 +158,7 @@ class Reconciler:
             return self._write_if_changed(obj, before)
         obj["status"]["image"] = image
         plan = workloads.plan(resource, Inputs(obj["metadata"]["namespace"], image, found))
-        if plan.role.runs_to_completion:
+        if plan.role in (Role.LOADER, Role.TRAINER):
             if content.complete(self.store.artifacts_dir(*key)):
                 return self._finish_job(obj, code=0)
             set_verdict(obj, workloads.workload_verdict(

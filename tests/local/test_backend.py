@@ -1,0 +1,154 @@
+"""The local backend's own behaviour, with scripted stand-in programs: validation, immutability,
+dependencies, the job slot, failures, clusters-only features, uploads, logs and changes."""
+
+import asyncio
+import hashlib
+import io
+import tarfile
+
+import pytest
+
+from jupyter_substratus.backends import BadRequest, Conflict, Invalid, NotFound
+from tests.local.conftest import manifest, reason, wait_for
+
+LOADER = "substratusai/model-loader-huggingface"
+DATA_LOADER = "substratusai/dataset-loader-http:v0.2"
+TRAINER = "substratusai/model-trainer-huggingface"
+
+
+async def test_create_validates_and_model_specs_are_immutable(scripted_backend):
+    backend = scripted_backend
+    with pytest.raises(Invalid) as invalid:
+        await backend.create(manifest("Model", "m", image=LOADER, bogus=1))
+    assert any("bogus" in e.path for e in invalid.value.errors)
+    created = await backend.create(manifest("Model", "m", image=LOADER))
+    assert created["metadata"]["namespace"] == "default" and created["metadata"]["generation"] == 1
+    with pytest.raises(Conflict):
+        await backend.create(manifest("Model", "m", image=LOADER))
+    with pytest.raises(Invalid, match="immutable"):
+        await backend.replace(manifest("Model", "m", image=LOADER, params={"sleep": 1}))
+    labelled = manifest("Model", "m", image=LOADER)
+    labelled["metadata"]["labels"] = {"team": "a"}
+    assert (await backend.replace(labelled))["metadata"]["labels"] == {"team": "a"}
+    await backend.create(manifest("Server", "s", image="substratusai/model-server", model={"name": "m"}))
+    changed = await backend.replace(manifest("Server", "s", image="substratusai/model-server", model={"name": "m"},
+                                             params={"max_new_tokens": 8}))
+    assert changed["metadata"]["generation"] == 2
+    await backend.delete("servers", "s")
+    with pytest.raises(NotFound):
+        await backend.get("servers", "s")
+
+
+async def test_a_fine_tune_waits_for_its_inputs_and_jobs_take_turns(scripted_backend):
+    backend = scripted_backend
+    seen = []
+
+    async def watch():
+        async for event in backend.changes():
+            seen.append((event.type, event.object["metadata"]["name"], event.object["status"]["ready"]))
+            if seen[-1] == ("MODIFIED", "tuned", True):
+                return
+
+    watcher = asyncio.create_task(watch())
+    await asyncio.sleep(0)
+    await backend.create(manifest("Model", "tuned", image=TRAINER, model={"name": "base"}, dataset={"name": "data"}))
+    tuned = await wait_for(backend, "models", "tuned", lambda o: reason(o, "Complete") == "DependencyNotFound")
+    assert "Model base" in tuned["status"]["conditions"][0]["message"]
+    await backend.create(manifest("Model", "base", image=LOADER, params={"sleep": 1.5}))
+    await backend.create(manifest("Dataset", "data", image=DATA_LOADER, params={"sleep": 0.2}))
+    # One slot: the dataset is queued while the base model loads.
+    await wait_for(backend, "models", "base", lambda o: reason(o, "Complete") == "Running")
+    data = await wait_for(backend, "datasets", "data", lambda o: reason(o, "Complete") == "Starting")
+    assert "queued" in data["status"]["conditions"][0]["message"]
+    tuned = await backend.get("models", "tuned")
+    assert reason(tuned, "Complete") == "WaitingForDependency"
+    tuned = await wait_for(backend, "models", "tuned", lambda o: o["status"]["ready"], timeout=30)
+    assert tuned["status"]["image"] == TRAINER
+    artifacts = tuned["status"]["artifacts"]["url"]
+    assert artifacts.startswith("file://") and artifacts.endswith("/models/tuned/content/artifacts")
+    out = (backend.store.artifacts_dir("default", "models", "tuned") / "out.txt").read_text()
+    assert out.split("\n")[0] == "artifacts data model params.json"
+    await asyncio.wait_for(watcher, 5)
+    assert ("ADDED", "base", False) in seen and ("MODIFIED", "base", True) in seen
+    lines = [line async for line in backend.logs("models", "tuned")]
+    assert lines == ["started", "done"]
+
+
+async def test_a_failure_carries_its_reason_to_dependents(scripted_backend):
+    backend = scripted_backend
+    await backend.create(manifest("Dataset", "bad", image=DATA_LOADER, params={"fail": "no such file: x.jsonl"}))
+    await backend.create(manifest("Model", "base", image=LOADER))
+    await backend.create(manifest("Model", "tuned", image=TRAINER, model={"name": "base"}, dataset={"name": "bad"}))
+    bad = await wait_for(backend, "datasets", "bad", lambda o: reason(o, "Complete") == "JobFailed")
+    assert bad["status"]["conditions"][0]["message"] == "no such file: x.jsonl"
+    tuned = await wait_for(backend, "models", "tuned", lambda o: reason(o, "Complete") == "DependencyFailed")
+    assert "no such file" in tuned["status"]["conditions"][0]["message"]
+
+
+async def test_what_needs_a_cluster_says_so(scripted_backend):
+    backend = scripted_backend
+    await backend.create(manifest("Model", "foreign", image="ghcr.io/someone/trainer:1"))
+    await backend.create(manifest("Model", "git", build={"git": {"url": "https://github.com/x/y"}}))
+    await backend.create(manifest("Model", "secret", image=LOADER, env={"HF_TOKEN": "${{ secrets.hf.token }}"}))
+    for name in ("foreign", "git", "secret"):
+        obj = await wait_for(backend, "models", name, lambda o: reason(o, "Complete") == "InvalidSpec")
+        message = next(c["message"] for c in obj["status"]["conditions"] if c["type"] == "Complete")
+        assert "cluster" in message and not obj["status"]["ready"], message
+    git = await backend.get("models", "git")
+    assert reason(git, "Built") == "BuildFailed"
+
+
+def _context(files: dict[str, str]) -> bytes:
+    buffer = io.BytesIO()
+    with tarfile.open(fileobj=buffer, mode="w:gz") as archive:
+        for name, text in files.items():
+            info = tarfile.TarInfo(name)
+            info.size = len(text.encode())
+            archive.addfile(info, io.BytesIO(text.encode()))
+    return buffer.getvalue()
+
+
+async def test_an_uploaded_context_runs_its_notebook_here(scripted_backend):
+    backend = scripted_backend
+    data = _context({"Dockerfile": f'FROM {TRAINER}\nCOPY . /content/src\nENV TRAINER_NOTEBOOK="/content/src/nb.ipynb"\n',
+                     "nb.ipynb": "{}"})
+    md5 = hashlib.md5(data).hexdigest()
+    await backend.create(manifest("Model", "base", image=LOADER))
+    await backend.create(manifest("Model", "tuned", model={"name": "base"},
+                                  build={"upload": {"md5Checksum": md5, "requestID": "r1"}}))
+    waiting = await wait_for(backend, "models", "tuned", lambda o: reason(o, "Uploaded") == "AwaitingUpload")
+    assert not waiting["status"]["ready"]
+    with pytest.raises(BadRequest):
+        await backend.upload("models", "tuned", data + b"x", md5, "r1")
+    with pytest.raises(BadRequest):
+        await backend.upload("models", "tuned", data, md5, "another-request")
+    steps = []
+    done = await backend.upload("models", "tuned", data, md5, "r1", progress=lambda p: steps.append(p.step))
+    assert done.step == "done" and steps == ["uploading", "done"]
+    assert (await backend.upload("models", "tuned", data, md5, "r1")).step == "skipped"
+    tuned = await wait_for(backend, "models", "tuned", lambda o: o["status"]["ready"], timeout=30)
+    assert reason(tuned, "Uploaded") == "Succeeded" and reason(tuned, "Built") == "Succeeded"
+    assert tuned["status"]["buildUpload"]["storedMD5Checksum"] == md5
+    out = (backend.store.artifacts_dir("default", "models", "tuned") / "out.txt").read_text()
+    assert out.split("\n")[1].endswith("/models/tuned/upload/src/nb.ipynb")
+
+
+async def test_an_upload_on_another_base_image_needs_a_cluster(scripted_backend):
+    backend = scripted_backend
+    data = _context({"Dockerfile": "FROM nvcr.io/nvidia/pytorch:24.01\n"})
+    md5 = hashlib.md5(data).hexdigest()
+    await backend.create(manifest("Model", "custom", build={"upload": {"md5Checksum": md5, "requestID": "r"}}))
+    await backend.upload("models", "custom", data, md5, "r")
+    custom = await wait_for(backend, "models", "custom", lambda o: reason(o, "Complete") == "InvalidSpec")
+    assert "need a cluster" in custom["status"]["conditions"][-1]["message"]
+
+
+async def test_logs_follow_a_running_job(scripted_backend):
+    backend = scripted_backend
+    with pytest.raises(NotFound):
+        [line async for line in backend.logs("models", "nothing")]
+    await backend.create(manifest("Model", "slow", image=LOADER, params={"sleep": 1}))
+    await wait_for(backend, "models", "slow", lambda o: reason(o, "Complete") == "Running")
+    lines = [line async for line in backend.logs("models", "slow", follow=True)]
+    assert lines == ["started", "done"]
+    assert [line async for line in backend.logs("models", "slow", tail_lines=1)] == ["done"]
