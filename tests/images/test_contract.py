@@ -40,17 +40,33 @@ def test_params_from_env_and_file_file_wins(content, monkeypatch):
     monkeypatch.setenv("PARAM_MERGE_ADAPTER", "false")
     monkeypatch.setenv("PARAM_NAME", "org/model")
     monkeypatch.setenv("PARAM_LIST", "[1, 2]")  # only scalars are decoded
-    assert contract.params() == {"learning_rate": 0.001, "max_steps": 10, "merge_adapter": False,
-                                 "name": "org/model", "list": "[1, 2]"}
+    assert contract.params() == {
+        "learning_rate": 0.001,
+        "max_steps": 10,
+        "merge_adapter": False,
+        "name": "org/model",
+        "list": "[1, 2]",
+    }
     (content / "params.json").write_text(json.dumps({"max_steps": 20, "lora_r": 8}))
     found = contract.params()
     assert found["max_steps"] == 20 and found["lora_r"] == 8 and found["name"] == "org/model"
 
 
-@pytest.mark.parametrize("kind, value, expected", [
-    (int, "12", 12), (int, 3.0, 3), (float, "0.5", 0.5), (float, 2, 2.0), (bool, "yes", True), (bool, "0", False),
-    (bool, True, True), (list, "a, b,,c", ["a", "b", "c"]), (list, ["x", 1], ["x", "1"]), (str, 5, "5"),
-])
+@pytest.mark.parametrize(
+    "kind, value, expected",
+    [
+        (int, "12", 12),
+        (int, 3.0, 3),
+        (float, "0.5", 0.5),
+        (float, 2, 2.0),
+        (bool, "yes", True),
+        (bool, "0", False),
+        (bool, True, True),
+        (list, "a, b,,c", ["a", "b", "c"]),
+        (list, ["x", 1], ["x", "1"]),
+        (str, 5, "5"),
+    ],
+)
 def test_param_types(kind, value, expected):
     assert contract.param({"key": value}, "key", kind) == expected
 
@@ -60,10 +76,16 @@ def test_param_default_when_absent_or_null():
     assert contract.param({"key": None}, "key", str, "d") == "d"
 
 
-@pytest.mark.parametrize("kind, value, words", [
-    (int, "ten", "an integer"), (int, 1.5, "an integer"), (int, True, "an integer"),
-    (float, False, "a number"), (bool, "maybe", "a boolean"),
-])
+@pytest.mark.parametrize(
+    "kind, value, words",
+    [
+        (int, "ten", "an integer"),
+        (int, 1.5, "an integer"),
+        (int, True, "an integer"),
+        (float, False, "a number"),
+        (bool, "maybe", "a boolean"),
+    ],
+)
 def test_param_of_the_wrong_type_fails_naming_it(content, capsys, kind, value, words):
     with pytest.raises(SystemExit) as exited:
         contract.param({"max_steps": value}, "max_steps", kind)
@@ -137,8 +159,15 @@ def test_model_name_and_adapter_base(content):
 def test_a_program_failing_in_a_subprocess(tmp_path):
     """The whole path as an image runs it: exit code 1, the reason in the log, no traceback."""
     program = "import substratus_contract as c\nc.run(lambda: c.param({'x': 'y'}, 'x', int))\n"
-    done = subprocess.run([sys.executable, "-c", program], capture_output=True, text=True,
-                          env={"PYTHONPATH": str(IMAGES / "common"), "TERMINATION_LOG": str(tmp_path / "log"),
-                               "CONTENT_DIR": str(tmp_path)})
+    done = subprocess.run(
+        [sys.executable, "-c", program],
+        capture_output=True,
+        text=True,
+        env={
+            "PYTHONPATH": str(IMAGES / "common"),
+            "TERMINATION_LOG": str(tmp_path / "log"),
+            "CONTENT_DIR": str(tmp_path),
+        },
+    )
     assert done.returncode == 1 and "Traceback" not in done.stderr
     assert (tmp_path / "log").read_text() == "param x must be an integer, not 'y'\n"
