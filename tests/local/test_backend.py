@@ -3,8 +3,10 @@ dependencies, the job slot, failures, clusters-only features, uploads, logs and 
 
 import asyncio
 import hashlib
+import json
 import io
 import tarfile
+from pathlib import Path
 
 import pytest
 
@@ -152,3 +154,21 @@ async def test_logs_follow_a_running_job(scripted_backend):
     lines = [line async for line in backend.logs("models", "slow", follow=True)]
     assert lines == ["started", "done"]
     assert [line async for line in backend.logs("models", "slow", tail_lines=1)] == ["done"]
+
+
+async def test_a_notebook_is_a_kernel_spec_with_the_content_linked(scripted_backend, tmp_path):
+    backend = scripted_backend
+    await backend.create(manifest("Model", "base", image=LOADER))
+    notebook = manifest("Notebook", "nb", image="substratusai/notebook-base", model={"name": "base"},
+                        params={"lr": 0.1})
+    await backend.create(notebook)
+    ready = await wait_for(backend, "notebooks", "nb", lambda o: o["status"]["ready"])
+    assert ready["status"]["url"] == "/lab" and reason(ready, "Serving") == "Running"
+    spec = json.loads((tmp_path / "kernels" / "substratus-default-nb" / "kernel.json").read_text())
+    assert spec["display_name"] == "Substratus: nb" and spec["env"]["PARAM_LR"] == "0.1"
+    content = Path(spec["env"]["CONTENT_DIR"])
+    assert (content / "model").resolve() == backend.store.artifacts_dir("default", "models", "base").resolve()
+    assert json.loads((content / "params.json").read_text()) == {"lr": 0.1}
+    await backend.replace({**notebook, "spec": {**notebook["spec"], "suspend": True}})
+    suspended = await wait_for(backend, "notebooks", "nb", lambda o: reason(o, "Serving") == "Suspended")
+    assert not suspended["status"]["ready"] and not (tmp_path / "kernels" / "substratus-default-nb").exists()
