@@ -15,8 +15,18 @@ from .backends import NotFound, Unavailable
 from .handlers import API_PREFIX, SubstratusHandler
 
 # Hop-by-hop headers, and what only the Jupyter server may decide about its own connection.
-_REQUEST_DROPPED = {"host", "authorization", "cookie", "connection", "keep-alive", "transfer-encoding", "te",
-                    "upgrade", "content-length", "x-xsrftoken"}
+_REQUEST_DROPPED = {
+    "host",
+    "authorization",
+    "cookie",
+    "connection",
+    "keep-alive",
+    "transfer-encoding",
+    "te",
+    "upgrade",
+    "content-length",
+    "x-xsrftoken",
+}
 _RESPONSE_DROPPED = {"connection", "keep-alive", "transfer-encoding", "content-length", "server", "date"}
 
 
@@ -38,8 +48,9 @@ class ProxyHandler(SubstratusHandler):
         headers = {k: v for k, v in self.request.headers.get_all() if k.lower() not in _REQUEST_DROPPED}
         async with httpx.AsyncClient(timeout=httpx.Timeout(10.0, read=None)) as client:
             try:
-                async with client.stream(self.request.method, url, headers=headers,
-                                         content=self.request.body or None) as response:
+                async with client.stream(
+                    self.request.method, url, headers=headers, content=self.request.body or None
+                ) as response:
                     self.set_status(response.status_code)
                     for key, value in response.headers.multi_items():
                         if key.lower() == "set-cookie":

@@ -56,8 +56,10 @@ def resource(kind: str, name: str, **spec) -> dict:
 
 async def ready(backend: LocalBackend, plural: str, name: str) -> dict:
     while not (obj := await backend.get(plural, name))["status"].get("ready"):
-        if any(c["status"] == "False" and c["reason"] in ("JobFailed", "InvalidSpec", "DependencyFailed")
-               for c in obj["status"]["conditions"]):
+        if any(
+            c["status"] == "False" and c["reason"] in ("JobFailed", "InvalidSpec", "DependencyFailed")
+            for c in obj["status"]["conditions"]
+        ):
             raise RuntimeError(json.dumps(obj["status"]))
         await asyncio.sleep(POLL)
     return obj
@@ -66,16 +68,23 @@ async def ready(backend: LocalBackend, plural: str, name: str) -> dict:
 async def one_run(work: Path, base_model: Path, data: Path, epochs: int) -> dict[str, float]:
     backend = LocalBackend(state_dir=work / "state", kernels_dir=work / "kernels")
     try:
-        await backend.create(resource("Dataset", "toy", image="substratusai/dataset-loader-http",
-                                      params={"urls": str(data)}))
-        await backend.create(resource("Model", "tiny", image="substratusai/model-loader-huggingface",
-                                      params={"name": str(base_model)}))
+        await backend.create(
+            resource("Dataset", "toy", image="substratusai/dataset-loader-http", params={"urls": str(data)})
+        )
+        await backend.create(
+            resource("Model", "tiny", image="substratusai/model-loader-huggingface", params={"name": str(base_model)})
+        )
         await ready(backend, "datasets", "toy")
         await ready(backend, "models", "tiny")
 
         start = time.perf_counter()
-        context, manifest = prepare_export(EXAMPLE, "finetune.ipynb", resource(
-            "Model", "tuned", model={"name": "tiny"}, dataset={"name": "toy"}, params={"num_train_epochs": epochs}))
+        context, manifest = prepare_export(
+            EXAMPLE,
+            "finetune.ipynb",
+            resource(
+                "Model", "tuned", model={"name": "tiny"}, dataset={"name": "toy"}, params={"num_train_epochs": epochs}
+            ),
+        )
         packaged = time.perf_counter()
         exports = ExportManager(backend)
         await exports.start(context, manifest)
@@ -92,12 +101,19 @@ async def one_run(work: Path, base_model: Path, data: Path, epochs: int) -> dict
         artifacts = backend.store.artifacts_dir("default", "models", "tuned")
         # mtimes are wall clock: convert through one pair of readings.
         offset = time.time() - time.perf_counter()
-        first_weights = min(p.stat().st_mtime for p in artifacts.iterdir()
-                            if p.name in ("config.json", "model.safetensors")) - offset
+        first_weights = (
+            min(p.stat().st_mtime for p in artifacts.iterdir() if p.name in ("config.json", "model.safetensors"))
+            - offset
+        )
         marker = (artifacts / ".complete").stat().st_mtime - offset
-        return {"packaging_s": packaged - start, "waiting_s": running - packaged,
-                "training_s": first_weights - running, "saving_s": marker - first_weights,
-                "reporting_s": done - marker, "total_s": done - start}
+        return {
+            "packaging_s": packaged - start,
+            "waiting_s": running - packaged,
+            "training_s": first_weights - running,
+            "saving_s": marker - first_weights,
+            "reporting_s": done - marker,
+            "total_s": done - start,
+        }
     finally:
         await backend.close()
 
@@ -123,10 +139,15 @@ def main() -> None:
 
     results = {
         "date": time.strftime("%Y-%m-%d", time.gmtime()),
-        "machine": {"cpus": os.cpu_count(), "processor": platform.processor() or platform.machine(),
-                    "python": platform.python_version(), "platform": platform.platform(),
-                    "torch": torch.__version__, "transformers": transformers.__version__,
-                    "OMP_NUM_THREADS": os.environ["OMP_NUM_THREADS"]},
+        "machine": {
+            "cpus": os.cpu_count(),
+            "processor": platform.processor() or platform.machine(),
+            "python": platform.python_version(),
+            "platform": platform.platform(),
+            "torch": torch.__version__,
+            "transformers": transformers.__version__,
+            "OMP_NUM_THREADS": os.environ["OMP_NUM_THREADS"],
+        },
         "model": "tiny Llama (tests/images/fixtures.py), examples/notebook-from-directory/finetune.ipynb",
         "epochs": args.epochs,
         "runs": [{k: round(v, 3) for k, v in run.items()} for run in runs],

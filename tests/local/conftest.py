@@ -43,8 +43,9 @@ def scripted_images(tmp_path) -> Path:
     (root / "common").mkdir(parents=True)
     for name in ("model-loader-huggingface", "dataset-loader-http", "model-trainer-huggingface"):
         (root / name).mkdir()
-        (root / name / "Dockerfile").write_text('FROM python:3.11-slim\nCOPY job.py /app/\n'
-                                               'ENTRYPOINT ["python", "/app/job.py"]\n')
+        (root / name / "Dockerfile").write_text(
+            'FROM python:3.11-slim\nCOPY job.py /app/\nENTRYPOINT ["python", "/app/job.py"]\n'
+        )
         (root / name / "job.py").write_text(SCRIPTED_JOB)
     return root
 

@@ -3,8 +3,8 @@ dependencies, the job slot, failures, clusters-only features, uploads, logs and 
 
 import asyncio
 import hashlib
-import json
 import io
+import json
 import tarfile
 from pathlib import Path
 
@@ -33,8 +33,9 @@ async def test_create_validates_and_model_specs_are_immutable(scripted_backend):
     labelled["metadata"]["labels"] = {"team": "a"}
     assert (await backend.replace(labelled))["metadata"]["labels"] == {"team": "a"}
     await backend.create(manifest("Server", "s", image="substratusai/model-server", model={"name": "m"}))
-    changed = await backend.replace(manifest("Server", "s", image="substratusai/model-server", model={"name": "m"},
-                                             params={"max_new_tokens": 8}))
+    changed = await backend.replace(
+        manifest("Server", "s", image="substratusai/model-server", model={"name": "m"}, params={"max_new_tokens": 8})
+    )
     assert changed["metadata"]["generation"] == 2
     await backend.delete("servers", "s")
     with pytest.raises(NotFound):
@@ -112,12 +113,13 @@ def _context(files: dict[str, str]) -> bytes:
 
 async def test_an_uploaded_context_runs_its_notebook_here(scripted_backend):
     backend = scripted_backend
-    data = _context({"Dockerfile": f'FROM {TRAINER}\nCOPY . /content/src\nENV TRAINER_NOTEBOOK="/content/src/nb.ipynb"\n',
-                     "nb.ipynb": "{}"})
+    dockerfile = f'FROM {TRAINER}\nCOPY . /content/src\nENV TRAINER_NOTEBOOK="/content/src/nb.ipynb"\n'
+    data = _context({"Dockerfile": dockerfile, "nb.ipynb": "{}"})
     md5 = hashlib.md5(data).hexdigest()
     await backend.create(manifest("Model", "base", image=LOADER))
-    await backend.create(manifest("Model", "tuned", model={"name": "base"},
-                                  build={"upload": {"md5Checksum": md5, "requestID": "r1"}}))
+    await backend.create(
+        manifest("Model", "tuned", model={"name": "base"}, build={"upload": {"md5Checksum": md5, "requestID": "r1"}})
+    )
     waiting = await wait_for(backend, "models", "tuned", lambda o: reason(o, "Uploaded") == "AwaitingUpload")
     assert not waiting["status"]["ready"]
     with pytest.raises(BadRequest):
@@ -159,8 +161,9 @@ async def test_logs_follow_a_running_job(scripted_backend):
 async def test_a_notebook_is_a_kernel_spec_with_the_content_linked(scripted_backend, tmp_path):
     backend = scripted_backend
     await backend.create(manifest("Model", "base", image=LOADER))
-    notebook = manifest("Notebook", "nb", image="substratusai/notebook-base", model={"name": "base"},
-                        params={"lr": 0.1})
+    notebook = manifest(
+        "Notebook", "nb", image="substratusai/notebook-base", model={"name": "base"}, params={"lr": 0.1}
+    )
     await backend.create(notebook)
     ready = await wait_for(backend, "notebooks", "nb", lambda o: o["status"]["ready"])
     assert ready["status"]["url"] == "/lab" and reason(ready, "Serving") == "Running"

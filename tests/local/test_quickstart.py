@@ -22,8 +22,10 @@ pytestmark = pytest.mark.slow
 
 @pytest.fixture
 def jp_server_config(tmp_path):
-    return {"ServerApp": {"jpserver_extensions": {"jupyter_substratus": True}},
-            "SubstratusExtension": {"local_state_dir": str(tmp_path / "state")}}
+    return {
+        "ServerApp": {"jpserver_extensions": {"jupyter_substratus": True}},
+        "SubstratusExtension": {"local_state_dir": str(tmp_path / "state")},
+    }
 
 
 @pytest.fixture
@@ -60,16 +62,44 @@ async def test_quickstart(rest, jp_fetch, jp_root_dir, jp_http_port, jp_auth_hea
     assert info["backend"] == "local"
 
     data = write_jsonl(tmp_path / "toy.jsonl", toy_records())
-    await rest("POST", "datasets", code=201, body=resource(
-        "Dataset", "toy", image="substratusai/dataset-loader-http", params={"urls": str(data)}))
-    await rest("POST", "models", code=201, body=resource(
-        "Model", "tiny", image="substratusai/model-loader-huggingface", params={"name": str(tiny_model_dirs["llama"])}))
-    await rest("POST", "models", code=201, body=resource(
-        "Model", "smollm2", image="substratusai/model-loader-huggingface", params={"name": str(smollm2_gguf())}))
+    await rest(
+        "POST",
+        "datasets",
+        code=201,
+        body=resource("Dataset", "toy", image="substratusai/dataset-loader-http", params={"urls": str(data)}),
+    )
+    await rest(
+        "POST",
+        "models",
+        code=201,
+        body=resource(
+            "Model",
+            "tiny",
+            image="substratusai/model-loader-huggingface",
+            params={"name": str(tiny_model_dirs["llama"])},
+        ),
+    )
+    await rest(
+        "POST",
+        "models",
+        code=201,
+        body=resource(
+            "Model", "smollm2", image="substratusai/model-loader-huggingface", params={"name": str(smollm2_gguf())}
+        ),
+    )
 
     shutil.copytree(EXAMPLE, jp_root_dir / "finetune")
-    exported = await rest("POST", "export", code=201, body={"path": "finetune/finetune.ipynb", "model": resource(
-        "Model", "tuned", model={"name": "tiny"}, dataset={"name": "toy"}, params={"num_train_epochs": 2})})
+    exported = await rest(
+        "POST",
+        "export",
+        code=201,
+        body={
+            "path": "finetune/finetune.ipynb",
+            "model": resource(
+                "Model", "tuned", model={"name": "tiny"}, dataset={"name": "toy"}, params={"num_train_epochs": 2}
+            ),
+        },
+    )
     assert exported["spec"]["build"]["upload"]["md5Checksum"]
 
     tuned = await ready(rest, "models", "tuned", timeout=240)
@@ -78,8 +108,14 @@ async def test_quickstart(rest, jp_fetch, jp_root_dir, jp_http_port, jp_auth_hea
     logs = await jp_fetch("substratus", "api", "v1", "models", "tuned", "logs")
     assert "running notebook finetune.ipynb" in logs.body.decode()
 
-    await rest("POST", "servers", code=201, body=resource(
-        "Server", "tuned", image="substratusai/model-server", model={"name": "tuned"}, params={"max_new_tokens": 4}))
+    await rest(
+        "POST",
+        "servers",
+        code=201,
+        body=resource(
+            "Server", "tuned", image="substratusai/model-server", model={"name": "tuned"}, params={"max_new_tokens": 4}
+        ),
+    )
     server = await ready(rest, "servers", "tuned", timeout=120)
     url = server["status"]["url"]
     assert url.endswith("/substratus/api/v1/servers/tuned/proxy/")

@@ -5,8 +5,6 @@ is deleted and created again. A graceful stop marks a running job Interrupted to
 
 from __future__ import annotations
 
-import os
-import signal
 import subprocess
 import sys
 from pathlib import Path
@@ -32,8 +30,12 @@ def _gone(pid: int) -> bool:
 async def test_a_killed_server_leaves_the_fine_tune_interrupted_and_rerunnable(tmp_path, tiny_model_dirs):
     state = tmp_path / "state"
     data = write_jsonl(tmp_path / "toy.jsonl", toy_records())
-    host = subprocess.Popen([sys.executable, "-m", "tests.local.host", str(state), str(tiny_model_dirs["gpt2"]),
-                             str(data)], cwd=ROOT, stdout=subprocess.PIPE, text=True)
+    host = subprocess.Popen(
+        [sys.executable, "-m", "tests.local.host", str(state), str(tiny_model_dirs["gpt2"]), str(data)],
+        cwd=ROOT,
+        stdout=subprocess.PIPE,
+        text=True,
+    )
     try:
         line = host.stdout.readline()
         assert line.startswith("TRAINING"), line
@@ -56,8 +58,16 @@ async def test_a_killed_server_leaves_the_fine_tune_interrupted_and_rerunnable(t
             assert (backend.store.artifacts_dir("default", plural, name) / ".complete").exists()
 
         await backend.delete("models", "tuned")
-        await backend.create(manifest("Model", "tuned", image="substratusai/model-trainer-huggingface",
-                                      model={"name": "base"}, dataset={"name": "toy"}, params={"max_steps": 1}))
+        await backend.create(
+            manifest(
+                "Model",
+                "tuned",
+                image="substratusai/model-trainer-huggingface",
+                model={"name": "base"},
+                dataset={"name": "toy"},
+                params={"max_steps": 1},
+            )
+        )
         tuned = await wait_for(backend, "models", "tuned", lambda o: o["status"]["ready"], timeout=180)
         assert reason(tuned, "Complete") == "Succeeded"
     finally:

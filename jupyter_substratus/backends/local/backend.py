@@ -46,16 +46,27 @@ class LocalBackend(Backend):
     `kernels_dir` (where Notebooks' kernel specs go, <jupyter data dir>/kernels), `base_url` (the
     Jupyter server's, for the URLs in status)."""
 
-    def __init__(self, state_dir: str | Path | None = None, namespace: str | None = None, max_jobs: int = 1,
-                 images_dir: str | Path | None = None, kernels_dir: str | Path | None = None, base_url: str = "/"):
+    def __init__(
+        self,
+        state_dir: str | Path | None = None,
+        namespace: str | None = None,
+        max_jobs: int = 1,
+        images_dir: str | Path | None = None,
+        kernels_dir: str | Path | None = None,
+        base_url: str = "/",
+    ):
         if max_jobs < 1:
             raise Unavailable(f"max_jobs must be at least 1, not {max_jobs}")
         self.default_namespace = namespace or "default"
         self.store = Store(Path(state_dir) if state_dir else default_state_dir())
         self.reconciler = Reconciler(
-            self.store, Path(images_dir) if images_dir else default_images_dir(),
-            Path(kernels_dir) if kernels_dir else Path(jupyter_data_dir()) / "kernels", base_url, max_jobs,
-            self.default_namespace)
+            self.store,
+            Path(images_dir) if images_dir else default_images_dir(),
+            Path(kernels_dir) if kernels_dir else Path(jupyter_data_dir()) / "kernels",
+            base_url,
+            max_jobs,
+            self.default_namespace,
+        )
         self.subscribers: set[asyncio.Queue[ChangeEvent | None]] = set()
         self.store.listeners.append(self._publish)
         self.started = False
@@ -123,9 +134,11 @@ class LocalBackend(Backend):
             raise Conflict(f"{name} was changed since resourceVersion {wanted}: read it again")
         if current["spec"] != manifest.get("spec"):
             if manifest["kind"] in IMMUTABLE_KINDS:
-                raise Invalid(f"the spec of a {manifest['kind']} is immutable: create a new {manifest['kind']} "
-                              "with the changes instead",
-                              [FieldError("spec", "is immutable: create a new object with the changes instead")])
+                raise Invalid(
+                    f"the spec of a {manifest['kind']} is immutable: create a new {manifest['kind']} "
+                    "with the changes instead",
+                    [FieldError("spec", "is immutable: create a new object with the changes instead")],
+                )
             current["metadata"]["generation"] += 1
         current["spec"] = copy.deepcopy(manifest.get("spec", {}))
         for key in ("labels", "annotations"):
@@ -153,8 +166,9 @@ class LocalBackend(Backend):
         finally:
             self.subscribers.discard(queue)
 
-    async def logs(self, plural: str, name: str, namespace: str | None = None, follow: bool = False,
-                   tail_lines: int | None = None) -> AsyncIterator[str]:
+    async def logs(
+        self, plural: str, name: str, namespace: str | None = None, follow: bool = False, tail_lines: int | None = None
+    ) -> AsyncIterator[str]:
         obj = await self.get(plural, name, namespace)
         key = (obj["metadata"]["namespace"], plural, name)
         path = self.store.log_file(*key)
@@ -163,9 +177,17 @@ class LocalBackend(Backend):
         async for line in follow_log(path, tail_lines, lambda: follow and key in self.reconciler.workloads):
             yield line
 
-    async def upload(self, plural: str, name: str, data: bytes, md5_hex: str, request_id: str,
-                     namespace: str | None = None, progress: ProgressCallback | None = None,
-                     timeout: float = 300.0) -> UploadProgress:
+    async def upload(
+        self,
+        plural: str,
+        name: str,
+        data: bytes,
+        md5_hex: str,
+        request_id: str,
+        namespace: str | None = None,
+        progress: ProgressCallback | None = None,
+        timeout: float = 300.0,
+    ) -> UploadProgress:
         """Keep the build context under the resource's state directory: no signed URL, no image
         build; the trainer runs the notebook inside it with this environment."""
         obj = await self.get(plural, name, namespace)

@@ -52,8 +52,10 @@ def read(folder: Path) -> LocalBuild:
     text = dockerfile.read_text()
     base = re.search(r"^\s*FROM\s+(\S+)", text, re.MULTILINE | re.IGNORECASE)
     if base is None or image_name(base.group(1)) != "model-trainer-huggingface":
-        raise NeedsCluster(f"the Dockerfile builds FROM {base.group(1) if base else 'nothing'!r}: only contexts on "
-                           "substratusai/model-trainer-huggingface run locally; other builds need a cluster")
+        raise NeedsCluster(
+            f"the Dockerfile builds FROM {base.group(1) if base else 'nothing'!r}: only contexts on "
+            "substratusai/model-trainer-huggingface run locally; other builds need a cluster"
+        )
     notebook = re.search(r"^\s*ENV\s+TRAINER_NOTEBOOK[=\s]+(.+?)\s*$", text, re.MULTILINE)
     if notebook is None:
         raise NeedsCluster("the Dockerfile sets no TRAINER_NOTEBOOK: only exported notebooks run locally")

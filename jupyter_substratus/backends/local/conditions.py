@@ -21,8 +21,13 @@ def set_verdict(obj: dict[str, Any], verdict: Verdict) -> None:
     status = obj.setdefault("status", {})
     conditions = status.setdefault("conditions", [])
     generation = obj["metadata"].get("generation", 1)
-    new = {"type": verdict.type, "status": verdict.status, "reason": verdict.reason, "message": verdict.message,
-           "observedGeneration": generation}
+    new = {
+        "type": verdict.type,
+        "status": verdict.status,
+        "reason": verdict.reason,
+        "message": verdict.message,
+        "observedGeneration": generation,
+    }
     old = condition(obj, verdict.type)
     if old is not None and old["status"] == verdict.status:
         new["lastTransitionTime"] = old["lastTransitionTime"]

@@ -39,13 +39,21 @@ def environment(plan: Plan, program: Program, content: Path, extra: dict[str, st
     """This process's environment, then the contract's variables, then the plan's env."""
     env = dict(os.environ)
     python_path = [str(p) for p in program.python_path] + [p for p in [env.get("PYTHONPATH")] if p]
-    env.update({"CONTENT_DIR": str(content), "TERMINATION_LOG": str(content / TERMINATION_LOG),
-                "PYTHONPATH": os.pathsep.join(python_path), "PYTHONUNBUFFERED": "1"})
+    env.update(
+        {
+            "CONTENT_DIR": str(content),
+            "TERMINATION_LOG": str(content / TERMINATION_LOG),
+            "PYTHONPATH": os.pathsep.join(python_path),
+            "PYTHONUNBUFFERED": "1",
+        }
+    )
     env.update(extra)
     for key, value in plan.env.items():
         if isinstance(value, SecretRef):
-            raise NeedsCluster(f"env {key} references the secret {value.name}/{value.key}: secrets need a cluster; "
-                               "set the value directly for a local run")
+            raise NeedsCluster(
+                f"env {key} references the secret {value.name}/{value.key}: secrets need a cluster; "
+                "set the value directly for a local run"
+            )
         env[key] = value
     return env
 

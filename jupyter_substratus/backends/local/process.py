@@ -62,8 +62,16 @@ class Workload:
         log_file.parent.mkdir(parents=True, exist_ok=True)
         with open(log_file, "ab") as log:
             process = await asyncio.create_subprocess_exec(
-                sys.executable, "-u", str(entry), cwd=cwd, env=env, stdin=asyncio.subprocess.DEVNULL,
-                stdout=log, stderr=asyncio.subprocess.STDOUT, start_new_session=True)
+                sys.executable,
+                "-u",
+                str(entry),
+                cwd=cwd,
+                env=env,
+                stdin=asyncio.subprocess.DEVNULL,
+                stdout=log,
+                stderr=asyncio.subprocess.STDOUT,
+                start_new_session=True,
+            )
         run_file.write_text(json.dumps({"pid": process.pid, "started": _start_time(process.pid)}))
         return cls(process, run_file)
 

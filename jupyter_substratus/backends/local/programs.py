@@ -13,8 +13,13 @@ import shlex
 from dataclasses import dataclass
 from pathlib import Path
 
-BUILT_IN = ("model-loader-huggingface", "dataset-loader-http", "model-trainer-huggingface", "model-server",
-            "notebook-base")
+BUILT_IN = (
+    "model-loader-huggingface",
+    "dataset-loader-http",
+    "model-trainer-huggingface",
+    "model-server",
+    "notebook-base",
+)
 REPOSITORY = "substratusai"
 
 
@@ -59,14 +64,18 @@ def _entry_file(dockerfile: Path) -> str | None:
 def program(image: str, images_dir: Path) -> Program:
     name = image_name(image)
     if name is None:
-        raise NeedsCluster(f"image {image!r} is not one of the built-in images "
-                           f"({', '.join(f'{REPOSITORY}/{n}' for n in BUILT_IN)}): running it needs a cluster "
-                           "(the kubernetes backend)")
+        raise NeedsCluster(
+            f"image {image!r} is not one of the built-in images "
+            f"({', '.join(f'{REPOSITORY}/{n}' for n in BUILT_IN)}): running it needs a cluster "
+            "(the kubernetes backend)"
+        )
     folder = images_dir / name
     dockerfile = folder / "Dockerfile"
     if not dockerfile.is_file():
-        raise NeedsCluster(f"no program for {image!r} on this machine: {name}/Dockerfile is missing from "
-                           f"the images directory {images_dir}")
+        raise NeedsCluster(
+            f"no program for {image!r} on this machine: {name}/Dockerfile is missing from "
+            f"the images directory {images_dir}"
+        )
     entry = _entry_file(dockerfile)
     if entry is None or not (folder / Path(entry).name).is_file():
         raise NeedsCluster(f"{name}/Dockerfile names no Python entry file in its folder (ENTRYPOINT/CMD: {entry!r})")

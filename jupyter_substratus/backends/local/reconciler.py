@@ -33,8 +33,10 @@ log = logging.getLogger(__name__)
 Key = tuple[str, str, str]  # namespace, plural, name
 TICK_SECONDS = 1.0
 READY_POLL_SECONDS = 0.5
-INTERRUPTED_MESSAGE = ("the Jupyter server stopped while this ran; its partial output is not used. "
-                       "Delete the resource and create it again to re-run it")
+INTERRUPTED_MESSAGE = (
+    "the Jupyter server stopped while this ran; its partial output is not used. "
+    "Delete the resource and create it again to re-run it"
+)
 
 
 def _key(obj: dict[str, Any]) -> Key:
@@ -49,8 +51,9 @@ def _free_port() -> int:
 
 
 class Reconciler:
-    def __init__(self, store: Store, images_dir: Path, kernels_dir: Path, base_url: str, max_jobs: int,
-                 default_namespace: str):
+    def __init__(
+        self, store: Store, images_dir: Path, kernels_dir: Path, base_url: str, max_jobs: int, default_namespace: str
+    ):
         self.store = store
         self.default_namespace = default_namespace
         self.images_dir = images_dir
@@ -89,7 +92,7 @@ class Reconciler:
         self.closing = True
         if self.loop_task:
             self.loop_task.cancel()
-        for key, task in list(self.tasks.items()):
+        for task in list(self.tasks.values()):
             task.cancel()
         await asyncio.gather(*self.tasks.values(), return_exceptions=True)
         if self.loop_task:
@@ -133,8 +136,11 @@ class Reconciler:
         resource = parse(obj)
         main = condition(obj, workloads.main_condition(resource))
         generation = obj["metadata"]["generation"]
-        settled = main is not None and main.get("observedGeneration") == generation and (
-            main["reason"] in workloads.FAILURE_REASONS or main["reason"] == INTERRUPTED)
+        settled = (
+            main is not None
+            and main.get("observedGeneration") == generation
+            and (main["reason"] in workloads.FAILURE_REASONS or main["reason"] == INTERRUPTED)
+        )
         if settled or (isinstance(resource, (Model, Dataset)) and obj["status"].get("ready")):
             return
         try:
@@ -161,8 +167,12 @@ class Reconciler:
         if plan.role in (Role.LOADER, Role.TRAINER):
             if content.complete(self.store.artifacts_dir(*key)):
                 return self._finish_job(obj, code=0)
-            set_verdict(obj, workloads.workload_verdict(
-                resource, Progress.PENDING, f"queued: waiting for a free job slot ({self.max_jobs} at a time)"))
+            set_verdict(
+                obj,
+                workloads.workload_verdict(
+                    resource, Progress.PENDING, f"queued: waiting for a free job slot ({self.max_jobs} at a time)"
+                ),
+            )
             self._write_if_changed(obj, before)
             self.tasks[key] = asyncio.create_task(self._run_job(key, plan, chosen, extra_env))
         elif plan.role is Role.SERVER:
@@ -188,8 +198,10 @@ class Reconciler:
         if plan is None:
             return resource.spec.image, {}
         if plan.git is not None:
-            set_verdict(obj, workloads.build_verdict(built=False, failed=True,
-                                                     message="building an image from git needs a cluster"))
+            set_verdict(
+                obj,
+                workloads.build_verdict(built=False, failed=True, message="building an image from git needs a cluster"),
+            )
             raise NeedsCluster("spec.build.git builds an image: that needs a cluster (the kubernetes backend)")
         if not isinstance(resource, Model):
             raise NeedsCluster(f"spec.build.upload on a {obj['kind']} builds an image: that needs a cluster")
@@ -201,8 +213,15 @@ class Reconciler:
             set_verdict(obj, main)
             return None, {}
         local = build.read(self.store.upload_dir(*_key(obj)))
-        set_verdict(obj, Verdict(workloads.BUILT, "True", workloads.SUCCEEDED,
-                                 f"no image build here: the notebook {local.notebook.name} runs in this environment"))
+        set_verdict(
+            obj,
+            Verdict(
+                workloads.BUILT,
+                "True",
+                workloads.SUCCEEDED,
+                f"no image build here: the notebook {local.notebook.name} runs in this environment",
+            ),
+        )
         return local.image, {"TRAINER_NOTEBOOK": str(local.notebook)}
 
     # --- jobs ---------------------------------------------------------------------------------
@@ -226,12 +245,14 @@ class Reconciler:
                 folder = self.store.content_dir(*key)
                 content.prepare(plan, folder, self._artifacts_of)
                 env = content.environment(plan, chosen, folder, extra_env)
-                workload = await Workload.start(chosen.entry, env, folder, self.store.log_file(*key),
-                                                self.store.run_file(*key))
+                workload = await Workload.start(
+                    chosen.entry, env, folder, self.store.log_file(*key), self.store.run_file(*key)
+                )
                 self.workloads[key] = workload
                 message = f"running {chosen.name} (pid {workload.process.pid})"
-                self._update(key, lambda obj, r: set_verdict(obj, workloads.workload_verdict(r, Progress.RUNNING,
-                                                                                             message)))
+                self._update(
+                    key, lambda obj, r: set_verdict(obj, workloads.workload_verdict(r, Progress.RUNNING, message))
+                )
                 code = await workload.wait()
             self.tasks.pop(key, None)
             obj = self.store.read(*key)
@@ -246,7 +267,8 @@ class Reconciler:
             raise
         except NeedsCluster as e:
             self.tasks.pop(key, None)
-            self._update(key, lambda obj, r: set_verdict(obj, workloads.invalid_verdict(obj["kind"], str(e))))
+            message = str(e)
+            self._update(key, lambda obj, r: set_verdict(obj, workloads.invalid_verdict(obj["kind"], message)))
         finally:
             self.workloads.pop(key, None)
 
@@ -264,7 +286,8 @@ class Reconciler:
             done = True
         else:
             reason = content.failure_reason(self.store.content_dir(*key)) or (
-                f"the program exited with code {code} without completing its artifacts; see the logs")
+                f"the program exited with code {code} without completing its artifacts; see the logs"
+            )
             set_verdict(obj, workloads.workload_verdict(resource, Progress.FAILED, reason))
         obj["status"]["ready"] = done
         self._write_if_changed(obj, before)
@@ -288,10 +311,15 @@ class Reconciler:
             content.prepare(plan, folder, self._artifacts_of)
             port = _free_port()
             env = content.environment(plan, chosen, folder, {"PORT": str(port)})
-            self._update(key, lambda obj, r: set_verdict(obj, workloads.workload_verdict(
-                r, Progress.PENDING, f"starting {chosen.name} on 127.0.0.1:{port}")))
-            workload = await Workload.start(chosen.entry, env, folder, self.store.log_file(*key),
-                                            self.store.run_file(*key))
+            self._update(
+                key,
+                lambda obj, r: set_verdict(
+                    obj, workloads.workload_verdict(r, Progress.PENDING, f"starting {chosen.name} on 127.0.0.1:{port}")
+                ),
+            )
+            workload = await Workload.start(
+                chosen.entry, env, folder, self.store.log_file(*key), self.store.run_file(*key)
+            )
             workload.port = port
             self.workloads[key] = workload
             exited = asyncio.ensure_future(workload.wait())
@@ -304,9 +332,11 @@ class Reconciler:
                         pass
                     await asyncio.wait({exited}, timeout=READY_POLL_SECONDS)
             if not exited.done():
+
                 def serving(obj, resource):
                     set_verdict(obj, workloads.workload_verdict(resource, Progress.SUCCEEDED))
                     obj["status"].update(ready=True, url=self.proxy_url(key[0], key[2], self.default_namespace))
+
                 self._update(key, serving)
             code = await exited
             reason = content.failure_reason(folder) or f"the server exited with code {code}; see the logs"
@@ -314,13 +344,15 @@ class Reconciler:
             def failed(obj, resource):
                 set_verdict(obj, workloads.workload_verdict(resource, Progress.FAILED, reason))
                 obj["status"].update(ready=False, url=None)
+
             self._update(key, failed)
         except asyncio.CancelledError:
             if workload is not None:
                 await workload.stop()
             raise
         except NeedsCluster as e:
-            self._update(key, lambda obj, r: set_verdict(obj, workloads.invalid_verdict(obj["kind"], str(e))))
+            message = str(e)
+            self._update(key, lambda obj, r: set_verdict(obj, workloads.invalid_verdict(obj["kind"], message)))
         finally:
             if self.workloads.get(key) is workload:
                 self.workloads.pop(key, None)
@@ -355,12 +387,20 @@ class Reconciler:
             set_verdict(obj, workloads.invalid_verdict("Notebook", "secret references in env need a cluster"))
             return self._write_if_changed(obj, before)
         env.update(CONTENT_DIR=str(folder))
-        spec = {"argv": [sys.executable, "-m", "ipykernel_launcher", "-f", "{connection_file}"],
-                "display_name": f"Substratus: {key[2]}", "language": "python", "env": env}
+        spec = {
+            "argv": [sys.executable, "-m", "ipykernel_launcher", "-f", "{connection_file}"],
+            "display_name": f"Substratus: {key[2]}",
+            "language": "python",
+            "env": env,
+        }
         kernel = self._kernel_dir(key)
         kernel.mkdir(parents=True, exist_ok=True)
         (kernel / "kernel.json").write_text(json.dumps(spec, indent=1))
-        set_verdict(obj, Verdict(workloads.SERVING, "True", workloads.RUNNING,
-                                 f"open a notebook with the kernel 'Substratus: {key[2]}'"))
+        set_verdict(
+            obj,
+            Verdict(
+                workloads.SERVING, "True", workloads.RUNNING, f"open a notebook with the kernel 'Substratus: {key[2]}'"
+            ),
+        )
         obj["status"].update(ready=True, url=f"{self.base_url}lab")
         self._write_if_changed(obj, before)

@@ -90,9 +90,16 @@ class Store:
     def create(self, manifest: Manifest, namespace: str) -> Manifest:
         metadata = manifest["metadata"]
         obj = {
-            "apiVersion": manifest["apiVersion"], "kind": manifest["kind"],
-            "metadata": {**metadata, "namespace": namespace, "uid": str(uuid.uuid4()), "generation": 1,
-                         "resourceVersion": "1", "creationTimestamp": now()},
+            "apiVersion": manifest["apiVersion"],
+            "kind": manifest["kind"],
+            "metadata": {
+                **metadata,
+                "namespace": namespace,
+                "uid": str(uuid.uuid4()),
+                "generation": 1,
+                "resourceVersion": "1",
+                "creationTimestamp": now(),
+            },
             "spec": manifest.get("spec", {}),
             "status": {"ready": False, "conditions": []},
         }
@@ -113,8 +120,9 @@ class Store:
 
     def remove(self, obj: Manifest) -> None:
         metadata = obj["metadata"]
-        shutil.rmtree(self.directory(metadata["namespace"], plural_of(obj["kind"]), metadata["name"]),
-                      ignore_errors=True)
+        shutil.rmtree(
+            self.directory(metadata["namespace"], plural_of(obj["kind"]), metadata["name"]), ignore_errors=True
+        )
         self._tell("DELETED", obj)
 
     def _tell(self, event: str, obj: Manifest) -> None:
