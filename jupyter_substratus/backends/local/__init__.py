@@ -9,6 +9,17 @@
 - reconciler: the operator's decisions (api/workloads.py) carried out here
 - logs: a workload's log file, tailed and followed
 - backend: the `Backend` interface over all of that
+
+Restarts: the state directory outlives the Jupyter server. When a backend starts on it, a job
+whose process is gone (or orphaned by a killed server: it is stopped) is Complete=False,
+reason Interrupted, never ready unless its artifacts carry the completion marker; jobs that
+were queued run; Servers and Notebooks start again. Re-running an interrupted or failed Model or
+Dataset is delete and create (its spec is immutable, so a re-run is a new object with the same
+spec; deleting removes its partial artifacts).
+
+What needs a cluster (a condition says so): images other than the built-in ones, builds from
+git, build contexts not FROM substratusai/model-trainer-huggingface with a TRAINER_NOTEBOOK,
+spec.command, and secret references in env.
 """
 
 from .backend import LocalBackend

@@ -10,6 +10,7 @@ import json
 import os
 import signal
 import sys
+import time
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -21,6 +22,13 @@ def _start_time(pid: int) -> str | None:
     except OSError:
         return None
     return stat.rpartition(")")[2].split()[19]
+
+
+def _zombie(pid: int) -> bool:
+    try:
+        return Path(f"/proc/{pid}/stat").read_text().rpartition(")")[2].split()[0] == "Z"
+    except OSError:
+        return False
 
 
 @dataclass
@@ -39,14 +47,19 @@ class Recorded:
             return None
 
     def alive(self) -> bool:
-        return self.started is not None and _start_time(self.pid) == self.started
+        return self.started is not None and _start_time(self.pid) == self.started and not _zombie(self.pid)
 
-    def kill(self) -> None:
-        if self.alive():
-            try:
-                os.killpg(self.pid, signal.SIGKILL)
-            except ProcessLookupError:
-                pass
+    def kill(self, wait: float = 5.0) -> None:
+        """Kill its process group and wait (up to `wait` s) until it has stopped writing anything."""
+        if not self.alive():
+            return
+        try:
+            os.killpg(self.pid, signal.SIGKILL)
+        except ProcessLookupError:
+            return
+        deadline = time.monotonic() + wait
+        while self.alive() and time.monotonic() < deadline:
+            time.sleep(0.02)
 
 
 class Workload:

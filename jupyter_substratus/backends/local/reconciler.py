@@ -87,6 +87,11 @@ class Reconciler:
             main = condition(obj, workloads.condition_type(obj["kind"]))
             if obj["kind"] in ("Model", "Dataset") and main and main["reason"] == workloads.RUNNING:
                 self._finish_job(obj, interrupted=True)
+            elif obj["kind"] == "Server" and obj["status"].get("ready"):
+                # Its process went with the old Jupyter server: not ready until started again.
+                set_verdict(obj, workloads.workload_verdict(parse(obj), Progress.PENDING, "restarting"))
+                obj["status"].update(ready=False, url=None)
+                self.store.write(obj)
 
     async def close(self) -> None:
         self.closing = True
