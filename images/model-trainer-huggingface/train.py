@@ -34,10 +34,11 @@ TRAINER_PARAMS: dict[str, type] = {
     "load_in_4bit": bool,
     "max_length": int,
 }
-# Defaults that differ from TrainingArguments' own: no checkpoints, logs every step, no trackers.
+# Defaults that differ from TrainingArguments' own: no checkpoints, no trackers, and a log (so a
+# progress line) every 1% of the steps: every step of a short job, about 100 lines for a long one.
 DEFAULTS: dict[str, Any] = {
     "save_strategy": "no",
-    "logging_steps": 1,
+    "logging_steps": 0.01,
     "report_to": "none",
     "disable_tqdm": True,
     "remove_unused_columns": False,
@@ -231,9 +232,11 @@ def main() -> None:
         print(
             f"training {contract.model_name(model_path)} on {len(items)} examples from {', '.join(files)}", flush=True
         )
+        from transformers import Trainer, set_seed
+
         if rank:
+            set_seed(arguments.seed)  # the adapter's random init, reproducible like the rest of the run
             model = add_lora(model, values, rank, load_in_4bit)
-        from transformers import Trainer
 
         callback = ProgressCallback()
         trainer = Trainer(
