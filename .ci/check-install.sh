@@ -40,6 +40,11 @@ if ! grep -Eq 'jupyter_substratus.*enabled' <<<"$serverext" || ! grep -Eq 'jupyt
     echo "check-install: FAIL: jupyter server extension list does not report jupyter_substratus enabled OK" >&2
     status=1
 fi
+# The local backend runs the workload images' programs from inside the installed package.
+if ! ls "$WORK"/venv/lib/python3*/site-packages/jupyter_substratus/images/model-server/Dockerfile >/dev/null 2>&1; then
+    echo "check-install: FAIL: the wheel does not carry images/ (the local backend's programs)" >&2
+    status=1
+fi
 end=$(date +%s)
 echo "check-install: pip install took $((installed - start)) s, whole check $((end - start)) s"
 [ $status = 0 ] && echo "check-install: OK"

@@ -36,8 +36,11 @@ def default_state_dir() -> Path:
 
 
 def default_images_dir() -> Path:
-    """images/ of the source tree this package runs from."""
-    return Path(__file__).resolve().parents[3] / "images"
+    """The built-in images' programs: inside the installed package (a wheel carries them as
+    jupyter_substratus/images), else images/ of the source tree (an editable install)."""
+    package = Path(__file__).resolve().parents[2]
+    shipped = package / "images"
+    return shipped if shipped.is_dir() else package.parent / "images"
 
 
 class LocalBackend(Backend):
