@@ -273,7 +273,10 @@ def _sampling(state: ServerState, generator: Generator, prompt_ids: list[int], a
             f"and this model's context is {generator.context_length}",
             "max_tokens",
         )
-    max_new = asked if asked is not None else min(state.max_new_tokens, room or state.max_new_tokens)
+    if asked is not None:
+        max_new = asked
+    else:  # the server's default, shortened to what the context leaves
+        max_new = state.max_new_tokens if room is None else min(state.max_new_tokens, room)
     return Sampling(max_new, body.temperature, body.top_p, body.seed, body.stops())
 
 

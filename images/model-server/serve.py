@@ -1,5 +1,11 @@
 """The model server's entry point: serve $CONTENT_DIR/model over HTTP on port 8080 (env PORT).
 
+params (params.json or PARAM_* env vars):
+  max_new_tokens  new tokens for a request that does not say (default 128)
+  dtype           auto, float32, float16 or bfloat16 (default float32 on CPU, auto on GPU)
+  device          cpu, cuda or cuda:N (default cuda when there is a GPU; cuda spreads the model
+                  over all GPUs)
+  load_in_8bit / load_in_4bit   bitsandbytes quantization, GPU only
 The port opens at once and GET / answers 503 while the weights load, 200 once they are loaded.
 Anything that makes the model unservable (no completion marker, unreadable files, bad params,
 weights that fail to load) ends the process with a one-line reason in the termination log.
