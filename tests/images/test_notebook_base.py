@@ -66,3 +66,21 @@ def _wait_for(url: str, process: subprocess.Popen, timeout: float = 90) -> None:
             pass
         time.sleep(0.1)
     raise AssertionError(f"jupyter lab did not answer {url} within {timeout} s")
+
+
+def test_the_image_installs_jupyter_substratus_and_its_magics_load():
+    """The Dockerfile pip-installs the project (pinned in an ARG), and in an environment holding it
+    `%load_ext jupyter_substratus` works in IPython, as it must in the notebook's kernel."""
+    import dockerfile
+
+    from tests.images.fixtures import IMAGES
+
+    commands = dockerfile.parse_file(str(IMAGES / "notebook-base" / "Dockerfile"))
+    pins = [c.value[0] for c in commands if c.cmd.upper() == "ARG" and c.value[0].startswith("JUPYTER_SUBSTRATUS=")]
+    assert pins and "jupyter-substratus==" in pins[0]
+    assert any("${JUPYTER_SUBSTRATUS}" in " ".join(c.value) for c in commands if c.cmd.upper() == "RUN")
+    code = ("get_ipython().run_line_magic('load_ext', 'jupyter_substratus'); "
+            "print('substratus' in get_ipython().magics_manager.magics['line'])")  # fmt: skip
+    loaded = subprocess.run([sys.executable, "-m", "IPython", "--quick", "-c", code],
+                            capture_output=True, text=True, timeout=120)  # fmt: skip
+    assert loaded.returncode == 0 and loaded.stdout.strip().endswith("True"), loaded.stdout + loaded.stderr
