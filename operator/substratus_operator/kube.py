@@ -50,7 +50,9 @@ class Kube:
             header_params={"Accept": "application/json", "Content-Type": content_type},
             auth_settings=["BearerToken"],
         )
-        response = self.api.call_api(method, url, headers, body, post, _request_timeout=60)
+        # (connect, read): no single call of ours should take longer, and a call hung on a dead
+        # connection must not hold up the operator's shutdown (kopf waits for its threads).
+        response = self.api.call_api(method, url, headers, body, post, _request_timeout=(5, 30))
         data = response.read()
         if not 200 <= response.status <= 299:
             raise ApiException(status=response.status, reason=response.reason, body=data)

@@ -52,7 +52,8 @@ def running_operator(cluster: KubeCluster, namespace: str, data: dict, resync: f
     # A fresh registry per run: the handlers module must register into it again.
     sys.modules.pop("substratus_operator.handlers", None)
     args = ["run", "-A", "--standalone", "-m", "substratus_operator.handlers"]
-    with KopfRunner(args, registry=kopf.OperatorRegistry(), timeout=60) as runner:
+    # timeout: how long stopping may take; a call in flight finishes first (up to its own 30 s).
+    with KopfRunner(args, registry=kopf.OperatorRegistry(), timeout=90) as runner:
         yield runner
 
 

@@ -29,7 +29,7 @@ class JobController(threading.Thread):
 
 
 @pytest.mark.slow  # about 80 s; `make test` (CI) runs it, `-m "not slow"` skips it
-@pytest.mark.timeout(200)
+@pytest.mark.timeout(400)
 def test_200_models_converge_through_restarts_and_api_faults(kube_emulator, kube_namespace):
     faults = kube_emulator.faults
     for index in range(MODELS):
