@@ -170,3 +170,23 @@ def test_smollm2_readiness_then_chat_and_cancel(smollm2_content):
         started = time.monotonic()
         client.completions.create(model="model", prompt="Hi", max_tokens=1)
         assert time.monotonic() - started < 8
+
+
+def test_chat_without_a_chat_template_uses_the_plain_fallback(tmp_path, tiny_model_dirs):
+    """A base model's tokenizer often has no chat template: messages become 'Role: text' lines."""
+    from transformers import AutoTokenizer
+
+    model = complete_copy(tiny_model_dirs["gpt2"], tmp_path / "model")
+    (model / "chat_template.jinja").unlink()
+    config = json.loads((model / "tokenizer_config.json").read_text())
+    config.pop("chat_template", None)
+    (model / "tokenizer_config.json").write_text(json.dumps(config))
+    tokenizer = AutoTokenizer.from_pretrained(model)
+    assert tokenizer.chat_template is None
+    expected = tokenizer("System: Be brief.\nUser: color of sky?\nAssistant:")["input_ids"]
+
+    messages = [{"role": "system", "content": "Be brief."}, {"role": "user", "content": "color of sky?"}]
+    with serve(tmp_path) as running:
+        answer = httpx.post(running.url + "/v1/chat/completions", json={"messages": messages, "max_tokens": 2})
+    assert answer.status_code == 200, answer.text
+    assert answer.json()["usage"]["prompt_tokens"] == len(expected)
