@@ -229,9 +229,6 @@ def main() -> None:
         examples, texts, files = read_examples(data_path)
         model, tokenizer, _ = load_model(model_path, load_in_4bit)
         items = tokenize(examples, texts, tokenizer, max_length)
-        print(
-            f"training {contract.model_name(model_path)} on {len(items)} examples from {', '.join(files)}", flush=True
-        )
         from transformers import Trainer, set_seed
 
         if rank:
@@ -245,6 +242,12 @@ def main() -> None:
             train_dataset=items,
             data_collator=Collator(tokenizer.pad_token_id),
             callbacks=[callback],
+        )
+        trainable = sum(p.numel() for p in model.parameters() if p.requires_grad)
+        print(
+            f"training {contract.model_name(model_path)} ({trainable:,} trainable parameters) on {len(items)} "
+            f"examples from {', '.join(files)}",
+            flush=True,
         )
         result = trainer.train()
 
