@@ -3,9 +3,12 @@
 Every param that is a transformers TrainingArguments field is passed through, typed by the
 field's type (num_train_epochs, learning_rate, max_steps, per_device_train_batch_size, ...).
 Trainer params: lora_r (LoRA via peft when set), lora_alpha, lora_dropout, lora_target_modules,
+lora_modules_to_save (modules trained in full beside the adapter, e.g. lm_head),
 merge_adapter (default true; false keeps the adapter and copies the base model to artifacts/base),
 load_in_4bit (QLoRA, CUDA only), max_length (tokens per example, default 512). Any other key
-ends the job naming it. With $TRAINER_NOTEBOOK set, that notebook runs instead (notebook.py).
+ends the job naming it. With $TRAINER_NOTEBOOK set, that notebook runs instead (notebook_mode.py).
+A kept adapter loads as PeftModel.from_pretrained(AutoModelForCausalLM.from_pretrained(artifacts /
+"base"), artifacts); see README.md.
 Output: save_pretrained (safetensors) + tokenizer + manifest.json, then the completion marker.
 """
 
@@ -30,6 +33,7 @@ TRAINER_PARAMS: dict[str, type] = {
     "lora_alpha": float,
     "lora_dropout": float,
     "lora_target_modules": list,
+    "lora_modules_to_save": list,
     "merge_adapter": bool,
     "load_in_4bit": bool,
     "max_length": int,
@@ -175,6 +179,7 @@ def add_lora(model, values: dict[str, Any], rank: int, quantized: bool):
         lora_alpha=contract.param(values, "lora_alpha", float, 2 * rank),
         lora_dropout=contract.param(values, "lora_dropout", float, 0.05),
         target_modules=targets,
+        modules_to_save=contract.param(values, "lora_modules_to_save", list) or None,
         task_type="CAUSAL_LM",
     )
     try:

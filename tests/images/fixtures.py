@@ -187,6 +187,8 @@ def train_tokenizer(texts: list[str]):
 
 
 def tiny_config(arch: str, tokenizer):
+    """Two layers of width 64, no dropout (GPT-2's and OPT's default 0.1 drowns the little signal a
+    LoRA adapter on so small a model carries, and the task needs none)."""
     from transformers import GPT2Config, LlamaConfig, OPTConfig
 
     special = dict(
@@ -206,7 +208,9 @@ def tiny_config(arch: str, tokenizer):
             **special,
         )
     if arch == "gpt2":
-        return GPT2Config(n_embd=64, n_layer=2, n_head=4, n_positions=128, **special)
+        return GPT2Config(
+            n_embd=64, n_layer=2, n_head=4, n_positions=128, resid_pdrop=0.0, embd_pdrop=0.0, attn_pdrop=0.0, **special
+        )
     if arch == "opt":
         return OPTConfig(
             hidden_size=64,
@@ -215,6 +219,7 @@ def tiny_config(arch: str, tokenizer):
             num_attention_heads=4,
             max_position_embeddings=128,
             word_embed_proj_dim=64,
+            dropout=0.0,
             **special,
         )
     raise ValueError(arch)

@@ -94,6 +94,33 @@ def test_lora_merged_and_kept(model_artifacts, tmp_path):
     _assert_learned(kept, adapter=True)
 
 
+@pytest.mark.parametrize("arch", ["gpt2", "opt"])
+def test_lora_on_tied_heads_merged_and_kept(arch, model_artifacts, tmp_path):
+    """GPT-2 and OPT tie lm_head to the input embeddings: the head is trained in full beside the
+    adapter (lora_modules_to_save) and comes out untied, merged or kept. A whole head trained at
+    the adapter's 2e-2 overshoots: 5e-3."""
+    lora = {
+        "max_steps": 60,
+        "learning_rate": 5e-3,
+        "per_device_train_batch_size": 8,
+        "lora_r": 16,
+        "lora_alpha": 32,
+        "lora_dropout": 0.0,
+        "lora_modules_to_save": "lm_head",
+    }
+    merged = _train(prepare_content(tmp_path / "merged", model_artifacts(arch), toy_records()), lora)
+    assert json.loads((merged / "config.json").read_text())["tie_word_embeddings"] is False
+    _assert_loss_fell(merged)
+    _assert_learned(merged)
+
+    kept = _train(
+        prepare_content(tmp_path / "kept", model_artifacts(arch), toy_records()), {**lora, "merge_adapter": False}
+    )
+    assert (kept / "adapter_config.json").is_file() and (kept / "base" / "config.json").is_file()
+    _assert_loss_fell(kept)
+    _assert_learned(kept, adapter=True)
+
+
 def test_instruction_and_text_data(model_artifacts, tmp_path):
     records = [{"instruction": p.split("\n")[0], "input": "", "output": c} for p, c in TOY_PAIRS]
     content = prepare_content(
