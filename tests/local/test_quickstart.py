@@ -21,7 +21,11 @@ pytestmark = pytest.mark.slow
 
 
 @pytest.fixture
-def jp_server_config(tmp_path):
+def jp_server_config(tmp_path, monkeypatch):
+    # No cluster configured: not the emulator's kubeconfig other tests of the session point at.
+    monkeypatch.setenv("KUBECONFIG", str(tmp_path / "no-kubeconfig"))
+    monkeypatch.setenv("HOME", str(tmp_path / "home"))
+    monkeypatch.delenv("KUBERNETES_SERVICE_HOST", raising=False)
     return {
         "ServerApp": {"jpserver_extensions": {"jupyter_substratus": True}},
         "SubstratusExtension": {"local_state_dir": str(tmp_path / "state")},
