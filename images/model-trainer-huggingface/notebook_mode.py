@@ -1,17 +1,21 @@
 """Notebook mode: $TRAINER_NOTEBOOK runs headless with papermill (params injected into the cell
 tagged `parameters`, cwd = the notebook's folder, CONTENT_DIR passed through). The executed
 notebook and its HTML go to artifacts/notebook/, then manifest.json and the completion marker.
-A failing cell ends the job with a one-line summary (the executed notebook is still kept)."""
+A failing cell ends the job with a one-line summary (the executed notebook is still kept), and so
+does a notebook that saved no model (config.json or adapter_config.json) into artifacts/."""
 
 from __future__ import annotations
 
+import json
 import os
+from collections import Counter
 from pathlib import Path
 
 import substratus_contract as contract
 from substratus_contract import ContractError
 
 OUTPUT = "notebook"
+SAFETENSORS_DTYPES = {"F32": "float32", "F16": "float16", "BF16": "bfloat16", "F64": "float64"}
 
 
 def to_html(executed: Path) -> Path:
@@ -22,6 +26,33 @@ def to_html(executed: Path) -> Path:
     target = executed.with_suffix(".html")
     target.write_text(body, encoding="utf-8")
     return target
+
+
+def describe_model(artifacts: Path) -> dict:
+    """Manifest fields for the model a notebook saved, read from its config and safetensors headers."""
+    from safetensors import safe_open
+
+    config_file = artifacts / "config.json"
+    if not config_file.is_file():
+        config_file = artifacts / "adapter_config.json"
+    config = json.loads(config_file.read_text())
+    sizes: Counter[str] = Counter()
+    for path in artifacts.glob("*.safetensors"):
+        with safe_open(path, framework="numpy") as weights:
+            for name in weights.keys():
+                piece = weights.get_slice(name)
+                count = 1
+                for dimension in piece.get_shape():
+                    count *= dimension
+                sizes[piece.get_dtype()] += count
+    dtype = sizes.most_common(1)[0][0] if sizes else None
+    return {
+        "architecture": (config.get("architectures") or [config.get("peft_type")])[0],
+        "model_type": config.get("model_type"),
+        "parameters": sum(sizes.values()) or None,
+        "dtype": SAFETENSORS_DTYPES.get(dtype, dtype),
+        "adapter": config_file.name == "adapter_config.json",
+    }
 
 
 def run_notebook(notebook: Path) -> None:
@@ -63,12 +94,11 @@ def run_notebook(notebook: Path) -> None:
         to_html(executed)
     if failure:
         raise ContractError(failure)
-    fields = {}
-    if (artifacts / "config.json").is_file():
-        import json
-
-        config = json.loads((artifacts / "config.json").read_text())
-        fields = {"architecture": (config.get("architectures") or [None])[0], "model_type": config.get("model_type")}
+    if not any((artifacts / name).is_file() for name in ("config.json", "adapter_config.json")):
+        raise ContractError(
+            f"notebook {notebook.name} finished but saved no model: call save_pretrained on "
+            "$CONTENT_DIR/artifacts (no config.json or adapter_config.json there)"
+        )
     model = contract.model_dir()
     contract.write_manifest(
         artifacts,
@@ -79,7 +109,7 @@ def run_notebook(notebook: Path) -> None:
         params=values,
         base_model=contract.model_name(model) if model.is_dir() else None,
         source=f"notebook {notebook.name}",
-        **fields,
+        **describe_model(artifacts),
     )
     contract.mark_complete(artifacts)
     print(f"notebook finished; artifacts in {artifacts}", flush=True)

@@ -161,20 +161,29 @@ def test_notebook_mode_runs_the_example(model_artifacts, tmp_path):
     assert any("num_train_epochs = 2" in "".join(c["source"]) for c in executed["cells"])
     manifest = json.loads((artifacts / "manifest.json").read_text())
     assert manifest["mode"] == "notebook" and manifest["architecture"] == "GPT2LMHeadModel"
+    from transformers import AutoModelForCausalLM
+
+    model = AutoModelForCausalLM.from_pretrained(artifacts)
+    assert manifest["parameters"] == sum(p.numel() for p in model.parameters()) and manifest["dtype"] == "float32"
 
 
-def test_notebook_mode_failing_cell(tmp_path):
+@pytest.mark.parametrize(
+    "cell, words",
+    [
+        ("raise RuntimeError('bad\\nthing')", "broken.ipynb failed in cell 2: RuntimeError: bad thing"),
+        ("y = x + 1", "broken.ipynb finished but saved no model"),
+    ],
+)
+def test_notebook_mode_failures(cell, words, tmp_path):
     import nbformat
 
-    notebook = nbformat.v4.new_notebook(
-        cells=[nbformat.v4.new_code_cell("x = 1"), nbformat.v4.new_code_cell("raise RuntimeError('bad\\nthing')")]
-    )
+    notebook = nbformat.v4.new_notebook(cells=[nbformat.v4.new_code_cell("x = 1"), nbformat.v4.new_code_cell(cell)])
     notebook.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3", "language": "python"}
     nbformat.write(notebook, tmp_path / "broken.ipynb")
     content = tmp_path / "content"
     result = run_program(TRAINER, content, {}, env={"TRAINER_NOTEBOOK": str(tmp_path / "broken.ipynb")}, timeout=240)
     reason = termination_reason(content)
-    assert result.returncode != 0 and "broken.ipynb" in reason and "RuntimeError: bad thing" in reason
+    assert result.returncode != 0 and words in reason, reason
     assert (content / "artifacts" / "notebook" / "broken.html").is_file()
     assert not (content / "artifacts" / ".complete").exists()
 
