@@ -15,6 +15,7 @@ import csv
 import hashlib
 import json
 import os
+import shutil
 import urllib.error
 import urllib.parse
 import urllib.request
@@ -157,6 +158,8 @@ def main() -> None:
         raise ContractError("param urls is required: a list or comma-separated string of URLs or paths")
     artifacts = contract.artifacts_dir()
     (artifacts / contract.COMPLETION_MARKER).unlink(missing_ok=True)
+    for stale in list(artifacts.iterdir()):  # an earlier attempt's files would be trained on too
+        shutil.rmtree(stale) if stale.is_dir() else stale.unlink()
     taken: set[str] = set()
     files = []
     for url in urls:

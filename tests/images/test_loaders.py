@@ -123,9 +123,11 @@ def test_dataset_loader_sources(tmp_path, http_root, fake_gcs):
         assert hashlib.sha256((artifacts / name).read_bytes()).hexdigest() == entry["sha256"]
     assert not list(artifacts.glob(".*.part")) and (artifacts / ".complete").is_file()
 
-    content = tmp_path / "comma"  # a comma-separated string and a plain path work too
+    # Again in the same dir, from a comma-separated string with a plain path: only these files remain.
     result = run_program("dataset-loader-http", content, {"urls": f"{local},{base}/train.jsonl"})
     assert result.returncode == 0, result.stderr[-2000:]
+    kept = {path.name for path in artifacts.iterdir()}
+    assert kept == {"more.jsonl", "train.jsonl", "manifest.json", ".complete"}
 
 
 def test_dataset_loader_failures(tmp_path, http_root):
