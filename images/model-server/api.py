@@ -5,6 +5,8 @@ The server serves one model: a request's `model` field is not checked against it
 prompt box of the Lab extension sends none); responses name the served model.
 """
 
+import asyncio
+import contextlib
 import json
 import time
 import uuid
@@ -204,7 +206,7 @@ def create_app(state: ServerState) -> FastAPI:
         generator = _loaded(state)
         prompt_ids = generator.encode(body.prompt)
         sampling = _sampling(state, generator, prompt_ids, body.max_new_tokens, body)
-        text, _, usage = await _collect(generator, prompt_ids, sampling)
+        text, _, usage = await _collect(request, generator, prompt_ids, sampling)
         return {"generated_text": text, "usage": usage.as_dict()}
 
     @app.post("/v1/completions")
@@ -216,7 +218,7 @@ def create_app(state: ServerState) -> FastAPI:
         reply = _Reply(state, "cmpl", "text_completion")
         if body.stream:
             return _sse(_completion_chunks(reply, generator, prompt_ids, sampling, body.include_usage()))
-        text, reason, usage = await _collect(generator, prompt_ids, sampling)
+        text, reason, usage = await _collect(request, generator, prompt_ids, sampling)
         choice = {"index": 0, "text": text, "finish_reason": reason, "logprobs": None}
         return reply.body(choices=[choice], usage=usage.as_dict())
 
@@ -232,7 +234,7 @@ def create_app(state: ServerState) -> FastAPI:
         reply = _Reply(state, "chatcmpl", "chat.completion")
         if body.stream:
             return _sse(_chat_chunks(reply, generator, prompt_ids, sampling, body.include_usage()))
-        text, reason, usage = await _collect(generator, prompt_ids, sampling)
+        text, reason, usage = await _collect(request, generator, prompt_ids, sampling)
         choice = {"index": 0, "message": {"role": "assistant", "content": text}, "finish_reason": reason}
         return reply.body(choices=[choice], usage=usage.as_dict())
 
@@ -280,13 +282,31 @@ def _sampling(state: ServerState, generator: Generator, prompt_ids: list[int], a
     return Sampling(max_new, body.temperature, body.top_p, body.seed, body.stops())
 
 
-async def _collect(generator: Generator, prompt_ids: list[int], sampling: Sampling) -> tuple[str, str, Usage]:
+async def _collect(request: Request, generator: Generator, prompt_ids: list[int], sampling: Sampling):
+    """(text, finish reason, usage) of a whole generation; stopped early if the client goes away,
+    so that a client that gave up does not keep the model busy."""
     usage = Usage()
-    parts, reason = [], None
-    async for piece in generator.stream(prompt_ids, sampling, usage):
-        parts.append(piece.text)
-        reason = piece.finish_reason
-    return "".join(parts), reason, usage
+
+    async def generate() -> tuple[str, str | None, Usage]:
+        parts, reason = [], None
+        async for piece in generator.stream(prompt_ids, sampling, usage):
+            parts.append(piece.text)
+            reason = piece.finish_reason
+        return "".join(parts), reason, usage
+
+    async def client_gone() -> None:
+        while (await request.receive())["type"] != "http.disconnect":
+            pass
+
+    work, gone = asyncio.ensure_future(generate()), asyncio.ensure_future(client_gone())
+    await asyncio.wait({work, gone}, return_when=asyncio.FIRST_COMPLETED)
+    gone.cancel()
+    if not work.done():
+        work.cancel()  # its generation stops at the next token
+        with contextlib.suppress(asyncio.CancelledError):
+            await work
+        raise ApiError(499, "the client went away before the generation finished")
+    return work.result()
 
 
 class _Reply:

@@ -162,11 +162,18 @@ def test_smollm2_readiness_then_chat_and_cancel(smollm2_content):
 
         # A client that goes away mid-stream stops its generation: the next request is not queued
         # behind 400 tokens (about 20 s here) of nobody's answer.
-        body = {"prompt": "Write a long story about a lighthouse.", "max_tokens": 400, "temperature": 0,
-                "stream": True}  # fmt: skip
+        story = "Once upon a time, in a small village by the sea, there lived an old lighthouse keeper who"
+        body = {"prompt": story, "max_tokens": 400, "temperature": 0, "stream": True}  # greedy: 400 tokens, no EOS
         with httpx.stream("POST", running.url + "/v1/completions", json=body, timeout=60) as response:
             lines = response.iter_lines()
             assert json.loads(next(line for line in lines if line.startswith("data: "))[6:])["choices"]
+        started = time.monotonic()
+        client.completions.create(model="model", prompt="Hi", max_tokens=1)
+        assert time.monotonic() - started < 8
+
+        # The same for a client that gives up waiting for a whole (not streamed) answer.
+        with pytest.raises(httpx.ReadTimeout):
+            httpx.post(running.url + "/v1/completions", json={**body, "stream": False}, timeout=1.5)
         started = time.monotonic()
         client.completions.create(model="model", prompt="Hi", max_tokens=1)
         assert time.monotonic() - started < 8
