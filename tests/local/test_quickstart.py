@@ -14,6 +14,7 @@ from pathlib import Path
 import openai
 import pytest
 
+from jupyter_substratus.api.workloads import FAILURE_REASONS
 from tests.images.fixtures import smollm2_gguf, toy_records, write_jsonl
 
 EXAMPLE = Path(__file__).resolve().parents[2] / "examples" / "notebook-from-directory"
@@ -46,15 +47,32 @@ def rest(jp_fetch):
     return call
 
 
-async def ready(rest, plural: str, name: str, timeout: float) -> dict:
+async def ready(rest, jp_fetch, plural: str, name: str, timeout: float) -> dict:
     obj = None
     try:
         async with asyncio.timeout(timeout):
             while not (obj := await rest("GET", plural, name, code=200))["status"].get("ready"):
+                if any(c["reason"] in FAILURE_REASONS for c in obj["status"].get("conditions", [])):
+                    break
                 await asyncio.sleep(0.3)
+            else:
+                return obj
     except TimeoutError:
-        raise AssertionError(f"{plural}/{name} not ready in {timeout} s: {json.dumps(obj['status'])}") from None
-    return obj
+        pass
+    logs = await every_log(jp_fetch)
+    raise AssertionError(f"{plural}/{name} not ready in {timeout} s: {json.dumps(obj['status'])}\n{logs}")
+
+
+async def every_log(jp_fetch) -> str:
+    """The logs of every resource, so that a failure says why."""
+    text = []
+    for plural in ("datasets", "models", "servers"):
+        listing = await jp_fetch("substratus", "api", "v1", plural)
+        for item in json.loads(listing.body)["items"]:
+            name = item["metadata"]["name"]
+            logs = await jp_fetch("substratus", "api", "v1", plural, name, "logs", raise_error=False)
+            text.append(f"--- {plural}/{name} ---\n{logs.body.decode()[-3000:]}")
+    return "\n".join(text)
 
 
 def resource(kind: str, name: str, **spec) -> dict:
@@ -106,7 +124,7 @@ async def test_quickstart(rest, jp_fetch, jp_root_dir, jp_http_port, jp_auth_hea
     )
     assert exported["spec"]["build"]["upload"]["md5Checksum"]
 
-    tuned = await ready(rest, "models", "tuned", timeout=240)
+    tuned = await ready(rest, jp_fetch, "models", "tuned", timeout=240)
     conditions = {c["type"]: c["reason"] for c in tuned["status"]["conditions"]}
     assert conditions == {"Uploaded": "Succeeded", "Built": "Succeeded", "Complete": "Succeeded"}
     logs = await jp_fetch("substratus", "api", "v1", "models", "tuned", "logs")
@@ -120,7 +138,7 @@ async def test_quickstart(rest, jp_fetch, jp_root_dir, jp_http_port, jp_auth_hea
             "Server", "tuned", image="substratusai/model-server", model={"name": "tuned"}, params={"max_new_tokens": 4}
         ),
     )
-    server = await ready(rest, "servers", "tuned", timeout=120)
+    server = await ready(rest, jp_fetch, "servers", "tuned", timeout=120)
     url = server["status"]["url"]
     assert url.endswith("/substratus/api/v1/servers/tuned/proxy/")
 
@@ -136,7 +154,7 @@ async def test_quickstart(rest, jp_fetch, jp_root_dir, jp_http_port, jp_auth_hea
     await client.close()
     await anonymous.close()
 
-    smollm2 = await ready(rest, "models", "smollm2", timeout=240)
+    smollm2 = await ready(rest, jp_fetch, "models", "smollm2", timeout=240)
     assert smollm2["status"]["artifacts"]["url"].startswith("file://")
     await rest("DELETE", "servers", "tuned", code=204)
     gone = await rest("GET", "servers", "tuned", "proxy", "v1", "models", code=503)
