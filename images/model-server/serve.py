@@ -1,4 +1,6 @@
-"""The model server's entry point: serve $CONTENT_DIR/model over HTTP on port 8080 (env PORT).
+"""The model server's entry point: serve $CONTENT_DIR/model over HTTP on port 8080 (env PORT),
+on every interface (env HOST: the local backend passes 127.0.0.1, so that only the Jupyter
+server's proxy route reaches it).
 
 params (params.json or PARAM_* env vars):
   max_new_tokens  new tokens for a request that does not say (default 128)
@@ -35,7 +37,7 @@ def main() -> None:
 
     device = resolve_device(opts)  # a GPU-only param on a CPU machine fails before the port opens
     state = ServerState(model_id=contract.model_name(model_dir), max_new_tokens=opts.max_new_tokens)
-    sock = _listen(os.environ.get("PORT", "8080"))
+    sock = _listen(os.environ.get("HOST", "0.0.0.0"), os.environ.get("PORT", "8080"))
     server = uvicorn.Server(uvicorn.Config(create_app(state), log_level="info", timeout_graceful_shutdown=5))
     failure: list[str] = []
 
@@ -54,15 +56,15 @@ def main() -> None:
         contract.fail(failure[0])
 
 
-def _listen(port: str) -> socket.socket:
+def _listen(host: str, port: str) -> socket.socket:
     if not port.isdigit() or not 0 < int(port) < 65536:
         raise contract.ContractError(f"PORT must be a port number, not {port!r}")
     sock = socket.socket(socket.AF_INET)
     sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
     try:
-        sock.bind(("0.0.0.0", int(port)))
+        sock.bind((host, int(port)))
     except OSError as e:
-        raise contract.ContractError(f"cannot listen on port {port}: {e.strerror}") from e
+        raise contract.ContractError(f"cannot listen on port {port} of {host!r}: {e.strerror or e}") from e
     return sock
 
 

@@ -79,17 +79,16 @@ class ServerProcess:
 
 
 @contextmanager
-def serve(content: Path, params: dict[str, Any] | None = None, wait: bool = True):
+def serve(content: Path, params: dict[str, Any] | None = None, wait: bool = True, env: dict[str, str] | None = None):
     """Start images/model-server on `content` (model/ inside it), yield it ready, stop it after."""
     content.mkdir(parents=True, exist_ok=True)
     if params is not None:
         (content / "params.json").write_text(json.dumps(params))
     port = free_port()
-    env = program_env("model-server", content, {"PORT": str(port)})
     process = subprocess.Popen(
         [sys.executable, "-u", str(program_entry("model-server"))],
         cwd=content,
-        env=env,
+        env=program_env("model-server", content, {"PORT": str(port), **(env or {})}),
         stdin=subprocess.DEVNULL,
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,

@@ -10,6 +10,7 @@ import time
 
 import httpx
 import openai
+import psutil
 import pytest
 
 from tests.images.fixtures import run_program, termination_reason
@@ -82,6 +83,18 @@ def test_port_in_use(llama):
         taken.bind(("0.0.0.0", 0))
         port = taken.getsockname()[1]
         assert f"cannot listen on port {port}" in fails_to_start(llama, PORT=str(port))
+
+
+@pytest.mark.parametrize("host", [None, "127.0.0.1"])
+def test_host_says_where_it_listens(llama, host):
+    with serve(llama, env={"HOST": host} if host else None) as server:
+        sockets = psutil.Process(server.process.pid).net_connections("inet")
+    listening = {c.laddr.ip for c in sockets if c.status == psutil.CONN_LISTEN}
+    assert listening == {host or "0.0.0.0"}
+
+
+def test_unknown_host(llama):
+    assert "cannot listen on port" in fails_to_start(llama, HOST="no-such-host.invalid")
 
 
 def test_adapter_without_its_base(tmp_path, tiny_model_dirs):

@@ -7,11 +7,13 @@ a Server of the result, and a completion through the Jupyter server's proxy rout
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import shutil
 from pathlib import Path
 
 import openai
+import psutil
 import pytest
 
 from jupyter_substratus.api.workloads import FAILURE_REASONS
@@ -73,6 +75,15 @@ async def every_log(jp_fetch) -> str:
             logs = await jp_fetch("substratus", "api", "v1", plural, name, "logs", raise_error=False)
             text.append(f"--- {plural}/{name} ---\n{logs.body.decode()[-3000:]}")
     return "\n".join(text)
+
+
+def listening_addresses() -> set[str]:
+    """The addresses this process's children listen on."""
+    addresses = set()
+    for child in psutil.Process().children(recursive=True):
+        with contextlib.suppress(psutil.NoSuchProcess):
+            addresses |= {c.laddr.ip for c in child.net_connections("inet") if c.status == psutil.CONN_LISTEN}
+    return addresses
 
 
 def resource(kind: str, name: str, **spec) -> dict:
@@ -141,6 +152,7 @@ async def test_quickstart(rest, jp_fetch, jp_root_dir, jp_http_port, jp_auth_hea
     server = await ready(rest, jp_fetch, "servers", "tuned", timeout=120)
     url = server["status"]["url"]
     assert url.endswith("/substratus/api/v1/servers/tuned/proxy/")
+    assert listening_addresses() == {"127.0.0.1"}  # the server: reached only through the proxy route
 
     token = jp_auth_header["Authorization"].split(" ", 1)[1]
     client = openai.AsyncOpenAI(base_url=f"http://127.0.0.1:{jp_http_port}{url}v1", api_key=token)

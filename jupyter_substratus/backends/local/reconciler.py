@@ -23,7 +23,7 @@ from jupyter_substratus.api.kinds import Dataset, Model, Notebook, Resource
 from jupyter_substratus.api.workloads import Inputs, Plan, Progress, Role, Verdict
 
 from . import build, content
-from .conditions import INTERRUPTED, condition, set_verdict
+from .conditions import condition, set_verdict
 from .process import Recorded, Workload
 from .programs import NeedsCluster, Program, image_name, program
 from .store import Store, plural_of
@@ -144,7 +144,7 @@ class Reconciler:
         settled = (
             main is not None
             and main.get("observedGeneration") == generation
-            and (main["reason"] in workloads.FAILURE_REASONS or main["reason"] == INTERRUPTED)
+            and main["reason"] in workloads.FAILURE_REASONS
         )
         if settled or (isinstance(resource, (Model, Dataset)) and obj["status"].get("ready")):
             return
@@ -284,7 +284,7 @@ class Reconciler:
         artifacts = self.store.artifacts_dir(*key)
         done = not interrupted and code == 0 and content.complete(artifacts)
         if interrupted and not content.complete(artifacts):
-            set_verdict(obj, Verdict(workloads.COMPLETE, "False", INTERRUPTED, INTERRUPTED_MESSAGE))
+            set_verdict(obj, Verdict(workloads.COMPLETE, "False", workloads.INTERRUPTED, INTERRUPTED_MESSAGE))
         elif done or (interrupted and content.complete(artifacts)):
             set_verdict(obj, workloads.workload_verdict(resource, Progress.SUCCEEDED))
             obj["status"]["artifacts"] = {"url": artifacts.as_uri()}
@@ -315,7 +315,7 @@ class Reconciler:
         try:
             content.prepare(plan, folder, self._artifacts_of)
             port = _free_port()
-            env = content.environment(plan, chosen, folder, {"PORT": str(port)})
+            env = content.environment(plan, chosen, folder, {"HOST": "127.0.0.1", "PORT": str(port)})
             self._update(
                 key,
                 lambda obj, r: set_verdict(
