@@ -34,8 +34,18 @@ BUILD_FAILED = "BuildFailed"
 DEPENDENCY_FAILED = "DependencyFailed"
 CHECKSUM_MISMATCH = "ChecksumMismatch"
 UPLOAD_UNSUPPORTED = "UploadUnsupported"
+INTERRUPTED = "Interrupted"  # the local backend's: the run stopped with the Jupyter server
 FAILURE_REASONS = frozenset(
-    {INVALID_SPEC, JOB_FAILED, POD_FAILED, BUILD_FAILED, DEPENDENCY_FAILED, CHECKSUM_MISMATCH, UPLOAD_UNSUPPORTED}
+    {
+        INVALID_SPEC,
+        JOB_FAILED,
+        POD_FAILED,
+        BUILD_FAILED,
+        DEPENDENCY_FAILED,
+        CHECKSUM_MISMATCH,
+        UPLOAD_UNSUPPORTED,
+        INTERRUPTED,
+    }
 )
 WAITING_FOR_DEPENDENCY = "WaitingForDependency"
 DEPENDENCY_NOT_FOUND = "DependencyNotFound"

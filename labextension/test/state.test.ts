@@ -76,8 +76,8 @@ describe('deriveState', () => {
     expect(deriveState(waiting).phase).toBe('pending');
   });
 
-  it('knows every failure reason of the operator', () => {
-    for (const reason of ['InvalidSpec', 'JobFailed', 'PodFailed', 'BuildFailed', 'DependencyFailed', 'ChecksumMismatch', 'UploadUnsupported']) {
+  it('knows every failure reason of the operator and the local backend', () => {
+    for (const reason of ['InvalidSpec', 'JobFailed', 'PodFailed', 'BuildFailed', 'DependencyFailed', 'ChecksumMismatch', 'UploadUnsupported', 'Interrupted']) {
       expect(deriveState(res('Model', { conditions: [cond('Complete', 'False', reason)] })).phase).toBe('failed');
     }
   });

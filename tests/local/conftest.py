@@ -64,12 +64,13 @@ def manifest(kind: str, name: str, **spec) -> dict:
 async def wait_for(backend, plural: str, name: str, predicate, timeout: float = 60.0) -> dict:
     """Poll until predicate(resource) holds; the last state is in the assertion message."""
     obj = None
-    async with asyncio.timeout(timeout):
-        while True:
-            obj = await backend.get(plural, name)
-            if predicate(obj):
-                return obj
-            await asyncio.sleep(0.1)
+    try:
+        async with asyncio.timeout(timeout):
+            while not predicate(obj := await backend.get(plural, name)):
+                await asyncio.sleep(0.1)
+    except TimeoutError:
+        raise AssertionError(f"{plural}/{name} after {timeout} s: {dump(obj)}") from None
+    return obj
 
 
 def reason(obj: dict, condition_type: str) -> str | None:

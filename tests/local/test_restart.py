@@ -91,5 +91,17 @@ async def test_a_graceful_stop_interrupts_running_jobs_and_requeues_waiting_ones
         assert done["status"]["artifacts"]["url"].endswith("/models/next/content/artifacts")
         slow = await second.get("models", "slow")
         assert reason(slow, "Complete") == "Interrupted" and not slow["status"]["ready"]
+        await second.create(manifest("Dataset", "data", image="substratusai/dataset-loader-http"))
+        await second.create(
+            manifest(
+                "Model",
+                "on-slow",
+                image="substratusai/model-trainer-huggingface",
+                model={"name": "slow"},
+                dataset={"name": "data"},
+            )
+        )
+        tuned = await wait_for(second, "models", "on-slow", lambda o: reason(o, "Complete") == "DependencyFailed")
+        assert "Model slow failed (Interrupted)" in tuned["status"]["conditions"][-1]["message"]
     finally:
         await second.close()

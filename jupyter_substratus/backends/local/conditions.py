@@ -8,10 +8,6 @@ from jupyter_substratus.api.workloads import Verdict
 
 from .store import now
 
-# The local backend's own reason: the run stopped with the Jupyter server; delete and recreate
-# the resource to run it again.
-INTERRUPTED = "Interrupted"
-
 
 def condition(obj: dict[str, Any], condition_type: str) -> dict[str, Any] | None:
     return next((c for c in obj.get("status", {}).get("conditions", []) if c["type"] == condition_type), None)

@@ -30,7 +30,8 @@ export const FAILURE_REASONS: ReadonlySet<string> = new Set([
   'BuildFailed',
   'DependencyFailed',
   'ChecksumMismatch',
-  'UploadUnsupported'
+  'UploadUnsupported',
+  'Interrupted'
 ]);
 const FAILURE_SHAPE = /(Failed|Mismatch|Unsupported)$|^Invalid/;
 /** Waiting for another resource: pending, not failed (the operator wakes it up). */
