@@ -1,5 +1,6 @@
 """kopf can be served: a trivial operator reacts to a custom resource's creation and change."""
 
+import sys
 import textwrap
 import time
 
@@ -46,8 +47,13 @@ def wait_for(check, timeout: float = 10.0):
     return result
 
 
-def test_kopf_reacts_to_create_and_change_and_releases_on_delete(kube_api_client, custom, kube_namespace, tmp_path):
-    operator = tmp_path / "operator.py"
+def test_kopf_reacts_to_create_and_change_and_releases_on_delete(
+    kube_api_client, custom, kube_namespace, tmp_path, monkeypatch
+):
+    # kopf puts the file's folder on sys.path for good; pytest-jupyter hands sys.path to
+    # subprocesses as PYTHONPATH, so later tests' programs would import from there.
+    monkeypatch.setattr(sys, "path", list(sys.path))
+    operator = tmp_path / "widget_operator.py"
     operator.write_text(OPERATOR)
     core = kubernetes.client.CoreV1Api(kube_api_client)
 
