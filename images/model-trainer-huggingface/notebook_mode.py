@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import os
+import sys
 from collections import Counter
 from pathlib import Path
 
@@ -79,7 +80,8 @@ def run_notebook(notebook: Path) -> None:
             parameters=values,
             cwd=str(notebook.parent),
             kernel_name="python3",
-            log_output=True,
+            stdout_file=sys.stdout,  # the cells' output goes to the job's log as it is printed
+            stderr_file=sys.stderr,
             progress_bar=False,
         )
     except PapermillExecutionError as error:
