@@ -56,7 +56,7 @@ def params() -> dict[str, Any]:
     found: dict[str, Any] = {}
     for key, value in os.environ.items():
         if key.startswith(PARAM_PREFIX) and len(key) > len(PARAM_PREFIX):
-            found[key[len(PARAM_PREFIX):].lower()] = _decode(value)
+            found[key[len(PARAM_PREFIX) :].lower()] = _decode(value)
     path = content_dir() / "params.json"
     if path.is_file():
         try:
@@ -130,6 +130,21 @@ def run(main) -> None:
         main()
     except ContractError as error:
         fail(str(error))
+
+
+def storage_client():
+    """A google-cloud-storage client: anonymous against $STORAGE_EMULATOR_HOST when it is set
+    (fake-gcs-server in tests), else the pod's own credentials (workload identity on GKE)."""
+    from google.cloud import storage
+
+    endpoint = os.environ.get("STORAGE_EMULATOR_HOST")
+    if not endpoint:
+        return storage.Client()
+    from google.auth.credentials import AnonymousCredentials
+
+    return storage.Client(
+        project="local", credentials=AnonymousCredentials(), client_options={"api_endpoint": endpoint}
+    )
 
 
 def is_complete(directory: Path) -> bool:

@@ -50,19 +50,9 @@ def open_source(url: str):
             raise ContractError(f"{url}: {error.reason}") from None
     if scheme == "gs":
         from google.api_core.exceptions import NotFound
-        from google.auth.credentials import AnonymousCredentials
-        from google.cloud import storage
 
-        if os.environ.get("STORAGE_EMULATOR_HOST"):
-            client = storage.Client(
-                project="local",
-                credentials=AnonymousCredentials(),
-                client_options={"api_endpoint": os.environ["STORAGE_EMULATOR_HOST"]},
-            )
-        else:
-            client = storage.Client()
         bucket, _, name = url.removeprefix("gs://").partition("/")
-        blob = client.bucket(bucket).blob(name)
+        blob = contract.storage_client().bucket(bucket).blob(name)
         try:
             blob.reload()
         except NotFound:

@@ -26,20 +26,10 @@ WEIGHT_SUFFIXES = (".safetensors", ".bin", ".json", ".model", ".txt", ".jinja", 
 
 def fetch_gcs(url: str, target: Path) -> Path:
     """gs://bucket/prefix -> target (one object, or every object under the prefix)."""
-    from google.auth.credentials import AnonymousCredentials
-    from google.cloud import storage
-
     bucket_name, _, prefix = url.removeprefix("gs://").partition("/")
     if not bucket_name:
         raise ContractError(f"name {url!r} names no bucket")
-    if os.environ.get("STORAGE_EMULATOR_HOST"):
-        client = storage.Client(
-            project="local",
-            credentials=AnonymousCredentials(),
-            client_options={"api_endpoint": os.environ["STORAGE_EMULATOR_HOST"]},
-        )
-    else:
-        client = storage.Client()
+    client = contract.storage_client()
     bucket = client.bucket(bucket_name)
     prefix = prefix.strip("/")
     single = bucket.blob(prefix) if prefix else None
