@@ -10,4 +10,4 @@ os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
 os.environ.setdefault("HF_DATASETS_OFFLINE", "1")
 os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
 
-pytest_plugins = ["tests.kubeemu.fixtures", "tests.images.fixtures"]
+pytest_plugins = ["tests.kubeemu.fixtures", "tests.images.fixtures", "tests.fakegcs"]

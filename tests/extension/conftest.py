@@ -14,7 +14,7 @@ import pytest
 from pytest_jupyter.jupyter_server import *  # noqa: F403 - the jp_* fixtures and their async test runner
 
 from tests.extension import openapi_check
-from tests.extension.gcs import FakeGCS, OperatorUploadStep
+from tests.extension.gcs import OperatorUploadStep
 
 
 @pytest.fixture
@@ -63,16 +63,9 @@ def api(jp_fetch):
     return call
 
 
-@pytest.fixture(scope="session")
-def fake_gcs(tmp_path_factory):
-    gcs = FakeGCS(tmp_path_factory.mktemp("fake-gcs"))
-    yield gcs
-    gcs.stop()
-
-
 @pytest.fixture
 def operator_upload(fake_gcs):
-    return OperatorUploadStep(fake_gcs)
+    return OperatorUploadStep(fake_gcs, "extension-uploads")
 
 
 def model_manifest(name: str, **spec: Any) -> dict:

@@ -41,7 +41,7 @@ async def _until_finished(api, name):
     raise AssertionError(f"the export of {name} did not finish: {status.json}")
 
 
-async def test_export_uploads_once(api, jp_root_dir, kube_emulator, kube_namespace, operator_upload, fake_gcs):
+async def test_export_uploads_once(api, jp_root_dir, kube_emulator, kube_namespace, operator_upload):
     _project(jp_root_dir)
     created = await api("POST", "/export", body={"path": "project/finetune.ipynb", "model": _model("ft1")})
     assert created.status == 201, created.body
@@ -59,7 +59,7 @@ async def test_export_uploads_once(api, jp_root_dir, kube_emulator, kube_namespa
     assert finished["step"] == "done", finished
     assert finished["bytesSent"] == finished["bytesTotal"] > 0
     assert operator_upload.verify(upload["md5Checksum"])
-    blob = fake_gcs.bucket.blob(operator_upload.object_name(upload["md5Checksum"])).download_as_bytes()
+    blob = operator_upload.bucket.blob(operator_upload.object_name(upload["md5Checksum"])).download_as_bytes()
     with tarfile.open(fileobj=io.BytesIO(blob)) as tar:
         dockerfile = tar.extractfile("Dockerfile").read().decode()
     assert dockerfile.startswith("FROM substratusai/model-trainer-huggingface\n")

@@ -3,11 +3,9 @@ the extension PUTs the context to the operator's signed URL on fake-gcs-server, 
 verifies the MD5 and starts the kaniko build Job from it."""
 
 import asyncio
-import json
 
 import nbformat
 
-from tests.extension.gcs import service_account_info
 from tests.operator.conftest import GKE_CONFIG, running_operator
 
 
@@ -35,13 +33,10 @@ async def _poll(check, timeout=30.0):
 
 
 async def test_export_through_the_real_operator(api, jp_root_dir, kube_emulator, kube_namespace, fake_gcs,
-                                                tmp_path):
+                                                signing_key):
     _project(jp_root_dir)
-    if fake_gcs.client.lookup_bucket("uploads") is None:
-        fake_gcs.client.create_bucket("uploads")
-    key_file = tmp_path / "key.json"
-    key_file.write_text(json.dumps(service_account_info()))
-    config = {**GKE_CONFIG, "UPLOAD_URL": "gs://uploads", "SIGNING_KEY_FILE": str(key_file),
+    fake_gcs.bucket("export-uploads")
+    config = {**GKE_CONFIG, "UPLOAD_URL": "gs://export-uploads", "SIGNING_KEY_FILE": str(signing_key[0]),
               "GCS_ENDPOINT": fake_gcs.endpoint, "UPLOAD_POLL_SECONDS": "0.2"}
     # No base model or dataset: the operator would wait for them before it offers the upload.
     model = {"metadata": {"name": "ft"}, "spec": {"params": {"epochs": 1}}}
@@ -67,4 +62,4 @@ async def test_export_through_the_real_operator(api, jp_root_dir, kube_emulator,
         jobs = await _poll(lambda: [j for j in kube_emulator.list("jobs.batch", kube_namespace)
                                     if j["metadata"]["labels"].get("substratus.ai/role") == "build"])
         args = jobs[0]["spec"]["template"]["spec"]["containers"][0]["args"]
-        assert any(a.startswith("--context=gs://uploads/") and a.endswith(f"/{md5}.tar.gz") for a in args), args
+        assert any(a.startswith("--context=gs://export-uploads/") and a.endswith(f"/{md5}.tar.gz") for a in args), args

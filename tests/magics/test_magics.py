@@ -96,7 +96,7 @@ def test_wait_shows_progress_and_failure(shell, capsys, kube_emulator, kube_name
     assert "Dataset colors failed: JobFailed: 404 from the URL" in captured.err
 
 
-def test_finetune_from_the_cell(shell, capsys, kube_emulator, kube_namespace, later, operator_upload, fake_gcs):
+def test_finetune_from_the_cell(shell, capsys, kube_emulator, kube_namespace, later, operator_upload):
     code = "import json\nparams = json.load(open('/content/params.json'))\nprint('training', params)\n"
     later(kube_emulator, "models", "ft", kube_namespace,
           lambda obj: operator_upload.answer(kube_emulator, "models", "ft", kube_namespace))
@@ -112,7 +112,7 @@ def test_finetune_from_the_cell(shell, capsys, kube_emulator, kube_namespace, la
     assert spec["resources"] == {"gpu": {"type": "nvidia-l4", "count": 2}}
     md5 = spec["build"]["upload"]["md5Checksum"]
     assert operator_upload.verify(md5)
-    blob = fake_gcs.bucket.blob(operator_upload.object_name(md5)).download_as_bytes()
+    blob = operator_upload.bucket.blob(operator_upload.object_name(md5)).download_as_bytes()
     with tarfile.open(fileobj=io.BytesIO(blob)) as tar:
         notebook = json.load(tar.extractfile("substratus-finetune.ipynb"))
         dockerfile = tar.extractfile("Dockerfile").read().decode()

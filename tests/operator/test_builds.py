@@ -9,7 +9,6 @@ import requests
 
 from tests.operator.conftest import GKE_CONFIG, running_operator, wait_for
 from tests.operator.test_models import condition, manifest, ready, reason, validate_children
-from tests.operator.test_storage import make_bucket
 
 GIT = {"git": {"url": "https://github.com/substratusai/images", "branch": "main", "path": "model-trainer"}}
 
@@ -70,12 +69,12 @@ def context_tarball() -> bytes:
 
 
 def test_upload_handshake_signed_put_md5_check_then_build(kube_emulator, kube_namespace, sim, fake_gcs, signing_key):
-    make_bucket(fake_gcs, "uploads")
+    fake_gcs.bucket("uploads")
     config = {
         **GKE_CONFIG,
         "UPLOAD_URL": "gs://uploads",
         "SIGNING_KEY_FILE": str(signing_key[0]),
-        "GCS_ENDPOINT": fake_gcs,
+        "GCS_ENDPOINT": fake_gcs.endpoint,
         "UPLOAD_POLL_SECONDS": "0.2",
     }
     tarball = context_tarball()
@@ -109,12 +108,12 @@ def test_upload_handshake_signed_put_md5_check_then_build(kube_emulator, kube_na
 
 
 def test_upload_with_the_wrong_checksum_is_refused(kube_emulator, kube_namespace, sim, fake_gcs, signing_key):
-    make_bucket(fake_gcs, "uploads")
+    fake_gcs.bucket("uploads")
     config = {
         **GKE_CONFIG,
         "UPLOAD_URL": "gs://uploads",
         "SIGNING_KEY_FILE": str(signing_key[0]),
-        "GCS_ENDPOINT": fake_gcs,
+        "GCS_ENDPOINT": fake_gcs.endpoint,
         "UPLOAD_POLL_SECONDS": "0.2",
     }
     with running_operator(kube_emulator, kube_namespace, config):
@@ -139,12 +138,12 @@ def test_upload_without_a_bucket_is_reported(kube_emulator, kube_namespace, sim)
 
 
 def test_an_upload_does_not_wait_for_the_dependencies(kube_emulator, kube_namespace, sim, fake_gcs, signing_key):
-    make_bucket(fake_gcs, "uploads")
+    fake_gcs.bucket("uploads")
     config = {
         **GKE_CONFIG,
         "UPLOAD_URL": "gs://uploads",
         "SIGNING_KEY_FILE": str(signing_key[0]),
-        "GCS_ENDPOINT": fake_gcs,
+        "GCS_ENDPOINT": fake_gcs.endpoint,
         "UPLOAD_POLL_SECONDS": "0.2",
     }
     tarball = context_tarball()

@@ -10,24 +10,14 @@ import requests
 from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.asymmetric import padding
-from google.auth.credentials import AnonymousCredentials
-from google.cloud import storage
 
 from jupyter_substratus.storage import FileStore, GCSStore, open_store
 
 
-def make_bucket(endpoint: str, name: str) -> None:
-    client = storage.Client(
-        credentials=AnonymousCredentials(), project="test", client_options={"api_endpoint": endpoint}
-    )
-    if client.lookup_bucket(name) is None:
-        client.create_bucket(name)
-
-
 @pytest.fixture
 def gcs(fake_gcs, signing_key) -> GCSStore:
-    make_bucket(fake_gcs, "store-test")
-    return GCSStore("gs://store-test/prefix", signing_key_file=str(signing_key[0]), endpoint=fake_gcs)
+    fake_gcs.bucket("store-test")
+    return GCSStore("gs://store-test/prefix", signing_key_file=str(signing_key[0]), endpoint=fake_gcs.endpoint)
 
 
 def test_signed_put_uploads_and_md5_reads_back(gcs):
@@ -67,7 +57,7 @@ def test_signature_verifies_with_the_service_accounts_public_key(gcs, signing_ke
 
 def test_signing_needs_a_key(fake_gcs):
     with pytest.raises(RuntimeError, match="service-account key"):
-        GCSStore("gs://store-test", endpoint=fake_gcs).signed_put_url("k", timedelta(minutes=1))
+        GCSStore("gs://store-test", endpoint=fake_gcs.endpoint).signed_put_url("k", timedelta(minutes=1))
 
 
 def test_file_store(tmp_path):
