@@ -5,6 +5,7 @@ import hashlib
 import io
 import tarfile
 
+import pytest
 import requests
 
 from tests.operator.conftest import GKE_CONFIG, running_operator, wait_for
@@ -68,18 +69,23 @@ def context_tarball() -> bytes:
     return buffer.getvalue()
 
 
-def test_upload_handshake_signed_put_md5_check_then_build(kube_emulator, kube_namespace, sim, fake_gcs, signing_key):
+@pytest.fixture
+def upload_config(fake_gcs, signing_key) -> dict:
+    """The operator's configuration with uploads to a bucket of fake-gcs-server."""
     fake_gcs.bucket("uploads")
-    config = {
+    return {
         **GKE_CONFIG,
         "UPLOAD_URL": "gs://uploads",
         "SIGNING_KEY_FILE": str(signing_key[0]),
         "GCS_ENDPOINT": fake_gcs.endpoint,
         "UPLOAD_POLL_SECONDS": "0.2",
     }
+
+
+def test_upload_handshake_signed_put_md5_check_then_build(kube_emulator, kube_namespace, sim, upload_config):
     tarball = context_tarball()
     md5 = hashlib.md5(tarball).hexdigest()
-    with running_operator(kube_emulator, kube_namespace, config):
+    with running_operator(kube_emulator, kube_namespace, upload_config):
         kube_emulator.create(
             manifest("Notebook", "nb", build={"upload": {"md5Checksum": md5, "requestID": "r1"}}), kube_namespace
         )
@@ -107,16 +113,8 @@ def test_upload_handshake_signed_put_md5_check_then_build(kube_emulator, kube_na
         assert ready(sim, "notebooks.substratus.ai", "nb")["status"]["image"] == image
 
 
-def test_upload_with_the_wrong_checksum_is_refused(kube_emulator, kube_namespace, sim, fake_gcs, signing_key):
-    fake_gcs.bucket("uploads")
-    config = {
-        **GKE_CONFIG,
-        "UPLOAD_URL": "gs://uploads",
-        "SIGNING_KEY_FILE": str(signing_key[0]),
-        "GCS_ENDPOINT": fake_gcs.endpoint,
-        "UPLOAD_POLL_SECONDS": "0.2",
-    }
-    with running_operator(kube_emulator, kube_namespace, config):
+def test_upload_with_the_wrong_checksum_is_refused(kube_emulator, kube_namespace, sim, upload_config):
+    with running_operator(kube_emulator, kube_namespace, upload_config):
         kube_emulator.create(
             manifest("Model", "m", build={"upload": {"md5Checksum": "0" * 32, "requestID": "r1"}}), kube_namespace
         )
@@ -137,18 +135,10 @@ def test_upload_without_a_bucket_is_reported(kube_emulator, kube_namespace, sim)
         assert "UPLOAD_URL" in reason(sim, "models.substratus.ai", "m", "Uploaded", "UploadUnsupported")["message"]
 
 
-def test_an_upload_does_not_wait_for_the_dependencies(kube_emulator, kube_namespace, sim, fake_gcs, signing_key):
-    fake_gcs.bucket("uploads")
-    config = {
-        **GKE_CONFIG,
-        "UPLOAD_URL": "gs://uploads",
-        "SIGNING_KEY_FILE": str(signing_key[0]),
-        "GCS_ENDPOINT": fake_gcs.endpoint,
-        "UPLOAD_POLL_SECONDS": "0.2",
-    }
+def test_an_upload_does_not_wait_for_the_dependencies(kube_emulator, kube_namespace, sim, upload_config):
     tarball = context_tarball()
     md5 = hashlib.md5(tarball).hexdigest()
-    with running_operator(kube_emulator, kube_namespace, config):
+    with running_operator(kube_emulator, kube_namespace, upload_config):
         kube_emulator.create(
             manifest(
                 "Model",
