@@ -1,9 +1,10 @@
 """The build context of a notebook's directory, as a deterministic tar.gz.
 
-What goes in: every regular file under the directory, except what .dockerignore or
-.gitignore (both read with pathspec's gitignore rules, rooted at the directory; so a .dockerignore
-pattern without a slash matches at any depth, as in .gitignore) exclude,
-and never .git/, .ipynb_checkpoints/ or __pycache__/. A symlink, or a notebook path that
+What goes in: every regular file under the directory, except what .dockerignore excludes (with
+Docker's meaning: patterns are rooted at the directory, so `*.md` is only the top folder's and
+`**/*.md` every folder's; `!` re-includes, even inside an excluded folder), what .gitignore
+excludes (git's meaning: a pattern without a slash matches at any depth), and never .git/,
+.ipynb_checkpoints/ or __pycache__/. Both files are read with pathspec. A symlink, or a notebook path that
 leaves the directory, is an error rather than a surprise. Beyond `max_bytes` the export
 stops and names the biggest files.
 
@@ -20,6 +21,7 @@ import hashlib
 import io
 import json
 import os
+import posixpath
 import stat
 import tarfile
 from dataclasses import dataclass, field
@@ -30,7 +32,6 @@ import pathspec
 TRAINER_IMAGE = "substratusai/model-trainer-huggingface"
 DEFAULT_MAX_BYTES = 100 * 1024 * 1024
 ALWAYS_EXCLUDED = (".git", ".ipynb_checkpoints", "__pycache__")
-IGNORE_FILES = (".dockerignore", ".gitignore")
 SRC = "/content/src"
 
 
@@ -63,13 +64,37 @@ def generated_dockerfile(notebook: str, base_image: str = TRAINER_IMAGE) -> str:
     )
 
 
-def _spec(directory: Path) -> pathspec.GitIgnoreSpec:
-    lines: list[str] = []
-    for name in IGNORE_FILES:
-        path = directory / name
-        if path.is_file() and not path.is_symlink():
-            lines.extend(path.read_text(errors="replace").splitlines())
-    return pathspec.GitIgnoreSpec.from_lines(lines)
+class IgnoreRules:
+    """What .dockerignore and .gitignore of a directory exclude."""
+
+    def __init__(self, directory: Path):
+        docker = [p for p in map(_rooted, _lines(directory / ".dockerignore")) if p]
+        self.docker = pathspec.GitIgnoreSpec.from_lines(docker)
+        self.git = pathspec.GitIgnoreSpec.from_lines(_lines(directory / ".gitignore"))
+        # A `!` pattern may re-include a file inside an excluded folder: then look inside it.
+        self.docker_prunes_folders = not any(p.startswith("!") for p in docker)
+
+    def excludes_file(self, path: str) -> bool:
+        return self.docker.match_file(path) or self.git.match_file(path)
+
+    def excludes_folder(self, path: str) -> bool:
+        return (self.docker_prunes_folders and self.docker.match_file(f"{path}/")) or self.git.match_file(f"{path}/")
+
+
+def _lines(path: Path) -> list[str]:
+    return path.read_text(errors="replace").splitlines() if path.is_file() and not path.is_symlink() else []
+
+
+def _rooted(line: str) -> str | None:
+    """A .dockerignore line as a gitignore pattern with Docker's meaning (rooted, path cleaned)."""
+    line = line.strip()
+    if not line or line.startswith("#"):
+        return None
+    negate = line.startswith("!")
+    pattern = posixpath.normpath(line.removeprefix("!").strip()).lstrip("/")
+    if pattern in ("", "."):
+        return None
+    return f"{'!' if negate else ''}/{pattern}"
 
 
 def _relative_notebook(directory: Path, notebook: str | os.PathLike) -> str:
@@ -91,7 +116,7 @@ def _relative_notebook(directory: Path, notebook: str | os.PathLike) -> str:
 
 def collect(directory: Path, max_bytes: int) -> list[tuple[str, Path, os.stat_result]]:
     """The files of the context: (archive path, file, stat), sorted by archive path."""
-    spec = _spec(directory)
+    ignore = IgnoreRules(directory)
     found: list[tuple[str, Path, os.stat_result]] = []
     total = 0
     for root, dirs, files in os.walk(directory, followlinks=False):
@@ -101,7 +126,7 @@ def collect(directory: Path, max_bytes: int) -> list[tuple[str, Path, os.stat_re
         kept_dirs = []
         for name in sorted(dirs):
             rel = f"{prefix}{name}"
-            if name in ALWAYS_EXCLUDED or spec.match_file(f"{rel}/"):
+            if name in ALWAYS_EXCLUDED or ignore.excludes_folder(rel):
                 continue
             if (root_path / name).is_symlink():
                 raise ExportError(f"{rel!r} is a symlink; symlinks are not exported: "
@@ -110,7 +135,7 @@ def collect(directory: Path, max_bytes: int) -> list[tuple[str, Path, os.stat_re
         dirs[:] = kept_dirs
         for name in sorted(files):
             rel = f"{prefix}{name}"
-            if spec.match_file(rel):
+            if ignore.excludes_file(rel):
                 continue
             path = root_path / name
             st = path.lstat()

@@ -98,6 +98,20 @@ def test_ignore_rules(tmp_path):
                                    "sub/file.py", "sub/out/y"]
 
 
+def test_dockerignore_has_dockers_meaning(tmp_path):
+    """Rooted patterns (`*.md` is the top folder's only, `data` is not `src/data`), `**` for any
+    depth, and `!` re-including a file inside an excluded folder, as `docker build` reads them."""
+    (tmp_path / "nb.ipynb").write_text("{}")
+    (tmp_path / ".dockerignore").write_text("*.md\n**/*.tmp\n./data\nlogs/\n!logs/keep.txt\n")
+    for name in ["README.md", "docs/guide.md", "a.tmp", "sub/b.tmp", "data/x", "src/data/y", "logs/a",
+                 "logs/keep.txt"]:
+        path = tmp_path / name
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(name)
+    assert list(build_context(tmp_path, "nb.ipynb").files) == [
+        ".dockerignore", "Dockerfile", "docs/guide.md", "logs/keep.txt", "nb.ipynb", "src/data/y"]
+
+
 def test_symlinks_are_rejected(tmp_path):
     (tmp_path / "nb.ipynb").write_text("{}")
     (tmp_path / "link.txt").symlink_to("/etc/hostname")
