@@ -164,7 +164,9 @@ def _news_for_the_owner(body, type, role) -> bool:
         )
         return finished or type == "DELETED"
     if body["kind"] == "Pod":
-        return role == w.Role.NOTEBOOK.value  # a Job's pods carry its labels; the Job reports for them
+        # A Job's pods carry its labels; the Job reports for them. A Server's pods tell what its
+        # Deployment does not: a crash loop, an image that cannot be pulled, no node.
+        return role in (w.Role.NOTEBOOK.value, w.Role.SERVER.value)
     return True
 
 

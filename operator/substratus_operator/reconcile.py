@@ -194,8 +194,12 @@ class Reconciler:
         status = deployment.get("status") or {}
         rolled = status.get("observedGeneration", 0) >= deployment["metadata"].get("generation", 1)
         serving = rolled and status.get("readyReplicas", 0) >= 1 and status.get("updatedReplicas", 0) >= 1
-        progress = w.Progress.SUCCEEDED if serving else w.Progress.PENDING
-        return w.workload_verdict(resource, progress), {"url": self._url(child, namespace, plan.port)}
+        url = {"url": self._url(child, namespace, plan.port)}
+        if serving:
+            return w.workload_verdict(resource, w.Progress.SUCCEEDED), url
+        selector = deployment["spec"]["selector"]["matchLabels"]
+        troubles = filter(None, map(_pod_trouble, self.kube.list("Pod", namespace, selector)))
+        return w.workload_verdict(resource, *next(troubles, (w.Progress.PENDING, ""))), url
 
     def _notebook(self, body, resource: Notebook, plan: w.Plan, params: str):
         namespace, name = body["metadata"]["namespace"], body["metadata"]["name"]
@@ -259,10 +263,8 @@ class Reconciler:
     @staticmethod
     def _pod_progress(pod: dict) -> tuple[w.Progress, str]:
         status = pod.get("status") or {}
-        if status.get("phase") == "Failed":
-            return w.Progress.FAILED, f"Pod {pod['metadata']['name']} failed: {_termination_message(pod)}"
         ready = any(c["type"] == "Ready" and c["status"] == "True" for c in status.get("conditions", []))
-        return (w.Progress.SUCCEEDED, "") if ready else (w.Progress.PENDING, "")
+        return (w.Progress.SUCCEEDED, "") if ready else (_pod_trouble(pod) or (w.Progress.PENDING, ""))
 
     # --- status ---------------------------------------------------------------------------
 
@@ -301,6 +303,30 @@ class Reconciler:
             return
         meta = body["metadata"]
         self.kube.patch(body["kind"], meta["namespace"], meta["name"], {"status": status}, subresource="status")
+
+
+# Waiting reasons of a container that will not get better by itself (the kubelet keeps trying,
+# but the user has to change something): the Server or Notebook says so instead of "starting".
+CRASHING = "CrashLoopBackOff"
+CANNOT_PULL = ("ImagePullBackOff", "ErrImagePull", "InvalidImageName")
+
+
+def _pod_trouble(pod: dict) -> tuple[w.Progress, str] | None:
+    """Why a pod does not come up, when it says: failed, crash-looping, no image, no node."""
+    status, name = pod.get("status") or {}, pod["metadata"]["name"]
+    if status.get("phase") == "Failed":
+        return w.Progress.FAILED, f"Pod {name} failed: {_termination_message(pod)}"
+    for container in status.get("containerStatuses", []):
+        waiting = (container.get("state") or {}).get("waiting") or {}
+        if waiting.get("reason") == CRASHING:
+            last = _termination_message(pod) or waiting.get("message", "")
+            return w.Progress.FAILED, f"Pod {name} keeps crashing ({container.get('restartCount', 0)} restarts): {last}"
+        if waiting.get("reason") in CANNOT_PULL:
+            return w.Progress.FAILED, f"Pod {name} cannot pull {container.get('image')}: {waiting.get('message', '')}"
+    for condition in status.get("conditions", []):
+        if condition.get("type") == "PodScheduled" and condition.get("reason") == "Unschedulable":
+            return w.Progress.PENDING, f"Pod {name} waits for a node: {condition.get('message', '')}"
+    return None
 
 
 def _termination_message(pod: dict) -> str:

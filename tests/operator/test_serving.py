@@ -56,6 +56,54 @@ def test_server_deployment_service_url_and_a_spec_change_rolls(kube_emulator, ku
         ready(sim, "servers.substratus.ai", "srv")
 
 
+def test_a_server_pod_that_does_not_come_up_says_why(kube_emulator, kube_namespace, sim):
+    with running_operator(kube_emulator, kube_namespace, GKE_CONFIG):
+        ready_model(kube_emulator, kube_namespace, sim)
+        kube_emulator.create(
+            manifest("Server", "srv", image="substratusai/model-server", model={"name": "base"}), kube_namespace
+        )
+        labels = sim.wait("deployments.apps", "srv-server")["spec"]["template"]["metadata"]["labels"]
+        container = {"name": "server", "image": "substratusai/model-server"}
+        pod = {"apiVersion": "v1", "kind": "Pod", "metadata": {"name": "srv-server-1", "labels": labels}}
+        kube_emulator.create({**pod, "spec": {"containers": [container]}}, kube_namespace)
+
+        def pod_status(**status) -> str:
+            kube_emulator.patch_status("pods", "srv-server-1", status, kube_namespace)
+            return wait_for(
+                lambda: condition(sim.get("servers.substratus.ai", "srv"), "Serving").get("message") != previous
+                and condition(sim.get("servers.substratus.ai", "srv"), "Serving"),
+                what="the Server's condition changed",
+            )
+
+        def waiting(reason: str, message: str, **extra) -> dict:
+            state = {"waiting": {"reason": reason, "message": message}}
+            return {"name": "server", "ready": False, "image": "substratusai/model-server", "imageID": "",
+                    "restartCount": 0, "state": state, **extra}  # fmt: skip
+
+        previous = condition(sim.get("servers.substratus.ai", "srv"), "Serving").get("message")
+        unschedulable = {"type": "PodScheduled", "status": "False", "reason": "Unschedulable",
+                         "message": "0/3 nodes are available: 3 Insufficient nvidia.com/gpu."}  # fmt: skip
+        no_node = pod_status(phase="Pending", conditions=[unschedulable])
+        assert no_node["reason"] == "Starting" and "waits for a node: 0/3 nodes" in no_node["message"]
+
+        previous = no_node["message"]
+        no_image = pod_status(containerStatuses=[waiting("ImagePullBackOff", "Back-off pulling image")])
+        assert no_image["reason"] == "PodFailed"
+        assert "cannot pull substratusai/model-server: Back-off pulling image" in no_image["message"]
+
+        previous = no_image["message"]
+        last = {"terminated": {"exitCode": 1, "reason": "Error", "message": "cannot load the model: bad weights"}}
+        crashing = pod_status(
+            phase="Running",
+            containerStatuses=[waiting("CrashLoopBackOff", "back-off 40s", restartCount=3, lastState=last)],
+        )
+        assert crashing["reason"] == "PodFailed"
+        assert "keeps crashing (3 restarts): cannot load the model: bad weights" in crashing["message"]
+
+        sim.ready_deployment("srv-server")  # fixed by itself (the model was repaired): ready after all
+        ready(sim, "servers.substratus.ai", "srv")
+
+
 def test_server_waits_for_its_model(kube_emulator, kube_namespace, sim):
     with running_operator(kube_emulator, kube_namespace, GKE_CONFIG):
         kube_emulator.create(manifest("Server", "srv", image="server", model={"name": "later"}), kube_namespace)
