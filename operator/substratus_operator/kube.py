@@ -87,13 +87,19 @@ class Kube:
             if e.status != 409:
                 raise
         existing = self.get(obj["kind"], meta["namespace"], meta["name"])
+        if existing is not None and left_over(existing, obj):
+            # A child of an earlier resource of the same name (deleted and created again before
+            # the garbage collector came by): never adopt its failure; remove it, retry later.
+            self.delete(obj["kind"], meta["namespace"], meta["name"])
+            existing = None
         if existing is None:  # deleted between the two calls: the next event creates it
             raise ApiException(status=409, reason=f"{obj['kind']} {meta['name']} is being replaced")
         return existing
 
     def get_or_create(self, obj: dict) -> dict:
         meta = obj["metadata"]
-        return self.get(obj["kind"], meta["namespace"], meta["name"]) or self.ensure(obj)
+        existing = self.get(obj["kind"], meta["namespace"], meta["name"])
+        return existing if existing is not None and not left_over(existing, obj) else self.ensure(obj)
 
     def replace_field(self, kind: str, namespace: str, name: str, field: str, value) -> dict:
         patch = [{"op": "replace", "path": f"/{field}", "value": value}]
@@ -108,3 +114,14 @@ class Kube:
         except ApiException as e:
             if e.status != 404:
                 raise
+
+
+def left_over(existing: dict, wanted: dict) -> bool:
+    """Whether `existing` belongs to another owner than `wanted` names (or is on its way out)."""
+
+    def owners(obj: dict) -> set[str]:
+        return {ref["uid"] for ref in obj["metadata"].get("ownerReferences", []) if ref.get("controller")}
+
+    if not owners(wanted):
+        return False  # shared objects (the artifacts claim) have no controller
+    return bool(existing["metadata"].get("deletionTimestamp")) or owners(existing) != owners(wanted)

@@ -24,7 +24,7 @@ from jupyter_substratus.storage import ObjectStore
 
 from . import names, translate
 from .config import Config
-from .kube import Kube
+from .kube import Kube, left_over
 
 UPLOAD_URL_LIFETIME = timedelta(hours=1)
 
@@ -173,10 +173,12 @@ class Reconciler:
         if isinstance(resource, (Model, Dataset)):
             artifact = w.ArtifactRef(resource.kind, namespace, name)
             job_name = names.child_name(name, plan.role.value)
+            wanted = translate.job(self.config, job_name, body, plan, params)
             job = self.kube.get("Job", namespace, job_name)
-            if job is None:  # the params are immutable like the spec: written once, before the Job
+            if job is None or left_over(job, wanted):
+                # the params are immutable like the spec: written once, before the Job
                 self.kube.ensure(translate.params_configmap(params, body, plan))
-                job = self.kube.ensure(translate.job(self.config, job_name, body, plan, params))
+                job = self.kube.ensure(wanted)
             progress, message = self._job_progress(job)
             return w.workload_verdict(resource, progress, message), {
                 "artifacts": {"url": translate.artifact_url(self.config, artifact)}

@@ -1,5 +1,7 @@
 """Models and Datasets under the real operator: loader Jobs, fine-tuning, dependency wake-up, failures."""
 
+import time
+
 import kubernetes_validate
 import pytest
 from kopf._core.engines.activities import ActivityError
@@ -124,6 +126,34 @@ def test_fine_tune_waits_for_its_base_model_and_dataset_and_is_woken(kube_emulat
         sim.succeed_job("tuned-trainer")
         ready(sim, "models.substratus.ai", "tuned")
         validate_children(kube_emulator, kube_namespace)
+
+
+def test_a_model_created_again_does_not_adopt_the_job_of_the_one_before(kube_emulator, kube_namespace, sim):
+    """Deleted and created again while the old Job is still on its way out (a finalizer holds
+    it here): the new Model waits for a Job of its own instead of reporting the old failure."""
+    with running_operator(kube_emulator, kube_namespace, GKE_CONFIG):
+        kube_emulator.create(manifest("Model", "again", image="loader"), kube_namespace)
+        sim.fail_job("again-loader", "the first attempt failed")
+        reason(sim, "models.substratus.ai", "again", "Complete", "JobFailed")
+        hold = {"metadata": {"finalizers": ["test.substratus.ai/hold"]}}
+        kube_emulator.patch("jobs.batch", "again-loader", hold, kube_namespace)
+        kube_emulator.delete("models.substratus.ai", "again", kube_namespace)
+        wait_for(lambda: sim.get("jobs.batch", "again-loader")["metadata"].get("deletionTimestamp"), what="GC")
+
+        model = kube_emulator.create(manifest("Model", "again", image="loader"), kube_namespace)
+        time.sleep(1)  # the operator meets the old Job
+        assert condition(sim.get("models.substratus.ai", "again"), "Complete").get("reason") != "JobFailed"
+        kube_emulator.patch("jobs.batch", "again-loader", {"metadata": {"finalizers": []}}, kube_namespace)
+        job = wait_for(
+            lambda: (j := sim.get("jobs.batch", "again-loader"))
+            and j["metadata"]["ownerReferences"][0]["uid"] == model["metadata"]["uid"]
+            and j,
+            what="a Job of the new Model",
+        )
+        assert not (job.get("status") or {}).get("failed")
+        assert condition(sim.get("models.substratus.ai", "again"), "Complete").get("reason") != "JobFailed"
+        sim.succeed_job("again-loader")
+        ready(sim, "models.substratus.ai", "again")
 
 
 def test_failed_job_reports_the_termination_message(kube_emulator, kube_namespace, sim):
