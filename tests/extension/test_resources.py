@@ -161,3 +161,31 @@ async def test_a_manifest_from_a_get_can_be_created_again(api, kube_namespace):
     answer = await api("POST", "/{plural}", plural="models", body=copy)
     assert answer.status == 201, answer.body
     assert answer.json["metadata"]["uid"] != created["metadata"]["uid"]
+
+
+async def test_rerun_creates_a_failed_model_again(api, kube_emulator, kube_namespace):
+    body = model_manifest("opt")
+    body["metadata"]["labels"] = {"team": "nlp"}
+    first = (await api("POST", "/{plural}", plural="models", body=body)).json
+    failed = {"ready": False, "conditions": [{"type": "Complete", "status": "False", "reason": "JobFailed",
+                                              "message": "HTTP 503", "lastTransitionTime": "2026-01-01T00:00:00Z"}]}
+    kube_emulator.patch_status("models", "opt", failed, kube_namespace)
+
+    again = await api("POST", "/{plural}/{name}/rerun", raw=b"", plural="models", name="opt")
+    assert again.status == 201, again.body
+    assert again.json["metadata"]["uid"] != first["metadata"]["uid"]
+    assert again.json["metadata"]["labels"] == {"team": "nlp"} and again.json["spec"] == first["spec"]
+    assert not (again.json.get("status") or {}).get("conditions")
+
+
+async def test_rerun_refuses_what_it_cannot_run_again(api, kube_emulator, kube_namespace):
+    await api("POST", "/{plural}", plural="models", body=model_manifest("done"))
+    kube_emulator.patch_status("models", "done", {"ready": True}, kube_namespace)
+    complete = await api("POST", "/{plural}/{name}/rerun", raw=b"", plural="models", name="done")
+    assert complete.status == 409 and "complete" in complete.json["message"]
+    assert kube_emulator.get("models", "done", kube_namespace)["status"]["ready"]  # nothing lost
+
+    server = {"metadata": {"name": "s"}, "spec": {"image": "substratusai/model-server", "model": {"name": "done"}}}
+    await api("POST", "/{plural}", plural="servers", body=server)
+    assert (await api("POST", "/{plural}/{name}/rerun", raw=b"", plural="servers", name="s")).status == 400
+    assert (await api("POST", "/{plural}/{name}/rerun", raw=b"", plural="models", name="missing")).status == 404
