@@ -22,14 +22,12 @@ from tornado.httputil import responses
 
 from jupyter_substratus.api import API_VERSION, KINDS, KINDS_BY_PLURAL, ResourceValidationError, parse
 from jupyter_substratus.api.fields import NAME_PATTERN
-from jupyter_substratus.backends import BackendError, BadRequest, Conflict, NotFound
+from jupyter_substratus.backends import BackendError, BadRequest, NotFound
 from jupyter_substratus.export import ExportError, prepare_export
 
 API_PREFIX = "/substratus/api/v1"
 AUTH_RESOURCE = "substratus"
 _NAME = re.compile(NAME_PATTERN)
-RUN_TO_COMPLETION = ("models", "datasets")
-RERUN_DELETE_SECONDS = 60.0
 SERVER_SET_METADATA = {"resourceVersion", "uid", "creationTimestamp", "generation", "managedFields", "selfLink",
                        "deletionTimestamp", "deletionGracePeriodSeconds"}
 
@@ -188,34 +186,12 @@ class ResourceHandler(SubstratusHandler):
 
 
 class RerunHandler(SubstratusHandler):
-    """Run a Model or Dataset again: its spec is immutable, so the object is deleted and created
-    again with the same name, labels, annotations and spec (the operator and the local backend
-    then run it from the start). Complete ones are refused: their artifacts would be lost."""
-
     @tornado.web.authenticated
     @authorized
     async def post(self, plural: str, name: str):
         self.check_plural(plural)
         self.check_name(name)
-        if plural not in RUN_TO_COMPLETION:
-            raise BadRequest(f"only Models and Datasets run again; a change of its spec restarts a {plural[:-1]}")
-        backend, namespace = await self.backend(), self.namespace()
-        obj = await backend.get(plural, name, namespace)
-        if (obj.get("status") or {}).get("ready"):
-            raise Conflict(f"{obj['kind']} {name} is complete: delete it first to throw its artifacts away")
-        metadata = {k: v for k, v in obj["metadata"].items() if k in ("name", "labels", "annotations")}
-        manifest = {"apiVersion": obj["apiVersion"], "kind": obj["kind"], "metadata": metadata, "spec": obj["spec"]}
-        await backend.delete(plural, name, namespace)
-        try:
-            async with asyncio.timeout(RERUN_DELETE_SECONDS):
-                while True:
-                    await backend.get(plural, name, namespace)
-                    await asyncio.sleep(0.2)
-        except NotFound:
-            pass
-        except TimeoutError:
-            raise Conflict(f"{obj['kind']} {name} is still being deleted; create it again later") from None
-        created = await backend.create(manifest, namespace)
+        created = await (await self.backend()).rerun(plural, name, self.namespace())
         self.set_status(201)
         self.finish(created)
 

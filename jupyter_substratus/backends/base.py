@@ -8,6 +8,7 @@ validate with `jupyter_substratus.api.parse` before they create.
 from __future__ import annotations
 
 import abc
+import asyncio
 from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass, field
 from typing import Any
@@ -15,6 +16,8 @@ from typing import Any
 from jupyter_substratus.api import FieldError
 
 Manifest = dict[str, Any]
+RUN_TO_COMPLETION = ("models", "datasets")
+RERUN_DELETE_SECONDS = 60.0  # how long a rerun waits for the old object to be gone
 
 
 class BackendError(Exception):
@@ -124,6 +127,30 @@ class Backend(abc.ABC):
         """Hand a build context (a tar.gz) to the resource named, whose spec.build.upload names
         `md5_hex` and `request_id`: wait for the signed URL in status.buildUpload, PUT the data
         there, unless status.buildUpload.storedMD5Checksum says the content is already stored."""
+
+    async def rerun(self, plural: str, name: str, namespace: str | None = None) -> Manifest:
+        """Run a failed or interrupted Model or Dataset again. Its spec is immutable, so it is
+        deleted and, once gone, created again with the same name, labels, annotations and spec.
+        A complete one is refused (its artifacts would be lost), and so are Servers and
+        Notebooks (a change of their spec restarts them)."""
+        if plural not in RUN_TO_COMPLETION:
+            raise BadRequest(f"only Models and Datasets run again; a change of its spec restarts a {plural[:-1]}")
+        obj = await self.get(plural, name, namespace)
+        if (obj.get("status") or {}).get("ready"):
+            raise Conflict(f"{obj['kind']} {name} is complete: delete it first to throw its artifacts away")
+        metadata = {k: v for k, v in obj["metadata"].items() if k in ("name", "labels", "annotations")}
+        manifest = {"apiVersion": obj["apiVersion"], "kind": obj["kind"], "metadata": metadata, "spec": obj["spec"]}
+        await self.delete(plural, name, namespace)
+        try:
+            async with asyncio.timeout(RERUN_DELETE_SECONDS):
+                while True:
+                    await self.get(plural, name, namespace)
+                    await asyncio.sleep(0.2)
+        except NotFound:
+            pass
+        except TimeoutError:
+            raise Conflict(f"{obj['kind']} {name} is still being deleted; create it again later") from None
+        return await self.create(manifest, namespace)
 
     async def close(self) -> None:  # noqa: B027 - optional
         """Release connections and background work."""

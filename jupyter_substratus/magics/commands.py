@@ -94,7 +94,11 @@ def _parser() -> _Parser:
 
     p = sub.add_parser("list", help="list resources (all kinds, or one)")
     p.add_argument("kind", nargs="?")
-    for name, text in (("get", "show one resource"), ("delete", "delete a resource")):
+    for name, text in (
+        ("get", "show one resource"),
+        ("delete", "delete a resource"),
+        ("rerun", "run a failed or interrupted Model or Dataset again"),
+    ):
         p = sub.add_parser(name, help=text)
         p.add_argument("kind")
         p.add_argument("name")
@@ -223,6 +227,11 @@ class SubstratusMagics(Magics):
         plural = _plural(args.kind)
         self.session.delete(plural, args.name)
         print(f"Deleted {KINDS_BY_PLURAL[plural].__name__} {args.name}.")
+
+    def _rerun(self, args, cell):
+        plural = _plural(args.kind)
+        self.session.rerun(plural, args.name)
+        print(f"Created {KINDS_BY_PLURAL[plural].__name__} {args.name} again; it runs from the start.")
 
     def _logs(self, args, cell):
         self.session.logs(_plural(args.kind), args.name, args.follow, lambda line: print(line, flush=True))

@@ -88,6 +88,9 @@ class Session:
     def delete(self, plural: str, name: str) -> None:
         return self.run(lambda b: b.delete(plural, name))
 
+    def rerun(self, plural: str, name: str) -> dict:
+        return self.run(lambda b: b.rerun(plural, name))
+
     def logs(self, plural: str, name: str, follow: bool, on_line: Callable[[str], None]) -> None:
         async def read(backend):
             async for line in backend.logs(plural, name, follow=follow):

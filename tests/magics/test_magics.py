@@ -35,6 +35,20 @@ def test_help_and_bad_arguments(shell, capsys):
         assert result.error_in_exec is None or "UsageError" in type(result.error_in_exec).__name__
 
 
+def test_rerun(shell, capsys, kube_emulator, kube_namespace):
+    shell.run_line_magic("substratus", "dataset colors --url https://e.com/a.jsonl")
+    first = kube_emulator.get("datasets", "colors", kube_namespace)
+    failed = {"type": "Complete", "status": "False", "reason": "JobFailed", "message": "HTTP 503",
+              "lastTransitionTime": "2026-01-01T00:00:00Z"}  # fmt: skip
+    kube_emulator.patch_status("datasets", "colors", {"conditions": [failed]}, kube_namespace)
+    shell.run_line_magic("substratus", "rerun dataset colors")
+    assert "Created Dataset colors again" in capsys.readouterr().out
+    again = kube_emulator.get("datasets", "colors", kube_namespace)
+    assert again["metadata"]["uid"] != first["metadata"]["uid"] and again["spec"] == first["spec"]
+    shell.run_line_magic("substratus", "rerun server colors")
+    assert "only Models and Datasets run again" in capsys.readouterr().err
+
+
 def test_list_get_delete(shell, capsys, kube_emulator, kube_namespace):
     empty = shell.run_line_magic("substratus", "list")
     assert repr(empty) == "No resources." and len(empty) == 0
