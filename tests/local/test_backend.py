@@ -87,6 +87,13 @@ async def test_a_failure_carries_its_reason_to_dependents(scripted_backend):
     tuned = await wait_for(backend, "models", "tuned", lambda o: reason(o, "Complete") == "DependencyFailed")
     assert "no such file" in tuned["status"]["conditions"][0]["message"]
 
+    again = await backend.rerun("datasets", "bad")  # the same spec fails the same way, from the start
+    assert again["metadata"]["uid"] != bad["metadata"]["uid"]
+    await wait_for(backend, "datasets", "bad", lambda o: reason(o, "Complete") == "JobFailed")
+    await backend.delete("datasets", "bad")  # fixed: the fine-tune waiting on it goes on
+    await backend.create(manifest("Dataset", "bad", image=DATA_LOADER))
+    await wait_for(backend, "models", "tuned", lambda o: o["status"]["ready"])
+
 
 async def test_what_needs_a_cluster_says_so(scripted_backend):
     backend = scripted_backend

@@ -49,7 +49,7 @@ async def test_a_killed_server_leaves_the_fine_tune_interrupted_and_rerunnable(t
     try:
         tuned = await backend.get("models", "tuned")
         assert reason(tuned, "Complete") == "Interrupted" and not tuned["status"]["ready"]
-        assert "Delete the resource and create it again" in tuned["status"]["conditions"][-1]["message"]
+        assert "Run it again" in tuned["status"]["conditions"][-1]["message"]
         assert _gone(trainer), "the orphaned trainer is stopped"
         assert not (backend.store.artifacts_dir("default", "models", "tuned") / ".complete").exists()
         for plural, name in (("models", "base"), ("datasets", "toy")):

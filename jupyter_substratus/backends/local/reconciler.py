@@ -35,7 +35,7 @@ TICK_SECONDS = 1.0
 READY_POLL_SECONDS = 0.5
 INTERRUPTED_MESSAGE = (
     "the Jupyter server stopped while this ran; its partial output is not used. "
-    "Delete the resource and create it again to re-run it"
+    "Run it again: %substratus rerun, or POST .../rerun of the REST API"
 )
 
 
@@ -145,6 +145,8 @@ class Reconciler:
             main is not None
             and main.get("observedGeneration") == generation
             and main["reason"] in workloads.FAILURE_REASONS
+            # a failed dependency may be run again: look at it again
+            and main["reason"] != workloads.DEPENDENCY_FAILED
         )
         if settled or (isinstance(resource, (Model, Dataset)) and obj["status"].get("ready")):
             return
