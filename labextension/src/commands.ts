@@ -10,6 +10,7 @@ export namespace CommandIDs {
   export const details = 'substratus:details';
   export const logs = 'substratus:logs';
   export const delete_ = 'substratus:delete';
+  export const rerun = 'substratus:rerun';
   export const suspend = 'substratus:suspend';
   export const resume = 'substratus:resume';
   export const openNotebook = 'substratus:open-notebook';

@@ -262,6 +262,23 @@ const plugin: JupyterFrontEndPlugin<void> = {
         }
       }
     });
+    commands.addCommand(CommandIDs.rerun, {
+      label: args => (args.name ? `Run ${args.kind} ${args.name} Again` : 'Run Again'),
+      isVisible: args => (args.kind === 'Model' || args.kind === 'Dataset') && !!args.name,
+      execute: async args => {
+        if (!isKind(args.kind) || !args.name) {
+          return;
+        }
+        const kind = args.kind;
+        const name = String(args.name);
+        try {
+          store.upsert(await client.rerun(kind, name));
+          Notification.success(`${kind} ${name} runs again from the start`, { autoClose: 4000 });
+        } catch (error) {
+          reportError(`Run ${kind} ${name} again`, error);
+        }
+      }
+    });
     const setSuspend = async (name: string, suspend: boolean) => {
       try {
         const changed = await client.modify('Notebook', name, nb => ({

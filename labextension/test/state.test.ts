@@ -102,6 +102,16 @@ describe('actionsFor', () => {
     expect(actionsFor(pending, deriveState(pending))).toEqual(['details', 'logs', 'delete']);
   });
 
+  it('offers to run a failed Model or Dataset again, not a failed Server', () => {
+    const failed = (kind: IResource['kind']) => {
+      const r = res(kind, { conditions: [cond(kind === 'Server' ? 'Serving' : 'Complete', 'False', 'Interrupted')] });
+      return actionsFor(r, deriveState(r));
+    };
+    expect(failed('Model')).toEqual(['details', 'logs', 'rerun', 'delete']);
+    expect(failed('Dataset')).toContain('rerun');
+    expect(failed('Server')).not.toContain('rerun');
+  });
+
   it('offers suspend/open for a running notebook and resume for a suspended one', () => {
     const running = res('Notebook', { ready: true, url: 'http://nb' });
     expect(actionsFor(running, deriveState(running))).toContain('open');

@@ -127,6 +127,11 @@ export class SubstratusClient {
     }
   }
 
+  /** Run a failed or interrupted Model or Dataset again: created again from its spec. */
+  rerun(kind: Kind, name: string): Promise<IResource> {
+    return this.request(`${PLURALS[kind]}/${encodeURIComponent(name)}/rerun`, { method: 'POST' });
+  }
+
   async delete(kind: Kind, name: string): Promise<void> {
     await this.request(`${PLURALS[kind]}/${encodeURIComponent(name)}`, { method: 'DELETE' });
   }

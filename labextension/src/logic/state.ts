@@ -100,6 +100,7 @@ export type Action =
   | 'details'
   | 'logs'
   | 'delete'
+  | 'rerun'
   | 'finetune'
   | 'deploy'
   | 'suspend'
@@ -112,6 +113,14 @@ export function actionsFor(resource: IResource, state: IResourceState): Action[]
     case 'Model':
       if (state.phase === 'ready') {
         actions.push('finetune', 'deploy');
+      }
+      if (state.phase === 'failed') {
+        actions.push('rerun');
+      }
+      break;
+    case 'Dataset':
+      if (state.phase === 'failed') {
+        actions.push('rerun');
       }
       break;
     case 'Notebook':

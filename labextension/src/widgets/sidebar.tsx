@@ -32,6 +32,7 @@ const ACTION_COMMANDS: Record<Action, { command: string; label: string }> = {
   details: { command: CommandIDs.details, label: 'Details' },
   logs: { command: CommandIDs.logs, label: 'Logs' },
   delete: { command: CommandIDs.delete_, label: 'Delete' },
+  rerun: { command: CommandIDs.rerun, label: 'Run again' },
   finetune: { command: CommandIDs.fineTune, label: 'Fine-tune' },
   deploy: { command: CommandIDs.deployServer, label: 'Deploy' },
   suspend: { command: CommandIDs.suspend, label: 'Suspend' },
