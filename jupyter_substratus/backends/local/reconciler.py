@@ -35,7 +35,7 @@ TICK_SECONDS = 1.0
 READY_POLL_SECONDS = 0.5
 INTERRUPTED_MESSAGE = (
     "the Jupyter server stopped while this ran; its partial output is not used. "
-    "Run it again: %substratus rerun, or POST .../rerun of the REST API"
+    "Run it again: Run again in the sidebar, %substratus rerun, or POST .../rerun"
 )
 
 
