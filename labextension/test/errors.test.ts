@@ -1,5 +1,16 @@
-import { fieldErrorsOf, mapFieldErrors, normalisePath } from '../src/logic/errors';
+import { errorMessageOf, fieldErrorsOf, mapFieldErrors, normalisePath } from '../src/logic/errors';
 import { FIELD_PATHS } from '../src/logic/manifests';
+
+describe('errorMessageOf', () => {
+  it("reads our message and an OpenAI-compatible server's error.message", () => {
+    expect(errorMessageOf({ message: 'no such Model' })).toBe('no such Model');
+    expect(errorMessageOf({ error: { message: 'max_tokens: 128 new tokens do not fit' } })).toBe(
+      'max_tokens: 128 new tokens do not fit'
+    );
+    expect(errorMessageOf({ error: 'x' })).toBeUndefined();
+    expect(errorMessageOf('text')).toBeUndefined();
+  });
+});
 
 describe('fieldErrorsOf', () => {
   it('reads the errors list of an API error body', () => {

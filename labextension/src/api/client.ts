@@ -5,7 +5,7 @@
 import { URLExt } from '@jupyterlab/coreutils';
 import { ServerConnection } from '@jupyterlab/services';
 
-import { fieldErrorsOf } from '../logic/errors';
+import { errorMessageOf, fieldErrorsOf } from '../logic/errors';
 import { IFieldError, IResource, Kind, PLURALS } from './types';
 
 export const API_ROOT = 'substratus/api/v1';
@@ -153,7 +153,8 @@ export class SubstratusClient {
     return this.fetch(`servers/${encodeURIComponent(server)}/proxy/v1/completions`, {
       method: 'POST',
       signal,
-      body: JSON.stringify({ prompt, max_tokens: 128, stream: true })
+      // No max_tokens: the Server's max_new_tokens, shortened to what the model's context leaves.
+      body: JSON.stringify({ prompt, stream: true })
     });
   }
 
@@ -202,10 +203,7 @@ async function toApiError(response: Response): Promise<ApiError> {
     const text = await response.text();
     try {
       body = JSON.parse(text);
-      const m = (body as { message?: unknown })?.message;
-      if (typeof m === 'string' && m) {
-        message = m;
-      }
+      message = errorMessageOf(body) ?? message;
     } catch {
       if (response.status === 404 && /^\s*</.test(text)) {
         message = `${response.status}: the Substratus API is not there (is the jupyter_substratus server extension enabled?)`;

@@ -27,6 +27,19 @@ export function fieldErrorsOf(body: unknown): IFieldError[] {
     .map(e => ({ path: String(e.path ?? ''), message: e.message }));
 }
 
+/**
+ * The message of an error body: ours ({message}) or an OpenAI-compatible model server's
+ * ({error: {message}}), as the proxy route passes it on; undefined when there is none.
+ */
+export function errorMessageOf(body: unknown): string | undefined {
+  if (!body || typeof body !== 'object') {
+    return undefined;
+  }
+  const b = body as { message?: unknown; error?: { message?: unknown } };
+  const m = typeof b.message === 'string' ? b.message : b.error?.message;
+  return typeof m === 'string' && m ? m : undefined;
+}
+
 /** Normalise "spec.params[urls]" and "spec.params.urls" to one form. */
 export function normalisePath(path: string): string {
   return path.replace(/\[([^\]]+)\]/g, '.$1').replace(/^\./, '');
