@@ -38,50 +38,71 @@ fi
 
 WORK="$(mktemp -d)"
 LAB_PID=""
-cleanup() {
+stop_lab() {
     if [ -n "$LAB_PID" ] && kill -0 "$LAB_PID" 2>/dev/null; then
         kill "$LAB_PID" 2>/dev/null || true
         for _ in $(seq 1 50); do kill -0 "$LAB_PID" 2>/dev/null || break; sleep 0.2; done
         kill -9 "$LAB_PID" 2>/dev/null || true
     fi
+    LAB_PID=""
+}
+cleanup() {
+    stop_lab
     rm -rf "$WORK"
 }
 trap cleanup EXIT INT TERM
 
-mkdir -p "$WORK/labextensions" "$WORK/root"
+mkdir -p "$WORK/labextensions"
 ln -s "$ROOT/jupyter_substratus/labextension" "$WORK/labextensions/jupyter-substratus"
 export SUBSTRATUS_LABEXTENSIONS_DIR="$WORK/labextensions"
-export JUPYTERLAB_GALATA_ROOT_DIR="$WORK/root"
-# A small dataset file the Dataset test loads over http.
-
-printf '{"prompt": "Hello", "completion": " world"}\n{"prompt": "Good", "completion": " morning"}\n' \
-    >"$WORK/root/train.jsonl"
-
-PORT="$("$PYTHON" -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')"
-export SUBSTRATUS_UI_PORT="$PORT"
-export TARGET_URL="http://127.0.0.1:$PORT"
-
-# jupyter lab in-process with the Kubernetes API emulator (see lab_on_emulator.py).
 export SUBSTRATUS_UI_WORK="$WORK"
-(cd "$WORK/root" && exec "$PYTHON" "$HERE/lab_on_emulator.py" --config "$HERE/jupyter_server_test_config.py" \
-    >"$HERE/jupyter-lab.log" 2>&1) &
-LAB_PID=$!
 
-for _ in $(seq 1 120); do
-    if curl -sf "$TARGET_URL/lab" >/dev/null 2>&1; then break; fi
-    if ! kill -0 "$LAB_PID" 2>/dev/null; then
-        echo "run.sh: jupyter lab exited; its log:" >&2
-        cat "$HERE/jupyter-lab.log" >&2
-        exit 1
-    fi
-    sleep 0.5
-done
-curl -sf "$TARGET_URL/lab" >/dev/null || { echo "run.sh: jupyter lab did not answer on $TARGET_URL" >&2; exit 1; }
+# start_lab ROOT LOG COMMAND...: jupyter lab (COMMAND) with its root directory ROOT on a free
+# port, its output in LOG; returns once it answers.
+start_lab() {
+    local root="$1" log="$2"
+    shift 2
+    export JUPYTERLAB_GALATA_ROOT_DIR="$root"
+    SUBSTRATUS_UI_PORT="$("$PYTHON" -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')"
+    export SUBSTRATUS_UI_PORT TARGET_URL="http://127.0.0.1:$SUBSTRATUS_UI_PORT"
+    (cd "$root" && exec "$@" >"$log" 2>&1) &
+    LAB_PID=$!
+    for _ in $(seq 1 120); do
+        if curl -sf "$TARGET_URL/lab" >/dev/null 2>&1; then return 0; fi
+        if ! kill -0 "$LAB_PID" 2>/dev/null; then
+            echo "run.sh: jupyter lab exited; its log:" >&2
+            cat "$log" >&2
+            exit 1
+        fi
+        sleep 0.5
+    done
+    echo "run.sh: jupyter lab did not answer on $TARGET_URL" >&2
+    exit 1
+}
 
 cd "$HERE"
-set +e
-jlpm playwright test "$@"
-STATUS=$?
-set -e
-echo "run.sh: jupyter lab log: $HERE/jupyter-lab.log; screenshots: $HERE/test-results/screenshots"
+STATUS=0
+
+# 1. The sidebar against jupyter lab on the Kubernetes API emulator with the real operator (see
+# lab_on_emulator.py), and a small dataset file the Dataset tests load over http.
+mkdir -p "$WORK/root"
+printf '{"prompt": "Hello", "completion": " world"}\n{"prompt": "Good", "completion": " morning"}\n' \
+    >"$WORK/root/train.jsonl"
+start_lab "$WORK/root" "$HERE/jupyter-lab.log" \
+    "$PYTHON" "$HERE/lab_on_emulator.py" --config "$HERE/jupyter_server_test_config.py"
+jlpm playwright test tests/substratus.spec.ts --pass-with-no-tests "$@" || STATUS=$?
+stop_lab
+
+# 2. The README quickstart on the local backend, from a fresh state directory: real loaders,
+# trainer and model server run as processes of this machine.
+mkdir -p "$WORK/local/root"
+SUBSTRATUS_QUICKSTART="$("$PYTHON" "$HERE/local_quickstart_files.py" "$WORK/local/root" 2>/dev/null)"
+export SUBSTRATUS_QUICKSTART
+start_lab "$WORK/local/root" "$HERE/jupyter-lab-local.log" \
+    "$BIN/jupyter" lab --config "$HERE/jupyter_server_test_config.py" \
+    --SubstratusExtension.backend=local --SubstratusExtension.local_state_dir="$WORK/local/state"
+jlpm playwright test tests/local-quickstart.spec.ts --pass-with-no-tests "$@" || STATUS=$?
+
+echo "run.sh: jupyter lab logs: $HERE/jupyter-lab.log, $HERE/jupyter-lab-local.log;" \
+    "screenshots: $HERE/test-results/screenshots"
 exit $STATUS

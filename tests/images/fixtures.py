@@ -245,9 +245,13 @@ def toy_dataset() -> list[dict[str, str]]:
     return toy_records()
 
 
+def make_toy_tokenizer():
+    return train_tokenizer([prompt + completion for prompt, completion in TOY_PAIRS] * 4)
+
+
 @pytest.fixture(scope="session")
 def toy_tokenizer():
-    return train_tokenizer([prompt + completion for prompt, completion in TOY_PAIRS] * 4)
+    return make_toy_tokenizer()
 
 
 @pytest.fixture(scope="session")
