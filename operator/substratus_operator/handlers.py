@@ -1,13 +1,22 @@
-"""The kopf handlers: when to reconcile which resource.
+"""The kopf handlers: what the operator watches, and what each event puts in the work queue.
 
-- a resource's own create/update/resume: reconcile it (kopf retries API errors);
-- a child's event (Job, Deployment, Pod): reconcile its owner;
-- a Model's or Dataset's event, once it is ready or failed: reconcile the resources that wait
-  for it, found through kopf indexes (a wake-up, not polling);
-- a build Job's event: reconcile every resource waiting for that content;
-- a timer on resources not yet settled: the safety net for a wake-up lost to an API error.
+kopf's watches feed a cache and a work queue (workqueue.py); a few workers reconcile what is
+queued. The events that queue a resource:
+
+- its own events (not the echo of our own status write), and at start every resource not
+  settled or changed since its status was written (kopf's initial listing);
+- a child's news (a Job finished or gone, a Deployment's or a Server's pod's change): its owner;
+- a Model or Dataset turning ready or failed: the resources that wait for it, found through
+  kopf indexes (a wake-up, not polling);
+- a build Job's news: every resource waiting for that content;
+- one periodic resync: every resource not yet settled, the safety net for a wake-up lost to an
+  API error. A failed reconcile is tried again after a growing delay.
+
+Nothing here writes to the API but the reconciles: no progress or diff-base annotations.
 """
 
+import asyncio
+import concurrent.futures
 import logging
 import os
 
@@ -21,9 +30,11 @@ from . import names
 from .config import Config, ConfigError
 from .kube import Kube, client
 from .reconcile import InvalidSpec, Reconciler
+from .workqueue import Cache, WorkQueue, run_workers
 
 CONFIG_MAP = os.environ.get("SUBSTRATUS_CONFIG", "substratus-system/substratus")
 RESYNC_SECONDS = float(os.environ.get("RESYNC_SECONDS", "30"))
+WORKERS = int(os.environ.get("WORKERS", "8"))
 PLURALS = {kind: f"{kind.lower()}s" for kind in KINDS}
 CHILD = {names.MANAGED_BY: names.OPERATOR}
 
@@ -36,16 +47,7 @@ def login(**kwargs):
     return kopf.login_via_client(**kwargs)
 
 
-@kopf.on.startup(backoff=1)
-def configure(settings: kopf.OperatorSettings, memo: kopf.Memo, **_):
-    settings.persistence.progress_storage = kopf.AnnotationsProgressStorage(prefix=GROUP)
-    settings.persistence.diffbase_storage = kopf.AnnotationsDiffBaseStorage(prefix=GROUP)
-    settings.posting.level = logging.WARNING
-    settings.watching.server_timeout = 300
-    settings.networking.error_backoffs = [0.5, 1, 2, 5]
-    settings.execution.max_workers = 16
-    settings.queueing.exit_timeout = 0.5
-    settings.persistence.consistency_timeout = 1
+def _setup() -> tuple[Kube, Config, object]:
     kube = Kube(client())
     namespace, name = CONFIG_MAP.split("/", 1)
     config_map = kube.get("ConfigMap", namespace, name)
@@ -60,27 +62,105 @@ def configure(settings: kopf.OperatorSettings, memo: kopf.Memo, **_):
         if config.upload_url
         else None
     )
-    memo.kube = kube
-    memo.reconciler = Reconciler(kube, config, uploads)
-    memo.config = config
+    return kube, config, uploads
 
 
-def _reconcile(memo: kopf.Memo, body) -> None:
+@kopf.on.startup(backoff=1)
+async def configure(settings: kopf.OperatorSettings, memo: kopf.Memo, **_):
+    # The handlers write nothing, so kopf keeps no progress or diff-base; the prefix keeps its
+    # annotations (if any) under our group.
+    settings.persistence.progress_storage = kopf.AnnotationsProgressStorage(prefix=GROUP)
+    settings.persistence.diffbase_storage = kopf.AnnotationsDiffBaseStorage(prefix=GROUP)
+    settings.posting.level = logging.WARNING
+    settings.watching.server_timeout = 300
+    settings.networking.error_backoffs = [0.5, 1, 2, 5]
+    settings.execution.max_workers = 4  # kopf's own sync handlers: only login and the indexers' peers
+    settings.queueing.exit_timeout = 0.5
+    settings.persistence.consistency_timeout = 1
+    kube, config, uploads = await asyncio.to_thread(_setup)
+    memo.kube, memo.config = kube, config
+    memo.cache, memo.queue = Cache(), WorkQueue()
+    memo.jobs = Jobs(memo.cache)
+    memo.reconciler = Reconciler(kube, config, uploads, cache=memo.jobs)
+    memo.executor = concurrent.futures.ThreadPoolExecutor(WORKERS, thread_name_prefix="reconcile")
+    memo.tasks = [
+        asyncio.create_task(run_workers(memo.queue, WORKERS, lambda key: _handle(memo, key)), name="reconcile"),
+        asyncio.create_task(_resync(memo), name="resync"),
+    ]
+
+
+@kopf.on.cleanup()
+async def stop(memo: kopf.Memo, **_):
+    for task in getattr(memo, "tasks", ()):
+        task.cancel()
+    await asyncio.gather(*getattr(memo, "tasks", ()), return_exceptions=True)
+    if hasattr(memo, "queue"):
+        memo.queue.close()
+    if hasattr(memo, "executor"):
+        # A reconcile in flight finishes (each call has its own timeout), none starts.
+        await asyncio.to_thread(memo.executor.shutdown, wait=True, cancel_futures=True)
+
+
+async def _handle(memo: kopf.Memo, key: tuple) -> None:
+    """One reconcile of one queued resource, from its cached body."""
+    kind, namespace, name = key
+    body = memo.cache.get(kind, namespace, name)
+    if body is None or body["metadata"].get("deletionTimestamp"):
+        memo.queue.succeeded(key)
+        return
     try:
-        outcome = memo.reconciler.reconcile(dict(body))
+        outcome = await asyncio.get_running_loop().run_in_executor(memo.executor, memo.reconciler.reconcile, body)
     except InvalidSpec as error:
-        raise kopf.PermanentError(str(error)) from None
-    if outcome.awaiting_upload:
-        raise kopf.TemporaryError("waiting for the build context upload", delay=memo.config.upload_poll_seconds)
+        # Reported in its status; nothing to retry until the spec changes (an event).
+        memo.queue.succeeded(key)
+        logger.info("%s %s/%s: invalid spec: %s", kind, namespace, name, error)
+    except Exception as error:
+        delay = memo.queue.retry(key)
+        logger.warning("%s %s/%s: reconcile failed, again in %s s: %s", kind, namespace, name, delay, error)
+    else:
+        memo.queue.succeeded(key)
+        if outcome.awaiting_upload:  # the user's upload: look again after a while
+            memo.queue.add_after(key, memo.config.upload_poll_seconds)
 
 
-def _reconcile_by_name(memo: kopf.Memo, kind: str, namespace: str, name: str) -> None:
-    body = memo.kube.get(kind, namespace, name)
-    if body is not None and not body["metadata"].get("deletionTimestamp"):
-        try:
-            memo.reconciler.reconcile(body)
-        except InvalidSpec:
-            pass  # reported in its status by the reconcile
+async def _resync(memo: kopf.Memo) -> None:
+    """The safety net: every resource not yet settled back in the queue, every RESYNC_SECONDS."""
+    while True:
+        await asyncio.sleep(RESYNC_SECONDS)
+        for body in memo.cache.of_kinds(KINDS):
+            if not _settled(body):
+                memo.queue.add(Cache.key(body))
+
+
+class Jobs:
+    """Child Jobs as the watch shows them (kopf's index, complete before any handler runs, so
+    even right after a start), or as we just created them when the watch has not told us yet."""
+
+    def __init__(self, cache: Cache):
+        self.cache = cache
+        self.index = None  # kopf's index `child_jobs`, handed over by the first event
+
+    def job(self, namespace: str, name: str) -> dict | None:
+        mine = self.cache.get("Job", namespace, name)
+        watched = next(iter(self.index.get((namespace, name), ())), None) if self.index is not None else None
+        if mine is None or watched is None:
+            return watched or mine
+        return watched if _version(watched) >= _version(mine) else mine
+
+    def wrote(self, obj: dict) -> None:
+        self.cache.wrote(obj)
+
+
+def _version(obj: dict) -> int:
+    try:
+        return int(obj["metadata"]["resourceVersion"])
+    except (KeyError, TypeError, ValueError):
+        return -1
+
+
+@kopf.index("batch", "v1", "jobs", labels=CHILD)
+def child_jobs(body, namespace, name, **_):
+    return {(namespace, name): dict(body)}
 
 
 def _settled(body, **_) -> bool:
@@ -91,6 +171,13 @@ def _settled(body, **_) -> bool:
     return any(
         c.get("type") == condition and c.get("reason") in w.FAILURE_REASONS for c in status.get("conditions", [])
     )
+
+
+def _reported(body) -> bool:
+    """Whether its status speaks of its current spec (the generation its conditions observed)."""
+    generation = body["metadata"].get("generation")
+    observed = {c.get("observedGeneration") for c in (body.get("status") or {}).get("conditions", [])}
+    return generation is None or generation in observed
 
 
 def _waiting_on(body, namespace, name, **_) -> dict:
@@ -119,39 +206,38 @@ def _waiters(indexes: dict, key: tuple) -> set:
     return found
 
 
-for _kind, _plural in PLURALS.items():
+for _plural in PLURALS.values():
     kopf.index(GROUP, VERSION, _plural, id=f"waiting_{_plural}")(_waiting_on)
-
-    @kopf.on.resume(GROUP, VERSION, _plural, id="reconcile-resumed", backoff=1, when=lambda **kw: not _settled(**kw))
-    @kopf.on.create(GROUP, VERSION, _plural, id="reconcile-created", backoff=1)
-    @kopf.on.update(GROUP, VERSION, _plural, id="reconcile-updated", backoff=1)
-    def reconcile(body, memo: kopf.Memo, **_):
-        _reconcile(memo, body)
-
-    @kopf.timer(
-        GROUP,
-        VERSION,
-        _plural,
-        interval=RESYNC_SECONDS,
-        initial_delay=RESYNC_SECONDS,
-        backoff=1,
-        when=lambda **kw: not _settled(**kw),
-    )
-    def resync(body, memo: kopf.Memo, **_):
-        _reconcile_by_name(memo, body["kind"], body["metadata"]["namespace"], body["metadata"]["name"])
 
 
 def _index_kwargs(kwargs: dict) -> dict:
     return {k: v for k, v in kwargs.items() if k.startswith("waiting_")}
 
 
+def _queue_waiters(memo: kopf.Memo, kwargs: dict, key: tuple) -> None:
+    namespace = key[0]
+    for kind, name in _waiters(_index_kwargs(kwargs), key):
+        memo.queue.add((kind, namespace, name))
+
+
 @kopf.on.event(GROUP, VERSION, "models")
 @kopf.on.event(GROUP, VERSION, "datasets")
-def dependency_changed(body, namespace, name, type, memo: kopf.Memo, **kwargs):
-    if type is None or (type == "MODIFIED" and not _settled(body)):
-        return  # the initial listing (resume handlers cover it), or still on its way
-    for kind, waiter in _waiters(_index_kwargs(kwargs), (namespace, body["kind"], name)):
-        _reconcile_by_name(memo, kind, namespace, waiter)
+@kopf.on.event(GROUP, VERSION, "servers")
+@kopf.on.event(GROUP, VERSION, "notebooks")
+async def resource_changed(event, body, namespace, name, type, memo: kopf.Memo, **kwargs):
+    obj = event["object"]
+    news = memo.cache.seen(obj, deleted=type == "DELETED")
+    key = Cache.key(obj)
+    if type is None:
+        # kopf's initial listing (a start): what is not settled, or changed since its status
+        if not _settled(body) or not _reported(body):
+            memo.queue.add(key)
+        return
+    if type != "DELETED" and news:
+        memo.queue.add(key)
+    if body["kind"] in ("Model", "Dataset") and (type != "MODIFIED" or _settled(body)):
+        # ready, failed or gone: whatever waits for it looks again
+        _queue_waiters(memo, kwargs, (namespace, body["kind"], name))
 
 
 def _news_for_the_owner(body, type, role) -> bool:
@@ -173,7 +259,10 @@ def _news_for_the_owner(body, type, role) -> bool:
 @kopf.on.event("batch", "v1", "jobs", labels=CHILD)
 @kopf.on.event("apps", "v1", "deployments", labels=CHILD)
 @kopf.on.event("", "v1", "pods", labels=CHILD)
-def child_changed(body, namespace, type, memo: kopf.Memo, **kwargs):
+async def child_changed(event, body, namespace, type, memo: kopf.Memo, **kwargs):
+    if body["kind"] == "Job":
+        memo.jobs.index = kwargs["child_jobs"]
+        memo.cache.forget("Job", namespace, body["metadata"]["name"])  # the index knows it now
     labels = body["metadata"].get("labels", {})
     if not _news_for_the_owner(body, type, labels.get(names.ROLE)):
         return
@@ -183,4 +272,4 @@ def child_changed(body, namespace, type, memo: kopf.Memo, **kwargs):
         owners = {(labels.get(names.OWNER_KIND), labels.get(names.OWNER_NAME))}
     for kind, name in owners:
         if kind in KINDS and name:
-            _reconcile_by_name(memo, kind, namespace, name)
+            memo.queue.add((kind, namespace, name))

@@ -39,15 +39,31 @@ class Outcome:
     awaiting_upload: bool = False
 
 
+class ApiReads:
+    """Reads straight from the API, writes not remembered: the reconciler without the operator's cache."""
+
+    def __init__(self, kube: Kube):
+        self.kube = kube
+
+    def job(self, namespace: str, name: str) -> dict | None:
+        return self.kube.get("Job", namespace, name)
+
+    def wrote(self, obj: dict) -> None:
+        pass
+
+
 def now() -> str:
     return datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
 class Reconciler:
-    def __init__(self, kube: Kube, config: Config, uploads: ObjectStore | None):
+    def __init__(self, kube: Kube, config: Config, uploads: ObjectStore | None, cache=None):
         self.kube = kube
         self.config = config
         self.uploads = uploads
+        # Where child Jobs are read from and our writes are told to: the operator's watch cache
+        # (handlers.py), or the API itself.
+        self.cache = cache or ApiReads(kube)
 
     # --- entry point ----------------------------------------------------------------------
 
@@ -174,11 +190,13 @@ class Reconciler:
             artifact = w.ArtifactRef(resource.kind, namespace, name)
             job_name = names.child_name(name, plan.role.value)
             wanted = translate.job(self.config, job_name, body, plan, params)
-            job = self.kube.get("Job", namespace, job_name)
+            job = self.cache.job(namespace, job_name)
             if job is None or left_over(job, wanted):
-                # the params are immutable like the spec: written once, before the Job
+                # The params are immutable like the spec: written once, before the Job. No GET
+                # first: a create answered 409 finds the one there (kube.ensure).
                 self.kube.ensure(translate.params_configmap(params, body, plan))
                 job = self.kube.ensure(wanted)
+                self.cache.wrote(job)
             progress, message = self._job_progress(job)
             return w.workload_verdict(resource, progress, message), {
                 "artifacts": {"url": translate.artifact_url(self.config, artifact)}
@@ -304,7 +322,9 @@ class Reconciler:
         if _without_times(comparable) == _without_times(status):
             return
         meta = body["metadata"]
-        self.kube.patch(body["kind"], meta["namespace"], meta["name"], {"status": status}, subresource="status")
+        self.cache.wrote(
+            self.kube.patch(body["kind"], meta["namespace"], meta["name"], {"status": status}, subresource="status")
+        )
 
 
 # Waiting reasons of a container that will not get better by itself (the kubelet keeps trying,
