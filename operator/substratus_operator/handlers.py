@@ -65,12 +65,26 @@ def _setup() -> tuple[Kube, Config, object]:
     return kube, config, uploads
 
 
+class NoDiffBase(kopf.DiffBaseStorage):
+    """No change-detecting handlers here (create/update/resume): kopf has nothing to compare, so
+    it need not build a diff-base essence (a deep copy) of every object on every event."""
+
+    def build(self, *, body, extra_fields=None):
+        return None
+
+    def fetch(self, *, body):
+        return None
+
+    def store(self, *, body, patch, essence):
+        pass
+
+
 @kopf.on.startup(backoff=1)
 async def configure(settings: kopf.OperatorSettings, memo: kopf.Memo, **_):
-    # The handlers write nothing, so kopf keeps no progress or diff-base; the prefix keeps its
-    # annotations (if any) under our group.
+    # Only event handlers and indexes: kopf keeps no progress (the prefix would keep any under
+    # our group) and no diff-base.
     settings.persistence.progress_storage = kopf.AnnotationsProgressStorage(prefix=GROUP)
-    settings.persistence.diffbase_storage = kopf.AnnotationsDiffBaseStorage(prefix=GROUP)
+    settings.persistence.diffbase_storage = NoDiffBase()
     settings.posting.level = logging.WARNING
     settings.watching.server_timeout = 300
     settings.networking.error_backoffs = [0.5, 1, 2, 5]
@@ -159,7 +173,7 @@ def _version(obj: dict) -> int:
 
 
 @kopf.index("batch", "v1", "jobs", labels=CHILD)
-def child_jobs(body, namespace, name, **_):
+async def child_jobs(body, namespace, name, **_):
     return {(namespace, name): dict(body)}
 
 
@@ -180,7 +194,7 @@ def _reported(body) -> bool:
     return generation is None or generation in observed
 
 
-def _waiting_on(body, namespace, name, **_) -> dict:
+async def _waiting_on(body, namespace, name, **_) -> dict:
     """Index: (namespace, what) -> (kind, name) of this resource, for each thing it waits for."""
     spec = body.get("spec") or {}
     keys = [
