@@ -5,29 +5,31 @@ p50/p99 latency from a Model's create to its child Job, API requests per reconci
 emulator's raw create rate measured in the same run. Run from the repository root:
 
     .venv/bin/python benchmarks/operator/run.py [--models 200] [--out benchmarks/operator/results.json]
+
+Three processes, as in a cluster: the "cluster" (the API emulator, with a Job controller that
+completes each child Job as soon as it appears, watching the store like kube-controller-manager
+watches the API server), the operator as it runs in production (`kopf run` of
+substratus_operator.handlers, its own process), and this script, the client that creates the
+ConfigMaps of the raw create rate and then the Models, both over HTTP with the official client.
+The clock: time.monotonic(), one clock for every process of the machine.
 """
 
 import argparse
 import json
 import os
 import platform
+import socket
 import statistics
+import subprocess
 import sys
 import tempfile
 import threading
 import time
+import urllib.request
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[2]
 sys.path[:0] = [str(ROOT), str(ROOT / "operator")]
-KUBECONFIG = Path(tempfile.mkdtemp(prefix="bench-")) / "kubeconfig"
-os.environ["KUBECONFIG"] = str(KUBECONFIG)  # before `kubernetes` is imported
-
-import kopf  # noqa: E402
-import kubernetes  # noqa: E402
-from kopf.testing import KopfRunner  # noqa: E402
-
-from tests.kubeemu.harness import KubeCluster  # noqa: E402
 
 CONFIG = {
     "CLUSTER_NAME": "bench",
@@ -35,6 +37,7 @@ CONFIG = {
     "PLATFORM": "gke",
     "ARTIFACTS_URL": "gs://artifacts",
 }
+NAMESPACE = "bench"
 NON_WATCH = r"^(?!.*[?&]watch=)"
 
 
@@ -47,80 +50,234 @@ def model(name: str) -> dict:
     }
 
 
+# --- the cluster process ------------------------------------------------------------------------
+
+
+def serve_cluster(kubeconfig: str) -> None:
+    """The emulator and a Job controller; answers one JSON command a line on stdin."""
+    import asyncio
+
+    from tests.kubeemu.harness import KubeCluster
+
+    job_seen: dict[str, float] = {}
+    ready: dict[str, float] = {}
+    changed = threading.Condition()
+
+    with KubeCluster(kubeconfig=kubeconfig) as cluster:
+        for path in sorted((ROOT / "crds").glob("*.yaml")):
+            cluster.post_crds(path)
+        for namespace in ("raw", NAMESPACE):
+            cluster.create({"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": namespace}})
+        cluster.create(
+            {
+                "apiVersion": "v1",
+                "kind": "ConfigMap",
+                "metadata": {"name": "substratus", "namespace": NAMESPACE},
+                "data": CONFIG,
+            }
+        )
+        store = cluster.emulator.store
+
+        async def jobs(watcher) -> None:
+            """The Job controller: each new child Job completes at once (the latency's end)."""
+            while (item := await watcher.queue.get()) is not None:
+                kind, job = item
+                if kind == "ADDED" and not (job.get("status") or {}).get("conditions"):
+                    job_seen.setdefault(job["metadata"]["labels"]["substratus.ai/owner-name"], time.monotonic())
+                    cluster.complete_job(NAMESPACE, job["metadata"]["name"])
+
+        async def models(watcher) -> None:
+            while (item := await watcher.queue.get()) is not None:
+                _, obj = item
+                if (obj.get("status") or {}).get("ready") and obj["metadata"]["name"] not in ready:
+                    with changed:
+                        ready[obj["metadata"]["name"]] = time.monotonic()
+                        changed.notify_all()
+
+        def start() -> None:
+            for kind, consume in (("jobs.batch", jobs), ("models.substratus.ai", models)):
+                _, watcher = store.watch(cluster.kind(kind), NAMESPACE, None, None, None, None)
+                asyncio.ensure_future(consume(watcher))
+
+        cluster.call(start)
+        counter = None
+        print(json.dumps({"url": cluster.url}), flush=True)
+        for line in sys.stdin:
+            command = json.loads(line)
+            if command["cmd"] == "count":
+                counter = cluster.faults.inject(0.0, path=NON_WATCH)
+                answer = {}
+            elif command["cmd"] == "wait":
+                names = set(command["names"])
+                with changed:
+                    changed.wait_for(lambda names=names: names <= ready.keys(), timeout=command["timeout"])
+                answer = {
+                    "ready": {n: ready.get(n) for n in names},
+                    "job_seen": {n: job_seen.get(n) for n in names},
+                    "requests": counter.matched if counter is not None else None,
+                }
+                if counter is not None:
+                    cluster.faults.remove(counter)
+                    counter = None
+            elif command["cmd"] == "stop":
+                break
+            print(json.dumps(answer), flush=True)
+
+
+class Cluster:
+    """The cluster process, seen from the client."""
+
+    def __init__(self, kubeconfig: Path):
+        self.process = subprocess.Popen(
+            [sys.executable, __file__, "--serve-cluster", str(kubeconfig)],
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            text=True,
+            cwd=ROOT,
+        )
+        self.url = self._answer()["url"]
+
+    def _answer(self) -> dict:
+        line = self.process.stdout.readline()
+        if not line:
+            raise RuntimeError("the cluster process ended")
+        return json.loads(line)
+
+    def ask(self, command: dict) -> dict:
+        self.process.stdin.write(json.dumps(command) + "\n")
+        self.process.stdin.flush()
+        return self._answer()
+
+    def stop(self) -> None:
+        if self.process.poll() is None:
+            self.ask_nothing({"cmd": "stop"})
+        self.process.wait(timeout=30)
+
+    def ask_nothing(self, command: dict) -> None:
+        self.process.stdin.write(json.dumps(command) + "\n")
+        self.process.stdin.flush()
+
+
+# --- the client ---------------------------------------------------------------------------------
+
+
 def raw_create_rate(client, namespace: str, count: int) -> float:
     """ConfigMaps created one after another over HTTP with the official client: the emulator's pace."""
+    import kubernetes
+
     core = kubernetes.client.CoreV1Api(client)
-    started = time.perf_counter()
+    started = time.monotonic()
     for index in range(count):
         core.create_namespaced_config_map(namespace, {"metadata": {"name": f"raw-{index}"}, "data": {"k": "v"}})
-    return count / (time.perf_counter() - started)
+    return count / (time.monotonic() - started)
+
+
+def cpu_seconds(pid: int | None = None) -> float | None:
+    """User + system CPU time of a process so far (Linux), or of this one."""
+    if pid is None:
+        times = os.times()
+        return times.user + times.system
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    except OSError:
+        return None
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def start_operator(kubeconfig: Path, log: Path) -> tuple[subprocess.Popen, str]:
+    """The operator as production runs it (operator/Dockerfile: `python -m substratus_operator`)."""
+    liveness = f"http://127.0.0.1:{free_port()}/healthz"
+    env = {
+        **os.environ,
+        "KUBECONFIG": str(kubeconfig),
+        "SUBSTRATUS_CONFIG": f"{NAMESPACE}/substratus",
+        "PYTHONPATH": os.pathsep.join([str(ROOT), str(ROOT / "operator")]),
+    }
+    args = ["run", "-A", "--standalone", f"--liveness={liveness}", "-m", "substratus_operator.handlers"]
+    process = subprocess.Popen(
+        [sys.executable, "-m", "kopf", *args], env=env, cwd=ROOT, stdout=log.open("w"), stderr=subprocess.STDOUT
+    )
+    return process, liveness
+
+
+def wait_healthy(process: subprocess.Popen, liveness: str, log: Path) -> None:
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:
+        if process.poll() is not None:
+            raise RuntimeError(f"the operator exited:\n{log.read_text()[-3000:]}")
+        try:
+            with urllib.request.urlopen(liveness, timeout=1):
+                return
+        except OSError:
+            time.sleep(0.1)
+    raise RuntimeError("the operator did not come up within 60 s")
 
 
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--models", type=int, default=200)
     parser.add_argument("--out", default=str(Path(__file__).with_name("results.json")))
+    parser.add_argument("--serve-cluster", metavar="KUBECONFIG", help=argparse.SUPPRESS)
     args = parser.parse_args()
+    if args.serve_cluster:
+        serve_cluster(args.serve_cluster)
+        return
 
-    with KubeCluster(kubeconfig=KUBECONFIG) as cluster:
-        for path in sorted((ROOT / "crds").glob("*.yaml")):
-            cluster.post_crds(path)
-        for namespace in ("raw", "bench"):
-            cluster.create({"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": namespace}})
-        client = kubernetes.config.new_client_from_config(config_file=str(KUBECONFIG))
+    workdir = Path(tempfile.mkdtemp(prefix="bench-"))
+    kubeconfig = workdir / "kubeconfig"
+    os.environ["KUBECONFIG"] = str(kubeconfig)
+    import kubernetes
+
+    cluster = Cluster(kubeconfig)
+    operator = None
+    try:
+        client = kubernetes.config.new_client_from_config(config_file=str(kubeconfig))
+        custom = kubernetes.client.CustomObjectsApi(client)
         raw_rate = raw_create_rate(client, "raw", args.models)
 
-        cluster.create(
-            {
-                "apiVersion": "v1",
-                "kind": "ConfigMap",
-                "metadata": {"name": "substratus", "namespace": "bench"},
-                "data": CONFIG,
-            }
-        )
-        os.environ["SUBSTRATUS_CONFIG"] = "bench/substratus"
-        custom = kubernetes.client.CustomObjectsApi(client)
+        log = workdir / "operator.log"
+        operator, liveness = start_operator(kubeconfig, log)
+        wait_healthy(operator, liveness, log)
+        # Up and watching before the clock starts: one Model through, not counted.
+        custom.create_namespaced_custom_object("substratus.ai", "v1", NAMESPACE, "models", model("warmup"))
+        if not cluster.ask({"cmd": "wait", "names": ["warmup"], "timeout": 60})["ready"]["warmup"]:
+            raise RuntimeError(f"the warm-up Model did not become ready:\n{log.read_text()[-3000:]}")
+
+        cluster.ask({"cmd": "count"})
+        pids = {"cluster": cluster.process.pid, "operator": operator.pid, "client": None}
+        cpu_before = {name: cpu_seconds(pid) for name, pid in pids.items()}
         created: dict[str, float] = {}
-        job_seen: dict[str, float] = {}
-        stop = threading.Event()
+        started = time.monotonic()
+        for index in range(args.models):
+            name = f"m{index:03}"
+            created[name] = time.monotonic()
+            custom.create_namespaced_custom_object("substratus.ai", "v1", NAMESPACE, "models", model(name))
+        done = cluster.ask({"cmd": "wait", "names": list(created), "timeout": 300})
+        cpu = {
+            name: round(cpu_seconds(pid) - cpu_before[name], 2) if cpu_before[name] is not None else None
+            for name, pid in pids.items()
+        }
+    finally:
+        if operator is not None:
+            operator.terminate()
+            operator.wait(timeout=60)
+        cluster.stop()
 
-        def controller() -> None:
-            """Sees each child Job appear (the latency's end) and completes it, as the Job controller would."""
-            while not stop.is_set():
-                for job in cluster.list("jobs.batch", "bench"):
-                    owner = job["metadata"]["labels"]["substratus.ai/owner-name"]
-                    if owner not in job_seen:
-                        job_seen[owner] = time.perf_counter()
-                        cluster.complete_job("bench", job["metadata"]["name"])
-                time.sleep(0.01)
-
-        args_kopf = ["run", "-A", "--standalone", "-m", "substratus_operator.handlers"]
-        with KopfRunner(args_kopf, registry=kopf.OperatorRegistry(), timeout=120):
-            time.sleep(1.0)  # the operator is up and watching before the clock starts
-            watcher = threading.Thread(target=controller, daemon=True)
-            watcher.start()
-            with cluster.faults.inject(0.0, path=NON_WATCH) as counter:
-                started = time.perf_counter()
-                for index in range(args.models):
-                    name = f"m{index:03}"
-                    created[name] = time.perf_counter()
-                    custom.create_namespaced_custom_object("substratus.ai", "v1", "bench", "models", model(name))
-                while (
-                    sum(
-                        bool((m.get("status") or {}).get("ready"))
-                        for m in cluster.list("models.substratus.ai", "bench")
-                    )
-                    < args.models
-                ):
-                    time.sleep(0.05)
-                elapsed = time.perf_counter() - started
-                requests = counter.matched - args.models  # less the benchmark's own creates
-            stop.set()
-            watcher.join()
-
-    latencies = sorted((job_seen[n] - created[n]) * 1000 for n in created)
+    missing = [n for n, t in done["ready"].items() if t is None]
+    if missing:
+        raise RuntimeError(f"{len(missing)} Models not ready within 300 s, e.g. {missing[:5]}")
+    elapsed = max(done["ready"].values()) - started
+    latencies = sorted((done["job_seen"][n] - created[n]) * 1000 for n in created)
+    requests = done["requests"] - args.models  # less the benchmark's own creates
     results = {
         "models": args.models,
+        "topology": "three processes: cluster (API emulator + Job controller), operator (kopf run), client",
         "reconciled_per_second": round(args.models / elapsed, 1),
         "raw_create_per_second": round(raw_rate, 1),
         "ratio_to_raw_create_rate": round(args.models / elapsed / raw_rate, 2),
@@ -129,8 +286,12 @@ def main() -> None:
             "p99": round(latencies[int(0.99 * (len(latencies) - 1))], 1),
         },
         # Every non-watch request during the run (the operator's and kopf's) but the benchmark's own
-        # creates; the benchmark's readiness polls and Job completions are in-process, not HTTP.
+        # creates; the Job controller's completions and the readiness watch are in-process, not HTTP.
         "api_requests_per_reconcile": round(requests / args.models, 1),
+        # CPU seconds each process used from the first create to the last Model ready, beside
+        # that wall time: which one is the bottleneck.
+        "wall_seconds": round(elapsed, 2),
+        "cpu_seconds": cpu,
         "machine": {
             "cpus": os.cpu_count(),
             "processor": _processor(),
