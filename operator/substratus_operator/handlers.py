@@ -86,6 +86,9 @@ async def configure(settings: kopf.OperatorSettings, memo: kopf.Memo, **_):
     settings.persistence.progress_storage = kopf.AnnotationsProgressStorage(prefix=GROUP)
     settings.persistence.diffbase_storage = NoDiffBase()
     settings.posting.level = logging.WARNING
+    # kopf says "Handler ... succeeded" at INFO for every watch event; our handlers only queue
+    # work, the reconciles log what matters.
+    logging.getLogger("kopf.objects").setLevel(logging.WARNING)
     settings.watching.server_timeout = 300
     settings.networking.error_backoffs = [0.5, 1, 2, 5]
     settings.execution.max_workers = 4  # kopf's own sync handlers: only login and the indexers' peers
