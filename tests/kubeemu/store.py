@@ -102,6 +102,8 @@ class Store:
         self._history_floor = 0  # every event after this resourceVersion is still in the history
         self._watchers: set[Watcher] = set()
         self._gc_scheduled = False
+        self._gc_full = False  # the next pass looks at every object, not only at new dependents
+        self._gc_new: set[tuple[Storage, Key]] = set()
         self._draining: set[tuple[Storage, str]] = set()  # namespaces and CRDs being emptied right now
         self._ips = itertools.count(1)
         for name in INITIAL_NAMESPACES:
@@ -209,7 +211,7 @@ class Store:
         if kind.storage == CRDS:
             self._register_crd(obj)
         if meta.get("ownerReferences"):
-            self._schedule_gc()
+            self._schedule_gc(only=(kind.storage, key))
         return self._present(kind, obj), warnings
 
     def replace(self, kind: ResourceKind, namespace: str | None, name: str, body: dict[str, Any],
@@ -511,19 +513,45 @@ class Store:
             kept = [r for r in meta["ownerReferences"] if r.get("uid") != uid]
             self._modify(storage, key, {"metadata": {**meta, "ownerReferences": kept}})
 
-    def _schedule_gc(self) -> None:
+    def _schedule_gc(self, only: tuple[Storage, Key] | None = None) -> None:
+        """A garbage collector pass soon; `only`: a new dependent, the one object it can concern
+        (its owners gone already), so that a create does not cost a pass over every object."""
+        if only is None:
+            self._gc_full = True
+        else:
+            self._gc_new.add(only)
         if self._gc_scheduled:
             return
         self._gc_scheduled = True
         try:
-            asyncio.get_running_loop().call_soon(self.collect_garbage)
+            asyncio.get_running_loop().call_soon(self._gc_pass)
         except RuntimeError:  # outside an event loop (a Store used directly): collect at once
+            self._gc_pass()
+
+    def _gc_pass(self) -> None:
+        if self._gc_full:
             self.collect_garbage()
+            return
+        # Only new dependents since the last pass: a new reference keeps an owner in foreground
+        # deletion waiting, it never releases one; only their own owners matter.
+        self._gc_scheduled = False
+        new, self._gc_new = self._gc_new, set()
+        for storage, key in new:
+            obj = self._objects[storage].get(key)
+            if obj is None or obj["metadata"].get("deletionTimestamp"):
+                continue
+            references = obj["metadata"].get("ownerReferences") or []
+            alive = [r for r in references if r.get("uid") in self._uids]
+            if not alive:
+                self._delete(storage, key, "Background")
+            elif len(alive) < len(references):
+                self._modify(storage, key, {"metadata": {**obj["metadata"], "ownerReferences": alive}})
 
     def collect_garbage(self) -> None:
         """One pass of the garbage collector: dependents whose owners are all gone are deleted,
         references to gone owners are dropped, owners waiting in foreground deletion are released."""
-        self._gc_scheduled = False
+        self._gc_scheduled = self._gc_full = False
+        self._gc_new.clear()
         referenced: set[str] = set()
         for storage, objs in list(self._objects.items()):
             for key, obj in list(objs.items()):
