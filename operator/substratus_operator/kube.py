@@ -5,6 +5,8 @@ in and out keep the translation code free of client model classes.
 """
 
 import json
+import threading
+import time
 from urllib.parse import quote
 
 import kubernetes
@@ -23,6 +25,9 @@ PATHS = {
     "Deployment": ("/apis/apps/v1", "deployments"),
     **{kind: (f"/apis/{GROUP}/{VERSION}", f"{kind.lower()}s") for kind in ("Model", "Dataset", "Server", "Notebook")},
 }
+# How often the credentials are looked at again (an in-cluster token is re-read every minute
+# at most anyway; an expired kubeconfig token is refreshed by the same hook).
+CREDENTIALS_REFRESH_SECONDS = 10
 MERGE_PATCH = "application/merge-patch+json"
 JSON_PATCH = "application/json-patch+json"
 
@@ -34,7 +39,27 @@ def client() -> ApiClient:
         kubernetes.config.load_kube_config()
     configuration = kubernetes.client.Configuration.get_default_copy()
     configuration.connection_pool_maxsize = 32
+    if configuration.refresh_api_key_hook is not None:
+        configuration.refresh_api_key_hook = _at_most_every(
+            CREDENTIALS_REFRESH_SECONDS, configuration.refresh_api_key_hook
+        )
     return ApiClient(configuration)
+
+
+def _at_most_every(seconds: float, refresh):
+    """The config loaders' refresh hook, run before every request, sets the host again each
+    time, which re-reads the proxy environment (about a quarter of a request's client-side
+    cost): once every `seconds` is enough."""
+    lock, last = threading.Lock(), [float("-inf")]
+
+    def throttled(configuration) -> None:
+        with lock:
+            if time.monotonic() - last[0] < seconds:
+                return
+            last[0] = time.monotonic()
+        refresh(configuration)
+
+    return throttled
 
 
 class Kube:

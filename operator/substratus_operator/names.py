@@ -13,6 +13,7 @@ OWNER_NAME = "substratus.ai/owner-name"
 ROLE = "substratus.ai/role"
 BUILD_TAG = "substratus.ai/build-tag"
 SPEC_HASH = "substratus.ai/spec-hash"
+PARAMS = "substratus.ai/params"  # on a workload's pods: its params.json (translate.py)
 ARTIFACTS_PVC = "substratus-artifacts"
 
 

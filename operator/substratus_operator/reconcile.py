@@ -185,32 +185,28 @@ class Reconciler:
         namespace, name = body["metadata"]["namespace"], body["metadata"]["name"]
         if not self.config.gke and plan.mounts:
             self.kube.get_or_create(translate.artifacts_claim(self.config, namespace))
-        params = names.child_name(name, "params")
         if isinstance(resource, (Model, Dataset)):
             artifact = w.ArtifactRef(resource.kind, namespace, name)
             job_name = names.child_name(name, plan.role.value)
-            wanted = translate.job(self.config, job_name, body, plan, params)
+            wanted = translate.job(self.config, job_name, body, plan)
             job = self.cache.job(namespace, job_name)
             if job is None or left_over(job, wanted):
-                # The params are immutable like the spec: written once, before the Job. No GET
-                # first: a create answered 409 finds the one there (kube.ensure).
-                self.kube.ensure(translate.params_configmap(params, body, plan))
+                # No GET first: a create answered 409 finds the one there (kube.ensure).
                 job = self.kube.ensure(wanted)
                 self.cache.wrote(job)
             progress, message = self._job_progress(job)
             return w.workload_verdict(resource, progress, message), {
                 "artifacts": {"url": translate.artifact_url(self.config, artifact)}
             }
-        self._ensure_current(translate.params_configmap(params, body, plan), "data")
         if isinstance(resource, Server):
-            return self._server(body, resource, plan, params)
-        return self._notebook(body, resource, plan, params)
+            return self._server(body, resource, plan)
+        return self._notebook(body, resource, plan)
 
-    def _server(self, body, resource: Server, plan: w.Plan, params: str):
+    def _server(self, body, resource: Server, plan: w.Plan):
         namespace, name = body["metadata"]["namespace"], body["metadata"]["name"]
         child = names.child_name(name, "server")
         self.kube.get_or_create(translate.service(child, body, plan.role.value, plan.port))
-        deployment = self._ensure_current(translate.deployment(self.config, child, body, plan, params), "spec")
+        deployment = self._ensure_current(translate.deployment(self.config, child, body, plan), "spec")
         status = deployment.get("status") or {}
         rolled = status.get("observedGeneration", 0) >= deployment["metadata"].get("generation", 1)
         serving = rolled and status.get("readyReplicas", 0) >= 1 and status.get("updatedReplicas", 0) >= 1
@@ -221,7 +217,7 @@ class Reconciler:
         troubles = filter(None, map(_pod_trouble, self.kube.list("Pod", namespace, selector)))
         return w.workload_verdict(resource, *next(troubles, (w.Progress.PENDING, ""))), url
 
-    def _notebook(self, body, resource: Notebook, plan: w.Plan, params: str):
+    def _notebook(self, body, resource: Notebook, plan: w.Plan):
         namespace, name = body["metadata"]["namespace"], body["metadata"]["name"]
         child = names.child_name(name, "notebook")
         secret = names.child_name(name, "notebook-token")
@@ -235,8 +231,9 @@ class Reconciler:
             if pod is not None:
                 self.kube.delete("Pod", namespace, child)
             return w.workload_verdict(resource, w.Progress.SUSPENDED), {"url": None}
-        wanted = translate.notebook_pod(self.config, child, body, plan, params, child, secret)
-        wanted["metadata"].setdefault("annotations", {})[names.SPEC_HASH] = names.spec_hash(wanted["spec"])
+        wanted = translate.notebook_pod(self.config, child, body, plan, child, secret)
+        annotations = wanted["metadata"]["annotations"]
+        annotations[names.SPEC_HASH] = names.spec_hash({"spec": wanted["spec"], "annotations": annotations})
         if (
             pod is not None
             and pod["metadata"].get("annotations", {}).get(names.SPEC_HASH)

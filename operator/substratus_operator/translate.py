@@ -1,6 +1,10 @@
 """Plans (jupyter_substratus.api.workloads) as Kubernetes objects: Jobs, kaniko build Jobs,
-Deployments, Services, Pods, Secrets, ConfigMaps and PVCs. Pure functions: nothing here talks
-to the API server."""
+Deployments, Services, Pods, Secrets and PVCs. Pure functions: nothing here talks to the API
+server.
+
+A pod's /content/params.json is its own annotation `substratus.ai/params`, projected by a
+downwardAPI volume: no ConfigMap per resource, and new params are a new pod template (a Server
+rolls, a Notebook restarts), where a ConfigMap mounted by subPath would never be seen again."""
 
 import base64
 from urllib.parse import urlparse
@@ -101,13 +105,13 @@ def _artifact_volume(config: Config, name: str, artifact: ArtifactRef, read_only
 def pod_spec(
     config: Config,
     plan: Plan,
-    params_configmap: str,
     *,
     restart: str,
     workspace_claim: str | None = None,
     token_secret: str | None = None,
 ) -> dict:
-    volumes = [{"name": "params", "configMap": {"name": params_configmap}}]
+    params = {"path": "params.json", "fieldRef": {"fieldPath": f"metadata.annotations['{names.PARAMS}']"}}
+    volumes = [{"name": "params", "downwardAPI": {"items": [params]}}]
     mounts = [{"name": "params", "mountPath": PARAMS_FILE, "subPath": "params.json", "readOnly": True}]
     if workspace_claim:
         volumes.append({"name": "workspace", "persistentVolumeClaim": {"claimName": workspace_claim}})
@@ -149,32 +153,22 @@ def pod_spec(
     return spec
 
 
-def _pod_template_metadata(config: Config, labels: dict) -> dict:
-    meta = {"labels": labels}
+def _pod_template_metadata(config: Config, labels: dict, plan: Plan) -> dict:
+    annotations = {names.PARAMS: plan.params_json}
     if config.gke:
-        meta["annotations"] = {"gke-gcsfuse/volumes": "true"}
-    return meta
+        annotations["gke-gcsfuse/volumes"] = "true"
+    return {"labels": labels, "annotations": annotations}
 
 
 # --- children -----------------------------------------------------------------------------
 
 
-def params_configmap(name: str, owner: dict, plan: Plan) -> dict:
-    namespace = owner["metadata"]["namespace"]
-    return {
-        "apiVersion": "v1",
-        "kind": "ConfigMap",
-        "metadata": metadata(name, namespace, owner, plan.role.value),
-        "data": {"params.json": plan.params_json},
-    }
-
-
-def job(config: Config, name: str, owner: dict, plan: Plan, params: str) -> dict:
+def job(config: Config, name: str, owner: dict, plan: Plan) -> dict:
     namespace = owner["metadata"]["namespace"]
     meta = metadata(name, namespace, owner, plan.role.value)
     template = {
-        "metadata": _pod_template_metadata(config, dict(meta["labels"])),
-        "spec": pod_spec(config, plan, params, restart="Never"),
+        "metadata": _pod_template_metadata(config, dict(meta["labels"]), plan),
+        "spec": pod_spec(config, plan, restart="Never"),
     }
     return {
         "apiVersion": "batch/v1",
@@ -184,7 +178,7 @@ def job(config: Config, name: str, owner: dict, plan: Plan, params: str) -> dict
     }
 
 
-def deployment(config: Config, name: str, owner: dict, plan: Plan, params: str) -> dict:
+def deployment(config: Config, name: str, owner: dict, plan: Plan) -> dict:
     namespace = owner["metadata"]["namespace"]
     meta = metadata(name, namespace, owner, plan.role.value)
     selector = {
@@ -193,8 +187,8 @@ def deployment(config: Config, name: str, owner: dict, plan: Plan, params: str) 
         names.ROLE: plan.role.value,
     }
     template = {
-        "metadata": _pod_template_metadata(config, dict(meta["labels"])),
-        "spec": pod_spec(config, plan, params, restart="Always"),
+        "metadata": _pod_template_metadata(config, dict(meta["labels"]), plan),
+        "spec": pod_spec(config, plan, restart="Always"),
     }
     return {
         "apiVersion": "apps/v1",
@@ -215,15 +209,15 @@ def service(name: str, owner: dict, role: str, port: int) -> dict:
     }
 
 
-def notebook_pod(config: Config, name: str, owner: dict, plan: Plan, params: str, claim: str, secret: str) -> dict:
+def notebook_pod(config: Config, name: str, owner: dict, plan: Plan, claim: str, secret: str) -> dict:
     namespace = owner["metadata"]["namespace"]
     meta = metadata(name, namespace, owner, plan.role.value)
-    meta.update(_pod_template_metadata(config, meta["labels"]))
+    meta.update(_pod_template_metadata(config, meta["labels"], plan))
     return {
         "apiVersion": "v1",
         "kind": "Pod",
         "metadata": meta,
-        "spec": pod_spec(config, plan, params, restart="Always", workspace_claim=claim, token_secret=secret),
+        "spec": pod_spec(config, plan, restart="Always", workspace_claim=claim, token_secret=secret),
     }
 
 

@@ -172,10 +172,10 @@ def test_gpu_mapping(gpu, gke, selector):
         resource("Server", image="i", model={"name": "b"}, resources={"gpu": {"type": gpu, "count": 2}}),
         w.Inputs("ns", "img"),
     )
-    on_gke = translate.deployment(GKE, "s-server", OWNER, plan, "s-params")["spec"]["template"]["spec"]
+    on_gke = translate.deployment(GKE, "s-server", OWNER, plan)["spec"]["template"]["spec"]
     assert on_gke["nodeSelector"] == {"cloud.google.com/gke-accelerator": gke}
     assert on_gke["containers"][0]["resources"]["limits"]["nvidia.com/gpu"] == "2"
-    generic = translate.deployment(GENERIC, "s-server", OWNER, plan, "s-params")["spec"]["template"]["spec"]
+    generic = translate.deployment(GENERIC, "s-server", OWNER, plan)["spec"]["template"]["spec"]
     assert "nodeSelector" not in generic and "tolerations" not in generic
     assert generic["containers"][0]["resources"]["limits"]["nvidia.com/gpu"] == "2"
 
@@ -196,17 +196,15 @@ def test_every_translation_passes_the_built_in_schemas():
         nb_plan = w.plan(resource("Notebook", image="i", model={"name": "b"}), w.Inputs("ns", "img"))
         build = w.build_plan(resource("Model", build={"git": {"url": "https://g/r", "tag": "v1"}}))
         objects = [
-            translate.job(config, "t-trainer", model_owner, plan, "t-params"),
-            translate.params_configmap("t-params", model_owner, plan),
+            translate.job(config, "t-trainer", model_owner, plan),
             translate.deployment(
                 config,
                 "s-server",
                 OWNER,
                 w.plan(resource("Server", image="i", model={"name": "b"}), w.Inputs("ns", "img")),
-                "s-params",
             ),
             translate.service("s-server", OWNER, "server", 8080),
-            translate.notebook_pod(config, "n-notebook", OWNER, nb_plan, "n-params", "n-notebook", "n-token"),
+            translate.notebook_pod(config, "n-notebook", OWNER, nb_plan, "n-notebook", "n-token"),
             translate.token_secret("n-token", OWNER, "secret"),
             translate.workspace_claim("n-notebook", OWNER, 20),
             translate.artifacts_claim(config, "ns"),
