@@ -9,12 +9,12 @@ Custom resources are pruned, defaulted and validated against their CRD (see sche
 """
 
 import base64
-import copy
 import re
 from typing import Any
 
 from tests.kubeemu import builtin_schemas, errors, schema
 from tests.kubeemu.errors import FieldError
+from tests.kubeemu.jsoncopy import copy_json
 from tests.kubeemu.kinds import ResourceKind
 
 _DNS_LABEL = re.compile(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$")
@@ -79,7 +79,7 @@ def validate_metadata(kind: ResourceKind, meta: dict[str, Any]) -> list[FieldErr
                 found.append(errors.invalid(f"metadata.ownerReferences[{index}].{field}", "",
                                             f"{field} must not be empty"))
     if sum(1 for r in references if r.get("controller")) > 1:
-        found.append(errors.invalid("metadata.ownerReferences", copy.deepcopy(references),
+        found.append(errors.invalid("metadata.ownerReferences", copy_json(references),
                                     "Only one reference can have Controller set to true"))
     return found
 
@@ -92,7 +92,7 @@ def prepare(kind: ResourceKind, obj: dict[str, Any], field_validation: str) -> t
         prepared = schema.prune(obj, kind.schema, unknown)
         schema.apply_defaults(prepared, kind.schema)
     else:
-        prepared = copy.deepcopy(obj)
+        prepared = copy_json(obj)
         found = builtin_schemas.check(prepared)
         if found.undecodable:
             raise errors.bad_request(f'{kind.kind} in version "{kind.version}" cannot be handled as a {kind.kind}: '
@@ -161,7 +161,7 @@ def _crd_checks(crd: dict[str, Any], old: dict[str, Any] | None) -> list[FieldEr
     if not versions:
         found.append(errors.required("spec.versions", "must have exactly one version marked as storage version"))
     elif sum(1 for v in versions if v.get("storage")) != 1:
-        found.append(errors.invalid("spec.versions", copy.deepcopy(versions),
+        found.append(errors.invalid("spec.versions", copy_json(versions),
                                     "must have exactly one version marked as storage version"))
     for index, version in enumerate(versions):
         if not (version.get("schema") or {}).get("openAPIV3Schema"):
@@ -243,7 +243,7 @@ def crd_status(crd: dict[str, Any], now: str) -> dict[str, Any]:
     spec = crd["spec"]
     condition = {"status": "True", "lastTransitionTime": now}
     return {
-        "acceptedNames": copy.deepcopy(spec["names"]),
+        "acceptedNames": copy_json(spec["names"]),
         "conditions": [
             {**condition, "type": "NamesAccepted", "reason": "NoConflicts", "message": "no conflicts found"},
             {**condition, "type": "Established", "reason": "InitialNamesAccepted",

@@ -14,7 +14,6 @@ loop and so keep every write ordered with the HTTP ones and visible to watchers.
 from __future__ import annotations
 
 import asyncio
-import copy
 import json
 import secrets
 import threading
@@ -30,6 +29,7 @@ import yaml
 from tests.kubeemu import patches
 from tests.kubeemu.emulator import KubeEmulator
 from tests.kubeemu.faults import FaultInjector
+from tests.kubeemu.jsoncopy import copy_json
 from tests.kubeemu.kinds import ResourceKind
 from tests.kubeemu.store import now
 
@@ -180,26 +180,26 @@ class KubeCluster:
 
     def get(self, resource: str | ResourceKind, name: str, namespace: str | None = None) -> dict[str, Any]:
         kind = self.kind(resource)
-        return copy.deepcopy(self.call(self.emulator.store.get, kind, namespace, name))
+        return copy_json(self.call(self.emulator.store.get, kind, namespace, name))
 
     def list(self, resource: str | ResourceKind, namespace: str | None = None, label_selector: str | None = None
              ) -> list[dict[str, Any]]:
         kind = self.kind(resource)
         body = self.call(self.emulator.store.list, kind, namespace, label_selector)
-        return copy.deepcopy([{"apiVersion": kind.api_version, "kind": kind.kind, **item} for item in body["items"]])
+        return copy_json([{"apiVersion": kind.api_version, "kind": kind.kind, **item} for item in body["items"]])
 
     def create(self, body: dict[str, Any], namespace: str | None = None) -> dict[str, Any]:
         kind = self._kind_of(body)
         namespace = namespace or body.get("metadata", {}).get("namespace")
-        obj, _ = self.call(self.emulator.store.create, kind, namespace, copy.deepcopy(body))
-        return copy.deepcopy(obj)
+        obj, _ = self.call(self.emulator.store.create, kind, namespace, copy_json(body))
+        return copy_json(obj)
 
     def patch(self, resource: str | ResourceKind, name: str, patch: Any, namespace: str | None = None,
               subresource: str | None = None, patch_type: str = patches.MERGE_PATCH) -> dict[str, Any]:
         kind = self.kind(resource)
-        obj, _ = self.call(self.emulator.store.patch, kind, namespace, name, patch_type, copy.deepcopy(patch),
+        obj, _ = self.call(self.emulator.store.patch, kind, namespace, name, patch_type, copy_json(patch),
                            subresource)
-        return copy.deepcopy(obj)
+        return copy_json(obj)
 
     def patch_status(self, resource: str | ResourceKind, name: str, status: dict[str, Any], namespace: str | None = None
                      ) -> dict[str, Any]:
@@ -212,7 +212,7 @@ class KubeCluster:
                propagation_policy: str | None = None) -> dict[str, Any]:
         kind = self.kind(resource)
         options = {"propagationPolicy": propagation_policy} if propagation_policy else {}
-        return copy.deepcopy(self.call(self.emulator.store.delete, kind, namespace, name, options))
+        return copy_json(self.call(self.emulator.store.delete, kind, namespace, name, options))
 
     def set_pod_log(self, namespace: str, name: str, text: str) -> None:
         """What GET pods/NAME/log answers for that pod (the pod must exist when it is read)."""

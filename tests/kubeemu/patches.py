@@ -10,7 +10,6 @@ replaced, as in a merge patch. Server-side apply (apply-patch+yaml) is approxima
 patch that creates the object when it is absent: field ownership and conflicts are not tracked.
 """
 
-import copy
 import json
 from typing import Any
 
@@ -19,6 +18,7 @@ import jsonpointer
 import yaml
 
 from tests.kubeemu import errors
+from tests.kubeemu.jsoncopy import copy_json
 
 JSON_PATCH = "application/json-patch+json"
 MERGE_PATCH = "application/merge-patch+json"
@@ -68,8 +68,8 @@ def apply(kind: str, target: dict[str, Any], patch: Any) -> dict[str, Any]:
 def merge(target: Any, patch: Any) -> Any:
     """RFC 7386 JSON merge patch."""
     if not isinstance(patch, dict):
-        return copy.deepcopy(patch)
-    result = copy.deepcopy(target) if isinstance(target, dict) else {}
+        return copy_json(patch)
+    result = copy_json(target) if isinstance(target, dict) else {}
     for key, value in patch.items():
         if value is None:
             result.pop(key, None)
@@ -81,10 +81,10 @@ def merge(target: Any, patch: Any) -> Any:
 def strategic_merge(target: Any, patch: Any, key: str | None = None) -> Any:
     if isinstance(patch, dict):
         if patch.get("$patch") == "replace":
-            return {k: copy.deepcopy(v) for k, v in patch.items() if k != "$patch"}
+            return {k: copy_json(v) for k, v in patch.items() if k != "$patch"}
         if patch.get("$patch") == "delete":
             return None
-        result = copy.deepcopy(target) if isinstance(target, dict) else {}
+        result = copy_json(target) if isinstance(target, dict) else {}
         for field, value in patch.items():
             if field.startswith("$"):
                 continue
@@ -99,14 +99,14 @@ def strategic_merge(target: Any, patch: Any, key: str | None = None) -> Any:
         return result
     if isinstance(patch, list) and key in MERGE_KEYS and isinstance(target, list):
         return _merge_list(target, patch, MERGE_KEYS[key])
-    return copy.deepcopy(patch)
+    return copy_json(patch)
 
 
 def _merge_list(target: list[Any], patch: list[Any], merge_key: str) -> list[Any]:
-    result = copy.deepcopy(target)
+    result = copy_json(target)
     for item in patch:
         if not isinstance(item, dict) or merge_key not in item:
-            result.append(copy.deepcopy(item))
+            result.append(copy_json(item))
             continue
         position = next((i for i, old in enumerate(result)
                          if isinstance(old, dict) and old.get(merge_key) == item[merge_key]), None)
@@ -114,7 +114,7 @@ def _merge_list(target: list[Any], patch: list[Any], merge_key: str) -> list[Any
             if position is not None:
                 del result[position]
         elif position is None:
-            result.append({k: copy.deepcopy(v) for k, v in item.items() if not k.startswith("$")})
+            result.append({k: copy_json(v) for k, v in item.items() if not k.startswith("$")})
         else:
             result[position] = strategic_merge(result[position], item)
     return result

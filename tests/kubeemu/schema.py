@@ -18,7 +18,6 @@ What is NOT done, unlike a real API server:
 - Validation ratcheting (keeping unchanged invalid fields on update) is not emulated.
 """
 
-import copy
 import functools
 import json
 import re
@@ -26,6 +25,7 @@ from typing import Any
 
 from tests.kubeemu import errors
 from tests.kubeemu.errors import FieldError
+from tests.kubeemu.jsoncopy import copy_json
 
 OBJECT_META_FIELDS = frozenset({
     "name", "generateName", "namespace", "selfLink", "uid", "resourceVersion", "generation",
@@ -58,20 +58,20 @@ def prune(value: Any, schema: dict[str, Any], unknown: list[str], path: str = ""
                     continue  # non-nullable nulls are dropped (a default may fill them in)
                 result[key] = prune(item, sub, unknown, child)
             elif preserve or additional is True:
-                result[key] = copy.deepcopy(item)
+                result[key] = copy_json(item)
             else:
                 unknown.append(child)
         return result
     if isinstance(value, list) and isinstance(schema.get("items"), dict):
         return [prune(item, schema["items"], unknown, f"{path}[{i}]") for i, item in enumerate(value)]
-    return copy.deepcopy(value)
+    return copy_json(value)
 
 
 def _prune_metadata(metadata: dict[str, Any], unknown: list[str], path: str) -> dict[str, Any]:
     for key in metadata:
         if key not in OBJECT_META_FIELDS:
             unknown.append(_join(path, key))
-    return {k: copy.deepcopy(v) for k, v in metadata.items() if k in OBJECT_META_FIELDS}
+    return {k: copy_json(v) for k, v in metadata.items() if k in OBJECT_META_FIELDS}
 
 
 def apply_defaults(value: Any, schema: dict[str, Any], root: bool = True) -> None:
@@ -82,7 +82,7 @@ def apply_defaults(value: Any, schema: dict[str, Any], root: bool = True) -> Non
             if root and key == "metadata":
                 continue
             if key not in value and "default" in sub:
-                value[key] = copy.deepcopy(sub["default"])
+                value[key] = copy_json(sub["default"])
             if key in value:
                 apply_defaults(value[key], sub, root=False)
         additional = schema.get("additionalProperties")

@@ -26,7 +26,6 @@ from __future__ import annotations
 import asyncio
 import base64
 import collections
-import copy
 import dataclasses
 import datetime
 import itertools
@@ -36,6 +35,7 @@ import uuid
 from typing import Any
 
 from tests.kubeemu import admission, errors, patches, selectors
+from tests.kubeemu.jsoncopy import copy_json
 from tests.kubeemu.kinds import Registry, ResourceKind, kinds_from_crd
 
 NAMESPACES = ("", "namespaces")
@@ -238,7 +238,7 @@ class Store:
                 raise errors.unprocessable("meta.k8s.io", "PatchOptions", "", [errors.required(
                     "fieldManager", "is required for apply patch")])
             if (namespace or "", name) not in self._objects[kind.storage] and subresource is None:
-                body = copy.deepcopy(patch)
+                body = copy_json(patch)
                 body.setdefault("metadata", {}).setdefault("name", name)
                 return self.create(kind, namespace, body, dry_run, field_validation)
         old = self._existing(kind, namespace, name)
@@ -350,7 +350,7 @@ class Store:
             if kind.status_apart:
                 new.pop("status", None)
                 if "status" in old:
-                    new["status"] = copy.deepcopy(old["status"])
+                    new["status"] = copy_json(old["status"])
             added = [f for f in new_meta.get("finalizers") or [] if f not in (old_meta.get("finalizers") or [])]
             if old_meta.get("deletionTimestamp") and added:
                 raise errors.unprocessable(kind.group, kind.kind, name, [errors.forbidden(
