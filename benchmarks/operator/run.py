@@ -4,7 +4,7 @@ Reports CRs fully reconciled per second (create -> child Job -> Job completes ->
 p50/p99 latency from a Model's create to its child Job, API requests per reconcile, and the
 emulator's raw create rate measured in the same run. Run from the repository root:
 
-    .venv/bin/python benchmarks/operator/run.py [--models 200] [--out benchmarks/operator/results.json]
+    .venv/bin/python benchmarks/operator/run.py [--models 200] [--repeat 3] [--out benchmarks/operator/results.json]
 
 Three processes, as in a cluster: the "cluster" (the API emulator, with a Job controller that
 completes each child Job as soon as it appears, watching the store like kube-controller-manager
@@ -12,6 +12,11 @@ watches the API server), the operator as it runs in production (`kopf run` of
 substratus_operator.handlers, its own process), and this script, the client that creates the
 ConfigMaps of the raw create rate and then the Models, both over HTTP with the official client.
 The clock: time.monotonic(), one clock for every process of the machine.
+
+The machine is noisy, so each run measures the raw ConfigMap create rate twice, before the
+operator starts and again after the Models are ready and the operator is stopped, and takes the
+ratio against the mean of the two. The whole run is repeated --repeat times, each with a fresh
+cluster and operator process; the results hold every run and the median of each measure.
 """
 
 import argparse
@@ -26,6 +31,7 @@ import tempfile
 import threading
 import time
 import urllib.request
+from dataclasses import dataclass
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -161,14 +167,14 @@ class Cluster:
 # --- the client ---------------------------------------------------------------------------------
 
 
-def raw_create_rate(client, namespace: str, count: int) -> float:
+def raw_create_rate(client, namespace: str, count: int, prefix: str) -> float:
     """ConfigMaps created one after another over HTTP with the official client: the emulator's pace."""
     import kubernetes
 
     core = kubernetes.client.CoreV1Api(client)
     started = time.monotonic()
     for index in range(count):
-        core.create_namespaced_config_map(namespace, {"metadata": {"name": f"raw-{index}"}, "data": {"k": "v"}})
+        core.create_namespaced_config_map(namespace, {"metadata": {"name": f"{prefix}-{index}"}, "data": {"k": "v"}})
     return count / (time.monotonic() - started)
 
 
@@ -238,16 +244,61 @@ def wait_healthy(process: subprocess.Popen, liveness: str, log: Path) -> None:
     raise RuntimeError("the operator did not come up within 60 s")
 
 
-def main() -> None:
-    parser = argparse.ArgumentParser()
-    parser.add_argument("--models", type=int, default=200)
-    parser.add_argument("--out", default=str(Path(__file__).with_name("results.json")))
-    parser.add_argument("--serve-cluster", metavar="KUBECONFIG", help=argparse.SUPPRESS)
-    args = parser.parse_args()
-    if args.serve_cluster:
-        serve_cluster(args.serve_cluster)
-        return
+def warm_up(cluster: Cluster, custom, log: Path) -> None:
+    """One Model through before the clock starts, so the operator is up and watching; not counted."""
+    custom.create_namespaced_custom_object("substratus.ai", "v1", NAMESPACE, "models", model("warmup"))
+    if not cluster.ask({"cmd": "wait", "names": ["warmup"], "timeout": 60})["ready"]["warmup"]:
+        raise RuntimeError(f"the warm-up Model did not become ready:\n{log.read_text()[-3000:]}")
 
+
+def stop_operator(operator: subprocess.Popen) -> None:
+    operator.terminate()
+    operator.wait(timeout=60)
+
+
+@dataclass
+class Reconciled:
+    """The Models' part of one run."""
+
+    per_second: float
+    create_to_job_ms: list[float]  # sorted
+    requests_per_reconcile: float
+    wall_seconds: float
+    cpu_seconds: dict[str, float | None]
+
+
+def reconcile_models(cluster: Cluster, custom, operator: subprocess.Popen, count: int) -> Reconciled:
+    """Creates `count` Models at once and waits until every one is ready."""
+    cluster.ask({"cmd": "count"})
+    pids = {"cluster": cluster.process.pid, "operator": operator.pid, "client": None}
+    cpu_before = {name: cpu_seconds(pid) for name, pid in pids.items()}
+    created: dict[str, float] = {}
+    started = time.monotonic()
+    for index in range(count):
+        name = f"m{index:03}"
+        created[name] = time.monotonic()
+        custom.create_namespaced_custom_object("substratus.ai", "v1", NAMESPACE, "models", model(name))
+    done = cluster.ask({"cmd": "wait", "names": list(created), "timeout": 300})
+    cpu = {
+        name: round(cpu_seconds(pid) - cpu_before[name], 2) if cpu_before[name] is not None else None
+        for name, pid in pids.items()
+    }
+    missing = [n for n, t in done["ready"].items() if t is None]
+    if missing:
+        raise RuntimeError(f"{len(missing)} Models not ready within 300 s, e.g. {missing[:5]}")
+    elapsed = max(done["ready"].values()) - started
+    requests = done["requests"] - count  # less the benchmark's own creates
+    return Reconciled(
+        per_second=count / elapsed,
+        create_to_job_ms=sorted((done["job_seen"][n] - created[n]) * 1000 for n in created),
+        requests_per_reconcile=requests / count,
+        wall_seconds=elapsed,
+        cpu_seconds=cpu,
+    )
+
+
+def run_once(models: int) -> dict:
+    """One measurement with a fresh cluster and operator process: that run's results."""
     workdir = Path(tempfile.mkdtemp(prefix="bench-"))
     kubeconfig = workdir / "kubeconfig"
     os.environ["KUBECONFIG"] = str(kubeconfig)
@@ -258,52 +309,34 @@ def main() -> None:
     try:
         client = kubernetes.config.new_client_from_config(config_file=str(kubeconfig))
         custom = kubernetes.client.CustomObjectsApi(client)
-        raw_rate = raw_create_rate(client, "raw", args.models)
+        raw_before = raw_create_rate(client, "raw", models, prefix="raw-before")
 
         log = workdir / "operator.log"
         operator, liveness = start_operator(kubeconfig, log)
         wait_healthy(operator, liveness, log)
-        # Up and watching before the clock starts: one Model through, not counted.
-        custom.create_namespaced_custom_object("substratus.ai", "v1", NAMESPACE, "models", model("warmup"))
-        if not cluster.ask({"cmd": "wait", "names": ["warmup"], "timeout": 60})["ready"]["warmup"]:
-            raise RuntimeError(f"the warm-up Model did not become ready:\n{log.read_text()[-3000:]}")
-
-        cluster.ask({"cmd": "count"})
-        pids = {"cluster": cluster.process.pid, "operator": operator.pid, "client": None}
-        cpu_before = {name: cpu_seconds(pid) for name, pid in pids.items()}
-        created: dict[str, float] = {}
-        started = time.monotonic()
-        for index in range(args.models):
-            name = f"m{index:03}"
-            created[name] = time.monotonic()
-            custom.create_namespaced_custom_object("substratus.ai", "v1", NAMESPACE, "models", model(name))
-        done = cluster.ask({"cmd": "wait", "names": list(created), "timeout": 300})
-        cpu = {
-            name: round(cpu_seconds(pid) - cpu_before[name], 2) if cpu_before[name] is not None else None
-            for name, pid in pids.items()
-        }
-        operator.terminate()
-        operator.wait(timeout=60)
+        warm_up(cluster, custom, log)
+        reconciled = reconcile_models(cluster, custom, operator, models)
+        stop_operator(operator)
         operator = None
-        raw_job_rate = raw_job_create_rate(client, "raw", args.models)
+
+        raw_after = raw_create_rate(client, "raw", models, prefix="raw-after")
+        raw_job_rate = raw_job_create_rate(client, "raw", models)
     finally:
         if operator is not None:
-            operator.terminate()
-            operator.wait(timeout=60)
+            stop_operator(operator)
         cluster.stop()
 
-    missing = [n for n, t in done["ready"].items() if t is None]
-    if missing:
-        raise RuntimeError(f"{len(missing)} Models not ready within 300 s, e.g. {missing[:5]}")
-    elapsed = max(done["ready"].values()) - started
-    latencies = sorted((done["job_seen"][n] - created[n]) * 1000 for n in created)
-    requests = done["requests"] - args.models  # less the benchmark's own creates
-    results = {
-        "models": args.models,
-        "topology": "three processes: cluster (API emulator + Job controller), operator (kopf run), client",
-        "reconciled_per_second": round(args.models / elapsed, 1),
-        "raw_create_per_second": round(raw_rate, 1),
-        "ratio_to_raw_create_rate": round(args.models / elapsed / raw_rate, 2),
+    raw_rate = statistics.mean([raw_before, raw_after])
+    latencies = reconciled.create_to_job_ms
+    return {
+        "reconciled_per_second": round(reconciled.per_second, 1),
+        # The baseline: the mean of the rate before the operator starts and after it stops.
+        "raw_create_per_second": {
+            "before": round(raw_before, 1),
+            "after": round(raw_after, 1),
+            "mean": round(raw_rate, 1),
+        },
+        "ratio_to_raw_create_rate": round(reconciled.per_second / raw_rate, 2),
         # Not the target's measure: the same, for the Model's Job after the run (operator stopped).
         "raw_job_create_per_second": round(raw_job_rate, 1),
         "create_to_job_ms": {
@@ -312,17 +345,71 @@ def main() -> None:
         },
         # Every non-watch request during the run (the operator's and kopf's) but the benchmark's own
         # creates; the Job controller's completions and the readiness watch are in-process, not HTTP.
-        "api_requests_per_reconcile": round(requests / args.models, 1),
+        "api_requests_per_reconcile": round(reconciled.requests_per_reconcile, 1),
         # CPU seconds each process used from the first create to the last Model ready, beside
         # that wall time: which one is the bottleneck.
-        "wall_seconds": round(elapsed, 2),
-        "cpu_seconds": cpu,
-        "machine": {
-            "cpus": os.cpu_count(),
-            "processor": _processor(),
-            "python": platform.python_version(),
-            "system": platform.platform(),
+        "wall_seconds": round(reconciled.wall_seconds, 2),
+        "cpu_seconds": reconciled.cpu_seconds,
+    }
+
+
+def medians(runs: list[dict]) -> dict:
+    """The median over the runs of each headline measure."""
+
+    def median(pick, digits: int = 1) -> float:
+        return round(statistics.median(pick(run) for run in runs), digits)
+
+    return {
+        "reconciled_per_second": median(lambda run: run["reconciled_per_second"]),
+        "raw_create_per_second": median(lambda run: run["raw_create_per_second"]["mean"]),
+        "ratio_to_raw_create_rate": median(lambda run: run["ratio_to_raw_create_rate"], digits=2),
+        "raw_job_create_per_second": median(lambda run: run["raw_job_create_per_second"]),
+        "create_to_job_ms": {
+            "p50": median(lambda run: run["create_to_job_ms"]["p50"]),
+            "p99": median(lambda run: run["create_to_job_ms"]["p99"]),
         },
+        "api_requests_per_reconcile": median(lambda run: run["api_requests_per_reconcile"]),
+    }
+
+
+def machine() -> dict:
+    return {
+        "cpus": os.cpu_count(),
+        "processor": _processor(),
+        "python": platform.python_version(),
+        "system": platform.platform(),
+    }
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--models", type=int, default=200)
+    parser.add_argument("--repeat", type=int, default=3, help="runs, each with a fresh cluster and operator")
+    parser.add_argument("--out", default=str(Path(__file__).with_name("results.json")))
+    parser.add_argument("--serve-cluster", metavar="KUBECONFIG", help=argparse.SUPPRESS)
+    args = parser.parse_args()
+    if args.serve_cluster:
+        serve_cluster(args.serve_cluster)
+        return
+    if args.repeat < 1:
+        parser.error("--repeat must be at least 1")
+
+    runs = []
+    for index in range(args.repeat):
+        run = run_once(args.models)
+        runs.append(run)
+        print(
+            f"run {index + 1}/{args.repeat}: {run['reconciled_per_second']} reconciled/s, "
+            f"raw {run['raw_create_per_second']['mean']}/s, ratio {run['ratio_to_raw_create_rate']}",
+            file=sys.stderr,
+            flush=True,
+        )
+    results = {
+        "models": args.models,
+        "topology": "three processes: cluster (API emulator + Job controller), operator (kopf run), client",
+        "median": medians(runs),
+        "runs": runs,
+        "machine": machine(),
     }
     Path(args.out).write_text(json.dumps(results, indent=2) + "\n")
     print(json.dumps(results, indent=2))

@@ -6,13 +6,15 @@ queued. The events that queue a resource:
 - its own events (not the echo of our own status write), and at start every resource not
   settled or changed since its status was written (kopf's initial listing);
 - a child's news (a Job finished or gone, a Deployment's or a Server's pod's change): its owner;
-- a Model or Dataset turning ready or failed: the resources that wait for it, found through
-  kopf indexes (a wake-up, not polling);
+- a Model or Dataset turning ready or failed: the resources that wait for it (`Waiters`, kept
+  from the same events: a wake-up, not polling);
 - a build Job's news: every resource waiting for that content;
 - one periodic resync: every resource not yet settled, the safety net for a wake-up lost to an
   API error. A failed reconcile is tried again after a growing delay.
 
-Nothing here writes to the API but the reconciles: no progress or diff-base annotations.
+Nothing here writes to the API but the reconciles: no progress or diff-base annotations. And
+no kopf indexes either: each costs a handler call on every event of its kind, and the cache
+and `Waiters` keep the same from the events these handlers get anyway.
 """
 
 import asyncio
@@ -22,7 +24,7 @@ import os
 
 import kopf
 
-from jupyter_substratus.api import GROUP, KINDS, VERSION, ResourceValidationError, parse
+from jupyter_substratus.api import GROUP, KINDS, VERSION
 from jupyter_substratus.api import workloads as w
 from jupyter_substratus.storage import open_store
 
@@ -30,12 +32,12 @@ from . import names
 from .config import Config, ConfigError
 from .kube import Kube, client
 from .reconcile import InvalidSpec, Reconciler
+from .waiters import Waiters
 from .workqueue import Cache, WorkQueue, run_workers
 
 CONFIG_MAP = os.environ.get("SUBSTRATUS_CONFIG", "substratus-system/substratus")
 RESYNC_SECONDS = float(os.environ.get("RESYNC_SECONDS", "30"))
 WORKERS = int(os.environ.get("WORKERS", "8"))
-PLURALS = {kind: f"{kind.lower()}s" for kind in KINDS}
 CHILD = {names.MANAGED_BY: names.OPERATOR}
 
 logger = logging.getLogger(__name__)
@@ -96,9 +98,8 @@ async def configure(settings: kopf.OperatorSettings, memo: kopf.Memo, **_):
     settings.persistence.consistency_timeout = 1
     kube, config, uploads = await asyncio.to_thread(_setup)
     memo.kube, memo.config = kube, config
-    memo.cache, memo.queue = Cache(), WorkQueue()
-    memo.jobs = Jobs(memo.cache)
-    memo.reconciler = Reconciler(kube, config, uploads, cache=memo.jobs)
+    memo.cache, memo.queue, memo.waiters = Cache(), WorkQueue(), Waiters()
+    memo.reconciler = Reconciler(kube, config, uploads, cache=memo.cache)
     memo.executor = concurrent.futures.ThreadPoolExecutor(WORKERS, thread_name_prefix="reconcile")
     memo.tasks = [
         asyncio.create_task(run_workers(memo.queue, WORKERS, lambda key: _handle(memo, key)), name="reconcile"),
@@ -149,37 +150,6 @@ async def _resync(memo: kopf.Memo) -> None:
                 memo.queue.add(Cache.key(body))
 
 
-class Jobs:
-    """Child Jobs as the watch shows them (kopf's index, complete before any handler runs, so
-    even right after a start), or as we just created them when the watch has not told us yet."""
-
-    def __init__(self, cache: Cache):
-        self.cache = cache
-        self.index = None  # kopf's index `child_jobs`, handed over by the first event
-
-    def job(self, namespace: str, name: str) -> dict | None:
-        mine = self.cache.get("Job", namespace, name)
-        watched = next(iter(self.index.get((namespace, name), ())), None) if self.index is not None else None
-        if mine is None or watched is None:
-            return watched or mine
-        return watched if _version(watched) >= _version(mine) else mine
-
-    def wrote(self, obj: dict) -> None:
-        self.cache.wrote(obj)
-
-
-def _version(obj: dict) -> int:
-    try:
-        return int(obj["metadata"]["resourceVersion"])
-    except (KeyError, TypeError, ValueError):
-        return -1
-
-
-@kopf.index("batch", "v1", "jobs", labels=CHILD)
-async def child_jobs(body, namespace, name, **_):
-    return {(namespace, name): dict(body)}
-
-
 def _settled(body, **_) -> bool:
     status = body.get("status") or {}
     if status.get("ready"):
@@ -197,43 +167,9 @@ def _reported(body) -> bool:
     return generation is None or generation in observed
 
 
-async def _waiting_on(body, namespace, name, **_) -> dict:
-    """Index: (namespace, what) -> (kind, name) of this resource, for each thing it waits for."""
-    spec = body.get("spec") or {}
-    keys = [
-        (namespace, kind, (spec.get(field) or {}).get("name"))
-        for kind, field in (("Model", "model"), ("Dataset", "dataset"))
-        if spec.get(field)
-    ]
-    build = spec.get("build") or {}
-    if build:
-        try:
-            resource = parse({k: body[k] for k in ("apiVersion", "kind", "spec")} | {"metadata": {"name": name}})
-        except ResourceValidationError:
-            resource = None
-        if resource is not None:
-            keys.append((namespace, "build", w.build_plan(resource).tag))
-    return {key: (body["kind"], name) for key in keys}
-
-
-def _waiters(indexes: dict, key: tuple) -> set:
-    found = set()
-    for index in indexes.values():
-        found.update(index.get(key, ()))
-    return found
-
-
-for _plural in PLURALS.values():
-    kopf.index(GROUP, VERSION, _plural, id=f"waiting_{_plural}")(_waiting_on)
-
-
-def _index_kwargs(kwargs: dict) -> dict:
-    return {k: v for k, v in kwargs.items() if k.startswith("waiting_")}
-
-
-def _queue_waiters(memo: kopf.Memo, kwargs: dict, key: tuple) -> None:
+def _queue_waiters(memo: kopf.Memo, key: tuple) -> None:
     namespace = key[0]
-    for kind, name in _waiters(_index_kwargs(kwargs), key):
+    for kind, name in memo.waiters.of(key):
         memo.queue.add((kind, namespace, name))
 
 
@@ -241,20 +177,21 @@ def _queue_waiters(memo: kopf.Memo, kwargs: dict, key: tuple) -> None:
 @kopf.on.event(GROUP, VERSION, "datasets")
 @kopf.on.event(GROUP, VERSION, "servers")
 @kopf.on.event(GROUP, VERSION, "notebooks")
-async def resource_changed(event, body, namespace, name, type, memo: kopf.Memo, **kwargs):
+async def resource_changed(event, namespace, name, type, memo: kopf.Memo, **_):
     obj = event["object"]
     news = memo.cache.seen(obj, deleted=type == "DELETED")
+    memo.waiters.update(obj, deleted=type == "DELETED")
     key = Cache.key(obj)
     if type is None:
         # kopf's initial listing (a start): what is not settled, or changed since its status
-        if not _settled(body) or not _reported(body):
+        if not _settled(obj) or not _reported(obj):
             memo.queue.add(key)
         return
     if type != "DELETED" and news:
         memo.queue.add(key)
-    if body["kind"] in ("Model", "Dataset") and (type != "MODIFIED" or _settled(body)):
+    if obj["kind"] in ("Model", "Dataset") and (type != "MODIFIED" or _settled(obj)):
         # ready, failed or gone: whatever waits for it looks again
-        _queue_waiters(memo, kwargs, (namespace, body["kind"], name))
+        _queue_waiters(memo, (namespace, obj["kind"], name))
 
 
 def _news_for_the_owner(body, type, role) -> bool:
@@ -276,15 +213,14 @@ def _news_for_the_owner(body, type, role) -> bool:
 @kopf.on.event("batch", "v1", "jobs", labels=CHILD)
 @kopf.on.event("apps", "v1", "deployments", labels=CHILD)
 @kopf.on.event("", "v1", "pods", labels=CHILD)
-async def child_changed(event, body, namespace, type, memo: kopf.Memo, **kwargs):
-    if body["kind"] == "Job":
-        memo.jobs.index = kwargs["child_jobs"]
-        memo.cache.forget("Job", namespace, body["metadata"]["name"])  # the index knows it now
+async def child_changed(event, body, namespace, type, memo: kopf.Memo, **_):
+    if body["kind"] == "Job":  # the reconciles read their Jobs from the cache, never with a GET
+        memo.cache.seen(event["object"], deleted=type == "DELETED")
     labels = body["metadata"].get("labels", {})
     if not _news_for_the_owner(body, type, labels.get(names.ROLE)):
         return
     if labels.get(names.ROLE) == "build":
-        owners = _waiters(_index_kwargs(kwargs), (namespace, "build", labels.get(names.BUILD_TAG)))
+        owners = memo.waiters.of((namespace, "build", labels.get(names.BUILD_TAG)))
     else:
         owners = {(labels.get(names.OWNER_KIND), labels.get(names.OWNER_NAME))}
     for kind, name in owners:

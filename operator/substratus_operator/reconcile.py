@@ -25,6 +25,7 @@ from jupyter_substratus.storage import ObjectStore
 from . import names, translate
 from .config import Config
 from .kube import Kube, left_over
+from .workqueue import Cache
 
 UPLOAD_URL_LIFETIME = timedelta(hours=1)
 
@@ -39,31 +40,17 @@ class Outcome:
     awaiting_upload: bool = False
 
 
-class ApiReads:
-    """Reads straight from the API, writes not remembered: the reconciler without the operator's cache."""
-
-    def __init__(self, kube: Kube):
-        self.kube = kube
-
-    def job(self, namespace: str, name: str) -> dict | None:
-        return self.kube.get("Job", namespace, name)
-
-    def wrote(self, obj: dict) -> None:
-        pass
-
-
 def now() -> str:
     return datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
 class Reconciler:
-    def __init__(self, kube: Kube, config: Config, uploads: ObjectStore | None, cache=None):
+    def __init__(self, kube: Kube, config: Config, uploads: ObjectStore | None, cache: Cache):
         self.kube = kube
         self.config = config
         self.uploads = uploads
-        # Where child Jobs are read from and our writes are told to: the operator's watch cache
-        # (handlers.py), or the API itself.
-        self.cache = cache or ApiReads(kube)
+        # The operator's watch cache: child Jobs are read from it, our writes are told to it.
+        self.cache = cache
 
     # --- entry point ----------------------------------------------------------------------
 
@@ -189,7 +176,7 @@ class Reconciler:
             artifact = w.ArtifactRef(resource.kind, namespace, name)
             job_name = names.child_name(name, plan.role.value)
             wanted = translate.job(self.config, job_name, body, plan)
-            job = self.cache.job(namespace, job_name)
+            job = self.cache.get("Job", namespace, job_name)
             if job is None or left_over(job, wanted):
                 # No GET first: a create answered 409 finds the one there (kube.ensure).
                 job = self.kube.ensure(wanted)

@@ -7,6 +7,7 @@ import pytest
 from substratus_operator import translate
 from substratus_operator.config import Config, ConfigError
 from substratus_operator.names import build_job_name, child_name
+from substratus_operator.waiters import Waiters
 
 from jupyter_substratus.api import parse
 from jupyter_substratus.api import workloads as w
@@ -236,3 +237,28 @@ def test_config_refuses_incomplete_data_naming_every_problem():
     with pytest.raises(ConfigError, match="PLATFORM must be one of gke, generic"):
         Config.from_data({"CLUSTER_NAME": "c", "REGISTRY": "r", "PLATFORM": "aws"})
     assert GKE.upload_url is None and GENERIC.artifacts_url is None
+
+
+def test_waiters_follow_each_resources_latest_spec():
+    def body(kind, name, **spec):
+        return {"apiVersion": "substratus.ai/v1", "kind": kind, "metadata": {"name": name, "namespace": "ns"},
+                "spec": spec}
+
+    waiters = Waiters()
+    tuned = body("Model", "tuned", image="t", model={"name": "base"}, dataset={"name": "data"})
+    waiters.update(tuned)
+    waiters.update(body("Server", "srv", image="s", model={"name": "base"}))
+    assert waiters.of(("ns", "Model", "base")) == {("Model", "tuned"), ("Server", "srv")}
+    assert waiters.of(("ns", "Dataset", "data")) == {("Model", "tuned")}
+
+    waiters.update(body("Server", "srv", image="s", model={"name": "tuned"}))  # a new spec: a new wait
+    assert waiters.of(("ns", "Model", "base")) == {("Model", "tuned")}
+    assert waiters.of(("ns", "Model", "tuned")) == {("Server", "srv")}
+
+    waiters.update(tuned, deleted=True)
+    assert waiters.of(("ns", "Model", "base")) == set() and waiters.of(("ns", "Dataset", "data")) == set()
+
+    uploaded = body("Model", "up", build={"upload": {"md5Checksum": "0" * 32, "requestID": "r"}})
+    waiters.update(uploaded)
+    tag = w.build_plan(parse({**uploaded, "metadata": {"name": "up"}})).tag
+    assert waiters.of(("ns", "build", tag)) == {("Model", "up")}

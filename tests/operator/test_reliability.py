@@ -67,7 +67,9 @@ def test_200_models_converge_through_restarts_and_api_faults(kube_emulator, kube
                     timeout=60,
                     what="every Model ready",
                 )
-            assert unavailable.injected > MODELS // 4 and conflict.injected > MODELS // 4
+            # 10% of the requests failed (the 503 rule sees every request), each kind many times
+            assert unavailable.injected + conflict.injected >= 0.1 * unavailable.matched
+            assert unavailable.injected > MODELS // 8 and conflict.injected > MODELS // 8
     finally:
         controller.stopping.set()
         controller.join()
