@@ -18,7 +18,6 @@ and `Waiters` keep the same from the events these handlers get anyway.
 """
 
 import asyncio
-import concurrent.futures
 import logging
 import os
 
@@ -30,7 +29,7 @@ from jupyter_substratus.storage import open_store
 
 from . import names
 from .config import Config, ConfigError
-from .kube import Kube, client
+from .kube import Kube, configuration
 from .reconcile import InvalidSpec, Reconciler
 from .waiters import Waiters
 from .workqueue import Cache, WorkQueue, run_workers
@@ -49,10 +48,18 @@ def login(**kwargs):
     return kopf.login_via_client(**kwargs)
 
 
-def _setup() -> tuple[Kube, Config, object]:
-    kube = Kube(client())
+async def _setup() -> tuple[Kube, Config, object]:
+    kube = Kube(await asyncio.to_thread(configuration))
+    try:
+        return kube, *await _read_config(kube)
+    except BaseException:
+        await kube.close()
+        raise
+
+
+async def _read_config(kube: Kube) -> tuple[Config, object]:
     namespace, name = CONFIG_MAP.split("/", 1)
-    config_map = kube.get("ConfigMap", namespace, name)
+    config_map = await kube.get("ConfigMap", namespace, name)
     if config_map is None:
         raise kopf.PermanentError(f"the operator's ConfigMap {CONFIG_MAP} does not exist (see operator/README.md)")
     try:
@@ -64,7 +71,7 @@ def _setup() -> tuple[Kube, Config, object]:
         if config.upload_url
         else None
     )
-    return kube, config, uploads
+    return config, uploads
 
 
 class NoDiffBase(kopf.DiffBaseStorage):
@@ -93,14 +100,13 @@ async def configure(settings: kopf.OperatorSettings, memo: kopf.Memo, **_):
     logging.getLogger("kopf.objects").setLevel(logging.WARNING)
     settings.watching.server_timeout = 300
     settings.networking.error_backoffs = [0.5, 1, 2, 5]
-    settings.execution.max_workers = 4  # kopf's own sync handlers: only login and the indexers' peers
+    settings.execution.max_workers = 2  # kopf's own thread pool: only the login handler is sync
     settings.queueing.exit_timeout = 0.5
     settings.persistence.consistency_timeout = 1
-    kube, config, uploads = await asyncio.to_thread(_setup)
+    kube, config, uploads = await _setup()
     memo.kube, memo.config = kube, config
     memo.cache, memo.queue, memo.waiters = Cache(), WorkQueue(), Waiters()
     memo.reconciler = Reconciler(kube, config, uploads, cache=memo.cache)
-    memo.executor = concurrent.futures.ThreadPoolExecutor(WORKERS, thread_name_prefix="reconcile")
     memo.tasks = [
         asyncio.create_task(run_workers(memo.queue, WORKERS, lambda key: _handle(memo, key)), name="reconcile"),
         asyncio.create_task(_resync(memo), name="resync"),
@@ -114,9 +120,8 @@ async def stop(memo: kopf.Memo, **_):
     await asyncio.gather(*getattr(memo, "tasks", ()), return_exceptions=True)
     if hasattr(memo, "queue"):
         memo.queue.close()
-    if hasattr(memo, "executor"):
-        # A reconcile in flight finishes (each call has its own timeout), none starts.
-        await asyncio.to_thread(memo.executor.shutdown, wait=True, cancel_futures=True)
+    if hasattr(memo, "kube"):
+        await memo.kube.close()
 
 
 async def _handle(memo: kopf.Memo, key: tuple) -> None:
@@ -127,7 +132,7 @@ async def _handle(memo: kopf.Memo, key: tuple) -> None:
         memo.queue.succeeded(key)
         return
     try:
-        outcome = await asyncio.get_running_loop().run_in_executor(memo.executor, memo.reconciler.reconcile, body)
+        outcome = await memo.reconciler.reconcile(body)
     except InvalidSpec as error:
         # Reported in its status; nothing to retry until the spec changes (an event).
         memo.queue.succeeded(key)

@@ -4,6 +4,7 @@ Idempotent, so kopf may call it from a resource's own handlers, from its childre
 from its dependencies' events, any number of times and after any restart.
 """
 
+import asyncio
 import secrets
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -54,7 +55,7 @@ class Reconciler:
 
     # --- entry point ----------------------------------------------------------------------
 
-    def reconcile(self, body: dict) -> Outcome:
+    async def reconcile(self, body: dict) -> Outcome:
         meta = body["metadata"]
         namespace = meta["namespace"]
         manifest = {k: body[k] for k in ("apiVersion", "kind", "metadata", "spec") if k in body}
@@ -63,7 +64,7 @@ class Reconciler:
         try:
             resource = parse(manifest)
         except ResourceValidationError as error:
-            self._report(body, [w.invalid_verdict(body["kind"], str(error))])
+            await self._report(body, [w.invalid_verdict(body["kind"], str(error))])
             raise InvalidSpec(str(error)) from None
 
         # The image first: an upload or a build need not wait for the dependencies.
@@ -71,30 +72,30 @@ class Reconciler:
         build = w.build_plan(resource)
         if build is not None:
             image = build.image(f"{self.config.registry}/{namespace}")
-            done, outcome = self._build(body, resource, build, image, verdicts, extra)
+            done, outcome = await self._build(body, resource, build, image, verdicts, extra)
             if not done:
-                self._report(body, verdicts, extra=extra)
+                await self._report(body, verdicts, extra=extra)
                 return outcome
 
-        found, failed = self._dependencies(resource, namespace)
+        found, failed = await self._dependencies(resource, namespace)
         waiting = failed or w.dependency_verdict(resource, found)
         if waiting is not None:
-            self._report(body, [*verdicts, waiting], image=image, extra=extra)
+            await self._report(body, [*verdicts, waiting], image=image, extra=extra)
             return Outcome()
 
         plan = w.plan(resource, w.Inputs(namespace, image, found))
-        verdict, extra2 = self._run(body, resource, plan)
+        verdict, extra2 = await self._run(body, resource, plan)
         verdicts.append(verdict)
         ready = verdict.ok
-        self._report(body, verdicts, ready=ready, image=image, extra={**extra, **extra2})
+        await self._report(body, verdicts, ready=ready, image=image, extra={**extra, **extra2})
         return Outcome(ready=ready)
 
     # --- dependencies ---------------------------------------------------------------------
 
-    def _dependencies(self, resource: Resource, namespace: str):
+    async def _dependencies(self, resource: Resource, namespace: str):
         found: dict[tuple[str, str], Resource | None] = {}
         for kind, name in w.dependencies(resource):
-            body = self.kube.get(kind, namespace, name)
+            body = await self.kube.get(kind, namespace, name)
             if body is None:
                 found[(kind, name)] = None
                 continue
@@ -108,13 +109,13 @@ class Reconciler:
 
     # --- image builds ---------------------------------------------------------------------
 
-    def _build(self, body, resource, build: w.BuildPlan, image: str, verdicts: list, extra: dict):
+    async def _build(self, body, resource, build: w.BuildPlan, image: str, verdicts: list, extra: dict):
         """(built?, outcome when not): the upload handshake, then one kaniko Job per content."""
         namespace = body["metadata"]["namespace"]
         condition = w.main_condition(resource)
         context_url = None
         if build.upload_md5 is not None:
-            uploaded = self._upload(body, resource, build.upload_md5, extra)
+            uploaded = await self._upload(body, resource, build.upload_md5, extra)
             verdicts.append(uploaded)
             if not uploaded.ok:
                 reason = uploaded.reason if uploaded.failed else w.AWAITING_UPLOAD
@@ -123,8 +124,8 @@ class Reconciler:
             artifact = w.ArtifactRef(resource.kind, namespace, resource.name)
             context_url = self.uploads.url(translate.upload_key(self.config, artifact, build.upload_md5))
 
-        job = self.kube.get_or_create(translate.build_job(self.config, body, build, image, context_url))
-        progress, message = self._job_progress(job)
+        job = await self.kube.get_or_create(translate.build_job(self.config, body, build, image, context_url))
+        progress, message = await self._job_progress(job)
         built = w.build_verdict(
             built=progress is w.Progress.SUCCEEDED, failed=progress is w.Progress.FAILED, message=message
         )
@@ -135,7 +136,7 @@ class Reconciler:
         verdicts.append(w.Verdict(condition, "False", reason, built.message))
         return False, Outcome()
 
-    def _upload(self, body, resource: Resource, md5: str, extra: dict) -> w.Verdict:
+    async def _upload(self, body, resource: Resource, md5: str, extra: dict) -> w.Verdict:
         if self.uploads is None:
             return w.Verdict(
                 UPLOADED,
@@ -150,14 +151,14 @@ class Reconciler:
             return w.upload_verdict(expected_md5=md5, stored_md5=md5)
         artifact = w.ArtifactRef(resource.kind, body["metadata"]["namespace"], resource.name)
         key = translate.upload_key(self.config, artifact, md5)
-        stored = self.uploads.md5(key)
+        stored = await asyncio.to_thread(self.uploads.md5, key)
         fresh = current.get("requestID") == request_id and current.get("expiration", "") > now()
         upload = (
             dict(current)
             if fresh
             else {
                 "requestID": request_id,
-                "signedURL": self.uploads.signed_put_url(key, UPLOAD_URL_LIFETIME),
+                "signedURL": await asyncio.to_thread(self.uploads.signed_put_url, key, UPLOAD_URL_LIFETIME),
                 "expiration": (datetime.now(UTC) + UPLOAD_URL_LIFETIME).strftime("%Y-%m-%dT%H:%M:%SZ"),
             }
         )
@@ -168,10 +169,10 @@ class Reconciler:
 
     # --- workloads ------------------------------------------------------------------------
 
-    def _run(self, body, resource: Resource, plan: w.Plan) -> tuple[w.Verdict, dict]:
+    async def _run(self, body, resource: Resource, plan: w.Plan) -> tuple[w.Verdict, dict]:
         namespace, name = body["metadata"]["namespace"], body["metadata"]["name"]
         if not self.config.gke and plan.mounts:
-            self.kube.get_or_create(translate.artifacts_claim(self.config, namespace))
+            await self.kube.get_or_create(translate.artifacts_claim(self.config, namespace))
         if isinstance(resource, (Model, Dataset)):
             artifact = w.ArtifactRef(resource.kind, namespace, name)
             job_name = names.child_name(name, plan.role.value)
@@ -179,21 +180,21 @@ class Reconciler:
             job = self.cache.get("Job", namespace, job_name)
             if job is None or left_over(job, wanted):
                 # No GET first: a create answered 409 finds the one there (kube.ensure).
-                job = self.kube.ensure(wanted)
+                job = await self.kube.ensure(wanted)
                 self.cache.wrote(job)
-            progress, message = self._job_progress(job)
+            progress, message = await self._job_progress(job)
             return w.workload_verdict(resource, progress, message), {
                 "artifacts": {"url": translate.artifact_url(self.config, artifact)}
             }
         if isinstance(resource, Server):
-            return self._server(body, resource, plan)
-        return self._notebook(body, resource, plan)
+            return await self._server(body, resource, plan)
+        return await self._notebook(body, resource, plan)
 
-    def _server(self, body, resource: Server, plan: w.Plan):
+    async def _server(self, body, resource: Server, plan: w.Plan):
         namespace, name = body["metadata"]["namespace"], body["metadata"]["name"]
         child = names.child_name(name, "server")
-        self.kube.get_or_create(translate.service(child, body, plan.role.value, plan.port))
-        deployment = self._ensure_current(translate.deployment(self.config, child, body, plan), "spec")
+        await self.kube.get_or_create(translate.service(child, body, plan.role.value, plan.port))
+        deployment = await self._ensure_current(translate.deployment(self.config, child, body, plan), "spec")
         status = deployment.get("status") or {}
         rolled = status.get("observedGeneration", 0) >= deployment["metadata"].get("generation", 1)
         serving = rolled and status.get("readyReplicas", 0) >= 1 and status.get("updatedReplicas", 0) >= 1
@@ -201,22 +202,22 @@ class Reconciler:
         if serving:
             return w.workload_verdict(resource, w.Progress.SUCCEEDED), url
         selector = deployment["spec"]["selector"]["matchLabels"]
-        troubles = filter(None, map(_pod_trouble, self.kube.list("Pod", namespace, selector)))
+        troubles = filter(None, map(_pod_trouble, await self.kube.list("Pod", namespace, selector)))
         return w.workload_verdict(resource, *next(troubles, (w.Progress.PENDING, ""))), url
 
-    def _notebook(self, body, resource: Notebook, plan: w.Plan):
+    async def _notebook(self, body, resource: Notebook, plan: w.Plan):
         namespace, name = body["metadata"]["namespace"], body["metadata"]["name"]
         child = names.child_name(name, "notebook")
         secret = names.child_name(name, "notebook-token")
-        if self.kube.get("Secret", namespace, secret) is None:
-            self.kube.ensure(translate.token_secret(secret, body, secrets.token_urlsafe(24)))
-        self.kube.get_or_create(translate.workspace_claim(child, body, plan.sizing.disk_gb))
-        self.kube.get_or_create(translate.service(child, body, plan.role.value, plan.port))
+        if await self.kube.get("Secret", namespace, secret) is None:
+            await self.kube.ensure(translate.token_secret(secret, body, secrets.token_urlsafe(24)))
+        await self.kube.get_or_create(translate.workspace_claim(child, body, plan.sizing.disk_gb))
+        await self.kube.get_or_create(translate.service(child, body, plan.role.value, plan.port))
         url = {"url": self._url(child, namespace, plan.port)}
-        pod = self.kube.get("Pod", namespace, child)
+        pod = await self.kube.get("Pod", namespace, child)
         if resource.spec.suspend:
             if pod is not None:
-                self.kube.delete("Pod", namespace, child)
+                await self.kube.delete("Pod", namespace, child)
             return w.workload_verdict(resource, w.Progress.SUSPENDED), {"url": None}
         wanted = translate.notebook_pod(self.config, child, body, plan, child, secret)
         annotations = wanted["metadata"]["annotations"]
@@ -228,24 +229,24 @@ class Reconciler:
         ):
             # A pod's spec is immutable: replace it; its deletion event brings us back to create.
             if not pod["metadata"].get("deletionTimestamp"):
-                self.kube.delete("Pod", namespace, child)
+                await self.kube.delete("Pod", namespace, child)
             return w.workload_verdict(resource, w.Progress.PENDING, "restarting with the new spec"), url
         if pod is None:
-            pod = self.kube.ensure(wanted)
+            pod = await self.kube.ensure(wanted)
         return w.workload_verdict(resource, *self._pod_progress(pod)), url
 
-    def _ensure_current(self, wanted: dict, field: str) -> dict:
+    async def _ensure_current(self, wanted: dict, field: str) -> dict:
         """Create-or-adopt, then bring `field` up to date when the resource's spec moved on."""
         digest = names.spec_hash(wanted[field])
         wanted["metadata"].setdefault("annotations", {})[names.SPEC_HASH] = digest
         meta = wanted["metadata"]
-        existing = self.kube.get_or_create(wanted)
+        existing = await self.kube.get_or_create(wanted)
         if existing["metadata"].get("annotations", {}).get(names.SPEC_HASH) == digest:
             return existing
-        self.kube.patch(
+        await self.kube.patch(
             wanted["kind"], meta["namespace"], meta["name"], {"metadata": {"annotations": {names.SPEC_HASH: digest}}}
         )
-        return self.kube.replace_field(wanted["kind"], meta["namespace"], meta["name"], field, wanted[field])
+        return await self.kube.replace_field(wanted["kind"], meta["namespace"], meta["name"], field, wanted[field])
 
     @staticmethod
     def _url(service: str, namespace: str, port: int) -> str:
@@ -253,13 +254,13 @@ class Reconciler:
 
     # --- reading children -----------------------------------------------------------------
 
-    def _job_progress(self, job: dict) -> tuple[w.Progress, str]:
+    async def _job_progress(self, job: dict) -> tuple[w.Progress, str]:
         conditions = {c["type"]: c for c in (job.get("status") or {}).get("conditions", []) if c["status"] == "True"}
         if "Complete" in conditions:
             return w.Progress.SUCCEEDED, ""
         if "Failed" in conditions:
             meta = job["metadata"]
-            pods = self.kube.list("Pod", meta["namespace"], {"job-name": meta["name"]})
+            pods = await self.kube.list("Pod", meta["namespace"], {"job-name": meta["name"]})
             message = next(filter(None, map(_termination_message, pods)), "") or conditions["Failed"].get("message", "")
             return w.Progress.FAILED, f"Job {meta['name']} failed: {message}"
         return w.Progress.RUNNING, ""
@@ -272,7 +273,7 @@ class Reconciler:
 
     # --- status ---------------------------------------------------------------------------
 
-    def _report(
+    async def _report(
         self,
         body,
         verdicts: list[w.Verdict],
@@ -306,9 +307,8 @@ class Reconciler:
         if _without_times(comparable) == _without_times(status):
             return
         meta = body["metadata"]
-        self.cache.wrote(
-            self.kube.patch(body["kind"], meta["namespace"], meta["name"], {"status": status}, subresource="status")
-        )
+        patched = await self.kube.patch(body["kind"], meta["namespace"], meta["name"], {"status": status}, "status")
+        self.cache.wrote(patched)
 
 
 # Waiting reasons of a container that will not get better by itself (the kubelet keeps trying,
