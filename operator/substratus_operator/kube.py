@@ -8,7 +8,6 @@ Where the API is and how to authenticate come from the official client's config 
 
 import json
 import ssl
-import threading
 import time
 from urllib.parse import quote
 
@@ -47,24 +46,7 @@ def configuration() -> Configuration:
         kubernetes.config.load_incluster_config(client_configuration=config)
     except kubernetes.config.ConfigException:
         kubernetes.config.load_kube_config(client_configuration=config)
-    if config.refresh_api_key_hook is not None:
-        config.refresh_api_key_hook = _at_most_every(CREDENTIALS_REFRESH_SECONDS, config.refresh_api_key_hook)
     return config
-
-
-def _at_most_every(seconds: float, refresh):
-    """The config loaders' refresh hook, run before every request, sets the host again each
-    time, which re-reads the proxy environment: once every `seconds` is enough."""
-    lock, last = threading.Lock(), [float("-inf")]
-
-    def throttled(config: Configuration) -> None:
-        with lock:
-            if time.monotonic() - last[0] < seconds:
-                return
-            last[0] = time.monotonic()
-        refresh(config)
-
-    return throttled
 
 
 def _ssl_context(config: Configuration) -> ssl.SSLContext | bool:
@@ -83,6 +65,8 @@ class Kube:
     def __init__(self, config: Configuration):
         self.config = config
         self._session: aiohttp.ClientSession | None = None
+        self._credentials: dict[str, str] = {}
+        self._credentials_read = float("-inf")
 
     async def close(self) -> None:
         if self._session is not None:
@@ -90,11 +74,13 @@ class Kube:
             self._session = None
 
     def _headers(self, content_type: str) -> dict[str, str]:
-        headers = {"Accept": "application/json", "Content-Type": content_type}
-        for setting in self.config.auth_settings().values():  # a bearer token or basic auth
-            if setting["in"] == "header" and setting["value"]:
-                headers[setting["key"]] = setting["value"]
-        return headers
+        # Reading the credentials runs the config loader's refresh hook, which also sets the host
+        # again and so re-reads the proxy environment: too dear for every request.
+        if time.monotonic() - self._credentials_read >= CREDENTIALS_REFRESH_SECONDS:
+            settings = self.config.auth_settings().values()  # a bearer token or basic auth
+            self._credentials = {s["key"]: s["value"] for s in settings if s["in"] == "header" and s["value"]}
+            self._credentials_read = time.monotonic()
+        return {"Accept": "application/json", "Content-Type": content_type, **self._credentials}
 
     async def _call(self, method: str, path: str, body=None, content_type: str = "application/json", query=None):
         if self._session is None:  # made on the loop that uses it
