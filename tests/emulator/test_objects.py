@@ -264,3 +264,17 @@ def test_built_in_kinds_follow_their_real_schemas(kube_emulator, kube_namespace)
     pod["spec"]["containers"][0] = {"image": "x"}
     code, body = kube_emulator.request("POST", pods, pod, "application/json")
     assert code == 422 and body["details"]["causes"][0]["field"] == "spec.containers[0].name"
+
+
+def test_writes_leave_the_stored_object_they_replace_untouched(kube_emulator, kube_namespace):
+    # Watch events and earlier answers hold the stored objects themselves: a write makes new ones.
+    template = {"spec": {"containers": [{"name": "c", "image": "x"}], "restartPolicy": "Never"}}
+    kube_emulator.create({"apiVersion": "batch/v1", "kind": "Job", "metadata": {"name": "j"},
+                          "spec": {"template": template}}, kube_namespace)
+    store, kind = kube_emulator.emulator.store, kube_emulator.kind("jobs.batch")
+    stored = kube_emulator.call(store.get, kind, kube_namespace, "j")
+    snapshot = json.loads(json.dumps(stored))
+    kube_emulator.complete_job(kube_namespace, "j")
+    kube_emulator.patch("jobs.batch", "j", {"metadata": {"labels": {"a": "b"}}}, kube_namespace)
+    assert stored == snapshot
+    assert kube_emulator.get("jobs.batch", "j", kube_namespace)["metadata"]["labels"]["a"] == "b"

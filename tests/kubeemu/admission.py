@@ -92,12 +92,16 @@ def prepare(kind: ResourceKind, obj: dict[str, Any], field_validation: str) -> t
         prepared = schema.prune(obj, kind.schema, unknown)
         schema.apply_defaults(prepared, kind.schema)
     else:
-        prepared = copy_json(obj)
-        found = builtin_schemas.check(prepared)
+        # `obj` is the caller's to change (a request's body, a patch's result, a status write's
+        # copy): a copy only when fields are dropped.
+        found = builtin_schemas.check(obj)
         if found.undecodable:
             raise errors.bad_request(f'{kind.kind} in version "{kind.version}" cannot be handled as a {kind.kind}: '
                                      f"{found.undecodable[0]}")
-        builtin_schemas.prune(prepared, found.unknown)
+        prepared = obj
+        if found.unknown:
+            prepared = copy_json(obj)
+            builtin_schemas.prune(prepared, found.unknown)
         unknown = [builtin_schemas.field_path(path) for path in found.unknown]
     if unknown and field_validation == "Strict":
         listed = ", ".join(f'unknown field "{path}"' for path in unknown)

@@ -334,7 +334,8 @@ class Store:
         if wanted_rv and wanted_rv != old_meta["resourceVersion"]:
             raise errors.conflict(kind.group, kind.plural, name)
         if subresource == "status":
-            new = {k: v for k, v in old.items() if k != "status"}
+            # The stored object's parts, but its own metadata (its resourceVersion is set below).
+            new = {k: v for k, v in old.items() if k != "status"} | {"metadata": dict(old_meta)}
             if "status" in candidate:
                 new["status"] = candidate["status"]
             new, warnings = admission.prepare(kind, new, field_validation)
