@@ -126,6 +126,7 @@ async def stop(memo: kopf.Memo, **_):
         memo.queue.close()
     if hasattr(memo, "kube"):
         await memo.kube.close()
+    gc.unfreeze()  # an operator run inside another program (the tests) leaves its heap as it was
 
 
 async def _handle(memo: kopf.Memo, key: tuple) -> None:
