@@ -278,3 +278,16 @@ def test_writes_leave_the_stored_object_they_replace_untouched(kube_emulator, ku
     kube_emulator.patch("jobs.batch", "j", {"metadata": {"labels": {"a": "b"}}}, kube_namespace)
     assert stored == snapshot
     assert kube_emulator.get("jobs.batch", "j", kube_namespace)["metadata"]["labels"]["a"] == "b"
+
+
+def test_an_update_is_not_refused_for_a_status_it_does_not_write(kube_emulator, kube_namespace):
+    template = {"spec": {"containers": [{"name": "c", "image": "x"}], "restartPolicy": "Never"}}
+    job = kube_emulator.create({"apiVersion": "batch/v1", "kind": "Job", "metadata": {"name": "j"},
+                                "spec": {"template": template}}, kube_namespace)
+    job["metadata"]["labels"] = {"a": "b"}
+    job["status"] = {"conditions": [{}]}  # type and status are required: invalid, but not written here
+    code, body = kube_emulator.request("PUT", f"/apis/batch/v1/namespaces/{kube_namespace}/jobs/j", job)
+    assert code == 200 and body["metadata"]["labels"] == {"a": "b"} and body["status"] == {}
+    job["metadata"]["resourceVersion"] = body["metadata"]["resourceVersion"]
+    code, body = kube_emulator.request("PUT", f"/apis/batch/v1/namespaces/{kube_namespace}/jobs/j/status", job)
+    assert code == 422 and body["details"]["causes"][0]["field"] == "status.conditions[0].type"

@@ -9,6 +9,7 @@ Custom resources are pruned, defaulted and validated against their CRD (see sche
 """
 
 import base64
+import dataclasses
 import re
 from typing import Any
 
@@ -84,9 +85,19 @@ def validate_metadata(kind: ResourceKind, meta: dict[str, Any]) -> list[FieldErr
     return found
 
 
-def prepare(kind: ResourceKind, obj: dict[str, Any], field_validation: str) -> tuple[dict[str, Any], list[str]]:
-    """The object as decoding leaves it (unknown fields dropped; for custom resources, defaults
-    applied), and the warnings for the response."""
+@dataclasses.dataclass
+class Decoded:
+    """An object as decoding leaves it: unknown fields dropped (for custom resources, defaults
+    applied), the warnings for the response, and for a built-in kind its schema's errors, found
+    in the same pass (the defaults and server-set fields added after it cannot add any)."""
+
+    obj: dict[str, Any]
+    warnings: list[str]
+    schema_errors: list[FieldError] | None = None  # None: to be checked (a custom resource: after its defaults)
+
+
+def prepare(kind: ResourceKind, obj: dict[str, Any], field_validation: str) -> Decoded:
+    schema_errors = None
     if kind.schema is not None:
         unknown: list[str] = []
         prepared = schema.prune(obj, kind.schema, unknown)
@@ -98,7 +109,7 @@ def prepare(kind: ResourceKind, obj: dict[str, Any], field_validation: str) -> t
         if found.undecodable:
             raise errors.bad_request(f'{kind.kind} in version "{kind.version}" cannot be handled as a {kind.kind}: '
                                      f"{found.undecodable[0]}")
-        prepared = obj
+        prepared, schema_errors = obj, found.invalid
         if found.unknown:
             prepared = copy_json(obj)
             builtin_schemas.prune(prepared, found.unknown)
@@ -108,13 +119,16 @@ def prepare(kind: ResourceKind, obj: dict[str, Any], field_validation: str) -> t
         raise errors.bad_request(f'{kind.kind} in version "{kind.version}" cannot be handled as a {kind.kind}: '
                                  f"strict decoding error: {listed}")
     warnings = [f'unknown field "{path}"' for path in unknown] if field_validation != "Ignore" else []
-    return prepared, warnings
+    return Decoded(prepared, warnings, schema_errors)
 
 
-def validate(kind: ResourceKind, obj: dict[str, Any], old: dict[str, Any] | None) -> None:
+def validate(kind: ResourceKind, decoded: Decoded, old: dict[str, Any] | None) -> None:
     """Raise 422 Invalid with every field error, the way the API server words them."""
+    obj = decoded.obj
     found = validate_metadata(kind, obj.get("metadata", {}))
-    if kind.schema is not None:
+    if decoded.schema_errors is not None:
+        found += decoded.schema_errors
+    elif kind.schema is not None:
         found += schema.validate(obj, kind.schema)
     else:
         found += builtin_schemas.check(obj).invalid

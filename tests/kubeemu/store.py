@@ -182,7 +182,8 @@ class Store:
                field_validation: str = "Warn") -> tuple[dict[str, Any], list[str]]:
         if not isinstance(body, dict):
             raise errors.bad_request("the body of the request must be a JSON object")
-        obj, warnings = admission.prepare(kind, self._typed(kind, body), field_validation)
+        decoded = admission.prepare(kind, self._typed(kind, body), field_validation)
+        obj, warnings = decoded.obj, decoded.warnings
         meta = obj.setdefault("metadata", {})
         namespace = self._namespace_for(kind, namespace, meta)
         if not meta.get("name") and meta.get("generateName"):
@@ -202,7 +203,7 @@ class Store:
         ip = next(self._ips)
         admission.default_on_create(kind, obj, f"10.96.{ip // 250}.{ip % 250 + 1}")
         admission.normalize(kind, obj)
-        admission.validate(kind, obj, None)
+        admission.validate(kind, decoded, None)
         if kind.storage == CRDS:
             obj["status"] = admission.crd_status(obj, meta["creationTimestamp"])
         if dry_run:
@@ -338,9 +339,11 @@ class Store:
             new = {k: v for k, v in old.items() if k != "status"} | {"metadata": dict(old_meta)}
             if "status" in candidate:
                 new["status"] = candidate["status"]
-            new, warnings = admission.prepare(kind, new, field_validation)
+            decoded = admission.prepare(kind, new, field_validation)
+            new, warnings = decoded.obj, decoded.warnings
         else:
-            new, warnings = admission.prepare(kind, candidate, field_validation)
+            decoded = admission.prepare(kind, candidate, field_validation)
+            new, warnings = decoded.obj, decoded.warnings
             new_meta = new.setdefault("metadata", {})
             for field in ("name", "namespace", "uid", "creationTimestamp", "deletionTimestamp",
                           "deletionGracePeriodSeconds", "generation"):
@@ -349,6 +352,8 @@ class Store:
                 else:
                     new_meta.pop(field, None)
             if kind.status_apart:
+                if "status" in new:
+                    decoded.schema_errors = None  # what was checked is replaced by the stored status
                 new.pop("status", None)
                 if "status" in old:
                     new["status"] = copy_json(old["status"])
@@ -359,7 +364,7 @@ class Store:
                                            f"new finalizers {json.dumps(added)}")])
         new["metadata"]["resourceVersion"] = old_meta["resourceVersion"]
         admission.normalize(kind, new)
-        admission.validate(kind, new, old)
+        admission.validate(kind, decoded, old)
         if new == old:
             return self._present(kind, old), warnings
         if self._spec_of(kind, new) != self._spec_of(kind, old):
