@@ -91,8 +91,8 @@ class NoDiffBase(kopf.DiffBaseStorage):
 
 @kopf.on.startup(backoff=1)
 async def configure(settings: kopf.OperatorSettings, memo: kopf.Memo, **_):
-    # Only event handlers and indexes: kopf keeps no progress (the prefix would keep any under
-    # our group) and no diff-base.
+    # Only event handlers: kopf keeps no progress (the prefix would keep any under our group) and
+    # no diff-base.
     settings.persistence.progress_storage = kopf.AnnotationsProgressStorage(prefix=GROUP)
     settings.persistence.diffbase_storage = NoDiffBase()
     settings.posting.level = logging.WARNING

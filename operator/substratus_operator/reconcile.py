@@ -1,7 +1,8 @@
 """One level-triggered reconcile of one resource: read what exists, make what is missing, report.
 
-Idempotent, so kopf may call it from a resource's own handlers, from its children's events and
-from its dependencies' events, any number of times and after any restart.
+Idempotent, so the work queue may run it for a resource's own events, its children's and its
+dependencies', any number of times and after any restart. A coroutine on kopf's loop: the API
+calls are asynchronous (kube.py), the object store's in a thread.
 """
 
 import asyncio
