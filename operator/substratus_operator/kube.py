@@ -77,7 +77,7 @@ class Kube:
         # Reading the credentials runs the config loader's refresh hook, which also sets the host
         # again and so re-reads the proxy environment: too dear for every request.
         if time.monotonic() - self._credentials_read >= CREDENTIALS_REFRESH_SECONDS:
-            settings = self.config.auth_settings().values()  # a bearer token or basic auth
+            settings = self.config.auth_settings().values()  # the loaders' token ("Bearer ..." or "Basic ...")
             self._credentials = {s["key"]: s["value"] for s in settings if s["in"] == "header" and s["value"]}
             self._credentials_read = time.monotonic()
         return {"Accept": "application/json", "Content-Type": content_type, **self._credentials}
