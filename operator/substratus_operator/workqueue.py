@@ -69,9 +69,6 @@ class Cache:
             self.objects[key] = obj
         self.written[key] = obj["metadata"].get("resourceVersion")
 
-    def forget(self, kind: str, namespace: str, name: str) -> None:
-        self.objects.pop((kind, namespace, name), None)
-
     def of_kinds(self, kinds) -> list[dict]:
         return [obj for (kind, _, _), obj in list(self.objects.items()) if kind in kinds]
 

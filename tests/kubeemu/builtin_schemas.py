@@ -70,23 +70,23 @@ _DRAFT7_KEYWORDS = {"type", "additionalProperties", "items", "oneOf"}
 _NOT_CHECKED = {"description", "format", "$schema", "$id"}
 
 
-def _draft7(node: Any) -> Any:
+def draft7(node: Any) -> Any:
     """A schema of the offline copy as draft-07 with local references, for fastjsonschema; fails on
     a keyword whose meaning the translation would not keep."""
     if isinstance(node, list):
-        return [_draft7(item) for item in node]
+        return [draft7(item) for item in node]
     if not isinstance(node, dict):
         return node
     translated: dict[str, Any] = {}
     for key, value in node.items():
         if key == "properties":
-            translated[key] = {name: _draft7(schema) for name, schema in value.items()}
+            translated[key] = {name: draft7(schema) for name, schema in value.items()}
         elif key == "$ref":  # "/api/_definitions.json#/$defs/NAME" or "#/$defs/NAME"
             translated[key] = "#/definitions/" + value.rpartition("/")[2]
         elif key in ("enum", "required"):
             translated[key] = value
         elif key in _DRAFT7_KEYWORDS:
-            translated[key] = _draft7(value)
+            translated[key] = draft7(value)
         elif key not in _NOT_CHECKED and not key.startswith("x-kubernetes-"):
             raise ValueError(f"schema keyword {key!r} has no draft-07 translation here")
     return translated
@@ -94,7 +94,7 @@ def _draft7(node: Any) -> Any:
 
 @functools.cache
 def _draft7_definitions() -> dict[str, Any]:
-    return {name: _draft7(schema) for name, schema in _definitions()["$defs"].items()}
+    return {name: draft7(schema) for name, schema in _definitions()["$defs"].items()}
 
 
 @functools.cache
@@ -103,9 +103,9 @@ def fast_validator(api_version: str, kind: str) -> Callable[[Any], Any] | None:
     schema = _schema(api_version, kind)
     if schema is None:
         return None
-    draft7 = {**_draft7(schema), "$schema": "http://json-schema.org/draft-07/schema#",
-              "definitions": _draft7_definitions()}
-    return fastjsonschema.compile(draft7, use_default=False, use_formats=False, detailed_exceptions=False)
+    translated = {**draft7(schema), "$schema": "http://json-schema.org/draft-07/schema#",
+                  "definitions": _draft7_definitions()}
+    return fastjsonschema.compile(translated, use_default=False, use_formats=False, detailed_exceptions=False)
 
 
 def field_path(parts: Iterable[Any]) -> str:

@@ -16,6 +16,9 @@ Semantics kept from the real API server:
   a namespace deletes its content, deleting a CRD deletes its custom resources;
 - a bounded event history: watching from an older resourceVersion answers 410 Gone.
 
+A body handed to a write becomes the store's: callers pass parsed JSON or a copy of their own
+(the HTTP layer, the harness), so a write copies only what it must not change in place.
+
 Not emulated: no controllers (Jobs run no pods, Deployments make no ReplicaSets, pods are never
 scheduled and stay Pending until a test sets their status), no graceful pod termination (pods
 go at once), no admission webhooks, no RBAC.
