@@ -285,10 +285,9 @@ class EventsHandler(_StreamingHandler):
                              [_field("kinds", f"must name {', '.join(KINDS)}")])
         wanted = {KINDS_BY_PLURAL[k].__name__ if k in KINDS_BY_PLURAL else k for k in kinds}
         backend = await self.backend()
-        changes = backend.changes(namespace)
-        # Subscribe before the first byte, so no change after the response starts is missed.
+        # Subscribed before the first byte, so no change after the response starts is missed.
+        changes = await backend.changes(namespace)
         first = asyncio.ensure_future(changes.__anext__())
-        await asyncio.sleep(0)
         self.set_header("Content-Type", "text/event-stream")
         self.set_header("Cache-Control", "no-cache")
         self.set_header("X-Accel-Buffering", "no")
@@ -316,7 +315,6 @@ class EventsHandler(_StreamingHandler):
             if not pending.done():
                 pending.cancel()
         finally:
-            await asyncio.sleep(0)
             await changes.aclose()
         if not self._gone.is_set():
             self.finish()

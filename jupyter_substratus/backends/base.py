@@ -72,6 +72,37 @@ class ChangeEvent:
         return {"type": self.type, "object": self.object}
 
 
+class ChangeStream:
+    """The changes from the moment it is opened, as an async iterator; `aclose()` ends it.
+
+    It subscribes when opened, not at its first read, so a caller may read the current state
+    after opening it and miss nothing that changes in between. A None put on its queue by the
+    backend (on close) ends it.
+    """
+
+    def __init__(self, subscribers: set[asyncio.Queue], wanted: Callable[[ChangeEvent], bool] = lambda event: True):
+        self._subscribers = subscribers
+        self._queue: asyncio.Queue[ChangeEvent | None] = asyncio.Queue()
+        self._wanted = wanted
+        subscribers.add(self._queue)
+
+    def __aiter__(self) -> ChangeStream:
+        return self
+
+    async def __anext__(self) -> ChangeEvent:
+        while self._queue in self._subscribers:
+            event = await self._queue.get()
+            if event is None:
+                break
+            if self._wanted(event):
+                return event
+        await self.aclose()
+        raise StopAsyncIteration
+
+    async def aclose(self) -> None:
+        self._subscribers.discard(self._queue)
+
+
 @dataclass
 class UploadProgress:
     """Where an upload of a build context stands; `step` moves through the values below."""
@@ -112,8 +143,8 @@ class Backend(abc.ABC):
         """Delete a resource; NotFound when there is none."""
 
     @abc.abstractmethod
-    def changes(self, namespace: str | None = None) -> AsyncIterator[ChangeEvent]:
-        """Every change of any of the four kinds from now on, until the iterator is closed."""
+    async def changes(self, namespace: str | None = None) -> ChangeStream:
+        """Every change of any of the four kinds in the namespace from now on, until the stream is closed."""
 
     @abc.abstractmethod
     def logs(self, plural: str, name: str, namespace: str | None = None, follow: bool = False,

@@ -31,6 +31,7 @@ from .base import (
     BackendError,
     BadRequest,
     ChangeEvent,
+    ChangeStream,
     Conflict,
     Invalid,
     Manifest,
@@ -227,18 +228,9 @@ class KubernetesBackend(Backend):
         else:
             cache.forget(plural, name)
 
-    async def changes(self, namespace: str | None = None) -> AsyncIterator[ChangeEvent]:
+    async def changes(self, namespace: str | None = None) -> ChangeStream:
         cache = await self._cache(namespace)
-        queue: asyncio.Queue[ChangeEvent | None] = asyncio.Queue()
-        cache.subscribers.add(queue)
-        try:
-            while True:
-                event = await queue.get()
-                if event is None:
-                    return
-                yield event
-        finally:
-            cache.subscribers.discard(queue)
+        return ChangeStream(cache.subscribers)
 
     async def _workload_pod(self, plural: str, name: str, ns: str) -> str:
         await self.get(plural, name, ns)  # NotFound for an unknown resource
@@ -314,7 +306,7 @@ class KubernetesBackend(Backend):
                 progress(state)
 
         report("waiting", "waiting for the operator's signed upload URL")
-        changes = self.changes(namespace)
+        changes = await self.changes(namespace)
         try:
             current = await self.get(plural, name, namespace)
             offer = uploads.upload_offer(current, request_id)

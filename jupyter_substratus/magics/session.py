@@ -105,7 +105,7 @@ class Session:
         kind = KINDS_BY_PLURAL[plural].__name__
 
         async def wait(backend):
-            changes = backend.changes()
+            changes = await backend.changes()
             try:
                 obj = await backend.get(plural, name)
                 deadline = time.monotonic() + timeout

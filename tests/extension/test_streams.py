@@ -6,6 +6,7 @@ import json
 import aiohttp
 import yarl
 
+from jupyter_substratus.backends.kubernetes import KubernetesBackend
 from tests.extension.conftest import model_manifest
 
 
@@ -93,3 +94,21 @@ async def test_logs_of_the_workload(api, kube_emulator, kube_namespace):
 
     tail = await api("GET", "/{plural}/{name}/logs", plural="models", name="opt", params={"tail": "x"})
     assert tail.status == 400 and tail.json["errors"][0]["path"] == "tail"
+
+
+async def test_a_change_stream_holds_what_changed_before_its_first_read(kube_emulator, kube_namespace):
+    """Open the stream, read the state, then wait: a change in between must not be lost."""
+    backend = KubernetesBackend(namespace=kube_namespace, kubeconfig=str(kube_emulator.kubeconfig))
+    try:
+        created = await backend.create(model_manifest("early"))
+        changes = await backend.changes()
+        kube_emulator.patch_status("models", "early", {"ready": True}, kube_namespace)
+        async with asyncio.timeout(10):
+            while (await backend.get("models", "early"))["metadata"]["resourceVersion"] == \
+                    created["metadata"]["resourceVersion"]:
+                await asyncio.sleep(0.02)  # until the watch has brought the change
+            event = await anext(changes)
+        assert event.type == "MODIFIED" and event.object["status"]["ready"] is True
+        await changes.aclose()
+    finally:
+        await backend.close()

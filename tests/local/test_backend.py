@@ -44,16 +44,7 @@ async def test_create_validates_and_model_specs_are_immutable(scripted_backend):
 
 async def test_a_fine_tune_waits_for_its_inputs_and_jobs_take_turns(scripted_backend):
     backend = scripted_backend
-    seen = []
-
-    async def watch():
-        async for event in backend.changes():
-            seen.append((event.type, event.object["metadata"]["name"], event.object["status"]["ready"]))
-            if seen[-1] == ("MODIFIED", "tuned", True):
-                return
-
-    watcher = asyncio.create_task(watch())
-    await asyncio.sleep(0)
+    changes = await backend.changes()  # read at the end: a stream keeps what happens after it opens
     await backend.create(manifest("Model", "tuned", image=TRAINER, model={"name": "base"}, dataset={"name": "data"}))
     tuned = await wait_for(backend, "models", "tuned", lambda o: reason(o, "Complete") == "DependencyNotFound")
     assert "Model base" in tuned["status"]["conditions"][0]["message"]
@@ -71,7 +62,13 @@ async def test_a_fine_tune_waits_for_its_inputs_and_jobs_take_turns(scripted_bac
     assert artifacts.startswith("file://") and artifacts.endswith("/models/tuned/content/artifacts")
     out = (backend.store.artifacts_dir("default", "models", "tuned") / "out.txt").read_text()
     assert out.split("\n")[0] == "artifacts data model params.json"
-    await asyncio.wait_for(watcher, 5)
+    seen = []
+    async with asyncio.timeout(5):
+        async for event in changes:
+            seen.append((event.type, event.object["metadata"]["name"], event.object["status"]["ready"]))
+            if seen[-1] == ("MODIFIED", "tuned", True):
+                break
+    await changes.aclose()
     assert ("ADDED", "base", False) in seen and ("MODIFIED", "base", True) in seen
     lines = [line async for line in backend.logs("models", "tuned")]
     assert lines == ["started", "done"]

@@ -15,6 +15,7 @@ from ..base import (
     Backend,
     BadRequest,
     ChangeEvent,
+    ChangeStream,
     Conflict,
     Invalid,
     Manifest,
@@ -154,20 +155,10 @@ class LocalBackend(Backend):
         await self.reconciler.forget(obj)
         self.store.remove(obj)
 
-    async def changes(self, namespace: str | None = None) -> AsyncIterator[ChangeEvent]:
+    async def changes(self, namespace: str | None = None) -> ChangeStream:
         self._ensure_started()
         ns = self._namespace(namespace)
-        queue: asyncio.Queue[ChangeEvent | None] = asyncio.Queue()
-        self.subscribers.add(queue)
-        try:
-            while True:
-                event = await queue.get()
-                if event is None:
-                    return
-                if event.object["metadata"]["namespace"] == ns:
-                    yield event
-        finally:
-            self.subscribers.discard(queue)
+        return ChangeStream(self.subscribers, lambda event: event.object["metadata"]["namespace"] == ns)
 
     async def logs(
         self, plural: str, name: str, namespace: str | None = None, follow: bool = False, tail_lines: int | None = None
