@@ -243,15 +243,21 @@ class SubstratusMagics(Magics):
         if not wait:
             print(f"Created {kind} {name}.")
             return ResourceTable([created])
-        return ResourceTable([self._wait(KINDS[kind].names.plural, name, timeout)])
+        return ResourceTable([self._wait(KINDS[kind].names.plural, name, timeout, created)])
 
-    def _wait(self, plural: str, name: str, timeout: float) -> dict:
+    def _wait(self, plural: str, name: str, timeout: float, created: dict | None = None) -> dict:
+        """Show each state until ready; the state as created first, however fast the cluster moves on."""
         from .display import state_of
 
         kind = KINDS_BY_PLURAL[plural].__name__
         progress = Progress(f"{kind} {name}", self.rich)
-        obj = self.session.wait(plural, name, lambda o: progress.update(" ".join(filter(None, state_of(o)))),
-                                timeout)
+
+        def show(obj: dict) -> None:
+            progress.update(" ".join(filter(None, state_of(obj))))
+
+        if created is not None:
+            show(created)
+        obj = self.session.wait(plural, name, show, timeout)
         progress.done("ready")
         return obj
 
@@ -298,8 +304,8 @@ class SubstratusMagics(Magics):
     def _serve(self, args, cell):
         manifest = _manifest("Server", args.name, args.image, args.params, args.gpu, model=args.model)
         parse(manifest)
-        self.session.create(manifest)
-        obj = self._wait("servers", args.name, args.timeout)
+        created = self.session.create(manifest)
+        obj = self._wait("servers", args.name, args.timeout, created)
         url = (obj.get("status") or {}).get("url")
         if not url:
             print(f"substratus: Server {args.name} is ready but reports no URL", file=sys.stderr)
@@ -316,8 +322,8 @@ class SubstratusMagics(Magics):
         manifest = _manifest("Notebook", args.name, args.image, None, args.gpu, model=args.model,
                              dataset=args.dataset)
         parse(manifest)
-        self.session.create(manifest)
-        obj = self._wait("notebooks", args.name, args.timeout)
+        created = self.session.create(manifest)
+        obj = self._wait("notebooks", args.name, args.timeout, created)
         url = (obj.get("status") or {}).get("url") or ""
         if self.rich:
             from IPython.display import HTML, display
