@@ -60,7 +60,7 @@ def _json_type(value: Any) -> str:
 VariableName = Annotated[str, Field(pattern=VARIABLE_NAME_PATTERN)]
 
 _VARIABLE_NAMES_RULE = {
-    "rule": f"self.all(k, k.matches('{VARIABLE_NAME_PATTERN}'))",
+    "rule": f"self.all(k, k.matches(r'{VARIABLE_NAME_PATTERN}'))",
     "message": "keys must be variable names (letters, digits, _)",
 }
 
@@ -68,23 +68,19 @@ _VARIABLE_NAMES_RULE = {
 MAX_ENTRIES = 128
 MAX_VALUE_LENGTH = 4096
 
+# A value is a string, number or boolean, never an object or a list. A structural schema cannot
+# say "one of these types", and the API server cannot type a map of preserve-unknown values for
+# CEL (a rule on it, or one above naming it, fails to compile), so the CRD bounds only the
+# count: the keys and value types are checked by these models, where the extension refuses them
+# (400) and the operator reports InvalidSpec naming the field (spec.params.KEY).
 Params = Annotated[
     dict[VariableName, Annotated[Any, AfterValidator(_scalar)]],
     Field(max_length=MAX_ENTRIES),
-    # A value is a string, number or boolean; a structural schema cannot say "one of these
-    # types", so the schema keeps any value and a CEL rule checks the type.
     WithJsonSchema(
         {
             "type": "object",
             "maxProperties": MAX_ENTRIES,
             "additionalProperties": {"x-kubernetes-preserve-unknown-fields": True},
-            "x-kubernetes-validations": [
-                _VARIABLE_NAMES_RULE,
-                {
-                    "rule": "self.all(k, type(self[k]) in [string, int, uint, double, bool])",
-                    "message": "values must be strings, numbers or booleans",
-                },
-            ],
         }
     ),
 ]
@@ -102,7 +98,8 @@ Env = Annotated[
             "x-kubernetes-validations": [
                 _VARIABLE_NAMES_RULE,
                 {
-                    "rule": f"self.all(k, !self[k].contains('${{{{') || self[k].matches('{SECRET_REFERENCE_PATTERN}'))",
+                    # A raw string: a quoted CEL string has no \$ or \{ escapes.
+                    "rule": f"self.all(k, !self[k].contains('${{{{') || self[k].matches(r'{SECRET_REFERENCE_PATTERN}'))",
                     "message": "a secret reference must read ${{ secrets.NAME.KEY }}",
                 },
             ],
@@ -112,7 +109,7 @@ Env = Annotated[
 
 
 class GPU(SpecPart):
-    type: GPUType
+    type: GPUType | None = Field(default=None, description="a GPU model; without it, any GPU")
     count: int = Field(default=1, ge=0, le=16)
 
 

@@ -35,13 +35,16 @@ def labels(owner_kind: str, owner_name: str, role: str) -> dict[str, str]:
 
 
 def owner_reference(body) -> dict:
+    # No blockOwnerDeletion: it only makes a foreground deletion of the owner wait for the
+    # child, and setting it needs `update` on <kind>/finalizers where the
+    # OwnerReferencesPermissionEnforcement admission plugin runs (OpenShift's default). The
+    # garbage collector removes the children of a deleted owner without it.
     return {
         "apiVersion": API_VERSION,
         "kind": body["kind"],
         "name": body["metadata"]["name"],
         "uid": body["metadata"]["uid"],
         "controller": True,
-        "blockOwnerDeletion": True,
     }
 
 

@@ -76,8 +76,8 @@ def _resources(plan: Plan) -> dict:
 
 
 def _scheduling(config: Config, plan: Plan) -> dict:
-    if not (config.gke and plan.sizing.gpu_count):
-        return {}
+    if not (config.gke and plan.sizing.gpu_count and plan.sizing.gpu_type):
+        return {}  # no GPU type asked: any GPU node will do, the nvidia.com/gpu limit picks one
     return {
         "nodeSelector": {"cloud.google.com/gke-accelerator": GKE_ACCELERATORS[plan.sizing.gpu_type]},
         "tolerations": [{"key": "nvidia.com/gpu", "operator": "Exists", "effect": "NoSchedule"}],

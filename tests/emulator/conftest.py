@@ -29,7 +29,8 @@ WIDGET_SCHEMA: dict[str, Any] = {
                 "env": {"type": "object", "additionalProperties": {"type": "string"}},
                 "extra": {"type": "object", "x-kubernetes-preserve-unknown-fields": True},
             },
-            "x-kubernetes-validations": [{"rule": "self == oldSelf", "message": "immutable (not evaluated here)"}],
+            "x-kubernetes-validations": [{"rule": "!has(self.image) || self.image != 'forbidden'",
+                                          "message": "the image must not be 'forbidden'"}],
         },
         "status": {
             "type": "object",

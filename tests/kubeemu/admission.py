@@ -13,7 +13,7 @@ import dataclasses
 import re
 from typing import Any
 
-from tests.kubeemu import builtin_schemas, errors, schema
+from tests.kubeemu import builtin_schemas, cel, errors, schema
 from tests.kubeemu.errors import FieldError
 from tests.kubeemu.jsoncopy import copy_json
 from tests.kubeemu.kinds import ResourceKind
@@ -130,11 +130,20 @@ def validate(kind: ResourceKind, decoded: Decoded, old: dict[str, Any] | None) -
         found += decoded.schema_errors
     elif kind.schema is not None:
         found += schema.validate(obj, kind.schema)
+        found += _rules(kind.schema, obj, old, found)
     else:
         found += builtin_schemas.check(obj).invalid
     found += _BUILTIN_CHECKS.get(kind.storage, lambda o, old: [])(obj, old)
     if found:
         raise errors.unprocessable(kind.group, kind.kind, obj.get("metadata", {}).get("name", ""), found)
+
+
+def _rules(structural: dict[str, Any], obj: dict[str, Any], old: dict[str, Any] | None,
+           found: list[FieldError]) -> list[FieldError]:
+    """The CRD's CEL rules, unless a value has the wrong type (the API server skips them then)."""
+    if any(error.reason == "FieldValueTypeInvalid" for error in found):
+        return [errors.invalid("<nil>", errors.OMIT, cel.NOT_CHECKED)]
+    return cel.validator(structural).validate(obj, old)
 
 
 def _job_checks(job: dict[str, Any], old: dict[str, Any] | None) -> list[FieldError]:
@@ -182,9 +191,15 @@ def _crd_checks(crd: dict[str, Any], old: dict[str, Any] | None) -> list[FieldEr
         found.append(errors.invalid("spec.versions", copy_json(versions),
                                     "must have exactly one version marked as storage version"))
     for index, version in enumerate(versions):
-        if not (version.get("schema") or {}).get("openAPIV3Schema"):
+        structural = (version.get("schema") or {}).get("openAPIV3Schema")
+        if not structural:
             found.append(errors.required(f"spec.versions[{index}].schema.openAPIV3Schema",
                                          "schemas are required"))
+            continue
+        try:
+            cel.Validator(structural, f"spec.versions[{index}].schema.openAPIV3Schema")
+        except cel.RuleError as error:
+            found += error.problems
     return found
 
 

@@ -9,11 +9,10 @@ kube-openapi and apiextensions-apiserver, e.g.::
     spec.image: Invalid value: "a b": spec.image in body should match '^\\S+$'
     <nil>: Invalid value: "": "spec" must validate one and only one schema (oneOf). Found none valid
 
+`x-kubernetes-validations` (CEL rules) are evaluated after this, by cel.py (see admission.py).
+
 What is NOT done, unlike a real API server:
 
-- `x-kubernetes-validations` (CEL rules) are kept in the stored CRD but never evaluated, so
-  neither immutability rules (`self == oldSelf`) nor cross-field rules are enforced here;
-  tests of those rules evaluate them separately (tests/api).
 - `format` (date-time, int32, ...) is not checked.
 - Validation ratcheting (keeping unchanged invalid fields on update) is not emulated.
 """
