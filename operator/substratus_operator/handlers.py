@@ -45,8 +45,22 @@ logger = logging.getLogger(__name__)
 
 @kopf.on.login()
 def login(**kwargs):
+    """kopf's watches use the same credentials as our own calls (kube.configuration)."""
     # Explicit: a registry of our own (as in the tests) has none of kopf's default login handlers.
-    return kopf.login_via_client(**kwargs)
+    config = configuration()
+    header = config.get_api_key_with_prefix("BearerToken") or config.get_api_key_with_prefix("authorization")
+    scheme, _, token = (header or "").rpartition(" ")
+    return kopf.ConnectionInfo(
+        server=config.host,
+        ca_path=config.ssl_ca_cert,
+        insecure=not config.verify_ssl,
+        username=config.username or None,
+        password=config.password or None,
+        scheme=scheme or None,
+        token=token or None,
+        certificate_path=config.cert_file,
+        private_key_path=config.key_file,
+    )
 
 
 async def _setup() -> tuple[Kube, Config, object]:

@@ -7,6 +7,7 @@ Where the API is and how to authenticate come from the official client's config 
 """
 
 import json
+import os
 import ssl
 import time
 from urllib.parse import quote
@@ -40,12 +41,13 @@ JSON_PATCH = "application/json-patch+json"
 
 
 def configuration() -> Configuration:
-    """Where the API server is and how to authenticate: in a pod its service account, else the kubeconfig."""
+    """Where the API server is and how to authenticate: in a pod its service account, else the
+    kubeconfig that $KUBECONFIG names when this is called (else ~/.kube/config)."""
     config = Configuration()
     try:
         kubernetes.config.load_incluster_config(client_configuration=config)
     except kubernetes.config.ConfigException:
-        kubernetes.config.load_kube_config(client_configuration=config)
+        kubernetes.config.load_kube_config(config_file=os.environ.get("KUBECONFIG"), client_configuration=config)
     return config
 
 

@@ -27,7 +27,7 @@ import attrs
 import kmock
 from multidict import CIMultiDict
 
-from tests.kubeemu import errors, patches
+from tests.kubeemu import errors, patches, rbac
 from tests.kubeemu.errors import ApiError
 from tests.kubeemu.faults import FaultInjector
 from tests.kubeemu.kinds import Registry, ResourceKind
@@ -90,7 +90,11 @@ def _line(event_type: str, obj: dict[str, Any]) -> bytes:
 
 @attrs.define(kw_only=True)
 class KubeEmulator(kmock.KubernetesScaffold):
-    token: str | None = None  # when set, requests must carry "Authorization: Bearer TOKEN"
+    token: str | None = None  # when set, requests must carry "Authorization: Bearer TOKEN" (the admin's)
+    # Further tokens: token -> user (a service account). Their requests are authorized by RBAC
+    # and recorded in `accesses` (user, access, allowed).
+    users: dict[str, str] = attrs.field(factory=dict, init=False)
+    accesses: list[tuple[str, rbac.Access, bool]] = attrs.field(factory=list, init=False)
     history_limit: int = 10_000  # watch events kept for resuming; older resourceVersions answer 410
     request_log_limit: int = 500  # requests kept for kmock's views, so each request costs the same
     registry: Registry = attrs.field(factory=Registry, init=False)
@@ -108,7 +112,10 @@ class KubeEmulator(kmock.KubernetesScaffold):
         request = self._record(raw, body, route)
         try:
             if self.token is not None and raw.headers.get("Authorization") != f"Bearer {self.token}":
-                raise errors.unauthorized()
+                user = self.users.get(raw.headers.get("Authorization", "").removeprefix("Bearer "))
+                if user is None:
+                    raise errors.unauthorized()
+                self._authorize(user, raw, route)
             fault = self.faults.pick(raw.method, raw.path_qs)
             if fault is not None:
                 raise fault
@@ -121,6 +128,26 @@ class KubeEmulator(kmock.KubernetesScaffold):
         except Exception as e:
             logger.exception("kubeemu failed to serve %s %s", raw.method, raw.path_qs)
             return await self._render_error(e)
+
+    def _authorize(self, user: str, raw: aiohttp.web.BaseRequest, route: Route | None) -> None:
+        if route is None:
+            return  # discovery, /version, health: every authenticated user's
+        if raw.method == "GET":
+            verb = "watch" if raw.query.get("watch") in TRUE else ("list" if route.name is None else "get")
+        elif raw.method == "DELETE":
+            verb = "delete" if route.name is not None else "deletecollection"
+        else:
+            verb = {"POST": "create", "PUT": "update", "PATCH": "patch"}.get(raw.method, raw.method.lower())
+        resource = f"{route.plural}/{route.subresource}" if route.subresource else route.plural
+        access = rbac.Access(verb, route.group, resource, route.namespace, route.name)
+        rbac_kind = {plural: self.registry.lookup(rbac.RBAC_GROUP, "v1", plural)
+                     for plural in ("roles", "rolebindings", "clusterroles", "clusterrolebindings")}
+        rules = rbac.rules_of(user, route.namespace,
+                              lambda plural, ns: self.store.list(rbac_kind[plural], ns)["items"])
+        allowed = any(rbac.rule_allows(rule, access) for rule in rules)
+        self.accesses.append((user, access, allowed))
+        if not allowed:
+            raise rbac.forbidden(user, access)
 
     def _record(self, raw: aiohttp.web.BaseRequest, body: bytes, route: Route | None) -> kmock.Request:
         """Log the request the way kmock does, keeping only the latest ones."""

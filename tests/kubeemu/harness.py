@@ -26,7 +26,7 @@ from typing import Any, Self, TypeVar
 import aiohttp.web
 import yaml
 
-from tests.kubeemu import patches
+from tests.kubeemu import patches, rbac
 from tests.kubeemu.emulator import KubeEmulator
 from tests.kubeemu.faults import FaultInjector
 from tests.kubeemu.jsoncopy import copy_json
@@ -100,18 +100,31 @@ class KubeCluster:
                 self._emulator.store.close_watches()
                 await runner.cleanup()
 
-    def _write_kubeconfig(self) -> None:
+    def _write_kubeconfig(self, path: Path | None = None, token: str | None = None) -> None:
+        path = path or self.kubeconfig
         config = {
             "apiVersion": "v1", "kind": "Config", "current-context": "kubeemu", "preferences": {},
             "clusters": [{"name": "kubeemu", "cluster": {"server": self.url}}],
-            "users": [{"name": "kubeemu", "user": {"token": self.token}}],
+            "users": [{"name": "kubeemu", "user": {"token": token or self.token}}],
             "contexts": [{"name": "kubeemu", "context": {"cluster": "kubeemu", "user": "kubeemu",
                                                          "namespace": "default"}}],
         }
-        self.kubeconfig.parent.mkdir(parents=True, exist_ok=True)
-        partial = self.kubeconfig.with_suffix(".partial")
+        path.parent.mkdir(parents=True, exist_ok=True)
+        partial = path.with_suffix(".partial")
         partial.write_text(yaml.safe_dump(config))
-        partial.replace(self.kubeconfig)
+        partial.replace(path)
+
+    def service_account_kubeconfig(self, path: Path, namespace: str, name: str) -> str:
+        """Write a kubeconfig at `path` that acts as that service account (RBAC applies); its user name."""
+        user = rbac.service_account(namespace, name)
+        token = secrets.token_hex(16)
+        self.call(self.emulator.users.__setitem__, token, user)
+        self._write_kubeconfig(path, token)
+        return user
+
+    def accesses(self, user: str) -> list[tuple[rbac.Access, bool]]:
+        """What `user` asked for so far (verb, group, resource, ...) and whether RBAC allowed it."""
+        return [(access, allowed) for who, access, allowed in self.call(list, self.emulator.accesses) if who == user]
 
     @property
     def url(self) -> str:

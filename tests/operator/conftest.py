@@ -6,13 +6,18 @@ import os
 import sys
 import time
 from collections.abc import Iterator
+from pathlib import Path
 
 import kopf
 import pytest
+import yaml
 from kopf.testing import KopfRunner
 
+from tests.kubeemu.errors import ApiError
 from tests.kubeemu.harness import KubeCluster
 from tests.kubeemu.store import now
+
+RBAC = Path(__file__).resolve().parents[2] / "operator" / "deploy" / "rbac.yaml"
 
 GKE_CONFIG = {
     "CLUSTER_NAME": "test",
@@ -32,9 +37,30 @@ def wait_for(check, timeout: float = 15.0, what: str = "the condition"):
     return result
 
 
+def install_rbac(cluster: KubeCluster, documents: list[dict] | None = None) -> tuple[str, str]:
+    """operator/deploy's ServiceAccount, (Cluster)Roles and bindings, as they are (or `documents`):
+    the ServiceAccount's namespace and name."""
+    documents = documents if documents is not None else [d for d in yaml.safe_load_all(RBAC.read_text()) if d]
+    for document in documents:
+        namespace = document["metadata"].get("namespace")
+        if namespace:
+            with contextlib.suppress(ApiError):
+                cluster.create({"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": namespace}})
+        with contextlib.suppress(ApiError):
+            cluster.delete(document["kind"], document["metadata"]["name"], namespace)
+        cluster.create(document, namespace)
+    account = next(d for d in documents if d["kind"] == "ServiceAccount")["metadata"]
+    return account["namespace"], account["name"]
+
+
 @contextlib.contextmanager
 def running_operator(cluster: KubeCluster, namespace: str, data: dict, resync: float = 30) -> Iterator[KopfRunner]:
-    """The operator, configured by a ConfigMap `substratus` in `namespace`, until the block ends."""
+    """The operator, configured by a ConfigMap `substratus` in `namespace`, until the block ends.
+
+    It acts as its ServiceAccount, with the RBAC of operator/deploy enforced: a verb missing
+    there is a 403 here (as on a real cluster)."""
+    kubeconfig = cluster.kubeconfig.with_name("operator-kubeconfig")
+    cluster.service_account_kubeconfig(kubeconfig, *install_rbac(cluster))
     cluster.create(
         {
             "apiVersion": "v1",
@@ -48,9 +74,14 @@ def running_operator(cluster: KubeCluster, namespace: str, data: dict, resync: f
     # A fresh registry per run: the handlers module must register into it again.
     sys.modules.pop("substratus_operator.handlers", None)
     args = ["run", "-A", "--standalone", "-m", "substratus_operator.handlers"]
-    # timeout: how long stopping may take; a call in flight finishes first (up to its own 30 s).
-    with KopfRunner(args, registry=kopf.OperatorRegistry(), timeout=90) as runner:
-        yield runner
+    # Read by the operator when it starts (kube.configuration); the test's own clients keep theirs.
+    admin_kubeconfig, os.environ["KUBECONFIG"] = os.environ["KUBECONFIG"], str(kubeconfig)
+    try:
+        # timeout: how long stopping may take; a call in flight finishes first (up to its own 30 s).
+        with KopfRunner(args, registry=kopf.OperatorRegistry(), timeout=90) as runner:
+            yield runner
+    finally:
+        os.environ["KUBECONFIG"] = admin_kubeconfig
 
 
 class Simulator:

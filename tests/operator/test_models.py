@@ -179,10 +179,11 @@ def test_failed_job_reports_the_termination_message(kube_emulator, kube_namespac
 
 def test_invalid_spec_is_reported_and_does_not_stop_the_operator(kube_emulator, kube_namespace, sim):
     with running_operator(kube_emulator, kube_namespace, GKE_CONFIG) as runner:
-        # A dataset without a base model passes the schema (the rule is CEL) but not the API's parse.
-        kube_emulator.create(manifest("Model", "odd", image="trainer", dataset={"name": "d"}), kube_namespace)
+        # A nested param passes the CRD (a real server cannot type params for a rule) but not the API's parse.
+        kube_emulator.create(manifest("Model", "odd", image="trainer", params={"lora": {"r": 8}}), kube_namespace)
         invalid = reason(sim, "models.substratus.ai", "odd", "Complete", "InvalidSpec")
-        assert "a dataset is for fine-tuning" in invalid["message"]
+        assert "spec.params.lora" in invalid["message"], invalid["message"]
+        assert "must be a string, number or boolean" in invalid["message"]
         kube_emulator.create(manifest("Model", "fine", image="loader"), kube_namespace)
         sim.wait("jobs.batch", "fine-loader")
     assert runner.exception is None
