@@ -3,7 +3,8 @@
 from dataclasses import dataclass
 from urllib.parse import urlparse
 
-DEFAULT_KANIKO_IMAGE = "gcr.io/kaniko-project/executor:v1.23.2"
+# The maintained fork of kaniko (Google's was archived in June 2025; see operator/README.md).
+DEFAULT_KANIKO_IMAGE = "ghcr.io/osscontainertools/kaniko:v1.28.3"
 PLATFORMS = ("gke", "generic")
 
 
