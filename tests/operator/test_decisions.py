@@ -262,3 +262,12 @@ def test_waiters_follow_each_resources_latest_spec():
     waiters.update(uploaded)
     tag = w.build_plan(parse({**uploaded, "metadata": {"name": "up"}})).tag
     assert waiters.of(("ns", "build", tag)) == {("Model", "up")}
+
+
+def test_a_gpu_of_any_type_is_only_a_limit():
+    plan = w.plan(resource("Server", image="i", model={"name": "b"}, resources={"gpu": {"count": 1}}),
+                  w.Inputs("ns", "img"))
+    for config in (GKE, GENERIC):
+        pod = translate.deployment(config, "s-server", OWNER, plan)["spec"]["template"]["spec"]
+        assert "nodeSelector" not in pod and "tolerations" not in pod
+        assert pod["containers"][0]["resources"]["limits"]["nvidia.com/gpu"] == "1"
