@@ -147,7 +147,7 @@ def _rules(structural: dict[str, Any], obj: dict[str, Any], old: dict[str, Any] 
 
 
 def _job_checks(job: dict[str, Any], old: dict[str, Any] | None) -> list[FieldError]:
-    found = []
+    found = _job_status_checks(job, old) if old is not None else []
     policy = job.get("spec", {}).get("template", {}).get("spec", {}).get("restartPolicy")
     if policy not in ("OnFailure", "Never"):
         found.append(errors.not_supported("spec.template.spec.restartPolicy", policy, ["OnFailure", "Never"])
@@ -158,6 +158,57 @@ def _job_checks(job: dict[str, Any], old: dict[str, Any] | None) -> list[FieldEr
             if job.get("spec", {}).get(field) != old.get("spec", {}).get(field):
                 found.append(errors.FieldError("Invalid value", "FieldValueInvalid", f"spec.{field}",
                                                errors.OMIT, "field is immutable"))
+    return found
+
+
+def _true_conditions(job: dict[str, Any]) -> set[str]:
+    return {c.get("type") for c in (job.get("status") or {}).get("conditions") or [] if c.get("status") == "True"}
+
+
+def _job_status_checks(job: dict[str, Any], old: dict[str, Any]) -> list[FieldError]:
+    """The Job status rules a Job controller's writes must follow (ValidateJobStatusUpdate in
+    pkg/apis/batch/validation, with the options of a current API server)."""
+    status, before = job.get("status") or {}, old.get("status") or {}
+    true, was = _true_conditions(job), _true_conditions(old)
+    complete, failed = "Complete" in true, "Failed" in true
+    finished = complete or failed
+    found = []
+
+    def conditions(detail: str) -> None:
+        found.append(errors.invalid("status.conditions", errors.OMIT, detail))
+
+    if complete and failed:
+        conditions("cannot set Complete=True and Failed=true conditions")
+    if status.get("completionTime") and not complete:
+        found.append(errors.invalid("status.completionTime", status["completionTime"],
+                                    "cannot set completionTime when there is no Complete=True condition"))
+    if complete and not status.get("completionTime"):
+        found.append(errors.required("status.completionTime", "completionTime is required for Complete jobs"))
+    if failed and "FailureTarget" not in true:
+        conditions("cannot set Failed=True condition without the FailureTarget=true condition")
+    if complete and "SuccessCriteriaMet" not in true:
+        conditions("cannot set Complete=True condition without the SuccessCriteriaMet=true condition")
+    if finished and status.get("active", 0) > 0:
+        found.append(errors.invalid("status.active", status["active"], "active>0 is invalid for finished job"))
+    if finished and not status.get("startTime"):
+        found.append(errors.required("status.startTime", "startTime is required for finished job"))
+    if status.get("ready", 0) > status.get("active", 0):
+        found.append(errors.invalid("status.ready", status["ready"], "cannot set more ready pods than active"))
+    for condition in ("Failed", "Complete", "FailureTarget", "SuccessCriteriaMet"):
+        if condition in was and condition not in true:
+            conditions(f"cannot disable the terminal {condition}=True condition" if condition != "SuccessCriteriaMet"
+                       else "cannot disable the SuccessCriteriaMet=True condition")
+    for counter in ("failed", "succeeded"):
+        if status.get(counter, 0) < before.get(counter, 0):
+            found.append(errors.invalid(f"status.{counter}", status.get(counter, 0),
+                                        f"cannot decrease the {counter} counter"))
+    if status.get("completionTime") and before.get("completionTime") \
+            and status["completionTime"] != before["completionTime"]:
+        found.append(errors.invalid("status.completionTime", status["completionTime"],
+                                    "completionTime cannot be mutated"))
+    if before.get("startTime") and status.get("startTime") != before["startTime"] \
+            and not job.get("spec", {}).get("suspend"):
+        found.append(errors.required("status.startTime", "startTime cannot be removed for unsuspended job"))
     return found
 
 
@@ -223,6 +274,7 @@ def default_on_create(kind: ResourceKind, obj: dict[str, Any], cluster_ip: str) 
             obj["status"] = {"phase": "Active"}
         case ("", "pods"):
             spec.setdefault("restartPolicy", "Always")
+            default_pod_spec(spec)
             obj["status"] = {"phase": "Pending"}
         case ("", "persistentvolumeclaims"):
             obj["status"] = {"phase": "Pending"}
@@ -246,6 +298,7 @@ def default_on_create(kind: ResourceKind, obj: dict[str, Any], cluster_ip: str) 
             template_meta = spec.setdefault("template", {}).setdefault("metadata", {})
             template_meta.setdefault("labels", {}).update(labels)
             spec.setdefault("selector", {"matchLabels": {"batch.kubernetes.io/controller-uid": meta["uid"]}})
+            default_pod_spec(spec["template"].setdefault("spec", {}))
             obj["status"] = {}
         case ("apps", "deployments"):
             spec.setdefault("replicas", 1)
@@ -253,11 +306,34 @@ def default_on_create(kind: ResourceKind, obj: dict[str, Any], cluster_ip: str) 
             spec.setdefault("progressDeadlineSeconds", 600)
             spec.setdefault("strategy", {"type": "RollingUpdate",
                                          "rollingUpdate": {"maxSurge": "25%", "maxUnavailable": "25%"}})
+            default_pod_spec(spec.setdefault("template", {}).setdefault("spec", {}))
             obj["status"] = {}
         case ("apiextensions.k8s.io", "customresourcedefinitions"):
             finalizers = meta.setdefault("finalizers", [])
             if CRD_CLEANUP_FINALIZER not in finalizers:
                 finalizers.append(CRD_CLEANUP_FINALIZER)
+
+
+_PROBE_DEFAULTS = {"timeoutSeconds": 1, "periodSeconds": 10, "successThreshold": 1, "failureThreshold": 3}
+
+
+def default_pod_spec(spec: dict[str, Any]) -> None:
+    """The defaults of a pod spec that an operator's children show first (SetDefaults_* in
+    pkg/apis/core/v1): a port's protocol, a probe's scheme and thresholds; and what Go's
+    `omitempty` drops on the way back, a volume mount's `readOnly: false`."""
+    for container in [*(spec.get("initContainers") or []), *(spec.get("containers") or [])]:
+        for port in container.get("ports") or []:
+            port.setdefault("protocol", "TCP")
+        for name in ("livenessProbe", "readinessProbe", "startupProbe"):
+            probe = container.get(name)
+            if isinstance(probe, dict):
+                for field, value in _PROBE_DEFAULTS.items():
+                    probe.setdefault(field, value)
+                if isinstance(probe.get("httpGet"), dict):
+                    probe["httpGet"].setdefault("scheme", "HTTP")
+        for mount in container.get("volumeMounts") or []:
+            if mount.get("readOnly") is False:
+                del mount["readOnly"]
 
 
 def normalize(kind: ResourceKind, obj: dict[str, Any]) -> None:

@@ -231,30 +231,37 @@ class KubeCluster:
         """What GET pods/NAME/log answers for that pod (the pod must exist when it is read)."""
         self.call(self.emulator.store.pod_logs.__setitem__, (namespace, name), text)
 
+    def start_job(self, namespace: str, name: str) -> dict[str, Any]:
+        """Mark a Job started with one active pod, as the Job controller does (once: startTime is then fixed)."""
+        job = self.get("jobs.batch", name, namespace)
+        if (job.get("status") or {}).get("startTime"):
+            return job
+        return self.patch_status("jobs.batch", name, {"startTime": now(), "active": 1, "ready": 0}, namespace)
+
     def complete_job(self, namespace: str, name: str) -> dict[str, Any]:
-        """Mark a Job succeeded, the way the Job controller reports it."""
+        """Mark a Job succeeded the way the Job controller does: started, then SuccessCriteriaMet, then
+        Complete with a completionTime (the API server refuses a Complete without them)."""
+        self.start_job(namespace, name)
         stamp = now()
+        met = {"type": "SuccessCriteriaMet", "status": "True", "reason": "CompletionsReached",
+               "message": "Reached expected number of succeeded pods", "lastProbeTime": stamp,
+               "lastTransitionTime": stamp}
+        self.patch_status("jobs.batch", name, {"active": 0, "ready": 0, "succeeded": 1, "conditions": [met]},
+                          namespace)
         return self.patch_status("jobs.batch", name, {
-            "startTime": stamp, "completionTime": stamp, "succeeded": 1, "active": 0, "ready": 0,
-            "conditions": [{"type": "SuccessCriteriaMet", "status": "True", "reason": "CompletionsReached",
-                            "message": "Reached expected number of succeeded pods",
-                            "lastProbeTime": stamp, "lastTransitionTime": stamp},
-                           {"type": "Complete", "status": "True", "reason": "CompletionsReached",
-                            "message": "Reached expected number of succeeded pods",
-                            "lastProbeTime": stamp, "lastTransitionTime": stamp}],
-        }, namespace)
+            "completionTime": stamp, "conditions": [met, {**met, "type": "Complete"}]}, namespace)
 
     def fail_job(self, namespace: str, name: str, reason: str = "BackoffLimitExceeded",
                  message: str = "Job has reached the specified backoff limit") -> dict[str, Any]:
-        """Mark a Job failed, the way the Job controller reports it."""
+        """Mark a Job failed the way the Job controller does: started, then FailureTarget, then Failed."""
+        self.start_job(namespace, name)
         stamp = now()
-        return self.patch_status("jobs.batch", name, {
-            "startTime": stamp, "failed": 1, "active": 0, "ready": 0,
-            "conditions": [{"type": "FailureTarget", "status": "True", "reason": reason, "message": message,
-                            "lastProbeTime": stamp, "lastTransitionTime": stamp},
-                           {"type": "Failed", "status": "True", "reason": reason, "message": message,
-                            "lastProbeTime": stamp, "lastTransitionTime": stamp}],
-        }, namespace)
+        target = {"type": "FailureTarget", "status": "True", "reason": reason, "message": message,
+                  "lastProbeTime": stamp, "lastTransitionTime": stamp}
+        self.patch_status("jobs.batch", name, {"active": 0, "ready": 0, "failed": 1, "conditions": [target]},
+                          namespace)
+        return self.patch_status("jobs.batch", name, {"conditions": [target, {**target, "type": "Failed"}]},
+                                 namespace)
 
     def reset(self) -> None:
         """Remove every object but the CRDs and the initial namespaces; clear faults and pod logs."""

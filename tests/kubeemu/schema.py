@@ -57,13 +57,23 @@ def prune(value: Any, schema: dict[str, Any], unknown: list[str], path: str = ""
                     continue  # non-nullable nulls are dropped (a default may fill them in)
                 result[key] = prune(item, sub, unknown, child)
             elif preserve or additional is True:
-                result[key] = copy_json(item)
+                if item is not None:  # the API server drops nulls where no schema says nullable
+                    result[key] = _without_nulls(item)
             else:
                 unknown.append(child)
         return result
     if isinstance(value, list) and isinstance(schema.get("items"), dict):
         return [prune(item, schema["items"], unknown, f"{path}[{i}]") for i, item in enumerate(value)]
     return copy_json(value)
+
+
+def _without_nulls(value: Any) -> Any:
+    """A copy without null object values, at every depth (list items stay), as PruneNonNullableNulls does."""
+    if isinstance(value, dict):
+        return {k: _without_nulls(v) for k, v in value.items() if v is not None}
+    if isinstance(value, list):
+        return [_without_nulls(item) for item in value]
+    return value
 
 
 def _prune_metadata(metadata: dict[str, Any], unknown: list[str], path: str) -> dict[str, Any]:
