@@ -99,7 +99,8 @@ Env = Annotated[
                 _VARIABLE_NAMES_RULE,
                 {
                     # A raw string: a quoted CEL string has no \$ or \{ escapes.
-                    "rule": f"self.all(k, !self[k].contains('${{{{') || self[k].matches(r'{SECRET_REFERENCE_PATTERN}'))",
+                    "rule": "self.all(k, !self[k].contains('${{') || "
+                    f"self[k].matches(r'{SECRET_REFERENCE_PATTERN}'))",
                     "message": "a secret reference must read ${{ secrets.NAME.KEY }}",
                 },
             ],

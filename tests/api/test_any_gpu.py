@@ -27,7 +27,8 @@ def test_the_models_accept_a_gpu_of_any_type(name):
 @pytest.mark.parametrize("name", ORIGINAL_EXAMPLES)
 def test_the_crd_accepts_a_gpu_of_any_type(name, kube_api_client, kube_namespace):
     custom = kubernetes.client.CustomObjectsApi(kube_api_client)
-    created = custom.create_namespaced_custom_object("substratus.ai", "v1", kube_namespace, "servers",
-                                                     EXAMPLES[name], field_validation="Strict")
+    created = custom.create_namespaced_custom_object(
+        "substratus.ai", "v1", kube_namespace, "servers", EXAMPLES[name], field_validation="Strict"
+    )
     assert created["spec"]["resources"] == {"gpu": {"count": 1}}
     assert cel.validator(schema_of("Server")).validate(EXAMPLES[name]) == []

@@ -34,19 +34,27 @@ def test_every_rule_of_the_crd_compiles(kind):
 
 
 def test_a_quoted_regex_with_backslash_escapes_is_refused():
-    env = {"type": "object", "additionalProperties": {"type": "string"},
-           "x-kubernetes-validations": [{"rule": QUOTED_REGEX_RULE, "message": "m"}]}
+    env = {
+        "type": "object",
+        "additionalProperties": {"type": "string"},
+        "x-kubernetes-validations": [{"rule": QUOTED_REGEX_RULE, "message": "m"}],
+    }
     problems = _problems(_spec(env=env))
     assert "properties[spec].properties[env].x-kubernetes-validations[0].rule" in problems
     assert "compilation failed: ERROR: <input>:1:57: Syntax error: token recognition error at: ''^\\$'" in problems
 
 
 def test_a_rule_on_a_map_of_preserve_unknown_values_is_refused():
-    params = {"type": "object", "additionalProperties": {"x-kubernetes-preserve-unknown-fields": True},
-              "x-kubernetes-validations": [{"rule": UNTYPED_MAP_RULE, "message": "m"}]}
+    params = {
+        "type": "object",
+        "additionalProperties": {"x-kubernetes-preserve-unknown-fields": True},
+        "x-kubernetes-validations": [{"rule": UNTYPED_MAP_RULE, "message": "m"}],
+    }
     problems = _problems(_spec(params=params))
-    assert ("properties[spec].properties[params].x-kubernetes-validations: Internal error: failed to construct type "
-            "information for x-kubernetes-validations rules") in problems
+    assert (
+        "properties[spec].properties[params].x-kubernetes-validations: Internal error: failed to construct type "
+        "information for x-kubernetes-validations rules"
+    ) in problems
 
 
 def test_a_rule_above_cannot_name_an_untyped_field():
@@ -68,7 +76,9 @@ def test_the_emulator_refuses_a_crd_whose_rule_does_not_compile(kube_emulator):
     env["x-kubernetes-validations"][1]["rule"] = QUOTED_REGEX_RULE
     status, body = kube_emulator.request("POST", "/apis/apiextensions.k8s.io/v1/customresourcedefinitions", crd)
     assert status == 422, body
-    assert body["message"].startswith('CustomResourceDefinition.apiextensions.k8s.io "brokens.substratus.ai" is '
-                                      "invalid: spec.versions[0].schema.openAPIV3Schema.properties[spec].properties"
-                                      "[env].x-kubernetes-validations[1].rule: Invalid value: ")
+    assert body["message"].startswith(
+        'CustomResourceDefinition.apiextensions.k8s.io "brokens.substratus.ai" is '
+        "invalid: spec.versions[0].schema.openAPIV3Schema.properties[spec].properties"
+        "[env].x-kubernetes-validations[1].rule: Invalid value: "
+    )
     assert "token recognition error" in body["message"]

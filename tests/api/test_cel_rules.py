@@ -5,7 +5,6 @@ import copy
 import pytest
 
 from jupyter_substratus.api import ResourceValidationError, parse
-
 from tests.kubeemu import cel
 
 from .manifests import FINETUNED_MODEL, INVALID, load_examples

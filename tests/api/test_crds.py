@@ -7,8 +7,8 @@ import yaml
 
 from jupyter_substratus.api import GPU_TYPES, KINDS
 from jupyter_substratus.api.crdgen import differences, main
-
 from tests.kubeemu import cel
+
 from .manifests import ROOT
 
 CRDS = {

@@ -94,8 +94,8 @@ def test_built_in_fields_are_defaulted_as_a_real_server_does(kube_emulator, kube
 
 
 def test_nulls_in_preserve_unknown_fields_are_pruned(kube_emulator, kube_namespace, widget_crd):
-    created = kube_emulator.create({**widget("w1", image="x"), "spec": {"image": "x", "extra": {"a": None, "b": {"c": None, "d": [None, 1]}}}},
-                                   kube_namespace)
+    extra = {"a": None, "b": {"c": None, "d": [None, 1]}}
+    created = kube_emulator.create(widget("w1", image="x", extra=extra), kube_namespace)
     assert created["spec"]["extra"] == {"b": {"d": [None, 1]}}
 
 

@@ -23,7 +23,7 @@ import re
 from typing import Any
 
 from cel_expr_python import cel
-from google.protobuf import descriptor_pb2, descriptor_pool, json_format, message_factory, struct_pb2
+from google.protobuf import descriptor_pb2, descriptor_pool, struct_pb2
 
 from tests.kubeemu import errors
 from tests.kubeemu.errors import FieldError

@@ -63,7 +63,9 @@ def rule_allows(rule: dict[str, Any], access: Access) -> bool:
 
 def rules_of(user: str, namespace: str | None, objects: Callable[[str, str | None], Iterable[dict[str, Any]]]
              ) -> list[dict[str, Any]]:
-    """The rules granted to `user` in `namespace` (None: cluster-wide only); `objects(plural, ns)` lists RBAC objects."""
+    """The rules granted to `user` in `namespace` (None: cluster-wide only).
+
+    `objects(plural, namespace)` lists the stored RBAC objects of a kind."""
     cluster_roles = {r["metadata"]["name"]: r for r in objects("clusterroles", None)}
     found: list[dict[str, Any]] = []
     bindings = [(b, None) for b in objects("clusterrolebindings", None)]

@@ -36,8 +36,9 @@ def _cluster_role(documents: list[dict]) -> list[dict]:
 def missing(accesses: list[rbac.Access], rules: list[dict]) -> set[tuple[str, str, str]]:
     """(verb, group, resource) the operator uses that the rules do not grant."""
     needed = {(a.verb, a.group, a.resource) for a in accesses}
-    needed |= {("delete", group, resource) for verb, group, resource in needed if verb == "create"
-               and resource != "events"}
+    needed |= {
+        ("delete", group, resource) for verb, group, resource in needed if verb == "create" and resource != "events"
+    }
     return {n for n in needed if not any(rbac.rule_allows(rule, rbac.Access(*n)) for rule in rules)}
 
 
@@ -49,8 +50,13 @@ def _scenario(cluster: KubeCluster, namespace: str, sim) -> None:
         sim.ready_deployment("srv-server")
         ready(sim, "servers.substratus.ai", "srv")
         cluster.patch("servers.substratus.ai", "srv", {"spec": {"image": "server:v2"}}, namespace)
-        wait_for(lambda: sim.get("deployments.apps", "srv-server")["spec"]["template"]["spec"]["containers"][0]
-                 ["image"] == "server:v2", what="the Deployment rolled")
+        wait_for(
+            lambda: (
+                sim.get("deployments.apps", "srv-server")["spec"]["template"]["spec"]["containers"][0]["image"]
+                == "server:v2"
+            ),
+            what="the Deployment rolled",
+        )
         cluster.create(manifest("Notebook", "nb", image="notebook", model={"name": "base"}), namespace)
         sim.ready_pod("nb-notebook")
         ready(sim, "notebooks.substratus.ai", "nb")
@@ -63,14 +69,25 @@ def _scenario(cluster: KubeCluster, namespace: str, sim) -> None:
         reason(sim, "models.substratus.ai", "again", "Complete", "JobFailed")
         cluster.delete("models.substratus.ai", "again", namespace, propagation_policy="Orphan")
         cluster.create(manifest("Model", "again", image="loader"), namespace)
-        wait_for(lambda: (job := sim.get("jobs.batch", "again-loader")) and job["metadata"]["uid"] !=
-                 old["metadata"]["uid"], what="the left-over Job replaced")
+        wait_for(
+            lambda: (job := sim.get("jobs.batch", "again-loader")) and job["metadata"]["uid"] != old["metadata"]["uid"],
+            what="the left-over Job replaced",
+        )
     cluster.delete("configmaps", "substratus", namespace)
     with running_operator(cluster, namespace, {**GKE_CONFIG, "KANIKO_IMAGE": "kaniko"}):
         cluster.create(manifest("Model", "built", build={"git": {"url": "https://example.com/repo"}}), namespace)
-        sim.wait("jobs.batch", next(j["metadata"]["name"] for j in wait_for(
-            lambda: [j for j in cluster.list("jobs.batch", namespace) if j["metadata"]["name"].startswith("build-")],
-            what="the build Job")))
+        sim.wait(
+            "jobs.batch",
+            next(
+                j["metadata"]["name"]
+                for j in wait_for(
+                    lambda: [
+                        j for j in cluster.list("jobs.batch", namespace) if j["metadata"]["name"].startswith("build-")
+                    ],
+                    what="the build Job",
+                )
+            ),
+        )
 
 
 @pytest.fixture(scope="module")
@@ -96,12 +113,26 @@ def test_the_cluster_role_grants_every_verb_the_operator_uses(recorded):
     rules = _cluster_role([d for d in yaml.safe_load_all(RBAC.read_text()) if d])
     assert missing([a for a, _ in recorded], rules) == set()
     used = {(a.verb, a.resource) for a, _ in recorded}
-    assert {("delete", "jobs"), ("create", "deployments"), ("patch", "deployments"), ("create", "secrets"),
-            ("delete", "pods"), ("patch", "models/status")} <= used
+    assert {
+        ("delete", "jobs"),
+        ("create", "deployments"),
+        ("patch", "deployments"),
+        ("create", "secrets"),
+        ("delete", "pods"),
+        ("patch", "models/status"),
+    } <= used
 
 
-@pytest.mark.parametrize("resource, verb", [("jobs", "delete"), ("deployments", "patch"), ("secrets", "create"),
-                                            ("models/status", "patch"), ("jobs", "watch")])
+@pytest.mark.parametrize(
+    "resource, verb",
+    [
+        ("jobs", "delete"),
+        ("deployments", "patch"),
+        ("secrets", "create"),
+        ("models/status", "patch"),
+        ("jobs", "watch"),
+    ],
+)
 def test_the_check_fails_when_a_verb_is_removed(recorded, resource, verb):
     documents = [d for d in yaml.safe_load_all(RBAC.read_text()) if d]
     rules = copy.deepcopy(_cluster_role(documents))
@@ -117,13 +148,16 @@ def test_the_emulator_refuses_a_verb_the_role_lacks(kube_emulator, kube_namespac
         if "jobs" in rule["resources"]:
             rule["verbs"].remove("delete")
     try:
-        user = kube_emulator.service_account_kubeconfig(tmp_path / "kubeconfig", *install_rbac(kube_emulator,
-                                                                                                documents))
+        user = kube_emulator.service_account_kubeconfig(
+            tmp_path / "kubeconfig", *install_rbac(kube_emulator, documents)
+        )
         token = yaml.safe_load((tmp_path / "kubeconfig").read_text())["users"][0]["user"]["token"]
         status, body = _as(kube_emulator, token, "DELETE", f"/apis/batch/v1/namespaces/{kube_namespace}/jobs/x")
         assert status == 403
-        assert body["message"] == (f'jobs.batch "x" is forbidden: User "{user}" cannot delete resource "jobs" in API '
-                                   f'group "batch" in the namespace "{kube_namespace}"')
+        assert body["message"] == (
+            f'jobs.batch "x" is forbidden: User "{user}" cannot delete resource "jobs" in API '
+            f'group "batch" in the namespace "{kube_namespace}"'
+        )
         status, _ = _as(kube_emulator, token, "GET", f"/apis/batch/v1/namespaces/{kube_namespace}/jobs/x")
         assert status == 404  # allowed, and not there
     finally:
@@ -131,8 +165,7 @@ def test_the_emulator_refuses_a_verb_the_role_lacks(kube_emulator, kube_namespac
 
 
 def _as(cluster: KubeCluster, token: str, method: str, path: str):
-    request = urllib.request.Request(cluster.url + path, method=method,
-                                     headers={"Authorization": f"Bearer {token}"})
+    request = urllib.request.Request(cluster.url + path, method=method, headers={"Authorization": f"Bearer {token}"})
     try:
         with urllib.request.urlopen(request, timeout=30) as response:
             return response.status, json.loads(response.read())
