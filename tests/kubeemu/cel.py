@@ -44,8 +44,8 @@ NOT_CHECKED = ("some validation rules were not checked because the object was in
 
 
 # Rules run on the JSON values, as the API server runs them on the unstructured object: the
-# typed program (above) is the check, this one the evaluation, so that `self == oldSelf`
-# compares the fields the type leaves out (preserve-unknown ones) too.
+# typed compilation is the check, a program of this environment the evaluation, so that
+# `self == oldSelf` compares the fields the type leaves out (preserve-unknown ones) too.
 _UNTYPED_ENV = cel.NewEnv(variables={"self": cel.Type.DYN, "oldSelf": cel.Type.DYN})
 
 
@@ -256,9 +256,11 @@ class Validator:
             for rule in node.rules:
                 if rule.transition and old is None:
                     continue
-                result = rule.program.eval(data=data).value()
-                if result is not True:
-                    detail = rule.message if isinstance(result, bool) else f"{rule.message}: {result}"
+                result = rule.program.eval(data=data)
+                if result.value() is not True:
+                    # A runtime error (a missing key, ...) fails the rule, with the error said.
+                    error = result.type() == cel.Type.ERROR
+                    detail = f"{rule.message}: {result.value()}" if error else rule.message
                     found.append(_rule_error(rule, path, new, detail))
         if isinstance(new, dict):
             olds = old if isinstance(old, dict) else {}
@@ -275,10 +277,14 @@ def _rule_error(rule: Rule, path: str, value: Any, detail: str) -> FieldError:
     # The API server shows the type of the value, not the value: `spec: Invalid value: "object": ...`.
     shown = {dict: "object", list: "array", str: "string", bool: "boolean", int: "integer", float: "number"}.get(
         type(value), "null")
-    kinds = {"FieldValueForbidden": errors.forbidden(field, detail),
-             "FieldValueRequired": errors.required(field, detail),
-             "FieldValueDuplicate": FieldError("Duplicate value", "FieldValueDuplicate", field, shown, detail)}
-    return kinds.get(rule.reason) or errors.invalid(field or "<nil>", shown, detail)
+    match rule.reason:
+        case "FieldValueForbidden":
+            return errors.forbidden(field, detail)
+        case "FieldValueRequired":
+            return errors.required(field, detail)
+        case "FieldValueDuplicate":
+            return FieldError("Duplicate value", "FieldValueDuplicate", field, shown, detail)
+    return errors.invalid(field or "<nil>", shown, detail)
 
 
 _validators: dict[int, tuple[dict[str, Any], Validator]] = {}
@@ -290,7 +296,6 @@ def validator(schema: dict[str, Any]) -> Validator:
     if entry is None or entry[0] is not schema:
         entry = _validators[id(schema)] = (schema, Validator(schema))
     return entry[1]
-
 
 
 def rules(schema: dict[str, Any]) -> list[str]:
