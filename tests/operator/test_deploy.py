@@ -6,6 +6,7 @@ from pathlib import Path
 
 import kubernetes_validate
 import yaml
+from substratus_operator.config import DEFAULT_KANIKO_IMAGE
 
 DEPLOY = Path(__file__).resolve().parents[2] / "operator" / "deploy"
 
@@ -45,3 +46,11 @@ def test_dockerfile_is_hadolint_clean():
     dockerfile = DEPLOY.parent / "Dockerfile"
     result = subprocess.run([hadolint, str(dockerfile)], capture_output=True, text=True)
     assert result.returncode == 0, result.stdout + result.stderr
+
+
+def test_kaniko_is_the_maintained_fork_pinned_alike_in_code_and_configmap():
+    image = documents("config.yaml")[0]["data"]["KANIKO_IMAGE"]
+    assert image == DEFAULT_KANIKO_IMAGE
+    repository, _, version = image.partition(":")
+    assert repository == "ghcr.io/osscontainertools/kaniko"
+    assert version.startswith("v") and version != "latest"
