@@ -7,6 +7,7 @@
     %%substratus finetune NAME --model BASE --dataset DATA [--gpu TYPE:COUNT] [--param k=v ...] [--wait]
     %substratus serve NAME --model MODEL [--gpu TYPE:COUNT]  -> an openai.OpenAI client
     %substratus notebook NAME [--model M] [--dataset D] [--gpu TYPE:COUNT]
+    --gpu TYPE:COUNT, or --gpu COUNT for COUNT GPUs of any type
     %substratus use [--backend auto|kubernetes|local] [--namespace NS] [--kubeconfig PATH] [--context CTX]
 """
 
@@ -63,8 +64,10 @@ def _plural(kind: str) -> str:
     return plural
 
 
-def _gpu(text: str) -> tuple[str, int]:
-    kind, _, count = text.partition(":")
+def _gpu(text: str) -> tuple[str | None, int]:
+    kind, sep, count = text.partition(":")
+    if not sep and kind.isdigit():
+        return None, int(kind)  # a count alone: GPUs of any type
     if kind not in GPU_TYPES:
         raise argparse.ArgumentTypeError(f"GPU type {kind!r} is not one of {', '.join(GPU_TYPES)}")
     try:
@@ -157,7 +160,7 @@ def _parser() -> _Parser:
 
 
 def _manifest(kind: str, name: str, image: str, params: list[tuple[str, Any]] | dict | None = None,
-              gpu: tuple[str, int] | None = None, **refs: str | None) -> dict:
+              gpu: tuple[str | None, int] | None = None, **refs: str | None) -> dict:
     spec: dict[str, Any] = {"image": image}
     for key, value in refs.items():
         if value:
@@ -165,7 +168,7 @@ def _manifest(kind: str, name: str, image: str, params: list[tuple[str, Any]] | 
     if params:
         spec["params"] = dict(params)
     if gpu:
-        spec["resources"] = {"gpu": {"type": gpu[0], "count": gpu[1]}}
+        spec["resources"] = {"gpu": {"count": gpu[1], **({"type": gpu[0]} if gpu[0] else {})}}
     return {"apiVersion": API_VERSION, "kind": kind, "metadata": {"name": name}, "spec": spec}
 
 

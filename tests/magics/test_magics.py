@@ -62,7 +62,10 @@ def test_list_get_delete(shell, capsys, kube_emulator, kube_namespace):
     model = kube_emulator.get("models", "opt", kube_namespace)
     assert model["spec"]["params"] == {"name": "facebook/opt-125m", "dtype": "float16"}
     assert model["spec"]["resources"] == {"gpu": {"type": "nvidia-t4", "count": 1}}
+    shell.run_line_magic("substratus", "import any-gpu facebook/opt-125m --gpu 2")
+    assert kube_emulator.get("models", "any-gpu", kube_namespace)["spec"]["resources"] == {"gpu": {"count": 2}}
 
+    shell.run_line_magic("substratus", "delete model any-gpu")
     table = shell.run_line_magic("substratus", "list")
     assert [row[:3] for row in table.rows] == [("Model", "opt", "Pending"), ("Dataset", "colors", "Pending")]
     text = repr(table)
