@@ -241,7 +241,9 @@ class KubeCluster:
     def complete_job(self, namespace: str, name: str) -> dict[str, Any]:
         """Mark a Job succeeded the way the Job controller does: started, then SuccessCriteriaMet, then
         Complete with a completionTime (the API server refuses a Complete without them)."""
-        self.start_job(namespace, name)
+        job = self.start_job(namespace, name)
+        if _finished(job):
+            return job
         stamp = now()
         met = {"type": "SuccessCriteriaMet", "status": "True", "reason": "CompletionsReached",
                "message": "Reached expected number of succeeded pods", "lastProbeTime": stamp,
@@ -254,7 +256,9 @@ class KubeCluster:
     def fail_job(self, namespace: str, name: str, reason: str = "BackoffLimitExceeded",
                  message: str = "Job has reached the specified backoff limit") -> dict[str, Any]:
         """Mark a Job failed the way the Job controller does: started, then FailureTarget, then Failed."""
-        self.start_job(namespace, name)
+        job = self.start_job(namespace, name)
+        if _finished(job):
+            return job
         stamp = now()
         target = {"type": "FailureTarget", "status": "True", "reason": reason, "message": message,
                   "lastProbeTime": stamp, "lastTransitionTime": stamp}
@@ -267,3 +271,9 @@ class KubeCluster:
         """Remove every object but the CRDs and the initial namespaces; clear faults and pod logs."""
         self.faults.clear()
         self.call(self.emulator.store.reset)
+
+
+def _finished(job: dict[str, Any]) -> bool:
+    """A Job with a terminal condition: its status is the controller's no more."""
+    conditions = (job.get("status") or {}).get("conditions") or []
+    return any(c.get("type") in ("Complete", "Failed") and c.get("status") == "True" for c in conditions)
