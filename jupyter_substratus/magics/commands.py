@@ -7,7 +7,7 @@
     %%substratus finetune NAME --model BASE --dataset DATA [--gpu TYPE:COUNT] [--param k=v ...] [--wait]
     %substratus serve NAME --model MODEL [--gpu TYPE:COUNT]  -> an openai.OpenAI client
     %substratus notebook NAME [--model M] [--dataset D] [--gpu TYPE:COUNT]
-    %substratus use [--backend auto|kubernetes|local] [--namespace NS] [--kubeconfig PATH] [--context CTX]
+    %substratus use [--backend auto|jupyter|kubernetes|local] [--namespace NS] [--kubeconfig PATH] [--context CTX]
 """
 
 from __future__ import annotations
@@ -149,7 +149,7 @@ def _parser() -> _Parser:
     p.add_argument("--timeout", type=float, default=1800.0)
 
     p = sub.add_parser("use", help="choose the backend, namespace, kubeconfig or context")
-    p.add_argument("--backend", choices=["auto", "kubernetes", "local"])
+    p.add_argument("--backend", choices=["auto", "jupyter", "kubernetes", "local"])
     p.add_argument("--namespace", "-n")
     p.add_argument("--kubeconfig")
     p.add_argument("--context")
@@ -213,7 +213,7 @@ class SubstratusMagics(Magics):
     def _use(self, args, cell):
         self.session.configure(backend=args.backend, namespace=args.namespace, kubeconfig=args.kubeconfig,
                                context=args.context)
-        print(f"Using namespace {self.session.namespace}.")
+        print(f"Using {self.session.where}, namespace {self.session.namespace}.")
 
     def _list(self, args, cell):
         plurals = [_plural(args.kind)] if args.kind else list(KINDS_BY_PLURAL)

@@ -186,6 +186,12 @@ class Reconciler:
             old = self.tasks.pop(key, None)
             if old is not None:
                 old.cancel()
+            if obj["status"].get("ready") or old is not None:
+                # Not ready from the moment the restart begins, not once the old process is gone.
+                message = f"restarting: generation {generation} of the spec"
+                set_verdict(obj, workloads.workload_verdict(resource, Progress.PENDING, message))
+                obj["status"].update(ready=False, url=None)
+                self._write_if_changed(obj, before)
             self.served_generation[key] = generation
             self.tasks[key] = asyncio.create_task(self._run_server(key, old, plan, chosen))
         else:
