@@ -13,6 +13,7 @@
 from __future__ import annotations
 
 import argparse
+import functools
 import json
 import shlex
 import sys
@@ -176,6 +177,18 @@ def _notebook_of(code: str) -> dict:
             "nbformat": 4, "nbformat_minor": 5}
 
 
+def _client_for(client, model: str):
+    """`client` with `model` filled in where a call leaves it out (completions and chat completions)."""
+    for resource in (client.completions, client.chat.completions):
+        resource.create = functools.partial(_with_model, resource.create, model)
+    return client
+
+
+def _with_model(create, model: str, *args, **kwargs):
+    kwargs.setdefault("model", model)
+    return create(*args, **kwargs)
+
+
 @magics_class
 class SubstratusMagics(Magics):
     def __init__(self, shell, session: Session | None = None):
@@ -310,13 +323,15 @@ class SubstratusMagics(Magics):
         if not url:
             print(f"substratus: Server {args.name} is ready but reports no URL", file=sys.stderr)
             return None
+        address, token = self.session.address(url)
         try:
             import openai
         except ImportError:
-            print(f"Server {args.name} is serving at {url} (pip install openai for a client).")
-            return url
-        print(f"Server {args.name} is serving at {url}.")
-        return openai.OpenAI(base_url=url.rstrip("/") + "/v1", api_key="substratus")
+            print(f"Server {args.name} is serving at {address} (pip install openai for a client).")
+            return address
+        print(f"Server {args.name} is serving at {address}.")
+        return _client_for(openai.OpenAI(base_url=address.rstrip("/") + "/v1", api_key=token or "substratus"),
+                           args.name)
 
     def _notebook(self, args, cell):
         manifest = _manifest("Notebook", args.name, args.image, None, args.gpu, model=args.model,

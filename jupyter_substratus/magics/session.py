@@ -19,6 +19,7 @@ import threading
 import time
 from collections.abc import Callable
 from typing import Any
+from urllib.parse import urljoin
 
 from jupyter_substratus.api import KINDS_BY_PLURAL
 from jupyter_substratus.api.workloads import FAILURE_REASONS
@@ -55,6 +56,14 @@ class Session:
     def run_detached(self, coroutine_function: Callable[[], Any]) -> Any:
         """Run `coroutine_function()` on the session's loop (no backend made for it)."""
         return asyncio.run_coroutine_threadsafe(coroutine_function(), self._ensure_loop()).result()
+
+    def address(self, url: str) -> tuple[str, str | None]:
+        """A status URL as a client of this kernel reaches it, and the token it sends (None: no token).
+        A path (the local backend's proxy route on the Jupyter server) is joined to the server's URL."""
+        backend = self.run(_value)
+        if url.startswith("/") and isinstance(backend, JupyterServerBackend):
+            return urljoin(backend.url, url), backend.token
+        return url, None
 
     @property
     def where(self) -> str:
