@@ -25,7 +25,7 @@ from IPython.core.error import UsageError
 from IPython.core.magic import Magics, line_cell_magic, magics_class
 
 from jupyter_substratus.api import API_VERSION, GPU_TYPES, KINDS, KINDS_BY_PLURAL, ResourceValidationError, parse
-from jupyter_substratus.backends import BackendError
+from jupyter_substratus.backends import BackendError, NotFound
 from jupyter_substratus.export import ExportError, fine_tune_manifest, prepare_export
 
 from .display import Progress, ResourceTable
@@ -282,7 +282,17 @@ class SubstratusMagics(Magics):
         params = {"name": args.source, **dict(args.params)}
         return self._create(_manifest("Model", args.name, args.image, params, args.gpu), args.wait)
 
+    def _warn_if_missing(self, plural: str, name: str) -> None:
+        try:
+            self.session.get(plural, name)
+        except NotFound:
+            kind = KINDS_BY_PLURAL[plural].__name__
+            print(f"substratus: warning: {kind} {name} does not exist (yet): the fine-tune waits until it does "
+                  f"(%substratus list {plural})", file=sys.stderr)
+
     def _finetune(self, args, cell):
+        self._warn_if_missing("models", args.model)
+        self._warn_if_missing("datasets", args.dataset)
         with tempfile.TemporaryDirectory(prefix="substratus-finetune-") as scratch:
             directory = Path(args.dir) if args.dir else Path(scratch)
             notebook = "substratus-finetune.ipynb"

@@ -16,6 +16,7 @@ from pathlib import Path
 
 import pytest
 
+from jupyter_substratus.backends.jupyter import SERVER_INFO_ENV, NoJupyterServer
 from jupyter_substratus.backends.local import LocalBackend
 from jupyter_substratus.backends.local.owner import StateDirOwned
 from jupyter_substratus.magics import Session
@@ -65,7 +66,8 @@ def server_images(scripted_images) -> Path:
     return scripted_images
 
 
-async def test_a_state_directory_has_one_owner(tmp_path, scripted_images):
+async def test_a_state_directory_has_one_owner(tmp_path, scripted_images, monkeypatch):
+    monkeypatch.delenv(SERVER_INFO_ENV, raising=False)
     state = tmp_path / "state"
     first = LocalBackend(state_dir=state, images_dir=scripted_images)
     with pytest.raises(StateDirOwned, match=rf"owned by another process \(pid {os.getpid()}\)"):
@@ -74,6 +76,12 @@ async def test_a_state_directory_has_one_owner(tmp_path, scripted_images):
     session = Session(backend="auto", state_dir=str(state))
     try:
         with pytest.raises(StateDirOwned, match="exactly one process may run the local backend"):
+            session.list("models")
+    finally:
+        session.close()
+    session = Session(backend="jupyter")
+    try:
+        with pytest.raises(NoJupyterServer, match="not a kernel of a Jupyter server"):
             session.list("models")
     finally:
         session.close()
@@ -89,7 +97,8 @@ async def test_a_state_directory_has_one_owner(tmp_path, scripted_images):
 def test_workloads_end_with_the_process_that_owns_them(tmp_path, scripted_images):
     host = textwrap.dedent(f'''
         import asyncio
-        from jupyter_substratus.backends.local import LocalBackend
+        from jupyter_substratus.backends.jupyter import SERVER_INFO_ENV, NoJupyterServer
+from jupyter_substratus.backends.local import LocalBackend
         from tests.local.conftest import manifest, reason, wait_for
 
         async def main():
