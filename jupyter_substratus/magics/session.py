@@ -25,6 +25,8 @@ from jupyter_substratus.api import KINDS_BY_PLURAL
 from jupyter_substratus.api.workloads import FAILURE_REASONS
 from jupyter_substratus.backends import Backend, BackendError, choose_kind, make_backend
 from jupyter_substratus.backends.jupyter import JupyterServerBackend, NoJupyterServer
+from jupyter_substratus.backends.local import LocalBackend
+from jupyter_substratus.backends.local.owner import StateDirOwned
 
 
 class WaitFailed(BackendError):
@@ -47,8 +49,18 @@ class Session:
         and if that fails the session keeps the one it had."""
         kind = backend or self.backend_kind
         wanted = {**self.options, **{k: v for k, v in options.items() if v is not None}}
-        made = self.run_detached(lambda: _make(kind, wanted))
         previous = self._backend
+        try:
+            made = self.run_detached(lambda: _make(kind, wanted))
+        except StateDirOwned as e:
+            if not (isinstance(previous, LocalBackend) and previous.store.root == e.state_dir):
+                raise
+            # The directory is this session's own: hand it over. Should that fail, the old settings
+            # stay and the next call makes their backend again.
+            self._backend = None
+            self.run_detached(previous.close)
+            previous = None
+            made = self.run_detached(lambda: _make(kind, wanted))
         self._backend, self.backend_kind, self.options = made, kind, wanted
         if previous is not None:
             self.run_detached(previous.close)
@@ -204,8 +216,6 @@ async def _in_thread(make: Callable[[], Backend]) -> Backend:
 
 
 def _where(backend: Backend) -> str:
-    from jupyter_substratus.backends.local import LocalBackend
-
     if isinstance(backend, JupyterServerBackend):
         return f"the Jupyter server's {backend.server_backend} backend (jupyter, at {backend.url})"
     if isinstance(backend, LocalBackend):

@@ -87,6 +87,16 @@ async def test_a_state_directory_has_one_owner(tmp_path, scripted_images, monkey
         session.close()
     await first.create(manifest("Model", "m", image=LOADER))
     await first.close()
+    # a session's own local backend hands the directory over when its settings change
+    session = Session(backend="local", state_dir=str(state), images_dir=str(scripted_images))
+    try:
+        assert [m["metadata"]["name"] for m in session.list("models")] == ["m"]
+        session.configure(namespace="other")
+        assert session.list("models") == [] and session.namespace == "other"
+        with pytest.raises(StateDirOwned):
+            LocalBackend(state_dir=state, images_dir=scripted_images)
+    finally:
+        session.close()
     second = LocalBackend(state_dir=state, images_dir=scripted_images)
     try:
         assert (await second.get("models", "m"))["metadata"]["name"] == "m"
@@ -97,8 +107,7 @@ async def test_a_state_directory_has_one_owner(tmp_path, scripted_images, monkey
 def test_workloads_end_with_the_process_that_owns_them(tmp_path, scripted_images):
     host = textwrap.dedent(f'''
         import asyncio
-        from jupyter_substratus.backends.jupyter import SERVER_INFO_ENV, NoJupyterServer
-from jupyter_substratus.backends.local import LocalBackend
+        from jupyter_substratus.backends.local import LocalBackend
         from tests.local.conftest import manifest, reason, wait_for
 
         async def main():
