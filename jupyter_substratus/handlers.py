@@ -213,6 +213,12 @@ class UploadHandler(SubstratusHandler):
         if len(self.request.body) > self.state.max_export_bytes:
             raise BadRequest(f"the build context is larger than {self.state.max_export_bytes} bytes")
         backend = await self.backend()
+        obj = await backend.get(plural, name, self.namespace())
+        wanted = ((obj.get("spec") or {}).get("build") or {}).get("upload") or {}
+        if (wanted.get("md5Checksum"), wanted.get("requestID")) != (md5, request_id):
+            raise BadRequest(f"{name}'s spec.build.upload names another checksum or request id (or none)",
+                             [_field("md5Checksum", "must be spec.build.upload.md5Checksum"),
+                              _field("requestID", "must be spec.build.upload.requestID")])
         state = await backend.upload(plural, name, self.request.body, md5, request_id, self.namespace(),
                                      None, self.state.upload_timeout)
         self.finish(dataclasses.asdict(state))
