@@ -16,6 +16,7 @@ from pathlib import Path
 
 import pytest
 
+from jupyter_substratus.backends import Conflict
 from jupyter_substratus.backends.jupyter import SERVER_INFO_ENV, NoJupyterServer
 from jupyter_substratus.backends.local import LocalBackend
 from jupyter_substratus.backends.local.owner import StateDirOwned
@@ -186,6 +187,8 @@ async def test_run_again_keeps_an_exported_models_uploaded_context(scripted_back
     await backend.create(manifest("Model", "tuned", model={"name": "base"}, params={"fail": "out of memory"},
                                   build={"upload": {"md5Checksum": md5, "requestID": "r1"}}))
     await wait_for(backend, "models", "tuned", lambda o: reason(o, "Uploaded") == "AwaitingUpload")
+    with pytest.raises(Conflict, match="never stored: export the notebook again"):
+        await backend.rerun("models", "tuned")  # nobody would upload for the new one
     await backend.upload("models", "tuned", data, md5, "r1")
     failed = await wait_for(backend, "models", "tuned", lambda o: reason(o, "Complete") == "JobFailed", timeout=30)
     again = await backend.rerun("models", "tuned")
