@@ -201,8 +201,9 @@ class JupyterServerBackend(Backend):
     ) -> AsyncIterator[str]:
         params = self._params(namespace, follow=str(follow).lower(), tail=tail_lines)
         try:
-            async with self.client.stream("GET", self._path(plural, name, "logs"), params=params,
-                                          timeout=None if follow else 60.0) as response:
+            async with self.client.stream(
+                "GET", self._path(plural, name, "logs"), params=params, timeout=None if follow else 60.0
+            ) as response:
                 if response.status_code >= 400:
                     await response.aread()
                     raise _error(response)
@@ -224,8 +225,14 @@ class JupyterServerBackend(Backend):
     ) -> UploadProgress:
         """The server runs the upload handshake (its backend's); progress is its final state."""
         params = self._params(namespace, md5Checksum=md5_hex, requestID=request_id)
-        response = await self._call("POST", self._path(plural, name, "upload"), params=params, content=data,
-                                    headers={"Content-Type": "application/gzip"}, timeout=timeout + 30.0)
+        response = await self._call(
+            "POST",
+            self._path(plural, name, "upload"),
+            params=params,
+            content=data,
+            headers={"Content-Type": "application/gzip"},
+            timeout=timeout + 30.0,
+        )
         state = UploadProgress(**response.json())
         if progress:
             progress(state)

@@ -29,16 +29,16 @@ LOADER = "substratusai/model-loader-huggingface"
 SERVER = "substratusai/model-server"
 TRAINER = "substratusai/model-trainer-huggingface"
 
-ENV_JOB = textwrap.dedent('''
+ENV_JOB = textwrap.dedent("""
     import json, os
     from pathlib import Path
 
     artifacts = Path(os.environ["CONTENT_DIR"]) / "artifacts"
     (artifacts / "env.json").write_text(json.dumps(dict(os.environ)))
     (artifacts / ".complete").touch()
-''')
+""")
 
-SCRIPTED_SERVER = textwrap.dedent('''
+SCRIPTED_SERVER = textwrap.dedent("""
     import http.server, os
 
     class Ok(http.server.BaseHTTPRequestHandler):
@@ -48,7 +48,7 @@ SCRIPTED_SERVER = textwrap.dedent('''
             self.wfile.write(b"ok")
 
     http.server.HTTPServer((os.environ["HOST"], int(os.environ["PORT"])), Ok).serve_forever()
-''')
+""")
 
 
 def _alive(pid: int) -> bool:
@@ -106,7 +106,7 @@ async def test_a_state_directory_has_one_owner(tmp_path, scripted_images, monkey
 
 
 def test_workloads_end_with_the_process_that_owns_them(tmp_path, scripted_images):
-    host = textwrap.dedent(f'''
+    host = textwrap.dedent(f"""
         import asyncio
         from jupyter_substratus.backends.local import LocalBackend
         from tests.local.conftest import manifest, reason, wait_for
@@ -119,7 +119,7 @@ def test_workloads_end_with_the_process_that_owns_them(tmp_path, scripted_images
             await asyncio.Event().wait()
 
         asyncio.run(main())
-    ''')
+    """)
     process = subprocess.Popen([sys.executable, "-c", host], cwd=ROOT, stdout=subprocess.PIPE, text=True)
     try:
         line = process.stdout.readline()
@@ -137,8 +137,13 @@ def test_workloads_end_with_the_process_that_owns_them(tmp_path, scripted_images
 
 async def test_workloads_get_the_contract_and_the_spec_not_this_environment(tmp_path, scripted_images, monkeypatch):
     (scripted_images / "model-loader-huggingface" / "job.py").write_text(ENV_JOB)
-    for key, value in {"JUPYTER_TOKEN": "jt", "HF_TOKEN": "hf", "AWS_SECRET_ACCESS_KEY": "aws",
-                       "PARAM_MAX_NEW_TOKENS": "999", "LC_ALL": "C.UTF-8"}.items():
+    for key, value in {
+        "JUPYTER_TOKEN": "jt",
+        "HF_TOKEN": "hf",
+        "AWS_SECRET_ACCESS_KEY": "aws",
+        "PARAM_MAX_NEW_TOKENS": "999",
+        "LC_ALL": "C.UTF-8",
+    }.items():
         monkeypatch.setenv(key, value)
     backend = LocalBackend(state_dir=tmp_path / "state", images_dir=scripted_images)
     try:
@@ -184,8 +189,15 @@ async def test_run_again_keeps_an_exported_models_uploaded_context(scripted_back
     data = _context({"Dockerfile": dockerfile, "nb.ipynb": "{}"})
     md5 = hashlib.md5(data).hexdigest()
     await backend.create(manifest("Model", "base", image=LOADER))
-    await backend.create(manifest("Model", "tuned", model={"name": "base"}, params={"fail": "out of memory"},
-                                  build={"upload": {"md5Checksum": md5, "requestID": "r1"}}))
+    await backend.create(
+        manifest(
+            "Model",
+            "tuned",
+            model={"name": "base"},
+            params={"fail": "out of memory"},
+            build={"upload": {"md5Checksum": md5, "requestID": "r1"}},
+        )
+    )
     await wait_for(backend, "models", "tuned", lambda o: reason(o, "Uploaded") == "AwaitingUpload")
     with pytest.raises(Conflict, match="never stored: export the notebook again"):
         await backend.rerun("models", "tuned")  # nobody would upload for the new one
@@ -198,5 +210,6 @@ async def test_run_again_keeps_an_exported_models_uploaded_context(scripted_back
     rerun = await wait_for(backend, "models", "tuned", lambda o: reason(o, "Complete") == "JobFailed", timeout=30)
     assert reason(rerun, "Uploaded") == "Succeeded" and rerun["metadata"]["uid"] == again["metadata"]["uid"]
     assert (backend.store.upload_dir("default", "models", "tuned") / "context.tar.gz").exists() or any(
-        backend.store.upload_dir("default", "models", "tuned").iterdir())
+        backend.store.upload_dir("default", "models", "tuned").iterdir()
+    )
     assert not list((backend.store.root / "default").glob(".upload-*"))

@@ -33,8 +33,19 @@ async def test_a_build_context_is_uploaded_through_the_server(jp_fetch):
     await jp_fetch("substratus", "api", "v1", "models", method="POST", body=json.dumps(model))
 
     async def upload(body: bytes, **params: str):
-        response = await jp_fetch("substratus", "api", "v1", "models", "tuned", "upload", method="POST", body=body,
-                                  params=params, raise_error=False, headers={"Content-Type": "application/gzip"})
+        response = await jp_fetch(
+            "substratus",
+            "api",
+            "v1",
+            "models",
+            "tuned",
+            "upload",
+            method="POST",
+            body=body,
+            params=params,
+            raise_error=False,
+            headers={"Content-Type": "application/gzip"},
+        )
         return response.code, json.loads(response.body)
 
     code, reply = await upload(data, md5Checksum=md5)
@@ -47,8 +58,18 @@ async def test_a_build_context_is_uploaded_through_the_server(jp_fetch):
     assert code == 200 and reply["step"] == "done" and reply["total"] == len(data)
     code, reply = await upload(data, md5Checksum=md5, requestID="r1")
     assert code == 200 and reply["step"] == "skipped"
-    missing = await jp_fetch("substratus", "api", "v1", "models", "nothing", "upload", method="POST", body=data,
-                             params={"md5Checksum": md5, "requestID": "r1"}, raise_error=False)
+    missing = await jp_fetch(
+        "substratus",
+        "api",
+        "v1",
+        "models",
+        "nothing",
+        "upload",
+        method="POST",
+        body=data,
+        params={"md5Checksum": md5, "requestID": "r1"},
+        raise_error=False,
+    )
     assert missing.code == 404
     stored = json.loads((await jp_fetch("substratus", "api", "v1", "models", "tuned")).body)
     assert stored["status"]["buildUpload"]["storedMD5Checksum"] == md5

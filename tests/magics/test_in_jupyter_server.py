@@ -56,10 +56,21 @@ class JupyterServer:
         (root / "notebooks").mkdir(parents=True)
         self.log = open(root / "server.log", "wb")  # noqa: SIM115 - closed in stop()
         self.process = subprocess.Popen(
-            [sys.executable, "-m", "jupyter_server", "--no-browser", "--allow-root", f"--port={self.port}",
-             "--ip=127.0.0.1", f"--ServerApp.root_dir={root / 'notebooks'}",
-             "--ServerApp.jpserver_extensions={'jupyter_substratus': True}"],
-            env=env, stdout=self.log, stderr=subprocess.STDOUT, cwd=root,
+            [
+                sys.executable,
+                "-m",
+                "jupyter_server",
+                "--no-browser",
+                "--allow-root",
+                f"--port={self.port}",
+                "--ip=127.0.0.1",
+                f"--ServerApp.root_dir={root / 'notebooks'}",
+                "--ServerApp.jpserver_extensions={'jupyter_substratus': True}",
+            ],
+            env=env,
+            stdout=self.log,
+            stderr=subprocess.STDOUT,
+            cwd=root,
         )
         self.client = httpx.Client(base_url=self.url, headers={"Authorization": f"token {TOKEN}"}, timeout=30)
         deadline = time.monotonic() + 60

@@ -20,10 +20,12 @@ TERMINATION_LOG = "termination-log"
 # locale and the machine's threads and devices need, and nothing that could carry a secret
 # (JUPYTER_TOKEN, HF_TOKEN, cloud keys) or pose as a param (PARAM_*). The rest comes from the
 # container contract and the spec, as in a container.
-INHERITED_ENV = ("PATH", "HOME", "USER", "LOGNAME", "SHELL", "TERM", "TZ", "LANG", "LANGUAGE", "TMPDIR", "TEMP",
-                 "TMP", "PYTHONPATH", "VIRTUAL_ENV", "SYSTEMROOT", "OMP_NUM_THREADS", "MKL_NUM_THREADS",
-                 "CUDA_VISIBLE_DEVICES", "HF_HOME", "HF_HUB_CACHE", "HF_HUB_OFFLINE", "HF_DATASETS_OFFLINE",
-                 "TRANSFORMERS_OFFLINE")
+INHERITED_ENV = (
+    "PATH", "HOME", "USER", "LOGNAME", "SHELL", "TERM", "TZ", "LANG", "LANGUAGE", "TMPDIR", "TEMP", "TMP",
+    "PYTHONPATH", "VIRTUAL_ENV", "SYSTEMROOT",
+    "OMP_NUM_THREADS", "MKL_NUM_THREADS", "TOKENIZERS_PARALLELISM", "CUDA_VISIBLE_DEVICES",
+    "HF_HOME", "HF_HUB_CACHE", "HF_HUB_OFFLINE", "HF_DATASETS_OFFLINE", "TRANSFORMERS_OFFLINE",
+)  # fmt: skip
 INHERITED_ENV_PREFIXES = ("LC_", "XDG_")
 COMPLETION_MARKER = ".complete"  # the container contract: artifacts/.complete once they are whole
 
