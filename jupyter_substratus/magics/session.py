@@ -219,7 +219,8 @@ def _where(backend: Backend) -> str:
     if isinstance(backend, JupyterServerBackend):
         return f"the Jupyter server's {backend.server_backend} backend (jupyter, at {backend.url})"
     if isinstance(backend, LocalBackend):
-        return f"a local backend of this kernel (local, on {backend.store.root})"
+        return (f"a local backend of this process (local, on {backend.store.root}; it owns that directory, "
+                "so no Jupyter server can use it meanwhile, and its workloads end with this process)")
     return "the Kubernetes cluster (kubernetes)"
 
 
