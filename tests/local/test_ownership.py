@@ -105,6 +105,7 @@ async def test_a_state_directory_has_one_owner(tmp_path, scripted_images, monkey
         await second.close()
 
 
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="PR_SET_PDEATHSIG is Linux's")
 def test_workloads_end_with_the_process_that_owns_them(tmp_path, scripted_images):
     host = textwrap.dedent(f"""
         import asyncio
