@@ -158,7 +158,7 @@ class LocalBackend(Backend):
                 current["metadata"][key] = copy.deepcopy(manifest["metadata"][key])
         self.store.write(current)
         # At once, not at the reconciler's next turn: a Server whose spec changed is not ready from now.
-        self.reconciler.reconcile(copy.deepcopy(current))
+        self.reconciler.reconcile_safely(copy.deepcopy(current))
         return await self.get(plural, name, ns)
 
     async def delete(self, plural: str, name: str, namespace: str | None = None) -> None:

@@ -122,10 +122,13 @@ class Reconciler:
                 pass
             self.wake.clear()
             for obj in list(self.store.everything()):
-                try:
-                    self.reconcile(obj)
-                except Exception:  # one broken resource must not stop the others
-                    log.exception("reconciling %s %s failed", obj.get("kind"), obj["metadata"].get("name"))
+                self.reconcile_safely(obj)
+
+    def reconcile_safely(self, obj: dict[str, Any]) -> None:
+        try:
+            self.reconcile(obj)
+        except Exception:  # one broken resource must not stop the others
+            log.exception("reconciling %s %s failed", obj.get("kind"), obj["metadata"].get("name"))
 
     # --- decisions ----------------------------------------------------------------------------
 
