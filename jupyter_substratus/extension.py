@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import asyncio
+import os
 
 from jupyter_server.extension.application import ExtensionApp
 from traitlets import Float, Int, Unicode
 
 from .backends import Backend, choose_kind, make_backend
+from .backends.jupyter import SERVER_INFO_ENV
 from .export import DEFAULT_MAX_BYTES, TRAINER_IMAGE, ExportManager
 from .handlers import handlers
 from .proxy import proxy_handlers
@@ -79,6 +81,9 @@ class SubstratusExtension(ExtensionApp):
     def initialize_settings(self) -> None:
         self.state = SubstratusState(self)
         self.settings["substratus"] = self.state
+        # Kernels inherit this process's environment: this tells the magics in them where this
+        # server is (its runtime file: url and token), so they use its backend, never their own.
+        os.environ[SERVER_INFO_ENV] = self.serverapp.info_file
 
     def initialize_handlers(self) -> None:
         # Routes are absolute (they carry the server's base_url), so use the web app directly.
@@ -86,4 +91,6 @@ class SubstratusExtension(ExtensionApp):
                                             + proxy_handlers(self.serverapp.base_url))
 
     async def stop_extension(self) -> None:
+        if os.environ.get(SERVER_INFO_ENV) == self.serverapp.info_file:
+            del os.environ[SERVER_INFO_ENV]
         await self.state.close()

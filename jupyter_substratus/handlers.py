@@ -8,6 +8,7 @@ The handlers only translate HTTP to the backend interface and back.
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import json
 import os
 import re
@@ -194,6 +195,33 @@ class RerunHandler(SubstratusHandler):
         created = await (await self.backend()).rerun(plural, name, self.namespace())
         self.set_status(201)
         self.finish(created)
+
+
+class UploadHandler(SubstratusHandler):
+    """POST a build context: the backend's upload handshake, for clients of this server (kernels)."""
+
+    @tornado.web.authenticated
+    @authorized
+    async def post(self, plural: str, name: str):
+        self.check_plural(plural)
+        self.check_name(name)
+        md5 = self.get_query_argument("md5Checksum", "")
+        request_id = self.get_query_argument("requestID", "")
+        if not md5 or not request_id:
+            raise BadRequest("md5Checksum and requestID (those of spec.build.upload) are required",
+                             [_field("md5Checksum" if not md5 else "requestID", "required")])
+        if len(self.request.body) > self.state.max_export_bytes:
+            raise BadRequest(f"the build context is larger than {self.state.max_export_bytes} bytes")
+        backend = await self.backend()
+        obj = await backend.get(plural, name, self.namespace())
+        wanted = ((obj.get("spec") or {}).get("build") or {}).get("upload") or {}
+        if (wanted.get("md5Checksum"), wanted.get("requestID")) != (md5, request_id):
+            raise BadRequest(f"{name}'s spec.build.upload names another checksum or request id (or none)",
+                             [_field("md5Checksum", "must be spec.build.upload.md5Checksum"),
+                              _field("requestID", "must be spec.build.upload.requestID")])
+        state = await backend.upload(plural, name, self.request.body, md5, request_id, self.namespace(),
+                                     None, self.state.upload_timeout)
+        self.finish(dataclasses.asdict(state))
 
 
 class _StreamingHandler(SubstratusHandler):
@@ -403,6 +431,7 @@ ROUTES: list[tuple[str, str, type[SubstratusHandler]]] = [
     ("/{plural}/{name}", f"/{_PLURAL}/{_NAME_PART}", ResourceHandler),
     ("/{plural}/{name}/logs", f"/{_PLURAL}/{_NAME_PART}/logs", LogsHandler),
     ("/{plural}/{name}/rerun", f"/{_PLURAL}/{_NAME_PART}/rerun", RerunHandler),
+    ("/{plural}/{name}/upload", f"/{_PLURAL}/{_NAME_PART}/upload", UploadHandler),
 ]
 
 

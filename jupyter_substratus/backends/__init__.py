@@ -3,6 +3,8 @@
 - `kubernetes`: the custom resources on a cluster, reconciled by the operator.
 - `local`: the same resources run as processes on this machine (files under a state directory).
 - `auto`: kubernetes where a cluster is configured, local otherwise (`choose_kind`).
+- `jupyter` (jupyter.py): a Jupyter server's backend through its REST API, for its kernels
+  (the magics' Session picks it; the server itself never does).
 
 Handlers, magics and the CLI talk to a `Backend` only; they never import a client library.
 """

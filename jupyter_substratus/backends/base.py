@@ -167,8 +167,15 @@ class Backend(abc.ABC):
         if plural not in RUN_TO_COMPLETION:
             raise BadRequest(f"only Models and Datasets run again; a change of its spec restarts a {plural[:-1]}")
         obj = await self.get(plural, name, namespace)
-        if (obj.get("status") or {}).get("ready"):
+        status = obj.get("status") or {}
+        if status.get("ready"):
             raise Conflict(f"{obj['kind']} {name} is complete: delete it first to throw its artifacts away")
+        if ((obj.get("spec") or {}).get("build") or {}).get("upload") and not (
+            (status.get("buildUpload") or {}).get("storedMD5Checksum")
+        ):
+            # Created again, it would wait for an upload nobody sends: the context is the exporter's.
+            raise Conflict(f"{obj['kind']} {name}'s build context was never stored: export the notebook again "
+                           "(delete this one first)")
         metadata = {k: v for k, v in obj["metadata"].items() if k in ("name", "labels", "annotations")}
         manifest = {"apiVersion": obj["apiVersion"], "kind": obj["kind"], "metadata": metadata, "spec": obj["spec"]}
         await self.delete(plural, name, namespace)

@@ -8,12 +8,13 @@
     %substratus serve NAME --model MODEL [--gpu TYPE:COUNT]  -> an openai.OpenAI client
     %substratus notebook NAME [--model M] [--dataset D] [--gpu TYPE:COUNT]
     --gpu TYPE:COUNT, or --gpu COUNT for COUNT GPUs of any type
-    %substratus use [--backend auto|kubernetes|local] [--namespace NS] [--kubeconfig PATH] [--context CTX]
+    %substratus use [--backend auto|jupyter|kubernetes|local] [--namespace NS] [--kubeconfig PATH] [--context CTX]
 """
 
 from __future__ import annotations
 
 import argparse
+import functools
 import json
 import shlex
 import sys
@@ -25,7 +26,7 @@ from IPython.core.error import UsageError
 from IPython.core.magic import Magics, line_cell_magic, magics_class
 
 from jupyter_substratus.api import API_VERSION, GPU_TYPES, KINDS, KINDS_BY_PLURAL, ResourceValidationError, parse
-from jupyter_substratus.backends import BackendError
+from jupyter_substratus.backends import BackendError, NotFound
 from jupyter_substratus.export import ExportError, fine_tune_manifest, prepare_export
 
 from .display import Progress, ResourceTable
@@ -152,7 +153,7 @@ def _parser() -> _Parser:
     p.add_argument("--timeout", type=float, default=1800.0)
 
     p = sub.add_parser("use", help="choose the backend, namespace, kubeconfig or context")
-    p.add_argument("--backend", choices=["auto", "kubernetes", "local"])
+    p.add_argument("--backend", choices=["auto", "jupyter", "kubernetes", "local"])
     p.add_argument("--namespace", "-n")
     p.add_argument("--kubeconfig")
     p.add_argument("--context")
@@ -177,6 +178,18 @@ def _notebook_of(code: str) -> dict:
                        "outputs": [], "source": code}],
             "metadata": {"kernelspec": {"display_name": "Python 3", "language": "python", "name": "python3"}},
             "nbformat": 4, "nbformat_minor": 5}
+
+
+def _client_for(client, model: str):
+    """`client` with `model` filled in where a call leaves it out (completions and chat completions)."""
+    for resource in (client.completions, client.chat.completions):
+        resource.create = functools.partial(_with_model, resource.create, model)
+    return client
+
+
+def _with_model(create, model: str, *args, **kwargs):
+    kwargs.setdefault("model", model)
+    return create(*args, **kwargs)
 
 
 @magics_class
@@ -216,7 +229,7 @@ class SubstratusMagics(Magics):
     def _use(self, args, cell):
         self.session.configure(backend=args.backend, namespace=args.namespace, kubeconfig=args.kubeconfig,
                                context=args.context)
-        print(f"Using namespace {self.session.namespace}.")
+        print(f"Using {self.session.where}, namespace {self.session.namespace}.")
 
     def _list(self, args, cell):
         plurals = [_plural(args.kind)] if args.kind else list(KINDS_BY_PLURAL)
@@ -272,7 +285,17 @@ class SubstratusMagics(Magics):
         params = {"name": args.source, **dict(args.params)}
         return self._create(_manifest("Model", args.name, args.image, params, args.gpu), args.wait)
 
+    def _warn_if_missing(self, plural: str, name: str) -> None:
+        try:
+            self.session.get(plural, name)
+        except NotFound:
+            kind = KINDS_BY_PLURAL[plural].__name__
+            print(f"substratus: warning: {kind} {name} does not exist (yet): the fine-tune waits until it does "
+                  f"(%substratus list {plural})", file=sys.stderr)
+
     def _finetune(self, args, cell):
+        self._warn_if_missing("models", args.model)
+        self._warn_if_missing("datasets", args.dataset)
         with tempfile.TemporaryDirectory(prefix="substratus-finetune-") as scratch:
             directory = Path(args.dir) if args.dir else Path(scratch)
             notebook = "substratus-finetune.ipynb"
@@ -313,13 +336,15 @@ class SubstratusMagics(Magics):
         if not url:
             print(f"substratus: Server {args.name} is ready but reports no URL", file=sys.stderr)
             return None
+        address, token = self.session.address(url)
         try:
             import openai
         except ImportError:
-            print(f"Server {args.name} is serving at {url} (pip install openai for a client).")
-            return url
-        print(f"Server {args.name} is serving at {url}.")
-        return openai.OpenAI(base_url=url.rstrip("/") + "/v1", api_key="substratus")
+            print(f"Server {args.name} is serving at {address} (pip install openai for a client).")
+            return address
+        print(f"Server {args.name} is serving at {address}.")
+        return _client_for(openai.OpenAI(base_url=address.rstrip("/") + "/v1", api_key=token or "substratus"),
+                           args.name)
 
     def _notebook(self, args, cell):
         manifest = _manifest("Notebook", args.name, args.image, None, args.gpu, model=args.model,

@@ -3,6 +3,13 @@
 The backend lives on an event loop in a daemon thread of its own, so calling it works the
 same in a terminal IPython (no loop running) and in a kernel (whose loop is running in the
 calling thread and must not be re-entered).
+
+Which backend (`backend`):
+- `jupyter`: the backend of the Jupyter server this kernel belongs to, through its REST API with
+  the server's token; "auto" picks it in every kernel of a server with jupyter_substratus.
+- `kubernetes`: a cluster, directly (auto: where a kubeconfig or in-cluster account exists).
+- `local`: a local backend in this process, on its own state directory: only while no other
+  process (a Jupyter server) owns that directory; its workloads end with this process.
 """
 
 from __future__ import annotations
@@ -12,14 +19,21 @@ import threading
 import time
 from collections.abc import Callable
 from typing import Any
+from urllib.parse import urljoin
 
 from jupyter_substratus.api import KINDS_BY_PLURAL
 from jupyter_substratus.api.workloads import FAILURE_REASONS
 from jupyter_substratus.backends import Backend, BackendError, choose_kind, make_backend
+from jupyter_substratus.backends.jupyter import JupyterServerBackend, NoJupyterServer
+from jupyter_substratus.backends.local import LocalBackend
+from jupyter_substratus.backends.local.owner import StateDirOwned
 
 
 class WaitFailed(BackendError):
     status = 409
+
+
+WAIT_POLL_SECONDS = 5.0  # a wait reads the resource again this often, whatever the change stream says
 
 
 class Session:
@@ -31,10 +45,42 @@ class Session:
         self._thread: threading.Thread | None = None
 
     def configure(self, backend: str | None = None, **options: Any) -> None:
-        self.close()
-        if backend:
-            self.backend_kind = backend
-        self.options.update({k: v for k, v in options.items() if v is not None})
+        """Switch to another backend or its options; the new backend is made (and reached) now,
+        and if that fails the session keeps the one it had."""
+        kind = backend or self.backend_kind
+        wanted = {**self.options, **{k: v for k, v in options.items() if v is not None}}
+        previous = self._backend
+        try:
+            made = self.run_detached(lambda: _make(kind, wanted))
+        except StateDirOwned as e:
+            if not (isinstance(previous, LocalBackend) and previous.store.root == e.state_dir):
+                raise
+            # The directory is this session's own: hand it over. Should that fail, the old settings
+            # stay and the next call makes their backend again.
+            self._backend = None
+            self.run_detached(previous.close)
+            previous = None
+            made = self.run_detached(lambda: _make(kind, wanted))
+        self._backend, self.backend_kind, self.options = made, kind, wanted
+        if previous is not None:
+            self.run_detached(previous.close)
+
+    def run_detached(self, coroutine_function: Callable[[], Any]) -> Any:
+        """Run `coroutine_function()` on the session's loop (no backend made for it)."""
+        return asyncio.run_coroutine_threadsafe(coroutine_function(), self._ensure_loop()).result()
+
+    def address(self, url: str) -> tuple[str, str | None]:
+        """A status URL as a client of this kernel reaches it, and the token it sends (None: no token).
+        A path (the local backend's proxy route on the Jupyter server) is joined to the server's URL."""
+        backend = self.run(_value)
+        if url.startswith("/") and isinstance(backend, JupyterServerBackend):
+            return urljoin(backend.url, url), backend.token
+        return url, None
+
+    @property
+    def where(self) -> str:
+        """Which backend this is, in words."""
+        return self.run(lambda backend: _value(_where(backend)))
 
     def _ensure_loop(self) -> asyncio.AbstractEventLoop:
         if self._loop is None:
@@ -58,11 +104,7 @@ class Session:
 
         async def call():
             if self._backend is None:
-                kind = choose_kind(self.backend_kind, self.options.get("kubeconfig"))
-                options = self.options
-                if kind == "local":  # the kubeconfig settings mean nothing there
-                    options = {k: v for k, v in options.items() if k not in ("kubeconfig", "context")}
-                self._backend = make_backend(kind, **options)
+                self._backend = await _make(self.backend_kind, self.options)
             return await coroutine_function(self._backend, *args)
 
         future = asyncio.run_coroutine_threadsafe(call(), loop)
@@ -120,7 +162,11 @@ class Session:
                         left = deadline - time.monotonic()
                         if left <= 0:
                             raise TimeoutError
-                        event = await asyncio.wait_for(changes.__anext__(), left)
+                        try:
+                            event = await asyncio.wait_for(changes.__anext__(), min(left, WAIT_POLL_SECONDS))
+                        except TimeoutError:  # a change the stream missed is seen all the same
+                            obj = await backend.get(plural, name)
+                            break
                         o = event.object
                         if o.get("kind") == kind and o["metadata"]["name"] == name:
                             if event.type == "DELETED":
@@ -149,6 +195,33 @@ class Session:
 
 async def _value(value):
     return value
+
+
+async def _make(kind: str, options: dict[str, Any]) -> Backend:
+    """The backend `kind` names (auto: this kernel's Jupyter server's, else choose_kind's)."""
+    if kind in ("auto", "jupyter"):
+        try:
+            return await _in_thread(lambda: JupyterServerBackend(namespace=options.get("namespace")))
+        except NoJupyterServer:
+            if kind == "jupyter":
+                raise
+    kind = choose_kind(kind, options.get("kubeconfig"))
+    if kind == "local":  # the kubeconfig settings mean nothing there
+        options = {k: v for k, v in options.items() if k not in ("kubeconfig", "context")}
+    return await _in_thread(lambda: make_backend(kind, **options))
+
+
+async def _in_thread(make: Callable[[], Backend]) -> Backend:
+    return await asyncio.get_running_loop().run_in_executor(None, make)
+
+
+def _where(backend: Backend) -> str:
+    if isinstance(backend, JupyterServerBackend):
+        return f"the Jupyter server's {backend.server_backend} backend (jupyter, at {backend.url})"
+    if isinstance(backend, LocalBackend):
+        return (f"a local backend of this process (local, on {backend.store.root}; it owns that directory, "
+                "so no Jupyter server can use it meanwhile, and its workloads end with this process)")
+    return "the Kubernetes cluster (kubernetes)"
 
 
 def outcome(obj: dict) -> str | None:

@@ -119,8 +119,11 @@ def test_finetune_from_the_cell(shell, capsys, kube_emulator, kube_namespace, la
           lambda obj: operator_upload.answer(kube_emulator, "models", "ft", kube_namespace))
     table = shell.run_cell_magic("substratus", "finetune ft --model opt --dataset colors --gpu nvidia-l4:2 "
                                                "--param epochs=3 --param lr=0.001", code)
-    out = capsys.readouterr().out
+    captured = capsys.readouterr()
+    out = captured.out
     assert "Model ft: uploading" in out and "building and training in the background" in out
+    assert "warning: Model opt does not exist (yet)" in captured.err
+    assert "warning: Dataset colors does not exist (yet)" in captured.err
     assert table.rows[0][1] == "ft"
     model = kube_emulator.get("models", "ft", kube_namespace)
     spec = model["spec"]

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import asyncio
 import copy
+import os
+import shutil
 from collections.abc import AsyncIterator
 from pathlib import Path
 
@@ -26,6 +28,7 @@ from ..base import (
 )
 from . import build
 from .logs import follow_log
+from .owner import StateDirLock
 from .reconciler import Reconciler
 from .store import Store, plural_of
 
@@ -48,7 +51,10 @@ class LocalBackend(Backend):
     """Options: `state_dir` (default <jupyter data dir>/substratus), `namespace` ("default"),
     `max_jobs` (loaders and trainers at a time, 1), `images_dir` (the built-in images' programs),
     `kernels_dir` (where Notebooks' kernel specs go, <jupyter data dir>/kernels), `base_url` (the
-    Jupyter server's, for the URLs in status)."""
+    Jupyter server's, for the URLs in status).
+
+    It owns its state directory from construction to `close()`: a second LocalBackend on the
+    same directory, in this process or another, raises StateDirOwned."""
 
     def __init__(
         self,
@@ -63,6 +69,8 @@ class LocalBackend(Backend):
             raise Unavailable(f"max_jobs must be at least 1, not {max_jobs}")
         self.default_namespace = namespace or "default"
         self.store = Store(Path(state_dir) if state_dir else default_state_dir())
+        self.owner = StateDirLock(self.store.root)
+        self.owner.acquire()
         self.reconciler = Reconciler(
             self.store,
             Path(images_dir) if images_dir else default_images_dir(),
@@ -148,7 +156,10 @@ class LocalBackend(Backend):
         for key in ("labels", "annotations"):
             if key in manifest["metadata"]:
                 current["metadata"][key] = copy.deepcopy(manifest["metadata"][key])
-        return self.store.write(current)
+        self.store.write(current)
+        # At once, not at the reconciler's next turn: a Server whose spec changed is not ready from now.
+        self.reconciler.reconcile_safely(copy.deepcopy(current))
+        return await self.get(plural, name, ns)
 
     async def delete(self, plural: str, name: str, namespace: str | None = None) -> None:
         obj = await self.get(plural, name, namespace)
@@ -217,6 +228,26 @@ class LocalBackend(Backend):
         report("done", "the build context is stored")
         return state
 
+    async def rerun(self, plural: str, name: str, namespace: str | None = None) -> Manifest:
+        """As every backend's, and an exported Model keeps its stored build context: a cluster keeps
+        it in the bucket, here it lives in the resource's directory, which the delete removes."""
+        obj = await self.get(plural, name, namespace)
+        key = (obj["metadata"]["namespace"], plural, name)
+        stored = obj["status"].get("buildUpload")
+        upload = self.store.upload_dir(*key)
+        if not stored or not upload.is_dir():
+            return await super().rerun(plural, name, namespace)
+        kept = self.store.root / key[0] / f".upload-{obj['metadata']['uid']}"
+        shutil.copytree(upload, kept, copy_function=os.link)  # hard links: no copy of the data
+        try:
+            await super().rerun(plural, name, namespace)
+            kept.rename(upload)
+        finally:
+            shutil.rmtree(kept, ignore_errors=True)
+        again = await self.get(plural, name, namespace)
+        again["status"]["buildUpload"] = stored
+        return self.store.write(again)
+
     # --- local only ---------------------------------------------------------------------------
 
     def server_port(self, name: str, namespace: str | None = None) -> int | None:
@@ -226,4 +257,7 @@ class LocalBackend(Backend):
     async def close(self) -> None:
         for queue in list(self.subscribers):
             queue.put_nowait(None)
-        await self.reconciler.close()
+        try:
+            await self.reconciler.close()
+        finally:
+            self.owner.release()

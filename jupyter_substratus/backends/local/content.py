@@ -16,6 +16,17 @@ from jupyter_substratus.api.workloads import ArtifactRef, Plan, SecretRef
 from .programs import NeedsCluster, Program
 
 TERMINATION_LOG = "termination-log"
+# What a workload takes from this process's environment: what finding programs, files, the
+# locale and the machine's threads and devices need, and nothing that could carry a secret
+# (JUPYTER_TOKEN, HF_TOKEN, cloud keys) or pose as a param (PARAM_*). The rest comes from the
+# container contract and the spec, as in a container.
+INHERITED_ENV = (
+    "PATH", "HOME", "USER", "LOGNAME", "SHELL", "TERM", "TZ", "LANG", "LANGUAGE", "TMPDIR", "TEMP", "TMP",
+    "PYTHONPATH", "VIRTUAL_ENV", "SYSTEMROOT",
+    "OMP_NUM_THREADS", "MKL_NUM_THREADS", "TOKENIZERS_PARALLELISM", "CUDA_VISIBLE_DEVICES",
+    "HF_HOME", "HF_HUB_CACHE", "HF_HUB_OFFLINE", "HF_DATASETS_OFFLINE", "TRANSFORMERS_OFFLINE",
+)  # fmt: skip
+INHERITED_ENV_PREFIXES = ("LC_", "XDG_")
 COMPLETION_MARKER = ".complete"  # the container contract: artifacts/.complete once they are whole
 
 
@@ -36,8 +47,8 @@ def prepare(plan: Plan, content: Path, artifacts_of: Callable[[ArtifactRef], Pat
 
 
 def environment(plan: Plan, program: Program, content: Path, extra: dict[str, str]) -> dict[str, str]:
-    """This process's environment, then the contract's variables, then the plan's env."""
-    env = dict(os.environ)
+    """INHERITED_ENV from this process's environment, then the contract's variables, then the plan's env."""
+    env = {k: v for k, v in os.environ.items() if k in INHERITED_ENV or k.startswith(INHERITED_ENV_PREFIXES)}
     python_path = [str(p) for p in program.python_path] + [p for p in [env.get("PYTHONPATH")] if p]
     env.update(
         {

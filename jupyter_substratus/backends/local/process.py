@@ -1,16 +1,24 @@
 """Workload processes: started in their own session with output to a log file, recorded in
 run.json (pid and the kernel's start time, so a reused pid is never mistaken for ours), waited
 for without blocking the event loop, and stopped as a process group.
+
+A workload never outlives the process that owns the backend: on Linux the kernel sends it
+SIGKILL when its parent dies (PR_SET_PDEATHSIG; strictly, when the thread that started it ends:
+a backend's event loop thread lives as long as the backend), however the parent ends; the next owner of the
+state directory finds the run.json and marks the job Interrupted (see reconciler.recover).
 """
 
 from __future__ import annotations
 
 import asyncio
+import ctypes
+import ctypes.util
 import json
 import os
 import signal
 import sys
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -29,6 +37,24 @@ def _zombie(pid: int) -> bool:
         return Path(f"/proc/{pid}/stat").read_text().rpartition(")")[2].split()[0] == "Z"
     except OSError:
         return False
+
+
+PR_SET_PDEATHSIG = 1  # from <linux/prctl.h>
+
+
+def _die_with_parent() -> Callable[[], None] | None:
+    """A preexec function asking the kernel to kill the child when its parent dies (Linux), or None."""
+    if not sys.platform.startswith("linux"):
+        return None
+    prctl = ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6", use_errno=True).prctl
+    parent = os.getpid()
+
+    def preexec() -> None:  # runs in the child between fork and exec: no locks, no allocations to speak of
+        prctl(PR_SET_PDEATHSIG, signal.SIGKILL)
+        if os.getppid() != parent:  # the parent died before prctl took effect
+            os._exit(1)
+
+    return preexec
 
 
 @dataclass
@@ -84,6 +110,7 @@ class Workload:
                 stdout=log,
                 stderr=asyncio.subprocess.STDOUT,
                 start_new_session=True,
+                preexec_fn=_die_with_parent(),
             )
         run_file.write_text(json.dumps({"pid": process.pid, "started": _start_time(process.pid)}))
         return cls(process, run_file)

@@ -122,10 +122,13 @@ class Reconciler:
                 pass
             self.wake.clear()
             for obj in list(self.store.everything()):
-                try:
-                    self.reconcile(obj)
-                except Exception:  # one broken resource must not stop the others
-                    log.exception("reconciling %s %s failed", obj.get("kind"), obj["metadata"].get("name"))
+                self.reconcile_safely(obj)
+
+    def reconcile_safely(self, obj: dict[str, Any]) -> None:
+        try:
+            self.reconcile(obj)
+        except Exception:  # one broken resource must not stop the others
+            log.exception("reconciling %s %s failed", obj.get("kind"), obj["metadata"].get("name"))
 
     # --- decisions ----------------------------------------------------------------------------
 
@@ -186,6 +189,12 @@ class Reconciler:
             old = self.tasks.pop(key, None)
             if old is not None:
                 old.cancel()
+            if obj["status"].get("ready") or old is not None:
+                # Not ready from the moment the restart begins, not once the old process is gone.
+                message = f"restarting: generation {generation} of the spec"
+                set_verdict(obj, workloads.workload_verdict(resource, Progress.PENDING, message))
+                obj["status"].update(ready=False, url=None)
+                self._write_if_changed(obj, before)
             self.served_generation[key] = generation
             self.tasks[key] = asyncio.create_task(self._run_server(key, old, plan, chosen))
         else:
