@@ -206,8 +206,8 @@ async def _make(kind: str, options: dict[str, Any]) -> Backend:
             if kind == "jupyter":
                 raise
     kind = choose_kind(kind, options.get("kubeconfig"))
-    if kind == "local":  # the kubeconfig settings mean nothing there
-        options = {k: v for k, v in options.items() if k not in ("kubeconfig", "context")}
+    meaningless = ("kubeconfig", "context") if kind == "local" else ("state_dir",)
+    options = {k: v for k, v in options.items() if k not in meaningless}
     return await _in_thread(lambda: make_backend(kind, **options))
 
 

@@ -69,6 +69,7 @@ def server_images(scripted_images) -> Path:
 
 async def test_a_state_directory_has_one_owner(tmp_path, scripted_images, monkeypatch):
     monkeypatch.delenv(SERVER_INFO_ENV, raising=False)
+    monkeypatch.setenv("KUBECONFIG", str(tmp_path / "no-kubeconfig"))  # auto must mean local here
     state = tmp_path / "state"
     first = LocalBackend(state_dir=state, images_dir=scripted_images)
     with pytest.raises(StateDirOwned, match=rf"owned by another process \(pid {os.getpid()}\)"):
