@@ -29,7 +29,7 @@ from .logs import follow_log
 from .reconciler import Reconciler
 from .store import Store, plural_of
 
-IMMUTABLE_KINDS = ("Model", "Dataset")
+IMMUTABLE_KINDS = tuple(kind for kind, cls in KINDS.items() if cls.immutable_spec)
 
 
 def default_state_dir() -> Path:
