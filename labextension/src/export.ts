@@ -50,14 +50,18 @@ export async function exportNotebook(
     },
     fieldPaths: FIELD_PATHS.export,
     submit: async v => {
-      const model = fineTuneManifest({
-        name: v.name,
-        baseModel: v.baseModel,
-        dataset: v.dataset,
-        params: v.params,
-        gpuType: v.gpuType,
-        gpuCount: v.gpuCount
-      }, info.images, trans);
+      const model = fineTuneManifest(
+        {
+          name: v.name,
+          baseModel: v.baseModel,
+          dataset: v.dataset,
+          params: v.params,
+          gpuType: v.gpuType,
+          gpuCount: v.gpuCount
+        },
+        info.images,
+        trans
+      );
       // The server builds the image from the notebook: spec.build replaces spec.image.
       delete model.spec.image;
       created = await store.client.exportNotebook({ path, model });

@@ -3,12 +3,13 @@
  * views, all talking to the REST API under /substratus/api/v1. The plugin provides the
  * resource store (IResourceStore) to other extensions; its commands live in ./commands.
  */
+import { ILayoutRestorer, JupyterFrontEnd, JupyterFrontEndPlugin } from '@jupyterlab/application';
 import {
-  ILayoutRestorer,
-  JupyterFrontEnd,
-  JupyterFrontEndPlugin
-} from '@jupyterlab/application';
-import { ICommandPalette, MainAreaWidget, ToolbarButton, WidgetTracker } from '@jupyterlab/apputils';
+  ICommandPalette,
+  MainAreaWidget,
+  ToolbarButton,
+  WidgetTracker
+} from '@jupyterlab/apputils';
 import { DocumentRegistry } from '@jupyterlab/docregistry';
 import { INotebookModel, INotebookTracker, NotebookPanel } from '@jupyterlab/notebook';
 import { ISettingRegistry } from '@jupyterlab/settingregistry';
@@ -65,9 +66,10 @@ function readSettings(settings: ISettingRegistry.ISettings | null): ISettings {
 }
 
 /** The "Export to Model" button of every notebook's toolbar. */
-class ExportButtonExtension
-  implements DocumentRegistry.IWidgetExtension<NotebookPanel, INotebookModel>
-{
+class ExportButtonExtension implements DocumentRegistry.IWidgetExtension<
+  NotebookPanel,
+  INotebookModel
+> {
   constructor(
     private readonly _app: JupyterFrontEnd,
     private readonly _trans: TranslationBundle
@@ -77,7 +79,9 @@ class ExportButtonExtension
     const button = new ToolbarButton({
       className: 'jp-substratus-ExportButton',
       label: this._trans.__('Export to Model'),
-      tooltip: this._trans.__('Export this notebook to a Substratus Model (fine-tune with its code)'),
+      tooltip: this._trans.__(
+        'Export this notebook to a Substratus Model (fine-tune with its code)'
+      ),
       onClick: () =>
         void this._app.commands.execute(CommandIDs.exportNotebook, { path: panel.context.path })
     });
@@ -91,13 +95,7 @@ const plugin: JupyterFrontEndPlugin<IResourceStore> = {
   description: 'Models, Datasets, Servers and Notebooks of Substratus in JupyterLab.',
   autoStart: true,
   provides: IResourceStore,
-  optional: [
-    ISettingRegistry,
-    ICommandPalette,
-    ILayoutRestorer,
-    INotebookTracker,
-    ITranslator
-  ],
+  optional: [ISettingRegistry, ICommandPalette, ILayoutRestorer, INotebookTracker, ITranslator],
   activate: async (
     app: JupyterFrontEnd,
     registry: ISettingRegistry | null,

@@ -34,7 +34,12 @@ describe('parseParams', () => {
 
 describe('manifests', () => {
   it('builds a Dataset from URLs', () => {
-    expect(datasetManifest({ name: ' squad ', urls: 'https://a/x.jsonl\nhttps://b/y.jsonl' }, info.images)).toEqual({
+    expect(
+      datasetManifest(
+        { name: ' squad ', urls: 'https://a/x.jsonl\nhttps://b/y.jsonl' },
+        info.images
+      )
+    ).toEqual({
       apiVersion: 'substratus.ai/v1',
       kind: 'Dataset',
       metadata: { name: 'squad' },
@@ -46,7 +51,9 @@ describe('manifests', () => {
   });
 
   it('imports a Model by Hugging Face id', () => {
-    expect(importModelManifest({ name: 'opt', source: 'facebook/opt-125m' }, info.images).spec).toEqual({
+    expect(
+      importModelManifest({ name: 'opt', source: 'facebook/opt-125m' }, info.images).spec
+    ).toEqual({
       image: 'substratusai/model-loader-huggingface',
       params: { name: 'facebook/opt-125m' }
     });
@@ -55,12 +62,12 @@ describe('manifests', () => {
   it('fine-tunes with model, dataset, params and GPUs', () => {
     const m = fineTuneManifest(
       {
-      name: 'opt-tuned',
-      baseModel: 'opt',
-      dataset: 'squad',
-      params: 'epochs=1',
-      gpuType: 'nvidia-l4',
-      gpuCount: '2'
+        name: 'opt-tuned',
+        baseModel: 'opt',
+        dataset: 'squad',
+        params: 'epochs=1',
+        gpuType: 'nvidia-l4',
+        gpuCount: '2'
       },
       info.images,
       trans
@@ -76,9 +83,15 @@ describe('manifests', () => {
   });
 
   it('leaves resources out without a GPU, and sends a bad count for the API to judge', () => {
-    const none = serverManifest({ name: 's', model: 'm', gpuType: 'none', gpuCount: '1' }, info.images);
+    const none = serverManifest(
+      { name: 's', model: 'm', gpuType: 'none', gpuCount: '1' },
+      info.images
+    );
     expect(none.spec.resources).toBeUndefined();
-    const bad = serverManifest({ name: 's', model: 'm', gpuType: 'nvidia-t4', gpuCount: '-1' }, info.images);
+    const bad = serverManifest(
+      { name: 's', model: 'm', gpuType: 'nvidia-t4', gpuCount: '-1' },
+      info.images
+    );
     expect(bad.spec.resources).toEqual({ gpu: { type: 'nvidia-t4', count: -1 } });
   });
 

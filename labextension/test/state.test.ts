@@ -6,7 +6,6 @@ function res(kind: IResource['kind'], status?: IResource['status'], spec = {}): 
   return { apiVersion: 'substratus.ai/v1', kind, metadata: { name: 'x' }, spec, status };
 }
 
-
 describe('deriveState', () => {
   it('is pending without a status', () => {
     expect(deriveState(res('Dataset'), reasons).phase).toBe('pending');
@@ -16,10 +15,19 @@ describe('deriveState', () => {
   it('is building while an uploaded build is not built', () => {
     const r = res(
       'Model',
-      { conditions: [cond('Uploaded', 'True', 'UploadFound'), cond('Built', 'False', 'JobNotComplete')] },
+      {
+        conditions: [
+          cond('Uploaded', 'True', 'UploadFound'),
+          cond('Built', 'False', 'JobNotComplete')
+        ]
+      },
       { build: { upload: { md5Checksum: 'abc' } } }
     );
-    expect(deriveState(r, reasons)).toEqual({ phase: 'building', reason: 'JobNotComplete', message: '' });
+    expect(deriveState(r, reasons)).toEqual({
+      phase: 'building',
+      reason: 'JobNotComplete',
+      message: ''
+    });
   });
 
   it('is building while waiting for the upload', () => {
@@ -39,14 +47,20 @@ describe('deriveState', () => {
   });
 
   it('is ready when status.ready', () => {
-    const r = res('Server', { ready: true, conditions: [cond('Serving', 'True', 'DeploymentReady')] });
+    const r = res('Server', {
+      ready: true,
+      conditions: [cond('Serving', 'True', 'DeploymentReady')]
+    });
     expect(deriveState(r, reasons).phase).toBe('ready');
   });
 
   it('is failed with the reason and message of a failed condition, before anything else', () => {
     const r = res('Model', {
       ready: true,
-      conditions: [cond('Built', 'True', 'ImageGiven'), cond('Complete', 'False', 'JobFailed', 'exit code 1')]
+      conditions: [
+        cond('Built', 'True', 'ImageGiven'),
+        cond('Complete', 'False', 'JobFailed', 'exit code 1')
+      ]
     });
     const state = deriveState(r, reasons);
     expect(state).toEqual({ phase: 'failed', reason: 'JobFailed', message: 'exit code 1' });
@@ -54,7 +68,9 @@ describe('deriveState', () => {
   });
 
   it('reads only the reasons the server names as failures as failed', () => {
-    const r = res('Server', { conditions: [cond('Serving', 'False', 'InvalidGPUType', 'nvidia-x1 is unknown')] });
+    const r = res('Server', {
+      conditions: [cond('Serving', 'False', 'InvalidGPUType', 'nvidia-x1 is unknown')]
+    });
     expect(deriveState(r, reasons).phase).toBe('running');
     const named = { ...reasons, failed: [...reasons.failed, 'InvalidGPUType'] };
     expect(deriveState(r, named).phase).toBe('failed');
@@ -62,14 +78,18 @@ describe('deriveState', () => {
 
   it('shows a wait for a dependency as pending with its reason, not as a failure', () => {
     const r = res('Model', {
-      conditions: [cond('Complete', 'False', 'DependencyNotFound', 'Model opt-125m does not exist (yet)')]
+      conditions: [
+        cond('Complete', 'False', 'DependencyNotFound', 'Model opt-125m does not exist (yet)')
+      ]
     });
     expect(deriveState(r, reasons)).toEqual({
       phase: 'pending',
       reason: 'DependencyNotFound',
       message: 'Model opt-125m does not exist (yet)'
     });
-    const waiting = res('Model', { conditions: [cond('Complete', 'False', 'WaitingForDependency')] });
+    const waiting = res('Model', {
+      conditions: [cond('Complete', 'False', 'WaitingForDependency')]
+    });
     expect(deriveState(waiting, reasons).phase).toBe('pending');
   });
 
@@ -85,27 +105,48 @@ describe('deriveState', () => {
 
   it('orders by the lifecycle: an open Built comes before an open Complete', () => {
     const r = res('Model', {
-      conditions: [cond('Complete', 'False', 'Running'), cond('Built', 'False', 'Building', 'kaniko')]
+      conditions: [
+        cond('Complete', 'False', 'Running'),
+        cond('Built', 'False', 'Building', 'kaniko')
+      ]
     });
-    expect(deriveState(r, reasons)).toEqual({ phase: 'building', reason: 'Building', message: 'kaniko' });
+    expect(deriveState(r, reasons)).toEqual({
+      phase: 'building',
+      reason: 'Building',
+      message: 'kaniko'
+    });
   });
 
   it('shows a suspended notebook as suspended', () => {
-    expect(deriveState(res('Notebook', { ready: false }, { suspend: true }), reasons).phase).toBe('suspended');
+    expect(deriveState(res('Notebook', { ready: false }, { suspend: true }), reasons).phase).toBe(
+      'suspended'
+    );
   });
 });
 
 describe('actionsFor', () => {
   it('offers fine-tune and deploy only for a ready Model', () => {
     const ready = res('Model', { ready: true });
-    expect(actionsFor(ready, deriveState(ready, reasons), info)).toEqual(['details', 'logs', 'finetune', 'deploy', 'delete']);
+    expect(actionsFor(ready, deriveState(ready, reasons), info)).toEqual([
+      'details',
+      'logs',
+      'finetune',
+      'deploy',
+      'delete'
+    ]);
     const pending = res('Model');
-    expect(actionsFor(pending, deriveState(pending, reasons), info)).toEqual(['details', 'logs', 'delete']);
+    expect(actionsFor(pending, deriveState(pending, reasons), info)).toEqual([
+      'details',
+      'logs',
+      'delete'
+    ]);
   });
 
   it('offers to run a failed Model or Dataset again, not a failed Server', () => {
     const failed = (kind: IResource['kind']) => {
-      const r = res(kind, { conditions: [cond(kind === 'Server' ? 'Serving' : 'Complete', 'False', 'Interrupted')] });
+      const r = res(kind, {
+        conditions: [cond(kind === 'Server' ? 'Serving' : 'Complete', 'False', 'Interrupted')]
+      });
       return actionsFor(r, deriveState(r, reasons), info);
     };
     expect(failed('Model')).toEqual(['details', 'logs', 'rerun', 'delete']);

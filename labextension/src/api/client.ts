@@ -7,7 +7,15 @@ import { ServerConnection } from '@jupyterlab/services';
 import { nullTranslator, TranslationBundle } from '@jupyterlab/translation';
 
 import { errorMessageOf, fieldErrorsOf } from '../logic/errors';
-import { IExportRequest, IExportStatus, IFieldError, IResource, IServerInfo, Kind, PLURALS } from './types';
+import {
+  IExportRequest,
+  IExportStatus,
+  IFieldError,
+  IResource,
+  IServerInfo,
+  Kind,
+  PLURALS
+} from './types';
 
 export const API_ROOT = 'substratus/api/v1';
 

@@ -27,12 +27,15 @@ export type ISpec = Partial<
 
 /** Any kind's status: the fields of all four, each optional. */
 export type IStatus = Partial<
-  Schemas['ModelStatus'] & Schemas['DatasetStatus'] & Schemas['ServerStatus'] & Schemas['NotebookStatus']
+  Schemas['ModelStatus'] &
+    Schemas['DatasetStatus'] &
+    Schemas['ServerStatus'] &
+    Schemas['NotebookStatus']
 >;
 
 export type ICondition = NonNullable<IStatus['conditions']>[number];
 
-export type GpuType = NonNullable<NonNullable<ISpec["resources"]>["gpu"]>["type"];
+export type GpuType = NonNullable<NonNullable<ISpec['resources']>['gpu']>['type'];
 
 export interface IResource {
   apiVersion: Schemas['Resource']['apiVersion'];

@@ -67,7 +67,10 @@ export function exportStep(
     return { step: 'uploading', detail: uploadDetail(upload, trans) };
   }
   if (model.spec.build?.upload && (!uploaded || uploaded.status !== 'True')) {
-    return { step: 'uploading', detail: uploaded?.message || trans.__('the build context is being checked') };
+    return {
+      step: 'uploading',
+      detail: uploaded?.message || trans.__('the build context is being checked')
+    };
   }
   const built = get('Built');
   if (!built || built.status !== 'True') {

@@ -139,10 +139,7 @@ export function serverManifest(v: IServerValues, images: Images): IResource {
   return manifest(
     'Server',
     v.name,
-    withGpu(
-      { image: v.image?.trim() || images.server, model: { name: v.model.trim() } },
-      v
-    )
+    withGpu({ image: v.image?.trim() || images.server, model: { name: v.model.trim() } }, v)
   );
 }
 
@@ -164,7 +161,10 @@ export function notebookManifest(v: INotebookValues, images: Images): IResource 
 }
 
 /** The same paths under a prefix: the export API names the Model's fields "model.spec...". */
-export function prefixPaths(paths: Record<string, string[]>, prefix: string): Record<string, string[]> {
+export function prefixPaths(
+  paths: Record<string, string[]>,
+  prefix: string
+): Record<string, string[]> {
   return Object.fromEntries(
     Object.entries(paths).map(([field, list]) => [field, list.map(p => `${prefix}.${p}`)])
   );
@@ -222,7 +222,11 @@ export const FIELD_PATHS: Record<string, Record<string, string[]>> = {
 
 /** A DNS-1123 default Model name from a notebook path. */
 export function defaultModelName(path: string): string {
-  const base = path.split('/').pop()?.replace(/\.ipynb$/, '') ?? 'model';
+  const base =
+    path
+      .split('/')
+      .pop()
+      ?.replace(/\.ipynb$/, '') ?? 'model';
   const name = base
     .toLowerCase()
     .replace(/[^a-z0-9-]+/g, '-')

@@ -5,13 +5,7 @@ import type { TranslationBundle } from '@jupyterlab/translation';
 
 import { ICondition, IResource, IServerInfo } from '../api/types';
 
-export type Phase =
-  | 'pending'
-  | 'building'
-  | 'running'
-  | 'ready'
-  | 'failed'
-  | 'suspended';
+export type Phase = 'pending' | 'building' | 'running' | 'ready' | 'failed' | 'suspended';
 
 export interface IResourceState {
   phase: Phase;
@@ -100,18 +94,13 @@ export function describeState(state: IResourceState, trans: TranslationBundle): 
 
 /** Actions the sidebar offers for a resource, by kind and state. */
 export type Action =
-  | 'details'
-  | 'logs'
-  | 'delete'
-  | 'rerun'
-  | 'finetune'
-  | 'deploy'
-  | 'suspend'
-  | 'resume'
-  | 'open';
+  'details' | 'logs' | 'delete' | 'rerun' | 'finetune' | 'deploy' | 'suspend' | 'resume' | 'open';
 
 /** Whether a kind's workload runs to completion (and so can be run again), as the server says. */
-export function runsToCompletion(kind: string, info: Pick<IServerInfo, 'kinds'> | undefined): boolean {
+export function runsToCompletion(
+  kind: string,
+  info: Pick<IServerInfo, 'kinds'> | undefined
+): boolean {
   return !!info?.kinds.find(k => k.kind === kind)?.runToCompletion;
 }
 

@@ -58,7 +58,9 @@ export class DetailsPanel extends ReactWidget {
     const r = this._resource;
     const trans = this._trans;
     if (!r) {
-      return <div className="jp-substratus-DetailsInner">{this._loadError ?? trans.__('Loading…')}</div>;
+      return (
+        <div className="jp-substratus-DetailsInner">{this._loadError ?? trans.__('Loading…')}</div>
+      );
     }
     const state = deriveState(r, this._store.reasons);
     const last = this._progress[this._progress.length - 1];
@@ -75,23 +77,60 @@ export class DetailsPanel extends ReactWidget {
           </span>
         </h2>
         <dl className="jp-substratus-Facts">
-          {spec.image && (<><dt>{trans.__('Image')}</dt><dd>{spec.image}</dd></>)}
-          {r.status?.image && (<><dt>{trans.__('Image in use')}</dt><dd>{r.status.image}</dd></>)}
-          {spec.model && (<><dt>{trans.__('Model')}</dt><dd>{spec.model.name}</dd></>)}
-          {spec.dataset && (<><dt>{trans.__('Dataset')}</dt><dd>{spec.dataset.name}</dd></>)}
+          {spec.image && (
+            <>
+              <dt>{trans.__('Image')}</dt>
+              <dd>{spec.image}</dd>
+            </>
+          )}
+          {r.status?.image && (
+            <>
+              <dt>{trans.__('Image in use')}</dt>
+              <dd>{r.status.image}</dd>
+            </>
+          )}
+          {spec.model && (
+            <>
+              <dt>{trans.__('Model')}</dt>
+              <dd>{spec.model.name}</dd>
+            </>
+          )}
+          {spec.dataset && (
+            <>
+              <dt>{trans.__('Dataset')}</dt>
+              <dd>{spec.dataset.name}</dd>
+            </>
+          )}
           {spec.resources?.gpu && (
-            <><dt>{trans.__('GPU')}</dt><dd>{spec.resources.gpu.count} × {spec.resources.gpu.type}</dd></>
+            <>
+              <dt>{trans.__('GPU')}</dt>
+              <dd>
+                {spec.resources.gpu.count} × {spec.resources.gpu.type}
+              </dd>
+            </>
           )}
           {spec.params && Object.keys(spec.params).length > 0 && (
             <>
               <dt>{trans.__('Params')}</dt>
               <dd>
-                {Object.entries(spec.params).map(([k, v]) => `${k}=${v}`).join(', ')}
+                {Object.entries(spec.params)
+                  .map(([k, v]) => `${k}=${v}`)
+                  .join(', ')}
               </dd>
             </>
           )}
-          {r.status?.artifacts?.url && (<><dt>{trans.__('Artifacts')}</dt><dd>{r.status.artifacts.url}</dd></>)}
-          {r.status?.url && (<><dt>{trans.__('Address')}</dt><dd>{r.status.url}</dd></>)}
+          {r.status?.artifacts?.url && (
+            <>
+              <dt>{trans.__('Artifacts')}</dt>
+              <dd>{r.status.artifacts.url}</dd>
+            </>
+          )}
+          {r.status?.url && (
+            <>
+              <dt>{trans.__('Address')}</dt>
+              <dd>{r.status.url}</dd>
+            </>
+          )}
         </dl>
         <h3>{trans.__('Conditions')}</h3>
         <table className="jp-substratus-Conditions">
@@ -106,7 +145,10 @@ export class DetailsPanel extends ReactWidget {
           <tbody>
             {(r.status?.conditions ?? []).map(c => (
               <tr key={c.type} data-status={c.status}>
-                <td>{c.type}</td><td>{c.status}</td><td>{c.reason}</td><td>{c.message}</td>
+                <td>{c.type}</td>
+                <td>{c.status}</td>
+                <td>{c.reason}</td>
+                <td>{c.message}</td>
               </tr>
             ))}
           </tbody>

@@ -43,12 +43,15 @@ function FieldRow(props: {
     value,
     'aria-invalid': errors.length > 0,
     'aria-describedby': errors.length ? errorId : undefined,
-    onChange: (e: React.ChangeEvent<any>) => props.onChange(e.target.value)
+    onChange: (e: React.ChangeEvent<HTMLInputElement | HTMLTextAreaElement | HTMLSelectElement>) =>
+      props.onChange(e.target.value)
   };
   let input: JSX.Element;
   switch (field.kind) {
     case 'textarea':
-      input = <textarea {...common} rows={3} className="jp-mod-styled" placeholder={field.placeholder} />;
+      input = (
+        <textarea {...common} rows={3} className="jp-mod-styled" placeholder={field.placeholder} />
+      );
       break;
     case 'select':
       input = (
@@ -227,11 +230,15 @@ export interface IFormDialogOptions {
 }
 
 /** Show the form; resolves with the values the API accepted, or undefined on cancel. */
-export async function showFormDialog(
-  options: IFormDialogOptions
-): Promise<FormValues | undefined> {
+export async function showFormDialog(options: IFormDialogOptions): Promise<FormValues | undefined> {
   const { trans } = options;
-  const body = new FormBody(options.fields, options.initial, options.fieldPaths, options.submit, trans);
+  const body = new FormBody(
+    options.fields,
+    options.initial,
+    options.fieldPaths,
+    options.submit,
+    trans
+  );
   const dialog = new SubmitDialog(body, {
     title: options.title,
     buttons: [

@@ -70,7 +70,11 @@ export function PromptBox(props: {
         placeholder={trans.__('Ask the model… (Ctrl+Enter sends)')}
       />
       <div>
-        <button className="jp-mod-styled jp-mod-accept" disabled={busy || !prompt} onClick={() => void send()}>
+        <button
+          className="jp-mod-styled jp-mod-accept"
+          disabled={busy || !prompt}
+          onClick={() => void send()}
+        >
           {trans.__('Send')}
         </button>
         {busy && (

@@ -38,7 +38,10 @@ function createButtons(
   return buttons[kind];
 }
 
-function actionCommand(action: Action, trans: TranslationBundle): { command: string; label: string } {
+function actionCommand(
+  action: Action,
+  trans: TranslationBundle
+): { command: string; label: string } {
   const commands: Record<Action, { command: string; label: string }> = {
     details: { command: CommandIDs.details, label: trans.__('Details') },
     logs: { command: CommandIDs.logs, label: trans.__('Logs') },
@@ -98,7 +101,11 @@ function Row(props: IRowProps): JSX.Element {
       {state.phase !== 'failed' && state.phase !== 'ready' && state.message && (
         <div className="jp-substratus-Why">{state.message}</div>
       )}
-      <div className="jp-substratus-Actions" role="toolbar" aria-label={trans.__('Actions for %1', name)}>
+      <div
+        className="jp-substratus-Actions"
+        role="toolbar"
+        aria-label={trans.__('Actions for %1', name)}
+      >
         {actionsFor(resource, state, store.info).map(action => {
           const { command, label } = actionCommand(action, trans);
           return (
@@ -152,7 +159,13 @@ function Section(props: {
       ) : (
         <ul className="jp-substratus-List">
           {items.map(r => (
-            <Row key={r.metadata.name} resource={r} commands={commands} store={store} trans={trans} />
+            <Row
+              key={r.metadata.name}
+              resource={r}
+              commands={commands}
+              store={store}
+              trans={trans}
+            />
           ))}
         </ul>
       )}
@@ -182,7 +195,10 @@ export class SubstratusSidebar extends ReactWidget {
       <div className="jp-substratus-SidebarInner">
         <div className="jp-substratus-SidebarHead">
           <h2>Substratus</h2>
-          <span className="jp-substratus-Backend" title={trans.__('Backend and namespace of the server')}>
+          <span
+            className="jp-substratus-Backend"
+            title={trans.__('Backend and namespace of the server')}
+          >
             {info ? `${info.backend} · ${namespace || info.namespace}` : ''}
           </span>
           <button
@@ -196,7 +212,11 @@ export class SubstratusSidebar extends ReactWidget {
         </div>
         {mismatch && (
           <div className="jp-substratus-Warning" role="status">
-            {trans.__('The server uses the %1 backend; the settings expect %2.', info.backend, expected)}
+            {trans.__(
+              'The server uses the %1 backend; the settings expect %2.',
+              info.backend,
+              expected
+            )}
           </div>
         )}
         {this._store.error && (
