@@ -55,7 +55,7 @@ export async function createDatasetDialog(
   store: ResourceStore,
   trans: TranslationBundle
 ): Promise<unknown> {
-  const info = await store.loadInfo();
+  const info = store.info ?? (await store.loadInfo());
   return showFormDialog({
     title: trans.__('Create a Dataset'),
     acceptLabel: trans.__('Create'),
@@ -80,7 +80,7 @@ export async function importModelDialog(
   store: ResourceStore,
   trans: TranslationBundle
 ): Promise<unknown> {
-  const info = await store.loadInfo();
+  const info = store.info ?? (await store.loadInfo());
   return showFormDialog({
     title: trans.__('Import a Model'),
     acceptLabel: trans.__('Import'),
@@ -107,7 +107,7 @@ export async function fineTuneDialog(
   defaults: IDefaults,
   baseModel = ''
 ): Promise<unknown> {
-  const info = await store.loadInfo();
+  const info = store.info ?? (await store.loadInfo());
   return showFormDialog({
     title: baseModel ? trans.__('Fine-tune %1', baseModel) : trans.__('Fine-tune a Model'),
     acceptLabel: trans.__('Fine-tune'),
@@ -171,7 +171,7 @@ export async function deployServerDialog(
   defaults: IDefaults,
   model = ''
 ): Promise<unknown> {
-  const info = await store.loadInfo();
+  const info = store.info ?? (await store.loadInfo());
   return showFormDialog({
     title: model ? trans.__('Deploy a Server for %1', model) : trans.__('Deploy a Server'),
     acceptLabel: trans.__('Deploy'),
@@ -208,7 +208,7 @@ export async function createNotebookDialog(
   trans: TranslationBundle,
   defaults: IDefaults
 ): Promise<unknown> {
-  const info = await store.loadInfo();
+  const info = store.info ?? (await store.loadInfo());
   return showFormDialog({
     title: trans.__('Start a GPU Notebook'),
     acceptLabel: trans.__('Start'),

@@ -22,7 +22,7 @@ export async function exportNotebook(
   trans: TranslationBundle
 ): Promise<IResource | undefined> {
   let created: IResource | undefined;
-  const info = await store.loadInfo();
+  const info = store.info ?? (await store.loadInfo());
   const values = await showFormDialog({
     title: trans.__('Export %1 to a Model', path.split('/').pop()),
     acceptLabel: trans.__('Export'),

@@ -33,7 +33,11 @@ export class ResourceStore implements IDisposable {
     return this._info?.reasons ?? NO_REASONS;
   }
 
-  /** The server's info, asked for now when it is not known yet (the dialogs need its facts). */
+  /**
+   * The server's info, asked for now when it is not known yet (the dialogs need its facts).
+   * Callers use `store.info ?? (await store.loadInfo())`: with no await once it is known, a
+   * dialog opens within the command that asked for it (the palette's focus handling needs that).
+   */
   async loadInfo(): Promise<IServerInfo> {
     this._info ??= await this.client.info();
     return this._info;
