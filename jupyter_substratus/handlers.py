@@ -21,7 +21,16 @@ from jupyter_server.auth.decorator import authorized
 from jupyter_server.base.handlers import APIHandler
 from tornado.httputil import responses
 
-from jupyter_substratus.api import API_VERSION, KINDS, KINDS_BY_PLURAL, ResourceValidationError, parse
+from jupyter_substratus.api import (
+    API_VERSION,
+    DEFAULT_IMAGES,
+    GPU_TYPES,
+    KINDS,
+    KINDS_BY_PLURAL,
+    ResourceValidationError,
+    parse,
+)
+from jupyter_substratus.api import workloads as w
 from jupyter_substratus.api.fields import NAME_PATTERN
 from jupyter_substratus.backends import BackendError, BadRequest, NotFound
 from jupyter_substratus.export import ExportError, prepare_export
@@ -128,14 +137,28 @@ def _field(path: str, message: str):
     return FieldError(path, message)
 
 
+# The reasons of a False condition that put a resource in a phase other than "running", so
+# clients need not keep their own copy.
+REASONS_BY_PHASE = {
+    "failed": sorted(w.FAILURE_REASONS),
+    "pending": [w.WAITING_FOR_DEPENDENCY, w.DEPENDENCY_NOT_FOUND],
+    "building": [w.BUILDING, w.AWAITING_UPLOAD],
+    "suspended": [w.SUSPENDED],
+}
+
+
 class InfoHandler(SubstratusHandler):
+    """Where this API serves from, and the facts clients would otherwise hard-code."""
+
     @tornado.web.authenticated
     @authorized
     async def get(self):
         backend = await self.backend()
+        kinds = [{"kind": k, "plural": cls.names.plural, "runToCompletion": cls.run_to_completion,
+                  "immutableSpec": cls.immutable_spec} for k, cls in KINDS.items()]
         self.finish({"apiVersion": API_VERSION, "backend": self.state.backend_kind,
-                     "namespace": backend.default_namespace,
-                     "kinds": [{"kind": k, "plural": cls.names.plural} for k, cls in KINDS.items()]})
+                     "namespace": backend.default_namespace, "kinds": kinds, "images": DEFAULT_IMAGES,
+                     "gpuTypes": list(GPU_TYPES), "reasons": REASONS_BY_PHASE})
 
 
 class CollectionHandler(SubstratusHandler):

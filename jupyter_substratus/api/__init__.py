@@ -6,6 +6,7 @@ The single source of truth for the API: crds/ is generated from these classes
 
 from .errors import FieldError, ResourceValidationError
 from .fields import GPU, GPU_TYPES, Build, GitSource, ObjectRef, Resources, UploadSource
+from .images import DEFAULT_IMAGES
 from .kinds import (
     API_VERSION,
     GROUP,
@@ -34,6 +35,7 @@ __all__ = [
     "BuildUpload",
     "COMPLETE",
     "Condition",
+    "DEFAULT_IMAGES",
     "Dataset",
     "DatasetSpec",
     "FieldError",

@@ -132,6 +132,10 @@ class Resource(BaseModel):
     model_config = ConfigDict(extra="forbid", populate_by_name=True)
 
     names: ClassVar[CRDNames]
+    # A run-to-completion kind's workload is a Job that makes artifacts; it can be run again.
+    # Its spec is immutable (the artifacts stay reproducible from it); the others' specs change.
+    run_to_completion: ClassVar[bool] = False
+    immutable_spec: ClassVar[bool] = False
 
     api_version: Literal["substratus.ai/v1"] = Field(default=API_VERSION, alias="apiVersion")
     metadata: ObjectMeta
@@ -161,6 +165,8 @@ class Model(Resource):
         ),
     )
     kind: Literal["Model"] = "Model"
+    run_to_completion = True
+    immutable_spec = True
     spec: ModelSpec
     status: ArtifactStatus | None = None
 
@@ -168,6 +174,8 @@ class Model(Resource):
 class Dataset(Resource):
     names = CRDNames("datasets", ("data", "ds"), (_READY, _reason("Complete"), _IMAGE))
     kind: Literal["Dataset"] = "Dataset"
+    run_to_completion = True
+    immutable_spec = True
     spec: DatasetSpec
     status: ArtifactStatus | None = None
 

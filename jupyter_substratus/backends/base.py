@@ -13,10 +13,10 @@ from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-from jupyter_substratus.api import FieldError
+from jupyter_substratus.api import KINDS_BY_PLURAL, FieldError
 
 Manifest = dict[str, Any]
-RUN_TO_COMPLETION = ("models", "datasets")
+RUN_TO_COMPLETION = tuple(plural for plural, cls in KINDS_BY_PLURAL.items() if cls.run_to_completion)
 RERUN_DELETE_SECONDS = 60.0  # how long a rerun waits for the old object to be gone
 
 

@@ -49,7 +49,7 @@ log = logging.getLogger(__name__)
 KIND_LABEL = "substratus.ai/owner-kind"
 NAME_LABEL = "substratus.ai/owner-name"
 
-IMMUTABLE_KINDS = ("Model", "Dataset")  # seed 004: artifacts are reproducible
+IMMUTABLE_KINDS = tuple(kind for kind, cls in KINDS.items() if cls.immutable_spec)
 WATCH_SECONDS = 240  # a watch is reopened after this long, as clients of the API server do
 RETRY_SECONDS = 2.0
 

@@ -29,7 +29,9 @@ from pathlib import Path, PurePosixPath
 
 import pathspec
 
-TRAINER_IMAGE = "substratusai/model-trainer-huggingface"
+from jupyter_substratus.api.images import DEFAULT_IMAGES
+
+TRAINER_IMAGE = DEFAULT_IMAGES["trainer"]
 DEFAULT_MAX_BYTES = 100 * 1024 * 1024
 ALWAYS_EXCLUDED = (".git", ".ipynb_checkpoints", "__pycache__")
 SRC = "/content/src"

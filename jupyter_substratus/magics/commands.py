@@ -25,19 +25,21 @@ from typing import Any
 from IPython.core.error import UsageError
 from IPython.core.magic import Magics, line_cell_magic, magics_class
 
-from jupyter_substratus.api import API_VERSION, GPU_TYPES, KINDS, KINDS_BY_PLURAL, ResourceValidationError, parse
+from jupyter_substratus.api import (
+    API_VERSION,
+    DEFAULT_IMAGES,
+    GPU_TYPES,
+    KINDS,
+    KINDS_BY_PLURAL,
+    ResourceValidationError,
+    parse,
+)
 from jupyter_substratus.backends import BackendError, NotFound
 from jupyter_substratus.export import ExportError, fine_tune_manifest, prepare_export
 
 from .display import Progress, ResourceTable
 from .session import Session
 
-IMAGES = {
-    "model-loader": "substratusai/model-loader-huggingface",
-    "dataset-loader": "substratusai/dataset-loader-http",
-    "server": "substratusai/model-server",
-    "notebook": "substratusai/notebook-base",
-}
 _ALIASES = {k.lower(): cls.names.plural for k, cls in KINDS.items()}
 _ALIASES.update({p: p for p in KINDS_BY_PLURAL})
 _ALIASES.update({short: cls.names.plural for cls in KINDS.values() for short in cls.names.short_names})
@@ -114,14 +116,14 @@ def _parser() -> _Parser:
     p = sub.add_parser("dataset", help="create a Dataset that downloads URLs")
     p.add_argument("name")
     p.add_argument("--url", action="append", required=True, dest="urls")
-    p.add_argument("--image", default=IMAGES["dataset-loader"])
+    p.add_argument("--image", default=DEFAULT_IMAGES["datasetLoader"])
     p.add_argument("--param", action="append", type=_param, default=[], dest="params")
     p.add_argument("--wait", action="store_true")
 
     p = sub.add_parser("import", help="import a model from Hugging Face")
     p.add_argument("name")
     p.add_argument("source", help="the Hugging Face model id, e.g. facebook/opt-125m")
-    p.add_argument("--image", default=IMAGES["model-loader"])
+    p.add_argument("--image", default=DEFAULT_IMAGES["modelLoader"])
     p.add_argument("--gpu", type=_gpu)
     p.add_argument("--param", action="append", type=_param, default=[], dest="params")
     p.add_argument("--wait", action="store_true")
@@ -139,7 +141,7 @@ def _parser() -> _Parser:
     p = sub.add_parser("serve", help="serve a Model; returns an OpenAI client for it")
     p.add_argument("name")
     p.add_argument("--model", required=True)
-    p.add_argument("--image", default=IMAGES["server"])
+    p.add_argument("--image", default=DEFAULT_IMAGES["server"])
     p.add_argument("--gpu", type=_gpu)
     p.add_argument("--param", action="append", type=_param, default=[], dest="params")
     p.add_argument("--timeout", type=float, default=1800.0)
@@ -148,7 +150,7 @@ def _parser() -> _Parser:
     p.add_argument("name")
     p.add_argument("--model")
     p.add_argument("--dataset")
-    p.add_argument("--image", default=IMAGES["notebook"])
+    p.add_argument("--image", default=DEFAULT_IMAGES["notebook"])
     p.add_argument("--gpu", type=_gpu)
     p.add_argument("--timeout", type=float, default=1800.0)
 

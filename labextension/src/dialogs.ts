@@ -1,7 +1,10 @@
 /**
- * The create dialogs, one per action; each builds a manifest from its form and sends it.
+ * The create dialogs, one per action; each builds a manifest from its form and sends it. The
+ * GPU types and default images are the server's (GET /).
  */
-import { GPU_TYPES, IResource } from './api/types';
+import type { TranslationBundle } from '@jupyterlab/translation';
+
+import { IResource, IServerInfo } from './api/types';
 import {
   datasetManifest,
   FIELD_PATHS,
@@ -18,93 +21,120 @@ export interface IDefaults {
   gpuCount: number;
 }
 
-const GPU_OPTIONS = [
-  { value: 'none', label: 'No GPU' },
-  ...GPU_TYPES.map(t => ({ value: t, label: t }))
-];
-
-export function gpuFields(): IFieldSpec[] {
+export function gpuFields(info: IServerInfo, trans: TranslationBundle): IFieldSpec[] {
+  const options = [
+    { value: 'none', label: trans.__('No GPU') },
+    ...info.gpuTypes.map(t => ({ value: t, label: t }))
+  ];
   return [
-    { name: 'gpuType', label: 'GPU type', kind: 'select', options: GPU_OPTIONS },
-    { name: 'gpuCount', label: 'GPU count', kind: 'number' }
+    { name: 'gpuType', label: trans.__('GPU type'), kind: 'select', options },
+    { name: 'gpuCount', label: trans.__('GPU count'), kind: 'number' }
   ];
 }
 
-function names(store: ResourceStore, kind: 'Model' | 'Dataset', readyOnly = false): string {
-  return store.lists[kind]
+function names(
+  store: ResourceStore,
+  kind: 'Model' | 'Dataset',
+  trans: TranslationBundle,
+  readyOnly = false
+): string {
+  const known = store.lists[kind]
     .filter(r => !readyOnly || r.status?.ready)
     .map(r => r.metadata.name)
     .join(', ');
+  return known || trans.__('none yet');
 }
 
-async function createAndShow(
-  store: ResourceStore,
-  resource: IResource
-): Promise<IResource> {
+async function createAndShow(store: ResourceStore, resource: IResource): Promise<IResource> {
   const created = await store.client.create(resource);
   store.upsert(created ?? resource);
   return created;
 }
 
-export function createDatasetDialog(store: ResourceStore): Promise<unknown> {
+export async function createDatasetDialog(
+  store: ResourceStore,
+  trans: TranslationBundle
+): Promise<unknown> {
+  const info = store.info ?? (await store.loadInfo());
   return showFormDialog({
-    title: 'Create a Dataset',
-    acceptLabel: 'Create',
+    title: trans.__('Create a Dataset'),
+    acceptLabel: trans.__('Create'),
     fields: [
-      { name: 'name', label: 'Name', placeholder: 'squad' },
+      { name: 'name', label: trans.__('Name'), placeholder: 'squad' },
       {
         name: 'urls',
-        label: 'URLs',
+        label: trans.__('URLs'),
         kind: 'textarea',
         placeholder: 'https://example.com/train.jsonl',
-        help: 'One or more http(s) URLs; the loader downloads them into the Dataset.'
+        help: trans.__('One or more http(s) URLs; the loader downloads them into the Dataset.')
       }
     ],
     initial: { name: '', urls: '' },
     fieldPaths: FIELD_PATHS.dataset,
-    submit: v => createAndShow(store, datasetManifest({ name: v.name, urls: v.urls }))
+    submit: v => createAndShow(store, datasetManifest({ name: v.name, urls: v.urls }, info.images)),
+    trans
   });
 }
 
-export function importModelDialog(store: ResourceStore): Promise<unknown> {
+export async function importModelDialog(
+  store: ResourceStore,
+  trans: TranslationBundle
+): Promise<unknown> {
+  const info = store.info ?? (await store.loadInfo());
   return showFormDialog({
-    title: 'Import a Model',
-    acceptLabel: 'Import',
+    title: trans.__('Import a Model'),
+    acceptLabel: trans.__('Import'),
     fields: [
-      { name: 'name', label: 'Name', placeholder: 'opt-125m' },
+      { name: 'name', label: trans.__('Name'), placeholder: 'opt-125m' },
       {
         name: 'source',
-        label: 'Hugging Face id or path',
+        label: trans.__('Hugging Face id or path'),
         placeholder: 'facebook/opt-125m',
-        help: 'A model id on the Hugging Face hub, or a local directory.'
+        help: trans.__('A model id on the Hugging Face hub, or a local directory.')
       }
     ],
     initial: { name: '', source: '' },
     fieldPaths: FIELD_PATHS.importModel,
-    submit: v => createAndShow(store, importModelManifest({ name: v.name, source: v.source }))
+    submit: v =>
+      createAndShow(store, importModelManifest({ name: v.name, source: v.source }, info.images)),
+    trans
   });
 }
 
-export function fineTuneDialog(
+export async function fineTuneDialog(
   store: ResourceStore,
+  trans: TranslationBundle,
   defaults: IDefaults,
   baseModel = ''
 ): Promise<unknown> {
+  const info = store.info ?? (await store.loadInfo());
   return showFormDialog({
-    title: baseModel ? `Fine-tune ${baseModel}` : 'Fine-tune a Model',
-    acceptLabel: 'Fine-tune',
+    title: baseModel ? trans.__('Fine-tune %1', baseModel) : trans.__('Fine-tune a Model'),
+    acceptLabel: trans.__('Fine-tune'),
     fields: [
-      { name: 'name', label: 'New Model name', placeholder: `${baseModel || 'model'}-tuned` },
-      { name: 'baseModel', label: 'Base model', help: `Ready: ${names(store, 'Model', true) || 'none yet'}` },
-      { name: 'dataset', label: 'Dataset', help: `Known: ${names(store, 'Dataset') || 'none yet'}` },
+      {
+        name: 'name',
+        label: trans.__('New Model name'),
+        placeholder: `${baseModel || 'model'}-tuned`
+      },
+      {
+        name: 'baseModel',
+        label: trans.__('Base model'),
+        help: trans.__('Ready: %1', names(store, 'Model', trans, true))
+      },
+      {
+        name: 'dataset',
+        label: trans.__('Dataset'),
+        help: trans.__('Known: %1', names(store, 'Dataset', trans))
+      },
       {
         name: 'params',
-        label: 'Params',
+        label: trans.__('Params'),
         kind: 'textarea',
         placeholder: 'epochs=1\nlearning_rate=0.0002',
-        help: 'key=value, one a line'
+        help: trans.__('key=value, one a line')
       },
-      ...gpuFields()
+      ...gpuFields(info, trans)
     ],
     initial: {
       name: '',
@@ -118,30 +148,41 @@ export function fineTuneDialog(
     submit: v =>
       createAndShow(
         store,
-        fineTuneManifest({
-          name: v.name,
-          baseModel: v.baseModel,
-          dataset: v.dataset,
-          params: v.params,
-          gpuType: v.gpuType,
-          gpuCount: v.gpuCount
-        })
-      )
+        fineTuneManifest(
+          {
+            name: v.name,
+            baseModel: v.baseModel,
+            dataset: v.dataset,
+            params: v.params,
+            gpuType: v.gpuType,
+            gpuCount: v.gpuCount
+          },
+          info.images,
+          trans
+        )
+      ),
+    trans
   });
 }
 
-export function deployServerDialog(
+export async function deployServerDialog(
   store: ResourceStore,
+  trans: TranslationBundle,
   defaults: IDefaults,
   model = ''
 ): Promise<unknown> {
+  const info = store.info ?? (await store.loadInfo());
   return showFormDialog({
-    title: model ? `Deploy a Server for ${model}` : 'Deploy a Server',
-    acceptLabel: 'Deploy',
+    title: model ? trans.__('Deploy a Server for %1', model) : trans.__('Deploy a Server'),
+    acceptLabel: trans.__('Deploy'),
     fields: [
-      { name: 'name', label: 'Server name', placeholder: `${model || 'model'}-server` },
-      { name: 'model', label: 'Model', help: `Ready: ${names(store, 'Model', true) || 'none yet'}` },
-      ...gpuFields()
+      { name: 'name', label: trans.__('Server name'), placeholder: `${model || 'model'}-server` },
+      {
+        name: 'model',
+        label: trans.__('Model'),
+        help: trans.__('Ready: %1', names(store, 'Model', trans, true))
+      },
+      ...gpuFields(info, trans)
     ],
     initial: {
       name: model ? `${model}-server` : '',
@@ -153,25 +194,29 @@ export function deployServerDialog(
     submit: v =>
       createAndShow(
         store,
-        serverManifest({
-          name: v.name,
-          model: v.model,
-          gpuType: v.gpuType,
-          gpuCount: v.gpuCount
-        })
-      )
+        serverManifest(
+          { name: v.name, model: v.model, gpuType: v.gpuType, gpuCount: v.gpuCount },
+          info.images
+        )
+      ),
+    trans
   });
 }
 
-export function createNotebookDialog(store: ResourceStore, defaults: IDefaults): Promise<unknown> {
+export async function createNotebookDialog(
+  store: ResourceStore,
+  trans: TranslationBundle,
+  defaults: IDefaults
+): Promise<unknown> {
+  const info = store.info ?? (await store.loadInfo());
   return showFormDialog({
-    title: 'Start a GPU Notebook',
-    acceptLabel: 'Start',
+    title: trans.__('Start a GPU Notebook'),
+    acceptLabel: trans.__('Start'),
     fields: [
-      { name: 'name', label: 'Name', placeholder: 'explore' },
-      { name: 'model', label: 'Model (optional, mounted)' },
-      { name: 'dataset', label: 'Dataset (optional, mounted)' },
-      ...gpuFields()
+      { name: 'name', label: trans.__('Name'), placeholder: 'explore' },
+      { name: 'model', label: trans.__('Model (optional, mounted)') },
+      { name: 'dataset', label: trans.__('Dataset (optional, mounted)') },
+      ...gpuFields(info, trans)
     ],
     initial: {
       name: '',
@@ -184,13 +229,17 @@ export function createNotebookDialog(store: ResourceStore, defaults: IDefaults):
     submit: v =>
       createAndShow(
         store,
-        notebookManifest({
-          name: v.name,
-          model: v.model,
-          dataset: v.dataset,
-          gpuType: v.gpuType,
-          gpuCount: v.gpuCount
-        })
-      )
+        notebookManifest(
+          {
+            name: v.name,
+            model: v.model,
+            dataset: v.dataset,
+            gpuType: v.gpuType,
+            gpuCount: v.gpuCount
+          },
+          info.images
+        )
+      ),
+    trans
   });
 }

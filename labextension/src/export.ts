@@ -3,6 +3,7 @@
  * one notification that follows it through upload, build and training.
  */
 import { Notification } from '@jupyterlab/apputils';
+import type { TranslationBundle } from '@jupyterlab/translation';
 import { CommandRegistry } from '@lumino/commands';
 
 import { IResource } from './api/types';
@@ -17,24 +18,27 @@ export async function exportNotebook(
   store: ResourceStore,
   commands: CommandRegistry,
   defaults: IDefaults,
-  path: string
+  path: string,
+  trans: TranslationBundle
 ): Promise<IResource | undefined> {
   let created: IResource | undefined;
+  const info = store.info ?? (await store.loadInfo());
   const values = await showFormDialog({
-    title: `Export ${path.split('/').pop()} to a Model`,
-    acceptLabel: 'Export',
+    title: trans.__('Export %1 to a Model', path.split('/').pop()),
+    acceptLabel: trans.__('Export'),
+    trans,
     fields: [
-      { name: 'name', label: 'Model name' },
-      { name: 'baseModel', label: 'Base model' },
-      { name: 'dataset', label: 'Dataset' },
+      { name: 'name', label: trans.__('Model name') },
+      { name: 'baseModel', label: trans.__('Base model') },
+      { name: 'dataset', label: trans.__('Dataset') },
       {
         name: 'params',
-        label: 'Params',
+        label: trans.__('Params'),
         kind: 'textarea',
         placeholder: 'epochs=1',
-        help: 'key=value, one a line; the notebook reads them from /content/params.json'
+        help: trans.__('key=value, one a line; the notebook reads them from /content/params.json')
       },
-      ...gpuFields()
+      ...gpuFields(info, trans)
     ],
     initial: {
       name: defaultModelName(path),
@@ -46,14 +50,18 @@ export async function exportNotebook(
     },
     fieldPaths: FIELD_PATHS.export,
     submit: async v => {
-      const model = fineTuneManifest({
-        name: v.name,
-        baseModel: v.baseModel,
-        dataset: v.dataset,
-        params: v.params,
-        gpuType: v.gpuType,
-        gpuCount: v.gpuCount
-      });
+      const model = fineTuneManifest(
+        {
+          name: v.name,
+          baseModel: v.baseModel,
+          dataset: v.dataset,
+          params: v.params,
+          gpuType: v.gpuType,
+          gpuCount: v.gpuCount
+        },
+        info.images,
+        trans
+      );
       // The server builds the image from the notebook: spec.build replaces spec.image.
       delete model.spec.image;
       created = await store.client.exportNotebook({ path, model });
@@ -63,7 +71,7 @@ export async function exportNotebook(
   if (!values || !created) {
     return undefined;
   }
-  followExport(store, commands, created.metadata.name);
+  followExport(store, commands, created.metadata.name, trans);
   return created;
 }
 
@@ -71,20 +79,25 @@ export async function exportNotebook(
  * One notification, updated as the Model moves: the upload (from GET /export/{name}), then the
  * Model's conditions (from the push channel); it ends with a link to the Model.
  */
-export function followExport(store: ResourceStore, commands: CommandRegistry, name: string): void {
+export function followExport(
+  store: ResourceStore,
+  commands: CommandRegistry,
+  name: string,
+  trans: TranslationBundle
+): void {
   let upload: IUploadState | undefined;
   let finished = false;
   let lastMessage = '';
-  const id = Notification.emit(`Model ${name}: uploading…`, 'in-progress', {
+  const id = Notification.emit(trans.__('Model %1: uploading…', name), 'in-progress', {
     autoClose: false,
-    actions: [openAction(commands, name)]
+    actions: [openAction(commands, name, trans)]
   });
   const show = () => {
     if (finished) {
       return;
     }
-    const { step, detail } = exportStep(store.find('Model', name), upload);
-    const message = exportMessage(name, step, detail);
+    const { step, detail } = exportStep(store.find('Model', name), upload, store.reasons, trans);
+    const message = exportMessage(name, step, detail, trans);
     finished = step === 'done' || step === 'failed';
     if (finished) {
       store.changed.disconnect(show);
@@ -98,7 +111,7 @@ export function followExport(store: ResourceStore, commands: CommandRegistry, na
       message,
       type: step === 'done' ? 'success' : step === 'failed' ? 'error' : 'in-progress',
       autoClose: finished ? 15000 : false,
-      actions: [openAction(commands, name)]
+      actions: [openAction(commands, name, trans)]
     });
   };
   const pollUpload = async () => {
@@ -117,9 +130,13 @@ export function followExport(store: ResourceStore, commands: CommandRegistry, na
   void pollUpload();
 }
 
-function openAction(commands: CommandRegistry, name: string): Notification.IAction {
+function openAction(
+  commands: CommandRegistry,
+  name: string,
+  trans: TranslationBundle
+): Notification.IAction {
   return {
-    label: `Open Model ${name}`,
+    label: trans.__('Open Model %1', name),
     callback: () => void commands.execute(CommandIDs.details, { kind: 'Model', name })
   };
 }

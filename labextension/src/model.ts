@@ -5,8 +5,9 @@
 import { IDisposable } from '@lumino/disposable';
 import { ISignal, Signal } from '@lumino/signaling';
 
-import { IServerInfo, SubstratusClient } from './api/client';
-import { IResource, Kind, KINDS } from './api/types';
+import { SubstratusClient } from './api/client';
+import { IResource, IServerInfo, Kind, KINDS } from './api/types';
+import { NO_REASONS, Reasons } from './logic/state';
 import {
   applyChange,
   emptyLists,
@@ -22,8 +23,23 @@ export class ResourceStore implements IDisposable {
     return this._lists;
   }
 
-  /** The server's backend and default namespace, once known. */
+  /** The server's backend, default namespace and facts (GET /), once known. */
   get info(): IServerInfo | undefined {
+    return this._info;
+  }
+
+  /** The server's reasons for each phase; none until it has answered. */
+  get reasons(): Reasons {
+    return this._info?.reasons ?? NO_REASONS;
+  }
+
+  /**
+   * The server's info, asked for now when it is not known yet (the dialogs need its facts).
+   * Callers use `store.info ?? (await store.loadInfo())`: with no await once it is known, a
+   * dialog opens within the command that asked for it (the palette's focus handling needs that).
+   */
+  async loadInfo(): Promise<IServerInfo> {
+    this._info ??= await this.client.info();
     return this._info;
   }
 

@@ -15,7 +15,10 @@ describe('errorMessageOf', () => {
 describe('fieldErrorsOf', () => {
   it('reads the errors list of an API error body', () => {
     expect(
-      fieldErrorsOf({ message: 'invalid Model', errors: [{ path: 'metadata.name', message: 'bad' }] })
+      fieldErrorsOf({
+        message: 'invalid Model',
+        errors: [{ path: 'metadata.name', message: 'bad' }]
+      })
     ).toEqual([{ path: 'metadata.name', message: 'bad' }]);
   });
 
@@ -48,7 +51,10 @@ describe('mapFieldErrors', () => {
 
   it('keeps errors that no field owns as general errors, with their path', () => {
     const { byField, general } = mapFieldErrors(
-      [{ path: 'spec.command', message: 'not allowed' }, { path: '', message: 'conflict' }],
+      [
+        { path: 'spec.command', message: 'not allowed' },
+        { path: '', message: 'conflict' }
+      ],
       FIELD_PATHS.dataset
     );
     expect(byField).toEqual({});
@@ -56,7 +62,10 @@ describe('mapFieldErrors', () => {
   });
 
   it('does not match a path that merely starts with the same letters', () => {
-    const { byField } = mapFieldErrors([{ path: 'spec.imagePullPolicy', message: 'x' }], FIELD_PATHS.dataset);
+    const { byField } = mapFieldErrors(
+      [{ path: 'spec.imagePullPolicy', message: 'x' }],
+      FIELD_PATHS.dataset
+    );
     expect(byField.image).toBeUndefined();
   });
 

@@ -2,6 +2,7 @@ import { IResource } from '../src/api/types';
 import { applyChange, emptyLists, parseChangeEvent, replaceKind } from '../src/logic/events';
 import { exportMessage, exportStep } from '../src/logic/exportProgress';
 import { completionDelta, SseParser } from '../src/logic/sse';
+import { cond, reasons, trans } from './fixtures';
 
 const ds = (name: string, ready = false): IResource => ({
   apiVersion: 'substratus.ai/v1',
@@ -13,10 +14,18 @@ const ds = (name: string, ready = false): IResource => ({
 
 describe('change events', () => {
   it('parses Kubernetes watch-shaped events and rejects others', () => {
-    expect(parseChangeEvent(JSON.stringify({ type: 'ADDED', object: ds('a') }))?.type).toBe('ADDED');
-    expect(parseChangeEvent(JSON.stringify({ type: 'modified', object: ds('a') }))?.type).toBe('MODIFIED');
+    expect(parseChangeEvent(JSON.stringify({ type: 'ADDED', object: ds('a') }))?.type).toBe(
+      'ADDED'
+    );
+    expect(parseChangeEvent(JSON.stringify({ type: 'modified', object: ds('a') }))?.type).toBe(
+      'MODIFIED'
+    );
     expect(parseChangeEvent('not json')).toBeUndefined();
-    expect(parseChangeEvent(JSON.stringify({ type: 'ADDED', object: { kind: 'Pod', metadata: { name: 'p' } } }))).toBeUndefined();
+    expect(
+      parseChangeEvent(
+        JSON.stringify({ type: 'ADDED', object: { kind: 'Pod', metadata: { name: 'p' } } })
+      )
+    ).toBeUndefined();
   });
 
   it('adds, replaces and deletes by name, keeping the list sorted and the input unchanged', () => {
@@ -38,15 +47,30 @@ describe('export progress', () => {
     apiVersion: 'substratus.ai/v1',
     kind: 'Model',
     metadata: { name: 'm' },
-    spec: { build: { upload: { md5Checksum: 'x' } }, model: { name: 'base' } },
+    spec: { build: { upload: { md5Checksum: 'x', requestID: 'r' } }, model: { name: 'base' } },
     status: { ready, conditions }
   });
 
   it('moves through upload, build, training and done', () => {
-    expect(exportStep(undefined).step).toBe('uploading');
-    expect(exportStep(model([{ type: 'Uploaded', status: 'False', reason: 'AwaitingUpload' }])).step).toBe('uploading');
+    expect(exportStep(undefined, undefined, reasons, trans).step).toBe('uploading');
     expect(
-      exportStep(model([{ type: 'Uploaded', status: 'True', reason: 'Found' }, { type: 'Built', status: 'False', reason: 'JobNotComplete' }])).step
+      exportStep(
+        model([{ type: 'Uploaded', status: 'False', reason: 'AwaitingUpload' }]),
+        undefined,
+        reasons,
+        trans
+      ).step
+    ).toBe('uploading');
+    expect(
+      exportStep(
+        model([
+          { type: 'Uploaded', status: 'True', reason: 'Found' },
+          { type: 'Built', status: 'False', reason: 'JobNotComplete' }
+        ]),
+        undefined,
+        reasons,
+        trans
+      ).step
     ).toBe('building');
     expect(
       exportStep(
@@ -54,16 +78,26 @@ describe('export progress', () => {
           { type: 'Uploaded', status: 'True', reason: 'Found' },
           { type: 'Built', status: 'True', reason: 'JobComplete' },
           { type: 'Complete', status: 'False', reason: 'JobNotComplete', message: 'training' }
-        ])
+        ]),
+        undefined,
+        reasons,
+        trans
       ).step
     ).toBe('training');
-    expect(exportStep(model([], true)).step).toBe('done');
+    expect(exportStep(model([], true), undefined, reasons, trans).step).toBe('done');
   });
 
   it('reports a failure with its reason', () => {
-    const s = exportStep(model([{ type: 'Built', status: 'False', reason: 'BuildFailed', message: 'pip failed' }]));
+    const s = exportStep(
+      model([{ type: 'Built', status: 'False', reason: 'BuildFailed', message: 'pip failed' }]),
+      undefined,
+      reasons,
+      trans
+    );
     expect(s).toEqual({ step: 'failed', detail: 'BuildFailed: pip failed' });
-    expect(exportMessage('m', s.step, s.detail)).toBe('Model m failed: BuildFailed: pip failed');
+    expect(exportMessage('m', s.step, s.detail, trans)).toBe(
+      'Model m failed: BuildFailed: pip failed'
+    );
   });
 });
 
@@ -78,7 +112,9 @@ describe('SSE completions', () => {
 
 describe('export upload progress', () => {
   it('reports the upload from the server before the Model moves', () => {
-    expect(exportStep(undefined, { step: 'waiting', bytesSent: 0, bytesTotal: 2048 })).toEqual({
+    expect(
+      exportStep(undefined, { step: 'waiting', bytesSent: 0, bytesTotal: 2048 }, reasons, trans)
+    ).toEqual({
       step: 'uploading',
       detail: 'waiting for the upload URL'
     });
@@ -86,14 +122,23 @@ describe('export upload progress', () => {
       apiVersion: 'substratus.ai/v1',
       kind: 'Model',
       metadata: { name: 'm' },
-      spec: { build: { upload: { md5Checksum: 'x' } } },
-      status: { conditions: [{ type: 'Uploaded', status: 'False', reason: 'AwaitingUpload' }] }
+      spec: { build: { upload: { md5Checksum: 'x', requestID: 'r' } } },
+      status: { conditions: [cond('Uploaded', 'False', 'AwaitingUpload')] }
     };
-    expect(exportStep(model, { step: 'uploading', bytesSent: 1024, bytesTotal: 4096 })).toEqual({
+    expect(
+      exportStep(model, { step: 'uploading', bytesSent: 1024, bytesTotal: 4096 }, reasons, trans)
+    ).toEqual({
       step: 'uploading',
       detail: '25% of 4.0 KiB'
     });
-    expect(exportStep(model, { step: 'failed', bytesSent: 0, bytesTotal: 1, message: 'signed URL expired' })).toEqual({
+    expect(
+      exportStep(
+        model,
+        { step: 'failed', bytesSent: 0, bytesTotal: 1, message: 'signed URL expired' },
+        reasons,
+        trans
+      )
+    ).toEqual({
       step: 'failed',
       detail: 'signed URL expired'
     });

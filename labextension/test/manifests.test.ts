@@ -6,10 +6,11 @@ import {
   parseParams,
   serverManifest
 } from '../src/logic/manifests';
+import { info, trans } from './fixtures';
 
 describe('parseParams', () => {
   it('reads key=value lines with typed values', () => {
-    expect(parseParams('epochs=3\nlr=0.0002\nlora=true\nname=opt\n# comment\n')).toEqual({
+    expect(parseParams('epochs=3\nlr=0.0002\nlora=true\nname=opt\n# comment\n', trans)).toEqual({
       epochs: 3,
       lr: 0.0002,
       lora: true,
@@ -18,22 +19,27 @@ describe('parseParams', () => {
   });
 
   it('reads a JSON object', () => {
-    expect(parseParams('{"epochs": 1}')).toEqual({ epochs: 1 });
+    expect(parseParams('{"epochs": 1}', trans)).toEqual({ epochs: 1 });
   });
 
   it('says how to write a bad line', () => {
-    expect(() => parseParams('epochs')).toThrow(/key=value/);
-    expect(() => parseParams('[1]')).toThrow();
+    expect(() => parseParams('epochs', trans)).toThrow(/key=value/);
+    expect(() => parseParams('[1]', trans)).toThrow();
   });
 
   it('is empty for blank text', () => {
-    expect(parseParams('  ')).toEqual({});
+    expect(parseParams('  ', trans)).toEqual({});
   });
 });
 
 describe('manifests', () => {
   it('builds a Dataset from URLs', () => {
-    expect(datasetManifest({ name: ' squad ', urls: 'https://a/x.jsonl\nhttps://b/y.jsonl' })).toEqual({
+    expect(
+      datasetManifest(
+        { name: ' squad ', urls: 'https://a/x.jsonl\nhttps://b/y.jsonl' },
+        info.images
+      )
+    ).toEqual({
       apiVersion: 'substratus.ai/v1',
       kind: 'Dataset',
       metadata: { name: 'squad' },
@@ -45,21 +51,27 @@ describe('manifests', () => {
   });
 
   it('imports a Model by Hugging Face id', () => {
-    expect(importModelManifest({ name: 'opt', source: 'facebook/opt-125m' }).spec).toEqual({
+    expect(
+      importModelManifest({ name: 'opt', source: 'facebook/opt-125m' }, info.images).spec
+    ).toEqual({
       image: 'substratusai/model-loader-huggingface',
       params: { name: 'facebook/opt-125m' }
     });
   });
 
   it('fine-tunes with model, dataset, params and GPUs', () => {
-    const m = fineTuneManifest({
-      name: 'opt-tuned',
-      baseModel: 'opt',
-      dataset: 'squad',
-      params: 'epochs=1',
-      gpuType: 'nvidia-l4',
-      gpuCount: '2'
-    });
+    const m = fineTuneManifest(
+      {
+        name: 'opt-tuned',
+        baseModel: 'opt',
+        dataset: 'squad',
+        params: 'epochs=1',
+        gpuType: 'nvidia-l4',
+        gpuCount: '2'
+      },
+      info.images,
+      trans
+    );
     expect(m.kind).toBe('Model');
     expect(m.spec).toEqual({
       image: 'substratusai/model-trainer-huggingface',
@@ -71,9 +83,15 @@ describe('manifests', () => {
   });
 
   it('leaves resources out without a GPU, and sends a bad count for the API to judge', () => {
-    const none = serverManifest({ name: 's', model: 'm', gpuType: 'none', gpuCount: '1' });
+    const none = serverManifest(
+      { name: 's', model: 'm', gpuType: 'none', gpuCount: '1' },
+      info.images
+    );
     expect(none.spec.resources).toBeUndefined();
-    const bad = serverManifest({ name: 's', model: 'm', gpuType: 'nvidia-t4', gpuCount: '-1' });
+    const bad = serverManifest(
+      { name: 's', model: 'm', gpuType: 'nvidia-t4', gpuCount: '-1' },
+      info.images
+    );
     expect(bad.spec.resources).toEqual({ gpu: { type: 'nvidia-t4', count: -1 } });
   });
 

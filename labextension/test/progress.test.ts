@@ -1,9 +1,17 @@
-import { formatEta, LineBuffer, lossPolyline, parseProgress, parseProgressLine } from '../src/logic/progress';
+import {
+  formatEta,
+  LineBuffer,
+  lossPolyline,
+  parseProgress,
+  parseProgressLine
+} from '../src/logic/progress';
 
 describe('parseProgressLine', () => {
   it('reads a trainer progress line', () => {
     expect(
-      parseProgressLine('{"step": 10, "epoch": 0.5, "loss": 2.31, "learning_rate": 0.0002, "eta_seconds": 42}')
+      parseProgressLine(
+        '{"step": 10, "epoch": 0.5, "loss": 2.31, "learning_rate": 0.0002, "eta_seconds": 42}'
+      )
     ).toEqual({ step: 10, epoch: 0.5, loss: 2.31, learningRate: 0.0002, etaSeconds: 42 });
   });
 
@@ -50,11 +58,7 @@ describe('formatEta', () => {
 describe('lossPolyline', () => {
   it('scales the highest loss to the top and the lowest to the bottom', () => {
     const pts = lossPolyline(
-      [
-        { step: 0, loss: 4 },
-        { step: 5 },
-        { step: 10, loss: 2 }
-      ],
+      [{ step: 0, loss: 4 }, { step: 5 }, { step: 10, loss: 2 }],
       100,
       50,
       0

@@ -1,7 +1,7 @@
 """The Kubernetes API emulator: kmock's handler, serving a project-owned store over HTTP.
 
-kmock 0.8's `KubernetesEmulator` keeps objects as merged dicts and cannot serve kopf (see
-docs/toolchain.md for its gaps). This subclass of kmock's `KubernetesScaffold` keeps what kmock
+kmock 0.8's `KubernetesEmulator` keeps objects as merged dicts and cannot serve kopf (CONTRIBUTING.md,
+"Testing", lists its gaps). This subclass of kmock's `KubernetesScaffold` keeps what kmock
 does well: its request objects, the bounded request log that `kube_emulator.emulator[...]`
 views and assertions read, and the DSL for reactions a test declares (`emulator['get /x'] <<
 b'...'`), which take precedence over the emulation. It replaces the rest: its own path parsing

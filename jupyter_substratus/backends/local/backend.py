@@ -32,7 +32,7 @@ from .owner import StateDirLock
 from .reconciler import Reconciler
 from .store import Store, plural_of
 
-IMMUTABLE_KINDS = ("Model", "Dataset")
+IMMUTABLE_KINDS = tuple(kind for kind, cls in KINDS.items() if cls.immutable_spec)
 
 
 def default_state_dir() -> Path:

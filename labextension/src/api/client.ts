@@ -4,9 +4,18 @@
  */
 import { URLExt } from '@jupyterlab/coreutils';
 import { ServerConnection } from '@jupyterlab/services';
+import { nullTranslator, TranslationBundle } from '@jupyterlab/translation';
 
 import { errorMessageOf, fieldErrorsOf } from '../logic/errors';
-import { IFieldError, IResource, Kind, PLURALS } from './types';
+import {
+  IExportRequest,
+  IExportStatus,
+  IFieldError,
+  IResource,
+  IServerInfo,
+  Kind,
+  PLURALS
+} from './types';
 
 export const API_ROOT = 'substratus/api/v1';
 
@@ -26,12 +35,15 @@ export interface IClientOptions {
   serverSettings?: ServerConnection.ISettings;
   /** Kubernetes namespace; empty means the back end's default. */
   namespace?: () => string;
+  /** The messages of connection errors. */
+  trans?: TranslationBundle;
 }
 
 export class SubstratusClient {
   constructor(options: IClientOptions = {}) {
     this.serverSettings = options.serverSettings ?? ServerConnection.makeSettings();
     this._namespace = options.namespace ?? (() => '');
+    this._trans = options.trans ?? nullTranslator.load('jupyter-substratus');
   }
 
   readonly serverSettings: ServerConnection.ISettings;
@@ -67,10 +79,10 @@ export class SubstratusClient {
         this.serverSettings
       );
     } catch (error) {
-      throw new ApiError(0, `cannot reach the Substratus API: ${error}`);
+      throw new ApiError(0, this._trans.__('cannot reach the Substratus API: %1', String(error)));
     }
     if (!response.ok) {
-      throw await toApiError(response);
+      throw await toApiError(response, this._trans);
     }
     return response;
   }
@@ -169,34 +181,10 @@ export class SubstratusClient {
   }
 
   private _namespace: () => string;
+  private _trans: TranslationBundle;
 }
 
-export interface IServerInfo {
-  apiVersion: string;
-  backend: string;
-  namespace: string;
-  kinds: Array<{ kind: string; plural: string }>;
-}
-
-/** GET /export/{name}: the upload step (waiting, uploading, skipped, done, failed). */
-export interface IExportStatus {
-  name: string;
-  namespace: string;
-  step: string;
-  bytesSent: number;
-  bytesTotal: number;
-  message: string;
-  files?: string[];
-}
-
-export interface IExportRequest {
-  /** Notebook path relative to the Jupyter server root. */
-  path: string;
-  /** The Model to create; its spec.build is filled in by the server. */
-  model: IResource;
-}
-
-async function toApiError(response: Response): Promise<ApiError> {
+async function toApiError(response: Response, trans: TranslationBundle): Promise<ApiError> {
   let body: unknown = undefined;
   let message = `${response.status} ${response.statusText}`;
   try {
@@ -206,7 +194,10 @@ async function toApiError(response: Response): Promise<ApiError> {
       message = errorMessageOf(body) ?? message;
     } catch {
       if (response.status === 404 && /^\s*</.test(text)) {
-        message = `${response.status}: the Substratus API is not there (is the jupyter_substratus server extension enabled?)`;
+        message = trans.__(
+          '%1: the Substratus API is not there (is the jupyter_substratus server extension enabled?)',
+          response.status
+        );
       } else if (text && !/^\s*</.test(text)) {
         message = text.slice(0, 500);
       }

@@ -1,92 +1,62 @@
 /**
- * The substratus.ai/v1 resources as the REST API returns them (Kubernetes-shaped JSON).
+ * The substratus.ai/v1 resources as the REST API returns them (Kubernetes-shaped JSON). The
+ * shapes come from ./schema (generated from openapi.yaml and the CRDs by `jlpm build:types`).
  */
+import type { components } from './schema';
 
-export const API_VERSION = 'substratus.ai/v1';
+type Schemas = components['schemas'];
 
-export type Kind = 'Dataset' | 'Model' | 'Server' | 'Notebook';
+export const API_VERSION: Schemas['Resource']['apiVersion'] = 'substratus.ai/v1';
+
+export type Kind = Schemas['Resource']['kind'];
 
 /** Sidebar order: data first, then what is made from it. */
 export const KINDS: readonly Kind[] = ['Dataset', 'Model', 'Server', 'Notebook'];
 
-export const PLURALS: Record<Kind, string> = {
+export const PLURALS: Record<Kind, components['parameters']['plural']> = {
   Dataset: 'datasets',
   Model: 'models',
   Server: 'servers',
   Notebook: 'notebooks'
 };
 
-export const GPU_TYPES = [
-  'nvidia-t4',
-  'nvidia-l4',
-  'nvidia-a100',
-  'nvidia-h100'
-] as const;
-export type GpuType = (typeof GPU_TYPES)[number];
+/** Any kind's spec: the fields of all four, each optional. */
+export type ISpec = Partial<
+  Schemas['ModelSpec'] & Schemas['DatasetSpec'] & Schemas['ServerSpec'] & Schemas['NotebookSpec']
+>;
 
-export const DEFAULT_IMAGES = {
-  modelLoader: 'substratusai/model-loader-huggingface',
-  datasetLoader: 'substratusai/dataset-loader-http',
-  trainer: 'substratusai/model-trainer-huggingface',
-  server: 'substratusai/model-server',
-  notebook: 'substratusai/notebook-base'
-} as const;
+/** Any kind's status: the fields of all four, each optional. */
+export type IStatus = Partial<
+  Schemas['ModelStatus'] &
+    Schemas['DatasetStatus'] &
+    Schemas['ServerStatus'] &
+    Schemas['NotebookStatus']
+>;
 
-export type ParamValue = string | number | boolean;
+export type ICondition = NonNullable<IStatus['conditions']>[number];
 
-export interface ICondition {
-  type: string;
-  status: 'True' | 'False' | 'Unknown';
-  reason?: string;
-  message?: string;
-  lastTransitionTime?: string;
-}
-
-export interface IObjectRef {
-  name: string;
-}
-
-export interface ISpec {
-  image?: string;
-  build?: Record<string, unknown>;
-  command?: string[];
-  env?: Record<string, string>;
-  params?: Record<string, ParamValue>;
-  resources?: {
-    cpu?: number;
-    memory?: number;
-    disk?: number;
-    gpu?: { type: GpuType | string; count: number };
-  };
-  model?: IObjectRef;
-  dataset?: IObjectRef;
-  suspend?: boolean;
-}
-
-export interface IStatus {
-  ready?: boolean;
-  image?: string;
-  conditions?: ICondition[];
-  artifacts?: { url?: string };
-  url?: string;
-}
+export type GpuType = NonNullable<NonNullable<ISpec['resources']>['gpu']>['type'];
 
 export interface IResource {
-  apiVersion: string;
+  apiVersion: Schemas['Resource']['apiVersion'];
   kind: Kind;
-  metadata: {
-    name: string;
-    namespace?: string;
-    creationTimestamp?: string;
-    resourceVersion?: string;
-    [key: string]: unknown;
-  };
+  metadata: Schemas['Resource']['metadata'];
   spec: ISpec;
   status?: IStatus;
 }
 
 /** One field's problem, as the API names it: a dotted path and a message. */
-export interface IFieldError {
-  path: string;
-  message: string;
+export type IFieldError = NonNullable<Schemas['Error']['errors']>[number];
+
+/** GET /: the backend, the namespace and the facts (images, GPU types, kinds' traits, reasons). */
+export type IServerInfo = Schemas['Info'];
+
+/** GET /export/{name}: the upload step (waiting, uploading, skipped, done, failed). */
+export type IExportStatus = Schemas['ExportStatus'];
+
+export interface IExportRequest {
+  /** Notebook path relative to the Jupyter server root. */
+  path: Schemas['ExportRequest']['path'];
+  /** The Model to create; its spec.build is filled in by the server. */
+  model: IResource;
 }

@@ -17,7 +17,8 @@ export function emptyLists(): ResourceLists {
 
 /** Parse one message of the push channel; undefined when it is not a change event. */
 export function parseChangeEvent(data: string): IChangeEvent | undefined {
-  let value: any;
+  // The shape of a watch event, or of the older {event, resource}; checked below.
+  let value: { object?: IResource; resource?: IResource; type?: unknown; event?: unknown } | null;
   try {
     value = JSON.parse(data);
   } catch {

@@ -1,25 +1,23 @@
 /**
  * Which step of "Export to Model" a Model is in, for the progress notification.
  */
-import { IResource } from '../api/types';
-import { deriveState } from './state';
+import type { TranslationBundle } from '@jupyterlab/translation';
+
+import { IExportStatus, IResource } from '../api/types';
+import { deriveState, Reasons } from './state';
 
 export type ExportStep = 'uploading' | 'building' | 'training' | 'done' | 'failed';
 
 /** The server's view of the upload (GET /export/{name}). */
-export interface IUploadState {
-  step: string; // waiting, uploading, skipped, done, failed
-  bytesSent: number;
-  bytesTotal: number;
-  message?: string;
-}
+export type IUploadState = Pick<IExportStatus, 'step' | 'bytesSent' | 'bytesTotal'> &
+  Partial<Pick<IExportStatus, 'message'>>;
 
-function uploadDetail(upload: IUploadState): string {
+function uploadDetail(upload: IUploadState, trans: TranslationBundle): string {
   if (upload.step === 'waiting') {
-    return 'waiting for the upload URL';
+    return trans.__('waiting for the upload URL');
   }
   const pct = upload.bytesTotal > 0 ? Math.floor((100 * upload.bytesSent) / upload.bytesTotal) : 0;
-  return `${pct}% of ${formatBytes(upload.bytesTotal)}`;
+  return trans.__('%1% of %2', pct, formatBytes(upload.bytesTotal));
 }
 
 export function formatBytes(n: number): string {
@@ -39,44 +37,69 @@ export function uploadPending(upload: IUploadState | undefined): boolean {
 
 export function exportStep(
   model: IResource | undefined,
-  upload?: IUploadState
+  upload: IUploadState | undefined,
+  reasons: Reasons,
+  trans: TranslationBundle
 ): { step: ExportStep; detail: string } {
   if (upload?.step === 'failed') {
-    return { step: 'failed', detail: upload.message || 'the upload failed' };
+    return { step: 'failed', detail: upload.message || trans.__('the upload failed') };
   }
   if (!model) {
-    return { step: 'uploading', detail: upload ? uploadDetail(upload) : 'uploading the notebook' };
+    return {
+      step: 'uploading',
+      detail: upload ? uploadDetail(upload, trans) : trans.__('uploading the notebook')
+    };
   }
-  const state = deriveState(model);
+  const state = deriveState(model, reasons);
   const conditions = model.status?.conditions ?? [];
   const get = (t: string) => conditions.find(c => c.type === t);
   if (state.phase === 'failed') {
-    return { step: 'failed', detail: `${state.reason ?? 'failed'}: ${state.message ?? ''}`.trim() };
+    return {
+      step: 'failed',
+      detail: `${state.reason ?? trans.__('failed')}: ${state.message ?? ''}`.trim()
+    };
   }
   if (state.phase === 'ready') {
-    return { step: 'done', detail: 'ready' };
+    return { step: 'done', detail: trans.__('ready') };
   }
   const uploaded = get('Uploaded');
   if (upload && uploadPending(upload)) {
-    return { step: 'uploading', detail: uploadDetail(upload) };
+    return { step: 'uploading', detail: uploadDetail(upload, trans) };
   }
   if (model.spec.build?.upload && (!uploaded || uploaded.status !== 'True')) {
-    return { step: 'uploading', detail: uploaded?.message || 'the build context is being checked' };
+    return {
+      step: 'uploading',
+      detail: uploaded?.message || trans.__('the build context is being checked')
+    };
   }
   const built = get('Built');
   if (!built || built.status !== 'True') {
-    return { step: 'building', detail: built?.message || 'building the image' };
+    return { step: 'building', detail: built?.message || trans.__('building the image') };
   }
-  return { step: 'training', detail: get('Complete')?.message || 'training' };
+  return { step: 'training', detail: get('Complete')?.message || trans.__('training') };
 }
 
-export function exportMessage(name: string, step: ExportStep, detail: string): string {
+export function exportMessage(
+  name: string,
+  step: ExportStep,
+  detail: string,
+  trans: TranslationBundle
+): string {
+  const steps: Record<ExportStep, string> = {
+    uploading: trans.__('uploading'),
+    building: trans.__('building'),
+    training: trans.__('training'),
+    done: trans.__('done'),
+    failed: trans.__('failed')
+  };
   switch (step) {
     case 'done':
-      return `Model ${name} is ready.`;
+      return trans.__('Model %1 is ready.', name);
     case 'failed':
-      return `Model ${name} failed: ${detail}`;
+      return trans.__('Model %1 failed: %2', name, detail);
     default:
-      return `Model ${name}: ${step}… ${detail && detail !== step ? `(${detail})` : ''}`.trim();
+      return detail && detail !== steps[step]
+        ? trans.__('Model %1: %2… (%3)', name, steps[step], detail)
+        : trans.__('Model %1: %2…', name, steps[step]);
   }
 }

@@ -2,17 +2,17 @@
  * Form values to manifests, for each dialog. Pure: the dialogs call these, the API
  * validates the result, and its field errors come back to the fields named here.
  */
-import {
-  API_VERSION,
-  DEFAULT_IMAGES,
-  IResource,
-  ISpec,
-  Kind,
-  ParamValue
-} from '../api/types';
+import type { TranslationBundle } from '@jupyterlab/translation';
+
+import { API_VERSION, GpuType, IResource, IServerInfo, ISpec, Kind } from '../api/types';
+
+/** The built-in images the server names (GET /): each dialog's default. */
+export type Images = IServerInfo['images'];
+
+export type ParamValue = string | number | boolean;
 
 /** Parse "key=value" lines (or a JSON object) into params; numbers and booleans typed. */
-export function parseParams(text: string): Record<string, ParamValue> {
+export function parseParams(text: string, trans: TranslationBundle): Record<string, ParamValue> {
   const trimmed = text.trim();
   if (!trimmed) {
     return {};
@@ -20,7 +20,7 @@ export function parseParams(text: string): Record<string, ParamValue> {
   if (trimmed.startsWith('{')) {
     const value = JSON.parse(trimmed);
     if (!value || typeof value !== 'object' || Array.isArray(value)) {
-      throw new Error('params must be a JSON object');
+      throw new Error(trans.__('params must be a JSON object'));
     }
     return value as Record<string, ParamValue>;
   }
@@ -32,7 +32,7 @@ export function parseParams(text: string): Record<string, ParamValue> {
     }
     const eq = line.indexOf('=');
     if (eq <= 0) {
-      throw new Error(`"${line}": write params as key=value, one a line`);
+      throw new Error(trans.__('"%1": write params as key=value, one a line', line));
     }
     const key = line.slice(0, eq).trim();
     const value = line.slice(eq + 1).trim();
@@ -51,7 +51,7 @@ function typedValue(value: string): ParamValue {
   return value;
 }
 
-export function formatParams(params: Record<string, ParamValue> | undefined): string {
+export function formatParams(params: Record<string, unknown> | undefined): string {
   return Object.entries(params ?? {})
     .map(([k, v]) => `${k}=${v}`)
     .join('\n');
@@ -69,7 +69,7 @@ export interface IGpuValues {
 function withGpu(spec: ISpec, v: IGpuValues): ISpec {
   const count = Number(v.gpuCount);
   if (v.gpuType && v.gpuType !== 'none' && String(v.gpuCount) !== '' && count !== 0) {
-    spec.resources = { gpu: { type: v.gpuType, count } };
+    spec.resources = { gpu: { type: v.gpuType as GpuType, count } };
   }
   return spec;
 }
@@ -80,13 +80,13 @@ export interface IDatasetValues {
   image?: string;
 }
 
-export function datasetManifest(v: IDatasetValues): IResource {
+export function datasetManifest(v: IDatasetValues, images: Images): IResource {
   const urls = v.urls
     .split(/[\s,]+/)
     .map(u => u.trim())
     .filter(Boolean);
   return manifest('Dataset', v.name, {
-    image: v.image?.trim() || DEFAULT_IMAGES.datasetLoader,
+    image: v.image?.trim() || images.datasetLoader,
     params: { urls: urls.join(',') }
   });
 }
@@ -97,9 +97,9 @@ export interface IImportModelValues {
   image?: string;
 }
 
-export function importModelManifest(v: IImportModelValues): IResource {
+export function importModelManifest(v: IImportModelValues, images: Images): IResource {
   return manifest('Model', v.name, {
-    image: v.image?.trim() || DEFAULT_IMAGES.modelLoader,
+    image: v.image?.trim() || images.modelLoader,
     params: { name: v.source.trim() }
   });
 }
@@ -112,13 +112,17 @@ export interface IFineTuneValues extends IGpuValues {
   image?: string;
 }
 
-export function fineTuneManifest(v: IFineTuneValues): IResource {
+export function fineTuneManifest(
+  v: IFineTuneValues,
+  images: Images,
+  trans: TranslationBundle
+): IResource {
   const spec: ISpec = {
-    image: v.image?.trim() || DEFAULT_IMAGES.trainer,
+    image: v.image?.trim() || images.trainer,
     model: { name: v.baseModel.trim() },
     dataset: { name: v.dataset.trim() }
   };
-  const params = parseParams(v.params);
+  const params = parseParams(v.params, trans);
   if (Object.keys(params).length) {
     spec.params = params;
   }
@@ -131,14 +135,11 @@ export interface IServerValues extends IGpuValues {
   image?: string;
 }
 
-export function serverManifest(v: IServerValues): IResource {
+export function serverManifest(v: IServerValues, images: Images): IResource {
   return manifest(
     'Server',
     v.name,
-    withGpu(
-      { image: v.image?.trim() || DEFAULT_IMAGES.server, model: { name: v.model.trim() } },
-      v
-    )
+    withGpu({ image: v.image?.trim() || images.server, model: { name: v.model.trim() } }, v)
   );
 }
 
@@ -148,8 +149,8 @@ export interface INotebookValues extends IGpuValues {
   dataset?: string;
 }
 
-export function notebookManifest(v: INotebookValues): IResource {
-  const spec: ISpec = { image: DEFAULT_IMAGES.notebook };
+export function notebookManifest(v: INotebookValues, images: Images): IResource {
+  const spec: ISpec = { image: images.notebook };
   if (v.model?.trim()) {
     spec.model = { name: v.model.trim() };
   }
@@ -160,7 +161,10 @@ export function notebookManifest(v: INotebookValues): IResource {
 }
 
 /** The same paths under a prefix: the export API names the Model's fields "model.spec...". */
-export function prefixPaths(paths: Record<string, string[]>, prefix: string): Record<string, string[]> {
+export function prefixPaths(
+  paths: Record<string, string[]>,
+  prefix: string
+): Record<string, string[]> {
   return Object.fromEntries(
     Object.entries(paths).map(([field, list]) => [field, list.map(p => `${prefix}.${p}`)])
   );
@@ -218,7 +222,11 @@ export const FIELD_PATHS: Record<string, Record<string, string[]>> = {
 
 /** A DNS-1123 default Model name from a notebook path. */
 export function defaultModelName(path: string): string {
-  const base = path.split('/').pop()?.replace(/\.ipynb$/, '') ?? 'model';
+  const base =
+    path
+      .split('/')
+      .pop()
+      ?.replace(/\.ipynb$/, '') ?? 'model';
   const name = base
     .toLowerCase()
     .replace(/[^a-z0-9-]+/g, '-')

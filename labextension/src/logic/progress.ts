@@ -81,9 +81,7 @@ export function lossPolyline(
   height: number,
   pad = 4
 ): string {
-  const data = points.filter(p => p.loss !== undefined) as Array<
-    IProgressPoint & { loss: number }
-  >;
+  const data = points.filter(p => p.loss !== undefined) as Array<IProgressPoint & { loss: number }>;
   if (data.length === 0) {
     return '';
   }
@@ -94,9 +92,7 @@ export function lossPolyline(
   const sx = (x: number) =>
     maxX === minX ? width / 2 : pad + ((x - minX) / (maxX - minX)) * (width - 2 * pad);
   const sy = (y: number) =>
-    maxY === minY
-      ? height / 2
-      : pad + (1 - (y - minY) / (maxY - minY)) * (height - 2 * pad);
+    maxY === minY ? height / 2 : pad + (1 - (y - minY) / (maxY - minY)) * (height - 2 * pad);
   return data.map(p => `${sx(p.step).toFixed(1)},${sy(p.loss).toFixed(1)}`).join(' ');
 }
 

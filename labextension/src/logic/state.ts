@@ -1,15 +1,11 @@
 /**
  * What a resource is doing, derived from its status alone (no server, no widgets).
  */
-import { ICondition, IResource } from '../api/types';
+import type { TranslationBundle } from '@jupyterlab/translation';
 
-export type Phase =
-  | 'pending'
-  | 'building'
-  | 'running'
-  | 'ready'
-  | 'failed'
-  | 'suspended';
+import { ICondition, IResource, IServerInfo } from '../api/types';
+
+export type Phase = 'pending' | 'building' | 'running' | 'ready' | 'failed' | 'suspended';
 
 export interface IResourceState {
   phase: Phase;
@@ -18,28 +14,15 @@ export interface IResourceState {
   message?: string;
 }
 
-/**
- * The operator's reasons (jupyter_substratus/api/workloads.py): a "False" condition with one of
- * FAILURE_REASONS is final until the spec changes; any other "False" reason is on its way.
- * Reasons a newer operator adds are read by their shape.
- */
-export const FAILURE_REASONS: ReadonlySet<string> = new Set([
-  'InvalidSpec',
-  'JobFailed',
-  'PodFailed',
-  'BuildFailed',
-  'DependencyFailed',
-  'ChecksumMismatch',
-  'UploadUnsupported',
-  'Interrupted'
-]);
-const FAILURE_SHAPE = /(Failed|Mismatch|Unsupported)$|^Invalid/;
-/** Waiting for another resource: pending, not failed (the operator wakes it up). */
-const WAITING_REASONS: ReadonlySet<string> = new Set(['WaitingForDependency', 'DependencyNotFound']);
+/** The reasons of a False condition for each phase but running, as the server names them. */
+export type Reasons = IServerInfo['reasons'];
 
-export function isFailure(condition: ICondition): boolean {
-  const reason = condition.reason ?? '';
-  return condition.status === 'False' && (FAILURE_REASONS.has(reason) || FAILURE_SHAPE.test(reason));
+/** Before the server has answered: every open condition reads as running. */
+export const NO_REASONS: Reasons = { failed: [], pending: [], building: [], suspended: [] };
+
+/** A "False" condition with a failure reason is final until the spec changes. */
+export function isFailure(condition: ICondition, reasons: Reasons): boolean {
+  return condition.status === 'False' && reasons.failed.includes(condition.reason);
 }
 
 const ORDER = ['Uploaded', 'Built', 'Complete', 'Serving'];
@@ -50,10 +33,10 @@ const ORDER = ['Uploaded', 'Built', 'Complete', 'Serving'];
  * Building: the build context is uploaded or the image built. Running: the job or workload
  * runs but is not done or not answering yet.
  */
-export function deriveState(resource: IResource): IResourceState {
+export function deriveState(resource: IResource, reasons: Reasons): IResourceState {
   const status = resource.status ?? {};
   const conditions = status.conditions ?? [];
-  const failed = conditions.find(isFailure);
+  const failed = conditions.find(c => isFailure(c, reasons));
   if (failed) {
     return { phase: 'failed', reason: failed.reason, message: failed.message };
   }
@@ -75,64 +58,71 @@ export function deriveState(resource: IResource): IResourceState {
     return { phase: 'running', reason: last.reason, message: last.message };
   }
   const why = { reason: open.reason, message: open.message };
-  if (WAITING_REASONS.has(open.reason ?? '')) {
+  if (reasons.pending.includes(open.reason)) {
     return { phase: 'pending', ...why };
   }
-  if (open.reason === 'Suspended') {
+  if (reasons.suspended.includes(open.reason)) {
     return { phase: 'suspended', ...why };
   }
-  if (open.type === 'Uploaded' || open.type === 'Built' || open.reason === 'Building' || open.reason === 'AwaitingUpload') {
+  if (open.type === 'Uploaded' || open.type === 'Built' || reasons.building.includes(open.reason)) {
     return { phase: 'building', ...why };
   }
   return { phase: 'running', ...why };
 }
 
+/** A phase as the user reads it. */
+export function phaseLabel(phase: Phase, trans: TranslationBundle): string {
+  const labels: Record<Phase, string> = {
+    pending: trans.__('pending'),
+    building: trans.__('building'),
+    running: trans.__('running'),
+    ready: trans.__('ready'),
+    failed: trans.__('failed'),
+    suspended: trans.__('suspended')
+  };
+  return labels[phase];
+}
+
 /** A short label with the reason, for a tooltip or a list row. */
-export function describeState(state: IResourceState): string {
+export function describeState(state: IResourceState, trans: TranslationBundle): string {
   if (state.phase === 'failed') {
-    return `failed: ${state.message || state.reason || 'unknown reason'}`;
+    return trans.__('failed: %1', state.message || state.reason || trans.__('unknown reason'));
   }
-  return state.reason ? `${state.phase} (${state.reason})` : state.phase;
+  const phase = phaseLabel(state.phase, trans);
+  return state.reason ? trans.__('%1 (%2)', phase, state.reason) : phase;
 }
 
 /** Actions the sidebar offers for a resource, by kind and state. */
 export type Action =
-  | 'details'
-  | 'logs'
-  | 'delete'
-  | 'rerun'
-  | 'finetune'
-  | 'deploy'
-  | 'suspend'
-  | 'resume'
-  | 'open';
+  'details' | 'logs' | 'delete' | 'rerun' | 'finetune' | 'deploy' | 'suspend' | 'resume' | 'open';
 
-export function actionsFor(resource: IResource, state: IResourceState): Action[] {
+/** Whether a kind's workload runs to completion (and so can be run again), as the server says. */
+export function runsToCompletion(
+  kind: string,
+  info: Pick<IServerInfo, 'kinds'> | undefined
+): boolean {
+  return !!info?.kinds.find(k => k.kind === kind)?.runToCompletion;
+}
+
+export function actionsFor(
+  resource: IResource,
+  state: IResourceState,
+  info: Pick<IServerInfo, 'kinds'> | undefined
+): Action[] {
   const actions: Action[] = ['details', 'logs'];
-  switch (resource.kind) {
-    case 'Model':
-      if (state.phase === 'ready') {
-        actions.push('finetune', 'deploy');
-      }
-      if (state.phase === 'failed') {
-        actions.push('rerun');
-      }
-      break;
-    case 'Dataset':
-      if (state.phase === 'failed') {
-        actions.push('rerun');
-      }
-      break;
-    case 'Notebook':
-      if (resource.spec.suspend) {
-        actions.push('resume');
-      } else {
-        actions.push('suspend');
-        if (state.phase === 'ready' && resource.status?.url) {
-          actions.push('open');
-        }
-      }
-      break;
+  if (resource.kind === 'Model' && state.phase === 'ready') {
+    actions.push('finetune', 'deploy');
+  }
+  if (state.phase === 'failed' && runsToCompletion(resource.kind, info)) {
+    actions.push('rerun');
+  }
+  if (resource.kind === 'Notebook' && resource.spec.suspend) {
+    actions.push('resume');
+  } else if (resource.kind === 'Notebook') {
+    actions.push('suspend');
+    if (state.phase === 'ready' && resource.status?.url) {
+      actions.push('open');
+    }
   }
   actions.push('delete');
   return actions;

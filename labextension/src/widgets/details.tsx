@@ -3,6 +3,7 @@
  * they stream, the training loss curve, and for a ready Server a prompt box.
  */
 import { ReactWidget } from '@jupyterlab/apputils';
+import type { TranslationBundle } from '@jupyterlab/translation';
 import * as React from 'react';
 
 import { IResource, Kind } from '../api/types';
@@ -18,7 +19,8 @@ export class DetailsPanel extends ReactWidget {
   constructor(
     private readonly _store: ResourceStore,
     readonly kind: Kind,
-    readonly name: string
+    readonly name: string,
+    private readonly _trans: TranslationBundle
   ) {
     super();
     this.addClass('jp-substratus-Details');
@@ -54,10 +56,13 @@ export class DetailsPanel extends ReactWidget {
 
   render(): JSX.Element {
     const r = this._resource;
+    const trans = this._trans;
     if (!r) {
-      return <div className="jp-substratus-DetailsInner">{this._loadError ?? 'Loading…'}</div>;
+      return (
+        <div className="jp-substratus-DetailsInner">{this._loadError ?? trans.__('Loading…')}</div>
+      );
     }
-    const state = deriveState(r);
+    const state = deriveState(r, this._store.reasons);
     const last = this._progress[this._progress.length - 1];
     const spec = r.spec;
     return (
@@ -68,67 +73,112 @@ export class DetailsPanel extends ReactWidget {
             className={`jp-substratus-Phase jp-substratus-Phase-${state.phase}`}
             data-phase={state.phase}
           >
-            {describeState(state)}
+            {describeState(state, trans)}
           </span>
         </h2>
         <dl className="jp-substratus-Facts">
-          {spec.image && (<><dt>Image</dt><dd>{spec.image}</dd></>)}
-          {r.status?.image && (<><dt>Image in use</dt><dd>{r.status.image}</dd></>)}
-          {spec.model && (<><dt>Model</dt><dd>{spec.model.name}</dd></>)}
-          {spec.dataset && (<><dt>Dataset</dt><dd>{spec.dataset.name}</dd></>)}
-          {spec.resources?.gpu && (
-            <><dt>GPU</dt><dd>{spec.resources.gpu.count} × {spec.resources.gpu.type}</dd></>
-          )}
-          {spec.params && Object.keys(spec.params).length > 0 && (
+          {spec.image && (
             <>
-              <dt>Params</dt>
+              <dt>{trans.__('Image')}</dt>
+              <dd>{spec.image}</dd>
+            </>
+          )}
+          {r.status?.image && (
+            <>
+              <dt>{trans.__('Image in use')}</dt>
+              <dd>{r.status.image}</dd>
+            </>
+          )}
+          {spec.model && (
+            <>
+              <dt>{trans.__('Model')}</dt>
+              <dd>{spec.model.name}</dd>
+            </>
+          )}
+          {spec.dataset && (
+            <>
+              <dt>{trans.__('Dataset')}</dt>
+              <dd>{spec.dataset.name}</dd>
+            </>
+          )}
+          {spec.resources?.gpu && (
+            <>
+              <dt>{trans.__('GPU')}</dt>
               <dd>
-                {Object.entries(spec.params).map(([k, v]) => `${k}=${v}`).join(', ')}
+                {spec.resources.gpu.count} × {spec.resources.gpu.type}
               </dd>
             </>
           )}
-          {r.status?.artifacts?.url && (<><dt>Artifacts</dt><dd>{r.status.artifacts.url}</dd></>)}
-          {r.status?.url && (<><dt>Address</dt><dd>{r.status.url}</dd></>)}
+          {spec.params && Object.keys(spec.params).length > 0 && (
+            <>
+              <dt>{trans.__('Params')}</dt>
+              <dd>
+                {Object.entries(spec.params)
+                  .map(([k, v]) => `${k}=${v}`)
+                  .join(', ')}
+              </dd>
+            </>
+          )}
+          {r.status?.artifacts?.url && (
+            <>
+              <dt>{trans.__('Artifacts')}</dt>
+              <dd>{r.status.artifacts.url}</dd>
+            </>
+          )}
+          {r.status?.url && (
+            <>
+              <dt>{trans.__('Address')}</dt>
+              <dd>{r.status.url}</dd>
+            </>
+          )}
         </dl>
-        <h3>Conditions</h3>
+        <h3>{trans.__('Conditions')}</h3>
         <table className="jp-substratus-Conditions">
           <thead>
-            <tr><th>Type</th><th>Status</th><th>Reason</th><th>Message</th></tr>
+            <tr>
+              <th>{trans.__('Type')}</th>
+              <th>{trans.__('Status')}</th>
+              <th>{trans.__('Reason')}</th>
+              <th>{trans.__('Message')}</th>
+            </tr>
           </thead>
           <tbody>
             {(r.status?.conditions ?? []).map(c => (
               <tr key={c.type} data-status={c.status}>
-                <td>{c.type}</td><td>{c.status}</td><td>{c.reason}</td><td>{c.message}</td>
+                <td>{c.type}</td>
+                <td>{c.status}</td>
+                <td>{c.reason}</td>
+                <td>{c.message}</td>
               </tr>
             ))}
           </tbody>
         </table>
         {this._progress.some(p => p.loss !== undefined) && (
           <>
-            <h3>Training</h3>
+            <h3>{trans.__('Training')}</h3>
             <div className="jp-substratus-Progress">
-              step {last.step}
-              {last.epoch !== undefined && `, epoch ${last.epoch.toFixed(2)}`}
-              {last.loss !== undefined && `, loss ${last.loss.toFixed(4)}`}
-              {last.etaSeconds !== undefined && `, ETA ${formatEta(last.etaSeconds)}`}
+              {trans.__('step %1', last.step)}
+              {last.epoch !== undefined && trans.__(', epoch %1', last.epoch.toFixed(2))}
+              {last.loss !== undefined && trans.__(', loss %1', last.loss.toFixed(4))}
+              {last.etaSeconds !== undefined && trans.__(', ETA %1', formatEta(last.etaSeconds))}
             </div>
-            <LossChart points={this._progress} />
+            <LossChart points={this._progress} trans={trans} />
           </>
         )}
         {r.kind === 'Server' && state.phase === 'ready' && (
           <>
-            <h3>Prompt</h3>
-            <PromptBox client={this._store.client} server={r.metadata.name} />
+            <h3>{trans.__('Prompt')}</h3>
+            <PromptBox client={this._store.client} server={r.metadata.name} trans={trans} />
           </>
         )}
         <h3>
-          Logs{' '}
+          {trans.__('Logs')}{' '}
           <button className="jp-substratus-Action" onClick={() => this.startLogs()}>
-            Reload
+            {trans.__('Reload')}
           </button>
         </h3>
         {this._logError && <div className="jp-substratus-Error">{this._logError}</div>}
-        <pre className="jp-substratus-Logs" tabIndex={0} aria-label="Logs">
+        <pre className="jp-substratus-Logs" tabIndex={0} aria-label={trans.__('Logs')}>
           {this._logs.join('\n')}
         </pre>
       </div>
@@ -177,7 +227,7 @@ export class DetailsPanel extends ReactWidget {
       this._addLines(buffer.flush());
     } catch (error) {
       if (!abort.signal.aborted) {
-        this._logError = `Logs: ${(error as Error).message ?? error}`;
+        this._logError = this._trans.__('Logs: %1', (error as Error).message ?? error);
         this.update();
       }
     } finally {

@@ -3,6 +3,7 @@
  * the API's field errors are shown beside the fields they name.
  */
 import { Dialog, ReactWidget } from '@jupyterlab/apputils';
+import type { TranslationBundle } from '@jupyterlab/translation';
 import * as React from 'react';
 
 import { ApiError } from '../api/client';
@@ -42,12 +43,15 @@ function FieldRow(props: {
     value,
     'aria-invalid': errors.length > 0,
     'aria-describedby': errors.length ? errorId : undefined,
-    onChange: (e: React.ChangeEvent<any>) => props.onChange(e.target.value)
+    onChange: (e: React.ChangeEvent<HTMLInputElement | HTMLTextAreaElement | HTMLSelectElement>) =>
+      props.onChange(e.target.value)
   };
   let input: JSX.Element;
   switch (field.kind) {
     case 'textarea':
-      input = <textarea {...common} rows={3} className="jp-mod-styled" placeholder={field.placeholder} />;
+      input = (
+        <textarea {...common} rows={3} className="jp-mod-styled" placeholder={field.placeholder} />
+      );
       break;
     case 'select':
       input = (
@@ -96,7 +100,8 @@ export class FormBody extends ReactWidget {
     readonly fields: IFieldSpec[],
     initial: FormValues,
     private readonly _fieldPaths: Record<string, string[]>,
-    private readonly _submit: (values: FormValues) => Promise<unknown>
+    private readonly _submit: (values: FormValues) => Promise<unknown>,
+    private readonly _trans: TranslationBundle
   ) {
     super();
     this.addClass('jp-substratus-Form');
@@ -158,7 +163,7 @@ export class FormBody extends ReactWidget {
             ))}
           </div>
         )}
-        {s.busy && <div className="jp-substratus-FormBusy">Sending…</div>}
+        {s.busy && <div className="jp-substratus-FormBusy">{this._trans.__('Sending…')}</div>}
       </form>
     );
   }
@@ -221,16 +226,25 @@ export interface IFormDialogOptions {
   fieldPaths: Record<string, string[]>;
   acceptLabel: string;
   submit: (values: FormValues) => Promise<unknown>;
+  trans: TranslationBundle;
 }
 
 /** Show the form; resolves with the values the API accepted, or undefined on cancel. */
-export async function showFormDialog(
-  options: IFormDialogOptions
-): Promise<FormValues | undefined> {
-  const body = new FormBody(options.fields, options.initial, options.fieldPaths, options.submit);
+export async function showFormDialog(options: IFormDialogOptions): Promise<FormValues | undefined> {
+  const { trans } = options;
+  const body = new FormBody(
+    options.fields,
+    options.initial,
+    options.fieldPaths,
+    options.submit,
+    trans
+  );
   const dialog = new SubmitDialog(body, {
     title: options.title,
-    buttons: [Dialog.cancelButton(), Dialog.okButton({ label: options.acceptLabel })],
+    buttons: [
+      Dialog.cancelButton({ label: trans.__('Cancel') }),
+      Dialog.okButton({ label: options.acceptLabel })
+    ],
     focusNodeSelector: 'input, select, textarea'
   });
   dialog.addClass('jp-substratus-Dialog');

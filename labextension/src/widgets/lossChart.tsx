@@ -1,6 +1,7 @@
 /**
  * The training loss over steps, as a small SVG line chart in the theme's colours.
  */
+import type { TranslationBundle } from '@jupyterlab/translation';
 import * as React from 'react';
 
 import { IProgressPoint, lossPolyline } from '../logic/progress';
@@ -8,7 +9,11 @@ import { IProgressPoint, lossPolyline } from '../logic/progress';
 const WIDTH = 360;
 const HEIGHT = 140;
 
-export function LossChart(props: { points: IProgressPoint[] }): JSX.Element {
+export function LossChart(props: {
+  points: IProgressPoint[];
+  trans: TranslationBundle;
+}): JSX.Element {
+  const { trans } = props;
   const withLoss = props.points.filter(p => p.loss !== undefined);
   const losses = withLoss.map(p => p.loss as number);
   const min = Math.min(...losses);
@@ -20,7 +25,12 @@ export function LossChart(props: { points: IProgressPoint[] }): JSX.Element {
         height={HEIGHT}
         viewBox={`0 0 ${WIDTH} ${HEIGHT}`}
         role="img"
-        aria-label={`Training loss over ${withLoss.length} steps, from ${losses[0]?.toFixed(3)} to ${losses[losses.length - 1]?.toFixed(3)}`}
+        aria-label={trans.__(
+          'Training loss over %1 steps, from %2 to %3',
+          withLoss.length,
+          losses[0]?.toFixed(3),
+          losses[losses.length - 1]?.toFixed(3)
+        )}
       >
         <rect x={0} y={0} width={WIDTH} height={HEIGHT} className="jp-substratus-ChartBg" />
         <polyline
@@ -30,8 +40,13 @@ export function LossChart(props: { points: IProgressPoint[] }): JSX.Element {
         />
       </svg>
       <figcaption>
-        loss {max.toFixed(3)} (top) to {min.toFixed(3)} (bottom), steps{' '}
-        {withLoss[0]?.step}–{withLoss[withLoss.length - 1]?.step}
+        {trans.__(
+          'loss %1 (top) to %2 (bottom), steps %3–%4',
+          max.toFixed(3),
+          min.toFixed(3),
+          withLoss[0]?.step,
+          withLoss[withLoss.length - 1]?.step
+        )}
       </figcaption>
     </figure>
   );

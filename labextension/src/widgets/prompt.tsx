@@ -1,12 +1,18 @@
 /**
  * A prompt box for a ready Server: sends the prompt and shows the answer as it streams.
  */
+import type { TranslationBundle } from '@jupyterlab/translation';
 import * as React from 'react';
 
 import { SubstratusClient } from '../api/client';
 import { completionDelta, SseParser } from '../logic/sse';
 
-export function PromptBox(props: { client: SubstratusClient; server: string }): JSX.Element {
+export function PromptBox(props: {
+  client: SubstratusClient;
+  server: string;
+  trans: TranslationBundle;
+}): JSX.Element {
+  const { trans } = props;
   const [prompt, setPrompt] = React.useState('');
   const [answer, setAnswer] = React.useState('');
   const [error, setError] = React.useState('');
@@ -52,7 +58,7 @@ export function PromptBox(props: { client: SubstratusClient; server: string }): 
     <div className="jp-substratus-Prompt">
       <textarea
         className="jp-mod-styled"
-        aria-label="Prompt"
+        aria-label={trans.__('Prompt')}
         rows={3}
         value={prompt}
         onChange={e => setPrompt(e.target.value)}
@@ -61,15 +67,19 @@ export function PromptBox(props: { client: SubstratusClient; server: string }): 
             void send();
           }
         }}
-        placeholder="Ask the model… (Ctrl+Enter sends)"
+        placeholder={trans.__('Ask the model… (Ctrl+Enter sends)')}
       />
       <div>
-        <button className="jp-mod-styled jp-mod-accept" disabled={busy || !prompt} onClick={() => void send()}>
-          Send
+        <button
+          className="jp-mod-styled jp-mod-accept"
+          disabled={busy || !prompt}
+          onClick={() => void send()}
+        >
+          {trans.__('Send')}
         </button>
         {busy && (
           <button className="jp-mod-styled" onClick={() => abort.current?.abort()}>
-            Stop
+            {trans.__('Stop')}
           </button>
         )}
       </div>

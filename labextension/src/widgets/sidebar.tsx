@@ -3,42 +3,58 @@
  * Every action is a command, so the same things are reachable from the palette.
  */
 import { ReactWidget } from '@jupyterlab/apputils';
+import type { TranslationBundle } from '@jupyterlab/translation';
 import { CommandRegistry } from '@lumino/commands';
 import * as React from 'react';
 
-import { IResource, Kind, KINDS } from '../api/types';
-import { Action, actionsFor, deriveState, describeState } from '../logic/state';
+import { IResource, IServerInfo, Kind, KINDS } from '../api/types';
+import { Action, actionsFor, deriveState, describeState, phaseLabel } from '../logic/state';
 import { ResourceStore } from '../model';
 import { CommandIDs } from '../commands';
 
-const SECTION_TITLES: Record<Kind, string> = {
-  Dataset: 'Datasets',
-  Model: 'Models',
-  Server: 'Servers',
-  Notebook: 'Notebooks'
-};
+function sectionTitle(kind: Kind, trans: TranslationBundle): string {
+  const titles: Record<Kind, string> = {
+    Dataset: trans.__('Datasets'),
+    Model: trans.__('Models'),
+    Server: trans.__('Servers'),
+    Notebook: trans.__('Notebooks')
+  };
+  return titles[kind];
+}
 
-const CREATE: Record<Kind, Array<{ command: string; label: string }>> = {
-  Dataset: [{ command: CommandIDs.createDataset, label: 'New' }],
-  Model: [
-    { command: CommandIDs.importModel, label: 'Import' },
-    { command: CommandIDs.fineTune, label: 'Fine-tune' }
-  ],
-  Server: [{ command: CommandIDs.deployServer, label: 'Deploy' }],
-  Notebook: [{ command: CommandIDs.createNotebook, label: 'New' }]
-};
+function createButtons(
+  kind: Kind,
+  trans: TranslationBundle
+): Array<{ command: string; label: string }> {
+  const buttons: Record<Kind, Array<{ command: string; label: string }>> = {
+    Dataset: [{ command: CommandIDs.createDataset, label: trans.__('New') }],
+    Model: [
+      { command: CommandIDs.importModel, label: trans.__('Import') },
+      { command: CommandIDs.fineTune, label: trans.__('Fine-tune') }
+    ],
+    Server: [{ command: CommandIDs.deployServer, label: trans.__('Deploy') }],
+    Notebook: [{ command: CommandIDs.createNotebook, label: trans.__('New') }]
+  };
+  return buttons[kind];
+}
 
-const ACTION_COMMANDS: Record<Action, { command: string; label: string }> = {
-  details: { command: CommandIDs.details, label: 'Details' },
-  logs: { command: CommandIDs.logs, label: 'Logs' },
-  delete: { command: CommandIDs.delete_, label: 'Delete' },
-  rerun: { command: CommandIDs.rerun, label: 'Run again' },
-  finetune: { command: CommandIDs.fineTune, label: 'Fine-tune' },
-  deploy: { command: CommandIDs.deployServer, label: 'Deploy' },
-  suspend: { command: CommandIDs.suspend, label: 'Suspend' },
-  resume: { command: CommandIDs.resume, label: 'Resume' },
-  open: { command: CommandIDs.openNotebook, label: 'Open' }
-};
+function actionCommand(
+  action: Action,
+  trans: TranslationBundle
+): { command: string; label: string } {
+  const commands: Record<Action, { command: string; label: string }> = {
+    details: { command: CommandIDs.details, label: trans.__('Details') },
+    logs: { command: CommandIDs.logs, label: trans.__('Logs') },
+    delete: { command: CommandIDs.delete_, label: trans.__('Delete') },
+    rerun: { command: CommandIDs.rerun, label: trans.__('Run again') },
+    finetune: { command: CommandIDs.fineTune, label: trans.__('Fine-tune') },
+    deploy: { command: CommandIDs.deployServer, label: trans.__('Deploy') },
+    suspend: { command: CommandIDs.suspend, label: trans.__('Suspend') },
+    resume: { command: CommandIDs.resume, label: trans.__('Resume') },
+    open: { command: CommandIDs.openNotebook, label: trans.__('Open') }
+  };
+  return commands[action];
+}
 
 function argsFor(action: Action, r: IResource): Record<string, string> {
   if (action === 'finetune' || action === 'deploy') {
@@ -47,9 +63,16 @@ function argsFor(action: Action, r: IResource): Record<string, string> {
   return { kind: r.kind, name: r.metadata.name };
 }
 
-function Row(props: { resource: IResource; commands: CommandRegistry }): JSX.Element {
-  const { resource, commands } = props;
-  const state = deriveState(resource);
+interface IRowProps {
+  resource: IResource;
+  commands: CommandRegistry;
+  store: ResourceStore;
+  trans: TranslationBundle;
+}
+
+function Row(props: IRowProps): JSX.Element {
+  const { resource, commands, store, trans } = props;
+  const state = deriveState(resource, store.reasons);
   const name = resource.metadata.name;
   return (
     <li
@@ -61,9 +84,9 @@ function Row(props: { resource: IResource; commands: CommandRegistry }): JSX.Ele
       <div className="jp-substratus-RowHead">
         <span
           className={`jp-substratus-Phase jp-substratus-Phase-${state.phase}`}
-          title={describeState(state)}
+          title={describeState(state, trans)}
         >
-          {state.phase}
+          {phaseLabel(state.phase, trans)}
         </span>
         <span className="jp-substratus-Name" title={name}>
           {name}
@@ -78,9 +101,13 @@ function Row(props: { resource: IResource; commands: CommandRegistry }): JSX.Ele
       {state.phase !== 'failed' && state.phase !== 'ready' && state.message && (
         <div className="jp-substratus-Why">{state.message}</div>
       )}
-      <div className="jp-substratus-Actions" role="toolbar" aria-label={`Actions for ${name}`}>
-        {actionsFor(resource, state).map(action => {
-          const { command, label } = ACTION_COMMANDS[action];
+      <div
+        className="jp-substratus-Actions"
+        role="toolbar"
+        aria-label={trans.__('Actions for %1', name)}
+      >
+        {actionsFor(resource, state, store.info).map(action => {
+          const { command, label } = actionCommand(action, trans);
           return (
             <button
               key={action}
@@ -102,16 +129,18 @@ function Section(props: {
   kind: Kind;
   items: IResource[];
   commands: CommandRegistry;
+  store: ResourceStore;
+  trans: TranslationBundle;
 }): JSX.Element {
-  const { kind, items, commands } = props;
+  const { kind, items, commands, store, trans } = props;
   const headingId = `jp-substratus-section-${kind}`;
   return (
     <section className="jp-substratus-Section" data-kind={kind} aria-labelledby={headingId}>
       <header className="jp-substratus-SectionHead">
         <h3 id={headingId}>
-          {SECTION_TITLES[kind]} <span className="jp-substratus-Count">{items.length}</span>
+          {sectionTitle(kind, trans)} <span className="jp-substratus-Count">{items.length}</span>
         </h3>
-        {CREATE[kind].map(c => (
+        {createButtons(kind, trans).map(c => (
           <button
             key={c.command}
             className="jp-substratus-Create"
@@ -124,11 +153,19 @@ function Section(props: {
         ))}
       </header>
       {items.length === 0 ? (
-        <div className="jp-substratus-Empty">No {SECTION_TITLES[kind].toLowerCase()} yet.</div>
+        <div className="jp-substratus-Empty">
+          {trans.__('No %1 yet.', sectionTitle(kind, trans).toLowerCase())}
+        </div>
       ) : (
         <ul className="jp-substratus-List">
           {items.map(r => (
-            <Row key={r.metadata.name} resource={r} commands={commands} />
+            <Row
+              key={r.metadata.name}
+              resource={r}
+              commands={commands}
+              store={store}
+              trans={trans}
+            />
           ))}
         </ul>
       )}
@@ -140,7 +177,8 @@ export class SubstratusSidebar extends ReactWidget {
   constructor(
     private readonly _store: ResourceStore,
     private readonly _commands: CommandRegistry,
-    private readonly _settings: () => { backend: string; namespace: string }
+    private readonly _settings: () => { backend: string; namespace: string },
+    private readonly _trans: TranslationBundle
   ) {
     super();
     this.addClass('jp-substratus-Sidebar');
@@ -149,20 +187,24 @@ export class SubstratusSidebar extends ReactWidget {
 
   render(): JSX.Element {
     const lists = this._store.lists;
-    const info = this._store.info;
+    const info: IServerInfo | undefined = this._store.info;
+    const trans = this._trans;
     const { backend: expected, namespace } = this._settings();
     const mismatch = info && expected !== 'auto' && expected !== info.backend;
     return (
       <div className="jp-substratus-SidebarInner">
         <div className="jp-substratus-SidebarHead">
           <h2>Substratus</h2>
-          <span className="jp-substratus-Backend" title="Backend and namespace of the server">
+          <span
+            className="jp-substratus-Backend"
+            title={trans.__('Backend and namespace of the server')}
+          >
             {info ? `${info.backend} · ${namespace || info.namespace}` : ''}
           </span>
           <button
             className="jp-substratus-Refresh"
-            aria-label="Refresh"
-            title="Refresh"
+            aria-label={trans.__('Refresh')}
+            title={trans.__('Refresh')}
             onClick={() => void this._commands.execute(CommandIDs.refresh)}
           >
             ⟳
@@ -170,7 +212,11 @@ export class SubstratusSidebar extends ReactWidget {
         </div>
         {mismatch && (
           <div className="jp-substratus-Warning" role="status">
-            The server uses the {info.backend} backend; the settings expect {expected}.
+            {trans.__(
+              'The server uses the %1 backend; the settings expect %2.',
+              info.backend,
+              expected
+            )}
           </div>
         )}
         {this._store.error && (
@@ -179,7 +225,14 @@ export class SubstratusSidebar extends ReactWidget {
           </div>
         )}
         {KINDS.map(kind => (
-          <Section key={kind} kind={kind} items={lists[kind]} commands={this._commands} />
+          <Section
+            key={kind}
+            kind={kind}
+            items={lists[kind]}
+            commands={this._commands}
+            store={this._store}
+            trans={trans}
+          />
         ))}
       </div>
     );
