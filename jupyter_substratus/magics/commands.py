@@ -25,7 +25,7 @@ from IPython.core.magic import Magics, line_cell_magic, magics_class
 
 from jupyter_substratus.api import API_VERSION, GPU_TYPES, KINDS, KINDS_BY_PLURAL, ResourceValidationError, parse
 from jupyter_substratus.backends import BackendError
-from jupyter_substratus.export import ExportError, fine_tune_manifest, prepare_export
+from jupyter_substratus.export import ExportError, fine_tune, fine_tune_manifest
 
 from .display import Progress, ResourceTable
 from .session import Session
@@ -278,12 +278,10 @@ class SubstratusMagics(Magics):
             (directory / notebook).write_text(json.dumps(_notebook_of(cell)))
             try:
                 model = fine_tune_manifest(args.name, args.model, args.dataset, dict(args.params), args.gpu)
-                context, manifest = prepare_export(directory, notebook, model)
+                launched = self.session.run(lambda backend: fine_tune(backend, directory, notebook, model))
             finally:
                 if args.dir:
                     (directory / notebook).unlink()
-        self.session.create(manifest)
-        upload = manifest["spec"]["build"]["upload"]
         progress = Progress(f"Model {args.name}", self.rich)
 
         def on_progress(state):
@@ -292,8 +290,8 @@ class SubstratusMagics(Magics):
             else:
                 progress.update(state.message)
 
-        state = self.session.upload(args.name, context.data, upload["md5Checksum"], upload["requestID"],
-                                    on_progress, min(args.timeout, 600.0))
+        state = self.session.run(lambda backend: launched.upload(on_progress, min(args.timeout, 600.0)))
+        context = launched.context
         summary = "already uploaded" if state.step == "skipped" else f"uploaded {len(context.data) / 1024:.1f} kB"
         if not args.wait:
             progress.done(f"{summary}; building and training in the background "
