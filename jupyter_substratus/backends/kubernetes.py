@@ -14,6 +14,7 @@ of the change stream the push channel serves.
 from __future__ import annotations
 
 import asyncio
+import base64
 import collections
 import concurrent.futures
 import json
@@ -40,6 +41,7 @@ from .base import (
     Unavailable,
     UploadProgress,
 )
+from .portforward import PortForward
 
 log = logging.getLogger(__name__)
 
@@ -292,6 +294,29 @@ class KubernetesBackend(Backend):
                 response.close()
             except Exception:  # noqa: BLE001 - closing a broken stream
                 pass
+
+    async def notebook_token(self, name: str, namespace: str | None = None) -> str:
+        ns = self._namespace(namespace)
+        await self.get("notebooks", name, ns)  # NotFound for an unknown Notebook
+        selector = f"{KIND_LABEL}=Notebook,{NAME_LABEL}={name}"
+        secrets = await self._call(self._core.list_namespaced_secret, ns, label_selector=selector)
+        for secret in secrets.items:
+            if token := (secret.data or {}).get("token"):
+                return base64.b64decode(token).decode()
+        raise NotFound(f"Notebook {name} has no token Secret yet: the operator makes it when it starts the Notebook")
+
+    async def port_forward(self, plural: str, name: str, port: int, namespace: str | None = None,
+                           local_port: int = 0) -> PortForward:
+        self._check_plural(plural)
+        ns = self._namespace(namespace)
+        pod = await self._workload_pod(plural, name, ns)
+        from kubernetes.stream import portforward
+
+        def connect():
+            forward = portforward(self._core.connect_get_namespaced_pod_portforward, pod, ns, ports=str(port))
+            return forward.socket(port)
+
+        return PortForward(connect, local_port)
 
     async def upload(self, plural: str, name: str, data: bytes, md5_hex: str, request_id: str,
                      namespace: str | None = None, progress: ProgressCallback | None = None,

@@ -6,6 +6,7 @@ fine-tuning Model through a backend (create, then the upload handshake).
 
 from .context import (
     DEFAULT_MAX_BYTES,
+    NOTEBOOK_IMAGE,
     TRAINER_IMAGE,
     BuildContext,
     ExportError,
@@ -14,10 +15,11 @@ from .context import (
     notebook_context,
     notebook_dockerfile,
 )
-from .launch import Export, ExportManager, Launch, fine_tune, fine_tune_manifest, launch, prepare_export
+from .launch import Export, ExportManager, Launch, fine_tune, fine_tune_manifest, launch, parse_gpu, prepare_export
 
 __all__ = [
     "DEFAULT_MAX_BYTES",
+    "NOTEBOOK_IMAGE",
     "TRAINER_IMAGE",
     "BuildContext",
     "Export",
@@ -31,5 +33,6 @@ __all__ = [
     "launch",
     "notebook_context",
     "notebook_dockerfile",
+    "parse_gpu",
     "prepare_export",
 ]

@@ -30,6 +30,7 @@ from pathlib import Path, PurePosixPath
 import pathspec
 
 TRAINER_IMAGE = "substratusai/model-trainer-huggingface"
+NOTEBOOK_IMAGE = "substratusai/notebook-base"
 DEFAULT_MAX_BYTES = 100 * 1024 * 1024
 ALWAYS_EXCLUDED = (".git", ".ipynb_checkpoints", "__pycache__")
 SRC = "/content/src"

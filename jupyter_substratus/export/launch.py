@@ -16,10 +16,24 @@ import uuid
 from dataclasses import dataclass, field
 from typing import Any
 
-from jupyter_substratus.api import API_VERSION, KINDS, parse
+from jupyter_substratus.api import API_VERSION, GPU_TYPES, KINDS, parse
 from jupyter_substratus.backends.base import Backend, BackendError, ProgressCallback, UploadProgress
 
 from .context import DEFAULT_MAX_BYTES, TRAINER_IMAGE, BuildContext, build_context
+
+
+def parse_gpu(text: str) -> tuple[str, int]:
+    """TYPE[:COUNT] (as the magics' and the CLI's --gpu take it) -> (type, count); ValueError names the problem."""
+    kind, _, count = text.partition(":")
+    if kind not in GPU_TYPES:
+        raise ValueError(f"GPU type {kind!r} is not one of {', '.join(GPU_TYPES)}")
+    try:
+        number = int(count or "1")
+    except ValueError:
+        raise ValueError(f"GPU count {count!r} is not a whole number (write TYPE:COUNT)") from None
+    if number < 1:
+        raise ValueError(f"GPU count {number} must be at least 1")
+    return kind, number
 
 
 def fine_tune_manifest(name: str, base_model: str, dataset: str | None = None,

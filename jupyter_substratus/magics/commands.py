@@ -23,9 +23,9 @@ from typing import Any
 from IPython.core.error import UsageError
 from IPython.core.magic import Magics, line_cell_magic, magics_class
 
-from jupyter_substratus.api import API_VERSION, GPU_TYPES, KINDS, KINDS_BY_PLURAL, ResourceValidationError, parse
+from jupyter_substratus.api import API_VERSION, KINDS, KINDS_BY_PLURAL, ResourceValidationError, parse
 from jupyter_substratus.backends import BackendError
-from jupyter_substratus.export import ExportError, fine_tune, fine_tune_manifest
+from jupyter_substratus.export import ExportError, fine_tune, fine_tune_manifest, parse_gpu
 
 from .display import Progress, ResourceTable
 from .session import Session
@@ -64,14 +64,10 @@ def _plural(kind: str) -> str:
 
 
 def _gpu(text: str) -> tuple[str, int]:
-    kind, _, count = text.partition(":")
-    if kind not in GPU_TYPES:
-        raise argparse.ArgumentTypeError(f"GPU type {kind!r} is not one of {', '.join(GPU_TYPES)}")
     try:
-        number = int(count or "1")
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"GPU count {count!r} is not a whole number (write TYPE:COUNT)") from None
-    return kind, number
+        return parse_gpu(text)
+    except ValueError as e:
+        raise argparse.ArgumentTypeError(str(e)) from None
 
 
 def _param(text: str) -> tuple[str, Any]:
