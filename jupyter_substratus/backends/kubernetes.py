@@ -335,6 +335,9 @@ class KubernetesBackend(Backend):
         try:
             current = await self.get(plural, name, namespace)
             offer = uploads.upload_offer(current, request_id)
+            if offer is None and (refused := uploads.upload_refused(current)):
+                report("failed", refused)
+                raise BadRequest(f"the upload of {name} was refused: {refused}")
             if offer is None:
                 loop = asyncio.get_running_loop()
                 async with asyncio.timeout(timeout) as deadline:
@@ -349,6 +352,9 @@ class KubernetesBackend(Backend):
                         offer = uploads.upload_offer(obj, request_id)
                         if offer is not None:
                             break
+                        if refused := uploads.upload_refused(obj):
+                            report("failed", refused)
+                            raise BadRequest(f"the upload of {name} was refused: {refused}")
                         if waiting := uploads.waiting_for_dependencies(obj):
                             # The operator is there and offers the URL once the base model and
                             # dataset are ready: that wait is not the operator's absence.

@@ -132,7 +132,12 @@ class Opener:
             try:
                 if kind == "local":
                     manifest = notebooks.with_base_image(manifest)
-                await self.open(manifest)
+                try:
+                    await self.open(manifest)
+                except Failure:
+                    if not self.args.keep_running and await self._get() is not None:
+                        await self.suspend()  # nothing left waiting for a node, or retrying, unseen
+                    raise
                 opened = True
                 if kind == "local":
                     await self.serve_locally()
