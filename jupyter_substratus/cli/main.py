@@ -19,6 +19,7 @@ import signal
 import socket
 import subprocess
 import sys
+import tempfile
 import time
 import urllib.request
 import webbrowser
@@ -302,14 +303,16 @@ class Opener:
         if (self.directory / "requirements.txt").is_file():
             self.say("local backend: requirements.txt is not installed for you (pip install -r requirements.txt)")
         token, port = secrets.token_urlsafe(24), self.args.port or _free_port()
-        process = subprocess.Popen(
-            [sys.executable, "-m", "jupyterlab", "--no-browser", f"--port={port}", "--ServerApp.port_retries=0",
-             "--ServerApp.ip=127.0.0.1", f"--IdentityProvider.token={token}",
-             f"--ServerApp.root_dir={self.directory}"],
-            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
+        command = [sys.executable, "-m", "jupyterlab", "--no-browser", f"--port={port}", "--ServerApp.port_retries=0",
+                   "--ServerApp.ip=127.0.0.1", f"--IdentityProvider.token={token}",
+                   f"--ServerApp.root_dir={self.directory}"]
+        if os.geteuid() == 0:  # as in a container: Jupyter refuses root without it
+            command.append("--allow-root")
+        log = tempfile.TemporaryFile()
+        process = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=log, start_new_session=True)
         try:
             base = f"http://127.0.0.1:{port}/"
-            await asyncio.to_thread(_wait_for_jupyter, base, token, process)
+            await asyncio.to_thread(_wait_for_jupyter, base, token, process, log)
             self.say(f"kernel 'Substratus: {self.name}' has the Notebook's model and dataset")
             self._show(base, token)
             await self.interrupted.wait()
@@ -319,6 +322,7 @@ class Opener:
                 await asyncio.to_thread(process.wait, 15)
             except subprocess.TimeoutExpired:
                 process.kill()
+            log.close()
 
 
 def _state_line(obj: dict[str, Any]) -> tuple[str, bool, bool]:
@@ -349,7 +353,7 @@ def _free_port() -> int:
         return sock.getsockname()[1]
 
 
-def _wait_for_jupyter(base: str, token: str, process: subprocess.Popen, timeout: float = 120.0) -> None:
+def _wait_for_jupyter(base: str, token: str, process: subprocess.Popen, log, timeout: float = 120.0) -> None:
     deadline = time.monotonic() + timeout
     request = urllib.request.Request(f"{base}api/status", headers={"Authorization": f"token {token}"})
     while True:
@@ -358,7 +362,10 @@ def _wait_for_jupyter(base: str, token: str, process: subprocess.Popen, timeout:
             return
         except OSError:
             if process.poll() is not None:
-                raise Failure(f"the local Jupyter exited ({process.returncode}) before it served") from None
+                log.seek(0)
+                last = next((line for line in reversed(log.read().decode(errors="replace").splitlines())
+                             if line.strip()), "")
+                raise Failure(f"the local Jupyter exited ({process.returncode}) before it served: {last}") from None
             if time.monotonic() > deadline:
                 raise Failure(f"the local Jupyter does not answer after {timeout:.0f} s") from None
             time.sleep(0.3)

@@ -3,11 +3,14 @@ directions, ignore rules, temp files, a conflict, a deletion, and a resumed sync
 
 import json
 import os
+import socket
 import time
+import urllib.parse
 
 import nbformat
 import pytest
 
+from jupyter_substratus.backends.portforward import PortForward
 from jupyter_substratus.cli.sync import Contents, Sync, SyncError
 
 
@@ -123,3 +126,17 @@ def test_a_later_run_knows_what_changed_meanwhile(local, pod_jupyter, tmp_path):
 def test_a_wrong_token_is_one_clear_error(local, pod_jupyter, tmp_path):
     with pytest.raises(SyncError, match="403"):
         Sync(local, Contents(pod_jupyter.url, "wrong"), tmp_path / "s.json").once()
+
+
+def test_sync_through_a_port_forward(local, pod_jupyter, tmp_path):
+    """The forward's byte copying, with a plain TCP connection where the cluster gives a
+    port-forward stream (the kubernetes client's, which the emulator cannot serve)."""
+    address = urllib.parse.urlsplit(pod_jupyter.url)
+    forward = PortForward(lambda: socket.create_connection((address.hostname, address.port)))
+    try:
+        (local / "a.ipynb").write_text(_notebook("print(2)"))
+        contents = Contents(f"http://127.0.0.1:{forward.local_port}/", pod_jupyter.token)
+        assert Sync(local, contents, tmp_path / "s.json").once().pushed == ["a.ipynb"]
+        assert (pod_jupyter.root / "a.ipynb").read_text() == (local / "a.ipynb").read_text()
+    finally:
+        forward.close()
