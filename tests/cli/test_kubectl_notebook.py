@@ -172,3 +172,40 @@ def test_an_unschedulable_pod(project, cli_env, kube_emulator, kube_namespace, s
         child.close()
         assert child.exitstatus == 1
         assert kube_emulator.get("notebooks", "proj", kube_namespace)["spec"]["suspend"] is True, "no pod left waiting"
+
+
+def test_sync_through_the_port_forward_and_back_on_ctrl_c(project, cli_env, kube_emulator, kube_namespace, sim,
+                                                          pod_jupyter):
+    """The whole loop with the kubernetes client's port-forward (the emulator relays the stream
+    to a real Jupyter standing in for the pod): local files sent on open, the pod's edits
+    brought back by the last sync on Ctrl-C, then the Notebook suspended."""
+    (project / "notes.tmp").write_text("a temp file")
+    with running_operator(kube_emulator, kube_namespace, GKE_CONFIG):
+        child = _spawn([str(project), "-n", kube_namespace, "--no-browser", "--image", "substratusai/notebook-base",
+                        "--sync-interval", "600"], cli_env)
+        secret = wait_for(lambda: sim.get("secrets", "proj-notebook-token"), 30, "the token Secret")
+        kube_emulator.patch("secrets", secret["metadata"]["name"],
+                            {"data": {"token": base64.b64encode(pod_jupyter.token.encode()).decode()}}, kube_namespace)
+        sim.wait("pods", "proj-notebook")
+        address = pod_jupyter.url.removeprefix("http://").rstrip("/").split(":")
+        kube_emulator.forward_pod_port(kube_namespace, "proj-notebook", (address[0], int(address[1])))
+        sim.ready_pod("proj-notebook")
+        child.expect(r"http://127\.0\.0\.1:\d+/lab")
+        child.expect("sync: sent train.ipynb")
+        pod = pod_jupyter.root
+        wait_for(lambda: (pod / "requirements.txt").is_file(), 10, "the first sync")
+        assert (pod / "train.ipynb").read_bytes() == (project / "train.ipynb").read_bytes()
+        assert not (pod / "notes.tmp").exists()
+
+        (pod / "made-in-jupyter.py").write_text("print('from the pod')\n")
+        (pod / "requirements.txt").unlink()
+        child.sendintr()
+        child.expect("last sync back")
+        child.expect("sync: received made-in-jupyter.py")
+        child.expect("suspended, its work kept")
+        child.expect(pexpect.EOF)
+        child.close()
+    assert child.exitstatus == 0
+    assert (project / "made-in-jupyter.py").read_text() == "print('from the pod')\n"
+    assert not (project / "requirements.txt").exists(), "a deletion in the pod comes back too"
+    assert kube_emulator.get("notebooks", "proj", kube_namespace)["spec"]["suspend"] is True

@@ -218,6 +218,10 @@ class KubeCluster:
         """What GET pods/NAME/log answers for that pod (the pod must exist when it is read)."""
         self.call(self.emulator.store.pod_logs.__setitem__, (namespace, name), text)
 
+    def forward_pod_port(self, namespace: str, name: str, address: tuple[str, int]) -> None:
+        """Where GET pods/NAME/portforward relays to (the pod must exist when it is asked)."""
+        self.call(self.emulator.store.pod_ports.__setitem__, (namespace, name), address)
+
     def complete_job(self, namespace: str, name: str) -> dict[str, Any]:
         """Mark a Job succeeded, the way the Job controller reports it."""
         stamp = now()
