@@ -29,7 +29,7 @@ from typing import Any
 from jupyter_substratus.api import ResourceValidationError, parse
 from jupyter_substratus.api.workloads import FAILURE_REASONS, NOTEBOOK_PORT
 from jupyter_substratus.backends import Backend, BackendError, NotFound, choose_kind, make_backend
-from jupyter_substratus.export import Launch, launch, parse_gpu
+from jupyter_substratus.export import BuildContext, Launch, launch, parse_gpu
 
 from . import notebook as notebooks
 from .sync import Contents, Sync, SyncError
@@ -150,7 +150,8 @@ class Opener:
                 task.uncancel()
                 self.say("interrupted")
             if not self.args.keep_running:
-                await self.suspend()
+                if await self._get() is not None:
+                    await self.suspend()
             else:
                 self.say(f"Notebook {self.name} keeps running (--keep-running)")
             return 0
@@ -172,37 +173,30 @@ class Opener:
         else:
             parse(manifest)
         existing = await self._get()
-        launched: Launch | None = None
         if existing is None:
             self.say(f"creating Notebook {self.name}")
-            if context is not None:
-                launched = await launch(self.backend, context, manifest)
-                created = launched.created
-            else:
-                created = await self.backend.create(manifest)
+            launched = await launch(self.backend, context, manifest) if context else None
+            if launched is None:
+                await self.backend.create(manifest)
         else:
-            spec = dict(manifest["spec"])
-            before = existing.get("spec") or {}
-            same_content = context is not None and ((before.get("build") or {}).get("upload") or {}).get(
-                "md5Checksum") == context.md5
-            if same_content:
-                spec["build"] = before["build"]  # the same request: the operator's answer stands
-            self.say(f"resuming Notebook {self.name}" if before.get("suspend") else f"opening Notebook {self.name}")
-            if spec != {k: v for k, v in before.items() if k != "suspend"} or before.get("suspend"):
-                body = {**existing, "spec": spec}
-                created = await self.backend.replace(body)
-            else:
-                created = existing
-            if context is not None:
-                sent = {**manifest, "spec": spec}
-                launched = Launch(self.backend, context, sent, created)
+            launched = await self._resume(existing, manifest, context)
         if launched is not None:
             state = await launched.upload(self.terminal.upload, self.args.timeout)
-            if state.step == "skipped":
-                self.say("upload skipped: this content was built before")
-            else:
-                self.say("upload done")
-        await self._wait_ready(created)
+            self.say("upload skipped: this content was built before" if state.step == "skipped" else "upload done")
+        await self._wait_ready()
+
+    async def _resume(self, existing: dict[str, Any], manifest: dict[str, Any], context: BuildContext | None
+                      ) -> Launch | None:
+        """The Notebook there with the spec wanted now, running; its Launch when it builds."""
+        spec = dict(manifest["spec"])
+        before = existing.get("spec") or {}
+        if context is not None and ((before.get("build") or {}).get("upload") or {}).get("md5Checksum") == context.md5:
+            spec["build"] = before["build"]  # the same request: the operator's answer to it stands
+        self.say(f"resuming Notebook {self.name}" if before.get("suspend") else f"opening Notebook {self.name}")
+        current = existing
+        if before.get("suspend") or spec != {k: v for k, v in before.items() if k != "suspend"}:
+            current = await self.backend.replace({**existing, "spec": spec})
+        return Launch(self.backend, context, {**manifest, "spec": spec}, current) if context else None
 
     async def _get(self) -> dict[str, Any] | None:
         try:
@@ -210,7 +204,7 @@ class Opener:
         except NotFound:
             return None
 
-    async def _wait_ready(self, obj: dict[str, Any]) -> dict[str, Any]:
+    async def _wait_ready(self) -> dict[str, Any]:
         changes = await self.backend.changes()
         try:
             obj = await self.backend.get("notebooks", self.name)

@@ -54,7 +54,17 @@ def sim(kube_emulator, kube_namespace) -> Simulator:
 
 def _spawn(args, env) -> pexpect.spawn:
     return pexpect.spawn(sys.executable, ["-m", "jupyter_substratus.cli", *args], env=env, encoding="utf-8",
-                         timeout=60, dimensions=(40, 200))
+                         timeout=120, dimensions=(40, 200))
+
+
+def _ready_pod(sim, child) -> None:
+    """The kubelet's part, once the operator made the pod (the command's output shown if never)."""
+    try:
+        sim.wait("pods", "proj-notebook", timeout=60)
+    except AssertionError:
+        child.expect([pexpect.EOF, pexpect.TIMEOUT], timeout=1)
+        raise AssertionError(f"no pod; the command said: {child.before}") from None
+    sim.ready_pod("proj-notebook")
 
 
 def _token(cluster, namespace) -> str:
@@ -78,7 +88,7 @@ def test_open_suspend_and_resume(project, cli_env, kube_emulator, kube_namespace
     child.expect(r"uploading \[#+\] 100%")
     child.expect("upload done")
     _finish_build(kube_emulator, kube_namespace)
-    sim.ready_pod("proj-notebook")
+    _ready_pod(sim, child)
     child.expect("Notebook proj: ready")
     child.expect(r"http://127\.0\.0\.1:\d+/lab")
     child.expect(r"Ctrl-C: sync back and suspend")
@@ -104,7 +114,7 @@ def test_open_suspend_and_resume(project, cli_env, kube_emulator, kube_namespace
                     "--show-token"], cli_env)
     child.expect("resuming Notebook proj")
     child.expect("upload skipped: this content was built before")
-    sim.ready_pod("proj-notebook")
+    _ready_pod(sim, child)
     child.expect("Notebook proj: ready")
     child.expect(r"http://127\.0\.0\.1:\d+/lab\?token=(\S+)")
     assert child.match.group(1).strip() == _token(kube_emulator, kube_namespace)
@@ -121,7 +131,7 @@ def test_open_suspend_and_resume(project, cli_env, kube_emulator, kube_namespace
 def test_keep_running(project, cli_env, kube_emulator, kube_namespace, operator_with_uploads, sim):
     child = _spawn([str(project), "-n", kube_namespace, "--no-browser", "--no-sync", "--keep-running",
                     "--image", "substratusai/notebook-base"], cli_env)
-    sim.ready_pod("proj-notebook")
+    _ready_pod(sim, child)
     child.expect(r"http://127\.0\.0\.1:\d+/lab")
     child.sendintr()
     child.expect("keeps running")
@@ -162,7 +172,7 @@ def test_an_unschedulable_pod(project, cli_env, kube_emulator, kube_namespace, s
     with running_operator(kube_emulator, kube_namespace, GKE_CONFIG):
         child = _spawn([str(project), "-n", kube_namespace, "--no-browser", "--image", "substratusai/notebook-base",
                         "--gpu", "nvidia-h100:8", "--unschedulable-timeout", "1"], cli_env)
-        sim.wait("pods", "proj-notebook")
+        sim.wait("pods", "proj-notebook", timeout=60)
         kube_emulator.patch_status("pods", "proj-notebook", {"phase": "Pending", "conditions": [
             {"type": "PodScheduled", "status": "False", "reason": "Unschedulable",
              "message": "0/3 nodes are available: 3 Insufficient nvidia.com/gpu."}]}, kube_namespace)
@@ -186,10 +196,10 @@ def test_sync_through_the_port_forward_and_back_on_ctrl_c(project, cli_env, kube
         secret = wait_for(lambda: sim.get("secrets", "proj-notebook-token"), 30, "the token Secret")
         kube_emulator.patch("secrets", secret["metadata"]["name"],
                             {"data": {"token": base64.b64encode(pod_jupyter.token.encode()).decode()}}, kube_namespace)
-        sim.wait("pods", "proj-notebook")
+        sim.wait("pods", "proj-notebook", timeout=60)
         address = pod_jupyter.url.removeprefix("http://").rstrip("/").split(":")
         kube_emulator.forward_pod_port(kube_namespace, "proj-notebook", (address[0], int(address[1])))
-        sim.ready_pod("proj-notebook")
+        _ready_pod(sim, child)
         child.expect(r"http://127\.0\.0\.1:\d+/lab")
         child.expect("sync: sent train.ipynb")
         pod = pod_jupyter.root
