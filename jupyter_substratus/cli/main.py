@@ -60,8 +60,12 @@ def parser() -> argparse.ArgumentParser:
     p.add_argument("-n", "--namespace", help="default: the kubeconfig context's")
     p.add_argument("--kubeconfig", help="default: $KUBECONFIG or ~/.kube/config")
     p.add_argument("--context", help="the kubeconfig context")
-    p.add_argument("--backend", choices=("auto", "kubernetes", "local"), default="auto",
-                   help="auto: kubernetes where a cluster is configured, local otherwise")
+    p.add_argument(
+        "--backend",
+        choices=("auto", "kubernetes", "local"),
+        default="auto",
+        help="auto: kubernetes where a cluster is configured, local otherwise",
+    )
     p.add_argument("--port", type=int, default=0, help="the local port (default: a free one)")
     p.add_argument("--keep-running", action="store_true", help="on exit, leave the Notebook running")
     p.add_argument("--no-browser", action="store_true", help="print the URL, do not open a browser")
@@ -69,8 +73,12 @@ def parser() -> argparse.ArgumentParser:
     p.add_argument("--no-sync", action="store_true", help="do not sync the directory")
     p.add_argument("--sync-interval", type=float, default=2.0, help="seconds between sync rounds (default 2)")
     p.add_argument("--timeout", type=float, default=1800.0, help="seconds to wait for ready (default 1800)")
-    p.add_argument("--unschedulable-timeout", type=float, default=300.0,
-                   help="seconds a pod may wait for a node before giving up (default 300)")
+    p.add_argument(
+        "--unschedulable-timeout",
+        type=float,
+        default=300.0,
+        help="seconds a pod may wait for a node before giving up (default 300)",
+    )
     return p
 
 
@@ -110,9 +118,14 @@ class Opener:
     async def run(self) -> int:
         if not self.directory.is_dir():
             raise Failure(f"{self.args.dir!r} is not a directory")
-        manifest = notebooks.notebook_manifest(self.directory, name=self.args.name, gpu=self.args.gpu,
-                                               model=self.args.model, dataset=self.args.dataset,
-                                               image=self.args.image)
+        manifest = notebooks.notebook_manifest(
+            self.directory,
+            name=self.args.name,
+            gpu=self.args.gpu,
+            model=self.args.model,
+            dataset=self.args.dataset,
+            image=self.args.image,
+        )
         self.name = manifest["metadata"]["name"]
         kind = choose_kind(self.args.backend, self.args.kubeconfig)
         options = {"namespace": self.args.namespace}
@@ -185,8 +198,9 @@ class Opener:
             self.say("upload skipped: this content was built before" if state.step == "skipped" else "upload done")
         await self._wait_ready()
 
-    async def _resume(self, existing: dict[str, Any], manifest: dict[str, Any], context: BuildContext | None
-                      ) -> Launch | None:
+    async def _resume(
+        self, existing: dict[str, Any], manifest: dict[str, Any], context: BuildContext | None
+    ) -> Launch | None:
         """The Notebook there with the spec wanted now, running; its Launch when it builds."""
         spec = dict(manifest["spec"])
         before = existing.get("spec") or {}
@@ -220,8 +234,10 @@ class Opener:
                 if WAITS_FOR_NODE in line:
                     unscheduled_since = unscheduled_since or time.monotonic()
                     if time.monotonic() - unscheduled_since > self.args.unschedulable_timeout:
-                        raise Failure(f"Notebook {self.name} cannot be scheduled: {line} "
-                                      f"(no node with the GPU and resources it asks for)")
+                        raise Failure(
+                            f"Notebook {self.name} cannot be scheduled: {line} "
+                            f"(no node with the GPU and resources it asks for)"
+                        )
                 else:
                     unscheduled_since = None
                 left = min(deadline - time.monotonic(), 5.0)
@@ -297,9 +313,17 @@ class Opener:
         if (self.directory / "requirements.txt").is_file():
             self.say("local backend: requirements.txt is not installed for you (pip install -r requirements.txt)")
         token, port = secrets.token_urlsafe(24), self.args.port or _free_port()
-        command = [sys.executable, "-m", "jupyterlab", "--no-browser", f"--port={port}", "--ServerApp.port_retries=0",
-                   "--ServerApp.ip=127.0.0.1", f"--IdentityProvider.token={token}",
-                   f"--ServerApp.root_dir={self.directory}"]
+        command = [
+            sys.executable,
+            "-m",
+            "jupyterlab",
+            "--no-browser",
+            f"--port={port}",
+            "--ServerApp.port_retries=0",
+            "--ServerApp.ip=127.0.0.1",
+            f"--IdentityProvider.token={token}",
+            f"--ServerApp.root_dir={self.directory}",
+        ]
         if os.geteuid() == 0:  # as in a container: Jupyter refuses root without it
             command.append("--allow-root")
         log = tempfile.TemporaryFile()
@@ -357,8 +381,9 @@ def _wait_for_jupyter(base: str, token: str, process: subprocess.Popen, log, tim
         except OSError:
             if process.poll() is not None:
                 log.seek(0)
-                last = next((line for line in reversed(log.read().decode(errors="replace").splitlines())
-                             if line.strip()), "")
+                last = next(
+                    (line for line in reversed(log.read().decode(errors="replace").splitlines()) if line.strip()), ""
+                )
                 raise Failure(f"the local Jupyter exited ({process.returncode}) before it served: {last}") from None
             if time.monotonic() > deadline:
                 raise Failure(f"the local Jupyter does not answer after {timeout:.0f} s") from None

@@ -31,9 +31,15 @@ def default_name(directory: Path) -> str:
     return name or "notebook"
 
 
-def notebook_manifest(directory: Path, *, name: str | None = None, gpu: tuple[str, int] | None = None,
-                      model: str | None = None, dataset: str | None = None, image: str | None = None
-                      ) -> dict[str, Any]:
+def notebook_manifest(
+    directory: Path,
+    *,
+    name: str | None = None,
+    gpu: tuple[str, int] | None = None,
+    model: str | None = None,
+    dataset: str | None = None,
+    image: str | None = None,
+) -> dict[str, Any]:
     """The Notebook of `directory` (not validated yet): notebook.yaml there, the flags over it."""
     path = directory / MANIFEST_FILE
     if path.is_file():

@@ -32,8 +32,21 @@ from pathlib import Path
 
 from jupyter_substratus.export.context import ALWAYS_EXCLUDED, IgnoreRules
 
-TEMP_PATTERNS = ("*~", ".#*", "#*#", "*.swp", "*.swo", "*.swx", "*.tmp", "*.temp", "~$*", "*.part",
-                 "*.crdownload", "4913", "*.conflict-*")
+TEMP_PATTERNS = (
+    "*~",
+    ".#*",
+    "#*#",
+    "*.swp",
+    "*.swo",
+    "*.swx",
+    "*.tmp",
+    "*.temp",
+    "~$*",
+    "*.part",
+    "*.crdownload",
+    "4913",
+    "*.conflict-*",
+)
 MOUNTED = frozenset({"model", "data", "artifacts", "params.json"})  # the contract's, at /content
 
 
@@ -73,9 +86,12 @@ class Contents:
     def _request(self, method: str, path: str, body: dict | None = None, query: str = "") -> dict | None:
         url = self.base_url + urllib.parse.quote(path) + (f"?{query}" if query else "")
         data = json.dumps(body).encode() if body is not None else None
-        request = urllib.request.Request(url, data=data, method=method,
-                                         headers={"Authorization": f"token {self.token}",
-                                                  "Content-Type": "application/json"})
+        request = urllib.request.Request(
+            url,
+            data=data,
+            method=method,
+            headers={"Authorization": f"token {self.token}", "Content-Type": "application/json"},
+        )
         try:
             with urllib.request.urlopen(request, timeout=self.timeout) as response:
                 text = response.read()
@@ -87,8 +103,7 @@ class Contents:
                 message = json.loads(message).get("message") or message
             except ValueError:
                 pass
-            raise SyncError(f"the Notebook's Jupyter answered {e.code} for {method} {path or '/'}: {message}"
-                            ) from None
+            raise SyncError(f"the Notebook's Jupyter answered {e.code} for {method} {path or '/'}: {message}") from None
         return json.loads(text) if text else None
 
     def files(self, wanted_folder: Callable[[str], bool] = lambda path: True) -> dict[str, str]:
@@ -118,8 +133,9 @@ class Contents:
         parent = path.rpartition("/")[0]
         if parent:
             self.make_folders(parent)
-        model = self._request("PUT", path, {"type": "file", "format": "base64",
-                                            "content": base64.b64encode(data).decode()})
+        model = self._request(
+            "PUT", path, {"type": "file", "format": "base64", "content": base64.b64encode(data).decode()}
+        )
         return model["last_modified"]
 
     def make_folders(self, folder: str) -> None:
@@ -170,8 +186,9 @@ class Sync:
         for root, dirs, files in os.walk(self.directory):
             relative_root = Path(root).relative_to(self.directory).as_posix()
             prefix = "" if relative_root == "." else f"{relative_root}/"
-            dirs[:] = [d for d in dirs
-                       if not (Path(root) / d).is_symlink() and self.wanted(f"{prefix}{d}", rules, True)]
+            dirs[:] = [
+                d for d in dirs if not (Path(root) / d).is_symlink() and self.wanted(f"{prefix}{d}", rules, True)
+            ]
             for name in files:
                 path = f"{prefix}{name}"
                 if not self.wanted(path, rules):

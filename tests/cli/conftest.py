@@ -32,16 +32,29 @@ def pod_jupyter_server(tmp_path_factory):
     root = tmp_path_factory.mktemp("pod-content")
     token, port = secrets.token_hex(16), _free_port()
     process = subprocess.Popen(
-        [sys.executable, "-m", "jupyter_server", "--no-browser", f"--port={port}", "--ServerApp.port_retries=0",
-         "--ServerApp.ip=127.0.0.1", f"--ServerApp.token={token}", f"--ServerApp.root_dir={root}",
-         "--ServerApp.jpserver_extensions={}", "--allow-root"],
-        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        [
+            sys.executable,
+            "-m",
+            "jupyter_server",
+            "--no-browser",
+            f"--port={port}",
+            "--ServerApp.port_retries=0",
+            "--ServerApp.ip=127.0.0.1",
+            f"--ServerApp.token={token}",
+            f"--ServerApp.root_dir={root}",
+            "--ServerApp.jpserver_extensions={}",
+            "--allow-root",
+        ],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
     url = f"http://127.0.0.1:{port}/"
     deadline = time.monotonic() + 60
     while True:
         try:
-            urllib.request.urlopen(urllib.request.Request(f"{url}api/status",
-                                                          headers={"Authorization": f"token {token}"}), timeout=2)
+            urllib.request.urlopen(
+                urllib.request.Request(f"{url}api/status", headers={"Authorization": f"token {token}"}), timeout=2
+            )
             break
         except OSError:
             if process.poll() is not None or time.monotonic() > deadline:

@@ -32,17 +32,26 @@ def project(tmp_path):
 @pytest.fixture
 def cli_env(kube_emulator, tmp_path):
     env = {k: v for k, v in os.environ.items() if not k.startswith("PYTEST")}
-    env.update(KUBECONFIG=str(kube_emulator.kubeconfig), XDG_CACHE_HOME=str(tmp_path / "cache"),
-               HOME=str(tmp_path / "home"), PYTHONPATH=os.pathsep.join([str(ROOT), env.get("PYTHONPATH", "")]),
-               COLUMNS="200")
+    env.update(
+        KUBECONFIG=str(kube_emulator.kubeconfig),
+        XDG_CACHE_HOME=str(tmp_path / "cache"),
+        HOME=str(tmp_path / "home"),
+        PYTHONPATH=os.pathsep.join([str(ROOT), env.get("PYTHONPATH", "")]),
+        COLUMNS="200",
+    )
     return env
 
 
 @pytest.fixture
 def operator_with_uploads(kube_emulator, kube_namespace, fake_gcs, signing_key):
     fake_gcs.bucket("cli-uploads")
-    config = {**GKE_CONFIG, "UPLOAD_URL": "gs://cli-uploads", "SIGNING_KEY_FILE": str(signing_key[0]),
-              "GCS_ENDPOINT": fake_gcs.endpoint, "UPLOAD_POLL_SECONDS": "0.2"}
+    config = {
+        **GKE_CONFIG,
+        "UPLOAD_URL": "gs://cli-uploads",
+        "SIGNING_KEY_FILE": str(signing_key[0]),
+        "GCS_ENDPOINT": fake_gcs.endpoint,
+        "UPLOAD_POLL_SECONDS": "0.2",
+    }
     with running_operator(kube_emulator, kube_namespace, config):
         yield
 
@@ -53,8 +62,14 @@ def sim(kube_emulator, kube_namespace) -> Simulator:
 
 
 def _spawn(args, env) -> pexpect.spawn:
-    return pexpect.spawn(sys.executable, ["-m", "jupyter_substratus.cli", *args], env=env, encoding="utf-8",
-                         timeout=120, dimensions=(40, 200))
+    return pexpect.spawn(
+        sys.executable,
+        ["-m", "jupyter_substratus.cli", *args],
+        env=env,
+        encoding="utf-8",
+        timeout=120,
+        dimensions=(40, 200),
+    )
 
 
 def _ready_pod(sim, child) -> None:
@@ -68,15 +83,28 @@ def _ready_pod(sim, child) -> None:
 
 
 def _token(cluster, namespace) -> str:
-    [secret] = [s for s in cluster.list("secrets", namespace)
-                if s["metadata"].get("labels", {}).get("substratus.ai/owner-name") == "proj"]
+    [secret] = [
+        s
+        for s in cluster.list("secrets", namespace)
+        if s["metadata"].get("labels", {}).get("substratus.ai/owner-name") == "proj"
+    ]
     return base64.b64decode(secret["data"]["token"]).decode()
 
 
 def _finish_build(cluster, namespace) -> None:
-    job = wait_for(lambda: next((j for j in cluster.list("jobs.batch", namespace)
-                                 if j["metadata"]["labels"].get("substratus.ai/role") == "build"
-                                 and not (j.get("status") or {}).get("succeeded")), None), 30, "the build Job")
+    job = wait_for(
+        lambda: next(
+            (
+                j
+                for j in cluster.list("jobs.batch", namespace)
+                if j["metadata"]["labels"].get("substratus.ai/role") == "build"
+                and not (j.get("status") or {}).get("succeeded")
+            ),
+            None,
+        ),
+        30,
+        "the build Job",
+    )
     cluster.complete_job(namespace, job["metadata"]["name"])
 
 
@@ -110,8 +138,10 @@ def test_open_suspend_and_resume(project, cli_env, kube_emulator, kube_namespace
     wait_for(lambda: sim.get("pods", "proj-notebook") is None, 15, "the pod deleted")
 
     # Again: resumed, the same content not uploaded twice, and this time the token asked for.
-    child = _spawn([str(project), "-n", kube_namespace, "--no-browser", "--no-sync", "--gpu", "nvidia-l4:1",
-                    "--show-token"], cli_env)
+    child = _spawn(
+        [str(project), "-n", kube_namespace, "--no-browser", "--no-sync", "--gpu", "nvidia-l4:1", "--show-token"],
+        cli_env,
+    )
     child.expect("resuming Notebook proj")
     child.expect("upload skipped: this content was built before")
     _ready_pod(sim, child)
@@ -129,8 +159,19 @@ def test_open_suspend_and_resume(project, cli_env, kube_emulator, kube_namespace
 
 
 def test_keep_running(project, cli_env, kube_emulator, kube_namespace, operator_with_uploads, sim):
-    child = _spawn([str(project), "-n", kube_namespace, "--no-browser", "--no-sync", "--keep-running",
-                    "--image", "substratusai/notebook-base"], cli_env)
+    child = _spawn(
+        [
+            str(project),
+            "-n",
+            kube_namespace,
+            "--no-browser",
+            "--no-sync",
+            "--keep-running",
+            "--image",
+            "substratusai/notebook-base",
+        ],
+        cli_env,
+    )
     _ready_pod(sim, child)
     child.expect(r"http://127\.0\.0\.1:\d+/lab")
     child.sendintr()
@@ -142,8 +183,13 @@ def test_keep_running(project, cli_env, kube_emulator, kube_namespace, operator_
 
 
 def _run(args, env, timeout=90) -> subprocess.CompletedProcess:
-    return subprocess.run([sys.executable, "-m", "jupyter_substratus.cli", *args], env=env, capture_output=True,
-                          text=True, timeout=timeout)
+    return subprocess.run(
+        [sys.executable, "-m", "jupyter_substratus.cli", *args],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+    )
 
 
 def _one_line(result) -> str:
@@ -170,12 +216,38 @@ def test_an_upload_the_cluster_cannot_take(project, cli_env, kube_emulator, kube
 
 def test_an_unschedulable_pod(project, cli_env, kube_emulator, kube_namespace, sim):
     with running_operator(kube_emulator, kube_namespace, GKE_CONFIG):
-        child = _spawn([str(project), "-n", kube_namespace, "--no-browser", "--image", "substratusai/notebook-base",
-                        "--gpu", "nvidia-h100:8", "--unschedulable-timeout", "1"], cli_env)
+        child = _spawn(
+            [
+                str(project),
+                "-n",
+                kube_namespace,
+                "--no-browser",
+                "--image",
+                "substratusai/notebook-base",
+                "--gpu",
+                "nvidia-h100:8",
+                "--unschedulable-timeout",
+                "1",
+            ],
+            cli_env,
+        )
         sim.wait("pods", "proj-notebook", timeout=60)
-        kube_emulator.patch_status("pods", "proj-notebook", {"phase": "Pending", "conditions": [
-            {"type": "PodScheduled", "status": "False", "reason": "Unschedulable",
-             "message": "0/3 nodes are available: 3 Insufficient nvidia.com/gpu."}]}, kube_namespace)
+        kube_emulator.patch_status(
+            "pods",
+            "proj-notebook",
+            {
+                "phase": "Pending",
+                "conditions": [
+                    {
+                        "type": "PodScheduled",
+                        "status": "False",
+                        "reason": "Unschedulable",
+                        "message": "0/3 nodes are available: 3 Insufficient nvidia.com/gpu.",
+                    }
+                ],
+            },
+            kube_namespace,
+        )
         child.expect("suspended")
         child.expect(r"kubectl-notebook: error: Notebook proj cannot be scheduled: .*Insufficient nvidia.com/gpu")
         child.expect(pexpect.EOF)
@@ -184,18 +256,34 @@ def test_an_unschedulable_pod(project, cli_env, kube_emulator, kube_namespace, s
         assert kube_emulator.get("notebooks", "proj", kube_namespace)["spec"]["suspend"] is True, "no pod left waiting"
 
 
-def test_sync_through_the_port_forward_and_back_on_ctrl_c(project, cli_env, kube_emulator, kube_namespace, sim,
-                                                          pod_jupyter):
+def test_sync_through_the_port_forward_and_back_on_ctrl_c(
+    project, cli_env, kube_emulator, kube_namespace, sim, pod_jupyter
+):
     """The whole loop with the kubernetes client's port-forward (the emulator relays the stream
     to a real Jupyter standing in for the pod): local files sent on open, the pod's edits
     brought back by the last sync on Ctrl-C, then the Notebook suspended."""
     (project / "notes.tmp").write_text("a temp file")
     with running_operator(kube_emulator, kube_namespace, GKE_CONFIG):
-        child = _spawn([str(project), "-n", kube_namespace, "--no-browser", "--image", "substratusai/notebook-base",
-                        "--sync-interval", "600"], cli_env)
+        child = _spawn(
+            [
+                str(project),
+                "-n",
+                kube_namespace,
+                "--no-browser",
+                "--image",
+                "substratusai/notebook-base",
+                "--sync-interval",
+                "600",
+            ],
+            cli_env,
+        )
         secret = wait_for(lambda: sim.get("secrets", "proj-notebook-token"), 30, "the token Secret")
-        kube_emulator.patch("secrets", secret["metadata"]["name"],
-                            {"data": {"token": base64.b64encode(pod_jupyter.token.encode()).decode()}}, kube_namespace)
+        kube_emulator.patch(
+            "secrets",
+            secret["metadata"]["name"],
+            {"data": {"token": base64.b64encode(pod_jupyter.token.encode()).decode()}},
+            kube_namespace,
+        )
         sim.wait("pods", "proj-notebook", timeout=60)
         address = pod_jupyter.url.removeprefix("http://").rstrip("/").split(":")
         kube_emulator.forward_pod_port(kube_namespace, "proj-notebook", (address[0], int(address[1])))

@@ -26,8 +26,14 @@ def echo_server():
 
 
 def _pod(kube_emulator, namespace):
-    kube_emulator.create({"apiVersion": "v1", "kind": "Pod", "metadata": {"name": "p", "namespace": namespace},
-                          "spec": {"containers": [{"name": "c", "image": "x"}]}})
+    kube_emulator.create(
+        {
+            "apiVersion": "v1",
+            "kind": "Pod",
+            "metadata": {"name": "p", "namespace": namespace},
+            "spec": {"containers": [{"name": "c", "image": "x"}]},
+        }
+    )
 
 
 def test_a_forwarded_port_carries_bytes_both_ways(kube_emulator, kube_namespace, kube_api_client, echo_server):
