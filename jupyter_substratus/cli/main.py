@@ -23,12 +23,13 @@ import tempfile
 import time
 import urllib.request
 import webbrowser
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 from jupyter_substratus.api import ResourceValidationError, parse
 from jupyter_substratus.api.workloads import FAILURE_REASONS, NOTEBOOK_PORT
-from jupyter_substratus.backends import Backend, BackendError, NotFound, choose_kind, make_backend
+from jupyter_substratus.backends import Backend, BackendError, Conflict, NotFound, choose_kind, make_backend
 from jupyter_substratus.export import BuildContext, Launch, launch, parse_gpu
 
 from . import notebook as notebooks
@@ -36,6 +37,7 @@ from .sync import Contents, Sync, SyncError
 from .terminal import Terminal
 
 PROG = "kubectl-notebook"
+CONFLICT_RETRIES = 5  # a replace that met the operator's status write is read again and retried
 WAITS_FOR_NODE = "waits for a node"  # the operator's message for an unschedulable pod
 
 
@@ -136,8 +138,9 @@ class Opener:
         opened = False
 
         def on_interrupt() -> None:
+            first = not self.interrupted.is_set()
             self.interrupted.set()
-            if not opened:
+            if first and not opened:  # once: a second Ctrl-C must not break the suspend under way
                 task.cancel()
 
         loop = asyncio.get_running_loop()
@@ -167,7 +170,7 @@ class Opener:
                     await self.suspend()
             else:
                 self.say(f"Notebook {self.name} keeps running (--keep-running)")
-            return 0
+            return 0 if opened else 130
         finally:
             loop.remove_signal_handler(signal.SIGINT)
             await self.backend.close()
@@ -209,7 +212,7 @@ class Opener:
         self.say(f"resuming Notebook {self.name}" if before.get("suspend") else f"opening Notebook {self.name}")
         current = existing
         if before.get("suspend") or spec != {k: v for k, v in before.items() if k != "suspend"}:
-            current = await self.backend.replace({**existing, "spec": spec})
+            current = await self._replace_spec(lambda before: spec)
         return Launch(self.backend, context, {**manifest, "spec": spec}, current) if context else None
 
     async def _get(self) -> dict[str, Any] | None:
@@ -255,10 +258,21 @@ class Opener:
         finally:
             await changes.aclose()
 
+    async def _replace_spec(self, change: Callable[[dict[str, Any]], dict[str, Any]]) -> dict[str, Any]:
+        """The Notebook with spec `change(spec there)`, read again when the operator wrote in between."""
+        attempts = 0
+        while True:
+            obj = await self.backend.get("notebooks", self.name)
+            try:
+                return await self.backend.replace({**obj, "spec": change(obj.get("spec") or {})})
+            except Conflict:
+                attempts += 1
+                if attempts >= CONFLICT_RETRIES:
+                    raise
+                await asyncio.sleep(0.2)
+
     async def suspend(self) -> None:
-        obj = await self.backend.get("notebooks", self.name)
-        if not obj["spec"].get("suspend"):
-            await self.backend.replace({**obj, "spec": {**obj["spec"], "suspend": True}})
+        await self._replace_spec(lambda spec: {**spec, "suspend": True})
         self.say(f"Notebook {self.name} suspended, its work kept; `kubectl notebook {self.args.dir}` resumes it")
 
     # --- open: on a cluster ---------------------------------------------------------------

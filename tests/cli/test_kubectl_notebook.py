@@ -307,3 +307,19 @@ def test_sync_through_the_port_forward_and_back_on_ctrl_c(
     assert (project / "made-in-jupyter.py").read_text() == "print('from the pod')\n"
     assert not (project / "requirements.txt").exists(), "a deletion in the pod comes back too"
     assert kube_emulator.get("notebooks", "proj", kube_namespace)["spec"]["suspend"] is True
+
+
+def test_ctrl_c_while_waiting_suspends(project, cli_env, kube_emulator, kube_namespace, sim):
+    with running_operator(kube_emulator, kube_namespace, GKE_CONFIG):
+        child = _spawn(
+            [str(project), "-n", kube_namespace, "--no-browser", "--image", "substratusai/notebook-base"], cli_env
+        )
+        child.expect("creating Notebook proj")
+        sim.wait("pods", "proj-notebook", timeout=60)  # never made ready
+        child.sendintr()
+        child.expect("interrupted")
+        child.expect("suspended")
+        child.expect(pexpect.EOF)
+        child.close()
+        assert child.exitstatus == 130
+        assert kube_emulator.get("notebooks", "proj", kube_namespace)["spec"]["suspend"] is True
