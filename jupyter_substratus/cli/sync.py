@@ -8,9 +8,9 @@ hash here and its `last_modified` there):
   local file is sent; a deletion on one side loses to an edit on the other;
 - new on both sides (first sync, or no base): as "changed on both".
 Skipped both ways: what .dockerignore/.gitignore exclude (the export rules), hidden files,
-editors' temp files, .ipynb_checkpoints, conflict copies, and the container contract's
-mounts at the top (model/, data/, artifacts/, params.json). A file that vanishes while it is
-read (a temp file) is left for the next round.
+editors' temp files, .ipynb_checkpoints, conflict copies, and at the top the container
+contract's mounts (model/, data/, artifacts/, params.json) and the volume's lost+found/. A file
+that vanishes while it is read (a temp file) is left for the next round.
 
 The base is kept in a JSON file, so that a later run (a resumed Notebook) knows what changed.
 """
@@ -47,7 +47,8 @@ TEMP_PATTERNS = (
     "4913",
     "*.conflict-*",
 )
-MOUNTED = frozenset({"model", "data", "artifacts", "params.json"})  # the contract's, at /content
+# At the top of /content: the contract's mounts, and the volume's own lost+found.
+RESERVED = frozenset({"model", "data", "artifacts", "params.json", "lost+found"})
 
 
 class SyncError(Exception):
@@ -176,7 +177,7 @@ class Sync:
     @staticmethod
     def wanted(path: str, rules: IgnoreRules, folder: bool = False) -> bool:
         parts = path.split("/")
-        if parts[0] in MOUNTED or any(skipped_name(p) for p in parts):
+        if parts[0] in RESERVED or any(skipped_name(p) for p in parts):
             return False
         folders = ["/".join(parts[:i]) for i in range(1, len(parts) + folder)]
         return not any(rules.excludes_folder(f) for f in folders) and (folder or not rules.excludes_file(path))

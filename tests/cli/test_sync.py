@@ -53,6 +53,8 @@ def test_local_files_reach_the_pod_with_the_rules(sync, local, pod_jupyter):
     (local / ".ipynb_checkpoints" / "train-checkpoint.ipynb").write_text("{}")
     (local / "data").mkdir()  # the Dataset's mount in the pod: never synced
     (local / "data" / "rows.csv").write_text("a,b\n")
+    (pod_jupyter.root / "lost+found").mkdir()  # a volume's own: never synced back
+    (pod_jupyter.root / "lost+found" / "#12").write_text("x")
 
     report = sync.once()
 
@@ -62,6 +64,7 @@ def test_local_files_reach_the_pod_with_the_rules(sync, local, pod_jupyter):
     assert (pod / "lib" / "util.py").read_text() == "X = 1\n"
     for absent in ("outputs", "run.log", "secret.txt", "notes.txt~", "x.tmp", "4913", "data", ".gitignore"):
         assert not (pod / absent).exists(), absent
+    assert not (local / "lost+found").exists()
     assert not sync.once(), "a second round with nothing changed does nothing"
 
 
