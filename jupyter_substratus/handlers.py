@@ -33,7 +33,7 @@ from jupyter_substratus.api import (
 from jupyter_substratus.api import workloads as w
 from jupyter_substratus.api.fields import NAME_PATTERN
 from jupyter_substratus.backends import BackendError, BadRequest, NotFound
-from jupyter_substratus.export import ExportError, prepare_export
+from jupyter_substratus.export import ExportError, fine_tune
 
 API_PREFIX = "/substratus/api/v1"
 AUTH_RESOURCE = "substratus"
@@ -392,22 +392,19 @@ class ExportHandler(SubstratusHandler):
         model = {**model, "apiVersion": model.get("apiVersion", API_VERSION), "kind": model.get("kind", "Model")}
         if model["kind"] != "Model":
             raise BadRequest("an export creates a Model", [_field("model.kind", "must be Model")])
-        loop = asyncio.get_running_loop()
+        backend = await self.backend()
         try:
-            context, manifest = await loop.run_in_executor(
-                None, lambda: prepare_export(notebook.parent, notebook.name, model,
-                                             max_bytes=self.state.max_export_bytes,
-                                             base_image=self.state.trainer_image))
+            launched = await fine_tune(backend, notebook.parent, notebook.name, model, namespace=namespace,
+                                       max_bytes=self.state.max_export_bytes, base_image=self.state.trainer_image)
         except ExportError as e:
             raise BadRequest(str(e), [_field("path", str(e))]) from None
         except ResourceValidationError as e:
             errors = [_field(f"model.{x.path}" if x.path else "model", x.message) for x in e.errors]
             raise BadRequest("invalid Model: " + "; ".join(map(str, errors)), errors) from None
-        await self.backend()  # made before the export manager that uses it
-        created, export = await self.state.exports().start(context, manifest, namespace)
+        export = self.state.exports().start(launched)
         self.set_status(201)
         self.set_header("Location", f"{self.base_url.rstrip('/')}{API_PREFIX}/export/{export.name}")
-        self.finish(created)
+        self.finish(launched.created)
 
     def contents_path(self, path: str) -> Path:
         root = Path(self.settings.get("server_root_dir") or os.getcwd()).expanduser().resolve()

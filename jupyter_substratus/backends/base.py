@@ -15,6 +15,8 @@ from typing import Any
 
 from jupyter_substratus.api import KINDS_BY_PLURAL, FieldError
 
+from .portforward import PortForward
+
 Manifest = dict[str, Any]
 RUN_TO_COMPLETION = tuple(plural for plural, cls in KINDS_BY_PLURAL.items() if cls.run_to_completion)
 RERUN_DELETE_SECONDS = 60.0  # how long a rerun waits for the old object to be gone
@@ -189,6 +191,15 @@ class Backend(abc.ABC):
         except TimeoutError:
             raise Conflict(f"{obj['kind']} {name} is still being deleted; create it again later") from None
         return await self.create(manifest, namespace)
+
+    async def notebook_token(self, name: str, namespace: str | None = None) -> str:
+        """The token of a Notebook's Jupyter (the operator keeps it in a Secret)."""
+        raise Unavailable("a Notebook's token is kept on a cluster: this backend has none")
+
+    async def port_forward(self, plural: str, name: str, port: int, namespace: str | None = None,
+                           local_port: int = 0) -> PortForward:
+        """127.0.0.1:`local_port` forwarded to `port` of the resource's pod, until its close()."""
+        raise Unavailable("port-forwarding needs a cluster: this backend runs everything on this machine")
 
     async def close(self) -> None:  # noqa: B027 - optional
         """Release connections and background work."""

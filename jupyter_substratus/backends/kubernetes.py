@@ -14,6 +14,7 @@ of the change stream the push channel serves.
 from __future__ import annotations
 
 import asyncio
+import base64
 import collections
 import concurrent.futures
 import json
@@ -40,6 +41,7 @@ from .base import (
     Unavailable,
     UploadProgress,
 )
+from .portforward import PortForward
 
 log = logging.getLogger(__name__)
 
@@ -293,6 +295,29 @@ class KubernetesBackend(Backend):
             except Exception:  # noqa: BLE001 - closing a broken stream
                 pass
 
+    async def notebook_token(self, name: str, namespace: str | None = None) -> str:
+        ns = self._namespace(namespace)
+        await self.get("notebooks", name, ns)  # NotFound for an unknown Notebook
+        selector = f"{KIND_LABEL}=Notebook,{NAME_LABEL}={name}"
+        secrets = await self._call(self._core.list_namespaced_secret, ns, label_selector=selector)
+        for secret in secrets.items:
+            if token := (secret.data or {}).get("token"):
+                return base64.b64decode(token).decode()
+        raise NotFound(f"Notebook {name} has no token Secret yet: the operator makes it when it starts the Notebook")
+
+    async def port_forward(self, plural: str, name: str, port: int, namespace: str | None = None,
+                           local_port: int = 0) -> PortForward:
+        self._check_plural(plural)
+        ns = self._namespace(namespace)
+        pod = await self._workload_pod(plural, name, ns)
+        from kubernetes.stream import portforward
+
+        def connect():
+            forward = portforward(self._core.connect_get_namespaced_pod_portforward, pod, ns, ports=str(port))
+            return forward.socket(port)
+
+        return PortForward(connect, local_port)
+
     async def upload(self, plural: str, name: str, data: bytes, md5_hex: str, request_id: str,
                      namespace: str | None = None, progress: ProgressCallback | None = None,
                      timeout: float = 300.0) -> UploadProgress:
@@ -310,6 +335,9 @@ class KubernetesBackend(Backend):
         try:
             current = await self.get(plural, name, namespace)
             offer = uploads.upload_offer(current, request_id)
+            if offer is None and (refused := uploads.upload_refused(current)):
+                report("failed", refused)
+                raise BadRequest(f"the upload of {name} was refused: {refused}")
             if offer is None:
                 loop = asyncio.get_running_loop()
                 async with asyncio.timeout(timeout) as deadline:
@@ -324,6 +352,9 @@ class KubernetesBackend(Backend):
                         offer = uploads.upload_offer(obj, request_id)
                         if offer is not None:
                             break
+                        if refused := uploads.upload_refused(obj):
+                            report("failed", refused)
+                            raise BadRequest(f"the upload of {name} was refused: {refused}")
                         if waiting := uploads.waiting_for_dependencies(obj):
                             # The operator is there and offers the URL once the base model and
                             # dataset are ready: that wait is not the operator's absence.

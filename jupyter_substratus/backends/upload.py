@@ -43,6 +43,18 @@ def waiting_for_dependencies(obj: dict[str, Any]) -> str | None:
     return None
 
 
+def upload_refused(obj: dict[str, Any]) -> str | None:
+    """The operator's message when it will never offer the upload (e.g. no upload bucket), as
+    it says of this generation of the spec (not of an earlier request)."""
+    generation = obj.get("metadata", {}).get("generation") or 0
+    for condition in (obj.get("status") or {}).get("conditions") or []:
+        if (condition.get("type") == workloads.UPLOADED and condition.get("status") == "False"
+                and condition.get("reason") in workloads.FAILURE_REASONS
+                and (condition.get("observedGeneration") or 0) >= generation):
+            return condition.get("message") or condition["reason"]
+    return None
+
+
 def put_blocking(url: str, data: bytes, md5_hex: str, on_chunk, timeout: float) -> None:
     """PUT `data` to `url` in chunks (in a worker thread), calling on_chunk(bytes_sent)."""
     parts = urllib.parse.urlsplit(url)

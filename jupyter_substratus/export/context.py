@@ -32,6 +32,7 @@ import pathspec
 from jupyter_substratus.api.images import DEFAULT_IMAGES
 
 TRAINER_IMAGE = DEFAULT_IMAGES["trainer"]
+NOTEBOOK_IMAGE = DEFAULT_IMAGES["notebook"]
 DEFAULT_MAX_BYTES = 100 * 1024 * 1024
 ALWAYS_EXCLUDED = (".git", ".ipynb_checkpoints", "__pycache__")
 SRC = "/content/src"
@@ -184,7 +185,12 @@ def build_context(directory: str | os.PathLike, notebook: str | os.PathLike, *, 
     generated = "Dockerfile" not in names
     if generated:
         entries.append(("Dockerfile", generated_dockerfile(relative_notebook, base_image).encode(), False))
-        entries.sort(key=lambda e: e[0])
+    return _pack(entries, generated, relative_notebook)
+
+
+def _pack(entries: list[tuple[str, bytes, bool]], dockerfile_generated: bool, notebook: str) -> BuildContext:
+    """(archive path, content, executable) entries -> the deterministic tar.gz."""
+    entries = sorted(entries, key=lambda e: e[0])
     tar_buffer = io.BytesIO()
     with tarfile.open(fileobj=tar_buffer, mode="w", format=tarfile.PAX_FORMAT) as tar:
         for rel, content, executable in entries:
@@ -199,7 +205,39 @@ def build_context(directory: str | os.PathLike, notebook: str | os.PathLike, *, 
         md5=hashlib.md5(data).hexdigest(),
         sha256=hashlib.sha256(tar_bytes).hexdigest(),
         files=tuple(rel for rel, _, _ in entries),
-        dockerfile_generated=generated,
-        notebook=relative_notebook,
+        dockerfile_generated=dockerfile_generated,
+        notebook=notebook,
         size=sum(len(c) for _, c, _ in entries),
     )
+
+
+def notebook_dockerfile(base_image: str, requirements: bool) -> str:
+    """The Dockerfile of a GPU notebook's directory without one: the base image, plus the
+    directory's requirements.txt installed. The files themselves are not copied in: the
+    Notebook's volume is mounted over /content and the files reach it by sync."""
+    lines = [f"FROM {base_image}"]
+    if requirements:
+        lines += ["COPY requirements.txt /tmp/requirements.txt",
+                  "RUN pip install --no-cache-dir -r /tmp/requirements.txt"]
+    return "\n".join(lines) + "\n"
+
+
+def notebook_context(directory: str | os.PathLike, base_image: str, *, max_bytes: int = DEFAULT_MAX_BYTES
+                     ) -> BuildContext:
+    """The build context of a GPU notebook's directory: with a Dockerfile, the directory as
+    `build_context` packs it; without one, a generated Dockerfile and the requirements.txt only,
+    so that editing a notebook never means a new image."""
+    directory = Path(directory)
+    if directory.is_symlink() or not directory.is_dir():
+        raise ExportError(f"{str(directory)!r} is not a directory")
+    if (directory / "Dockerfile").is_file():
+        files = collect(directory.resolve(), max_bytes)
+        entries = [(rel, path.read_bytes(), bool(st.st_mode & stat.S_IXUSR)) for rel, path, st in files]
+        return _pack(entries, False, "")
+    requirements = directory / "requirements.txt"
+    if requirements.is_symlink():
+        raise ExportError("requirements.txt is a symlink; symlinks are not exported: copy what it points to")
+    entries = [("Dockerfile", notebook_dockerfile(base_image, requirements.is_file()).encode(), False)]
+    if requirements.is_file():
+        entries.append(("requirements.txt", requirements.read_bytes(), False))
+    return _pack(entries, True, "")

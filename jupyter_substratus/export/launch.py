@@ -1,7 +1,10 @@
-"""From a build context to a fine-tuning Model: the manifest, the create, the upload.
+"""From a build context to a resource built from it: the manifest, the create, the upload.
 
-`prepare_export` is pure (context + manifest); `ExportManager.start` creates the Model and
-runs the upload handshake in the background, keeping its progress for whoever asks.
+`prepare_export` is pure (context + manifest). `fine_tune` is the one fine-tune launch the REST
+handler, the magic and the CLI share: it validates and packs (off the event loop), creates the
+Model, and hands back a `Launch` whose `upload()` runs the handshake (in the foreground for the
+magic, in the background through `ExportManager` for the REST API). `launch` does the create
+for any kind with a build context (the CLI's Notebooks).
 """
 
 from __future__ import annotations
@@ -13,14 +16,37 @@ import uuid
 from dataclasses import dataclass, field
 from typing import Any
 
-from jupyter_substratus.api import API_VERSION, parse
-from jupyter_substratus.backends.base import Backend, BackendError, UploadProgress
+from jupyter_substratus.api import API_VERSION, GPU_TYPES, KINDS, parse
+from jupyter_substratus.backends.base import Backend, BackendError, ProgressCallback, UploadProgress
 
 from .context import DEFAULT_MAX_BYTES, TRAINER_IMAGE, BuildContext, build_context
 
 
+def parse_gpu(text: str) -> tuple[str | None, int]:
+    """TYPE[:COUNT], or COUNT alone for GPUs of any type (as the magics' and the CLI's --gpu take it)
+    -> (type or None, count); ValueError names the problem."""
+    kind, sep, count = text.partition(":")
+    if not sep and kind.isdigit():
+        kind, count = "", kind
+    elif kind not in GPU_TYPES:
+        raise ValueError(f"GPU type {kind!r} is not one of {', '.join(GPU_TYPES)} (or give a count alone for any type)")
+    try:
+        number = int(count or "1")
+    except ValueError:
+        raise ValueError(f"GPU count {count!r} is not a whole number (write TYPE:COUNT)") from None
+    if number < 1:
+        raise ValueError(f"GPU count {number} must be at least 1")
+    return kind or None, number
+
+
+def gpu_resource(gpu: tuple[str | None, int]) -> dict[str, Any]:
+    """spec.resources.gpu for what parse_gpu gave: no type means any GPU."""
+    kind, count = gpu
+    return {"count": count, **({"type": kind} if kind else {})}
+
+
 def fine_tune_manifest(name: str, base_model: str, dataset: str | None = None,
-                       params: dict[str, Any] | None = None, gpu: tuple[str, int] | None = None,
+                       params: dict[str, Any] | None = None, gpu: tuple[str | None, int] | None = None,
                        image: str | None = None) -> dict[str, Any]:
     """A Model that fine-tunes `base_model` on `dataset` (the image is filled in by an export)."""
     spec: dict[str, Any] = {"model": {"name": base_model}}
@@ -31,7 +57,7 @@ def fine_tune_manifest(name: str, base_model: str, dataset: str | None = None,
     if params:
         spec["params"] = dict(params)
     if gpu:
-        spec["resources"] = {"gpu": {"type": gpu[0], "count": gpu[1]}}
+        spec["resources"] = {"gpu": gpu_resource(gpu)}
     return {"apiVersion": API_VERSION, "kind": "Model", "metadata": {"name": name}, "spec": spec}
 
 
@@ -52,6 +78,48 @@ def prepare_export(directory: str | os.PathLike, notebook: str | os.PathLike, mo
     manifest["spec"] = spec
     parse(manifest)
     return context, manifest
+
+
+@dataclass
+class Launch:
+    """A created resource that builds from `context`, waiting for its upload."""
+
+    backend: Backend
+    context: BuildContext
+    manifest: dict[str, Any]  # as sent: its spec.build.upload names the context
+    created: dict[str, Any]  # as the backend answered
+
+    @property
+    def name(self) -> str:
+        return self.created["metadata"]["name"]
+
+    @property
+    def namespace(self) -> str:
+        return self.created["metadata"].get("namespace") or self.backend.default_namespace
+
+    async def upload(self, progress: ProgressCallback | None = None, timeout: float = 600.0) -> UploadProgress:
+        """The upload handshake: wait for the signed URL, PUT the context (or skip it when stored)."""
+        upload = self.manifest["spec"]["build"]["upload"]
+        plural = KINDS[self.manifest["kind"]].names.plural
+        return await self.backend.upload(plural, self.name, self.context.data, upload["md5Checksum"],
+                                         upload["requestID"], self.namespace, progress, timeout)
+
+
+async def launch(backend: Backend, context: BuildContext, manifest: dict[str, Any],
+                 namespace: str | None = None) -> Launch:
+    """Create `manifest` (validated, whose spec.build.upload names `context`) for its upload."""
+    return Launch(backend, context, manifest, await backend.create(manifest, namespace))
+
+
+async def fine_tune(backend: Backend, directory: str | os.PathLike, notebook: str | os.PathLike,
+                    model: dict[str, Any], *, namespace: str | None = None, max_bytes: int = DEFAULT_MAX_BYTES,
+                    base_image: str = TRAINER_IMAGE) -> Launch:
+    """Fine-tune with `notebook` (inside `directory`): the Model manifest `model` gets the build
+    of the directory's context and is created; raises ExportError or ResourceValidationError
+    (nothing created) for what the caller has to change."""
+    context, manifest = await asyncio.to_thread(prepare_export, directory, notebook, model,
+                                                max_bytes=max_bytes, base_image=base_image)
+    return await launch(backend, context, manifest, namespace)
 
 
 @dataclass
@@ -88,25 +156,20 @@ class ExportManager:
         self.upload_timeout = upload_timeout
         self.exports: dict[tuple[str, str], Export] = {}
 
-    async def start(self, context: BuildContext, manifest: dict[str, Any], namespace: str | None = None
-                    ) -> tuple[dict[str, Any], Export]:
-        created = await self.backend.create(manifest, namespace)
-        ns = created.get("metadata", {}).get("namespace") or namespace or self.backend.default_namespace
-        name = created["metadata"]["name"]
-        export = Export(ns, name, context, UploadProgress(total=len(context.data)))
-        self.exports[(ns, name)] = export
-        export.task = asyncio.create_task(self._upload(export, manifest))
-        return created, export
+    def start(self, launched: Launch) -> Export:
+        """Run the upload of `launched` in the background, its progress kept for `get`."""
+        export = Export(launched.namespace, launched.name, launched.context,
+                        UploadProgress(total=len(launched.context.data)))
+        self.exports[(export.namespace, export.name)] = export
+        export.task = asyncio.create_task(self._upload(export, launched))
+        return export
 
-    async def _upload(self, export: Export, manifest: dict[str, Any]) -> None:
-        upload = manifest["spec"]["build"]["upload"]
-
+    async def _upload(self, export: Export, launched: Launch) -> None:
         def on_progress(state: UploadProgress) -> None:
             export.progress = state
 
         try:
-            await self.backend.upload("models", export.name, export.context.data, upload["md5Checksum"],
-                                      upload["requestID"], export.namespace, on_progress, self.upload_timeout)
+            await launched.upload(on_progress, self.upload_timeout)
         except BackendError as e:
             export.error = e.message
             export.progress.step = "failed"

@@ -28,14 +28,13 @@ from IPython.core.magic import Magics, line_cell_magic, magics_class
 from jupyter_substratus.api import (
     API_VERSION,
     DEFAULT_IMAGES,
-    GPU_TYPES,
     KINDS,
     KINDS_BY_PLURAL,
     ResourceValidationError,
     parse,
 )
 from jupyter_substratus.backends import BackendError, NotFound
-from jupyter_substratus.export import ExportError, fine_tune_manifest, prepare_export
+from jupyter_substratus.export import ExportError, fine_tune, fine_tune_manifest, gpu_resource, parse_gpu
 
 from .display import Progress, ResourceTable
 from .session import Session
@@ -68,16 +67,10 @@ def _plural(kind: str) -> str:
 
 
 def _gpu(text: str) -> tuple[str | None, int]:
-    kind, sep, count = text.partition(":")
-    if not sep and kind.isdigit():
-        return None, int(kind)  # a count alone: GPUs of any type
-    if kind not in GPU_TYPES:
-        raise argparse.ArgumentTypeError(f"GPU type {kind!r} is not one of {', '.join(GPU_TYPES)}")
     try:
-        number = int(count or "1")
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"GPU count {count!r} is not a whole number (write TYPE:COUNT)") from None
-    return kind, number
+        return parse_gpu(text)
+    except ValueError as e:
+        raise argparse.ArgumentTypeError(str(e)) from None
 
 
 def _param(text: str) -> tuple[str, Any]:
@@ -171,7 +164,7 @@ def _manifest(kind: str, name: str, image: str, params: list[tuple[str, Any]] | 
     if params:
         spec["params"] = dict(params)
     if gpu:
-        spec["resources"] = {"gpu": {"count": gpu[1], **({"type": gpu[0]} if gpu[0] else {})}}
+        spec["resources"] = {"gpu": gpu_resource(gpu)}
     return {"apiVersion": API_VERSION, "kind": kind, "metadata": {"name": name}, "spec": spec}
 
 
@@ -306,12 +299,10 @@ class SubstratusMagics(Magics):
             (directory / notebook).write_text(json.dumps(_notebook_of(cell)))
             try:
                 model = fine_tune_manifest(args.name, args.model, args.dataset, dict(args.params), args.gpu)
-                context, manifest = prepare_export(directory, notebook, model)
+                launched = self.session.run(lambda backend: fine_tune(backend, directory, notebook, model))
             finally:
                 if args.dir:
                     (directory / notebook).unlink()
-        self.session.create(manifest)
-        upload = manifest["spec"]["build"]["upload"]
         progress = Progress(f"Model {args.name}", self.rich)
 
         def on_progress(state):
@@ -320,8 +311,8 @@ class SubstratusMagics(Magics):
             else:
                 progress.update(state.message)
 
-        state = self.session.upload(args.name, context.data, upload["md5Checksum"], upload["requestID"],
-                                    on_progress, min(args.timeout, 600.0))
+        state = self.session.run(lambda backend: launched.upload(on_progress, min(args.timeout, 600.0)))
+        context = launched.context
         summary = "already uploaded" if state.step == "skipped" else f"uploaded {len(context.data) / 1024:.1f} kB"
         if not args.wait:
             progress.done(f"{summary}; building and training in the background "

@@ -10,7 +10,7 @@ included), discovery of built-in and CRD-registered kinds, watch streams with
 resourceVersion/timeoutSeconds, and the `Store` (store.py) with the API server's semantics.
 
 Served: /version, /api, /apis (with or without a trailing slash), /api/v1, /apis/GROUP[/VERSION],
-CRUD, list, watch, deletecollection, status subresources, pods/log, /healthz, /livez, /readyz.
+CRUD, list, watch, deletecollection, status subresources, pods/log, pods/portforward, /healthz, /livez, /readyz.
 """
 
 import asyncio
@@ -27,7 +27,7 @@ import attrs
 import kmock
 from multidict import CIMultiDict
 
-from tests.kubeemu import errors, patches, rbac
+from tests.kubeemu import errors, patches, portforward, rbac
 from tests.kubeemu.errors import ApiError
 from tests.kubeemu.faults import FaultInjector
 from tests.kubeemu.kinds import Registry, ResourceKind
@@ -199,6 +199,9 @@ class KubeEmulator(kmock.KubernetesScaffold):
             return await self._watch(raw, kind, route)
         if method == "GET" and route.subresource == "log":
             return self._pod_log(route, query)
+        if method == "GET" and route.subresource == "portforward" and route.plural == "pods" and not route.group:
+            self.store.get(kind, route.namespace, route.name or "")
+            return await portforward.serve(raw, self.store.pod_ports.get((route.namespace or "", route.name or "")))
         if method == "GET" and route.name is None:
             return _json(self.store.list(kind, route.namespace, query.get("labelSelector"),
                                          query.get("fieldSelector"), _number(query, "limit", int),

@@ -231,6 +231,10 @@ class KubeCluster:
         """What GET pods/NAME/log answers for that pod (the pod must exist when it is read)."""
         self.call(self.emulator.store.pod_logs.__setitem__, (namespace, name), text)
 
+    def forward_pod_port(self, namespace: str, name: str, address: tuple[str, int]) -> None:
+        """Where GET pods/NAME/portforward relays to (the pod must exist when it is asked)."""
+        self.call(self.emulator.store.pod_ports.__setitem__, (namespace, name), address)
+
     def start_job(self, namespace: str, name: str) -> dict[str, Any]:
         """Mark a Job started with one active pod, as the Job controller does (once: startTime is then fixed)."""
         job = self.get("jobs.batch", name, namespace)

@@ -10,7 +10,8 @@ from collections.abc import Iterator
 from typing import Any
 
 VERBS = ("create", "delete", "deletecollection", "get", "list", "patch", "update", "watch")
-SUBRESOURCE_VERBS = {"status": ("get", "patch", "update"), "log": ("get",)}  # the only subresources served
+# the only subresources served
+SUBRESOURCE_VERBS = {"status": ("get", "patch", "update"), "log": ("get",), "portforward": ("create", "get")}
 
 
 @dataclasses.dataclass(frozen=True)
@@ -84,7 +85,7 @@ BUILTINS: tuple[ResourceKind, ...] = (
              subresources=_STATUS, selectable_fields=("status.phase",),
              verbs=tuple(v for v in VERBS if v != "deletecollection")),
     _builtin("", "v1", "pods", "Pod", short_names=("po",), categories=("all",),
-             subresources=frozenset({"status", "log"}), selectable_fields=_POD_FIELDS),
+             subresources=frozenset({"status", "log", "portforward"}), selectable_fields=_POD_FIELDS),
     _builtin("", "v1", "services", "Service", short_names=("svc",), categories=("all",), subresources=_STATUS,
              verbs=tuple(v for v in VERBS if v != "deletecollection")),
     _builtin("", "v1", "secrets", "Secret", selectable_fields=("type",)),

@@ -98,6 +98,7 @@ class Store:
         self.registry = registry
         self.history_limit = history_limit
         self.pod_logs: dict[Key, str] = {}
+        self.pod_ports: dict[Key, tuple[str, int]] = {}  # where pods/portforward relays to
         self._objects: dict[Storage, dict[Key, dict[str, Any]]] = collections.defaultdict(dict)
         self._uids: dict[str, tuple[Storage, Key]] = {}
         self._rv = 0
@@ -448,6 +449,7 @@ class Store:
         self._emit(Event("DELETED", storage, gone, old, self._rv))
         if storage == ("", "pods"):
             self.pod_logs.pop(key, None)
+            self.pod_ports.pop(key, None)
         if storage == CRDS:
             self.registry.remove_crd(key[1])
         self._after_removal(storage, key[0])
@@ -593,4 +595,5 @@ class Store:
                 if storage != CRDS and not (storage == NAMESPACES and key[1] in INITIAL_NAMESPACES):
                     self._remove(storage, key)
         self.pod_logs.clear()
+        self.pod_ports.clear()
 
