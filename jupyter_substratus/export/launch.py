@@ -8,13 +8,14 @@ from __future__ import annotations
 
 import asyncio
 import copy
+import dataclasses
 import os
 import uuid
 from dataclasses import dataclass, field
 from typing import Any
 
 from jupyter_substratus.api import API_VERSION, parse
-from jupyter_substratus.backends.base import Backend, BackendError, UploadProgress
+from jupyter_substratus.backends.base import Backend, BackendError, Unavailable, UploadProgress
 
 from .context import DEFAULT_MAX_BYTES, TRAINER_IMAGE, BuildContext, build_context
 
@@ -81,21 +82,39 @@ class Export:
 
 
 class ExportManager:
-    """Creates exported Models and uploads their contexts in the background."""
+    """Creates exported Models and uploads their contexts in the background.
 
-    def __init__(self, backend: Backend, upload_timeout: float = 600.0):
+    Memory stays bounded: a context's bytes are let go once its upload ends (done, skipped or
+    failed); the contexts still uploading hold at most `max_pending_bytes` together (another
+    export waits for them: 503); at most `max_kept` finished exports are remembered (the
+    oldest go first), and deleting a Model forgets its export.
+    """
+
+    def __init__(self, backend: Backend, upload_timeout: float = 600.0, max_pending_bytes: int = 4 * DEFAULT_MAX_BYTES,
+                 max_kept: int = 100):
         self.backend = backend
         self.upload_timeout = upload_timeout
+        self.max_pending_bytes = max_pending_bytes
+        self.max_kept = max_kept
         self.exports: dict[tuple[str, str], Export] = {}
+
+    @property
+    def pending_bytes(self) -> int:
+        return sum(len(export.context.data) for export in self.exports.values())
 
     async def start(self, context: BuildContext, manifest: dict[str, Any], namespace: str | None = None
                     ) -> tuple[dict[str, Any], Export]:
+        if self.pending_bytes + len(context.data) > self.max_pending_bytes:
+            raise Unavailable(f"the exports still uploading hold {self.pending_bytes / 1e6:.1f} MB (at most "
+                              f"{self.max_pending_bytes / 1e6:.1f} MB): export again once they are done")
         created = await self.backend.create(manifest, namespace)
         ns = created.get("metadata", {}).get("namespace") or namespace or self.backend.default_namespace
         name = created["metadata"]["name"]
+        self.forget(ns, name)
         export = Export(ns, name, context, UploadProgress(total=len(context.data)))
         self.exports[(ns, name)] = export
         export.task = asyncio.create_task(self._upload(export, manifest))
+        self._trim()
         return created, export
 
     async def _upload(self, export: Export, manifest: dict[str, Any]) -> None:
@@ -113,9 +132,22 @@ class ExportManager:
         except Exception as e:  # noqa: BLE001 - reported through the export's state, never lost
             export.error = f"the upload failed: {e}"
             export.progress.step = "failed"
+        finally:
+            export.context = dataclasses.replace(export.context, data=b"")  # sent or given up: not needed
+
+    def _trim(self) -> None:
+        finished = [key for key, export in self.exports.items() if export.task is not None and export.task.done()]
+        for key in finished[: max(0, len(finished) - self.max_kept)]:
+            del self.exports[key]
 
     def get(self, namespace: str, name: str) -> Export | None:
         return self.exports.get((namespace, name))
+
+    def forget(self, namespace: str, name: str) -> None:
+        """The Model is gone: stop its upload, if it still runs, and let its context go."""
+        export = self.exports.pop((namespace, name), None)
+        if export is not None and export.task and not export.task.done():
+            export.task.cancel()
 
     async def close(self) -> None:
         for export in self.exports.values():

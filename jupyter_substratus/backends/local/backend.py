@@ -27,7 +27,7 @@ from ..base import (
 from . import build
 from .logs import follow_log
 from .reconciler import Reconciler
-from .store import Store, plural_of
+from .store import Store, is_damaged, plural_of
 
 IMMUTABLE_KINDS = ("Model", "Dataset")
 
@@ -110,12 +110,12 @@ class LocalBackend(Backend):
     async def list(self, plural: str, namespace: str | None = None) -> list[Manifest]:
         self._check_plural(plural)
         self._ensure_started()
-        return self.store.list(self._namespace(namespace), plural)
+        return self.store.list(self._namespace(namespace), plural, damaged=True)
 
     async def get(self, plural: str, name: str, namespace: str | None = None) -> Manifest:
         self._check_plural(plural)
         self._ensure_started()
-        obj = self.store.read(self._namespace(namespace), plural, name)
+        obj = self.store.read(self._namespace(namespace), plural, name, damaged=True)
         if obj is None:
             raise NotFound(f"{KINDS_BY_PLURAL[plural].__name__} {name!r} not found")
         return obj
@@ -133,6 +133,8 @@ class LocalBackend(Backend):
         self._ensure_started()
         ns = self._namespace(namespace or manifest["metadata"].get("namespace"))
         current = await self.get(plural, name, ns)
+        if is_damaged(current):
+            raise Conflict(current["status"]["conditions"][0]["message"])
         wanted = manifest["metadata"].get("resourceVersion")
         if wanted and wanted != current["metadata"]["resourceVersion"]:
             raise Conflict(f"{name} was changed since resourceVersion {wanted}: read it again")
