@@ -21,13 +21,12 @@ from jupyter_server.base.handlers import APIHandler
 from tornado.httputil import responses
 
 from jupyter_substratus.api import API_VERSION, KINDS, KINDS_BY_PLURAL, ResourceValidationError, parse
-from jupyter_substratus.api.fields import NAME_PATTERN
+from jupyter_substratus.api.fields import is_dns_label
 from jupyter_substratus.backends import BackendError, BadRequest, ChangeStreamOverflow, NotFound
 from jupyter_substratus.export import ExportError, build_context, prepare_export
 
 API_PREFIX = "/substratus/api/v1"
 AUTH_RESOURCE = "substratus"
-_NAME = re.compile(NAME_PATTERN)
 MAX_JSON_DEPTH = 64  # a manifest is a few levels deep; deeper is a mistake or an attack
 MAX_TAIL_LINES = 2**63 - 1  # Kubernetes' tailLines is an int64
 MAX_PATH_LENGTH = 4096  # PATH_MAX: no file has a longer path
@@ -72,7 +71,7 @@ class SubstratusHandler(APIHandler):
         namespace = self.get_query_argument("namespace", None)
         if namespace is None or namespace == "":
             return None
-        if not _NAME.match(namespace) or len(namespace) > 63:
+        if not is_dns_label(namespace):
             raise BadRequest("namespace must be lowercase letters, digits and '-'",
                              [_field("namespace", "must be lowercase letters, digits and '-'")])
         return namespace
@@ -98,7 +97,7 @@ class SubstratusHandler(APIHandler):
 
     @staticmethod
     def check_name(name: str) -> None:
-        if not _NAME.match(name) or len(name) > 63:
+        if not is_dns_label(name):
             raise NotFound(f"no resource named {name!r}: names are lowercase letters, digits and '-'")
 
     def manifest_for(self, plural: str, body: Any, name: str | None = None) -> dict[str, Any]:

@@ -20,7 +20,8 @@ import tornado.web
 from jupyter_server.auth.decorator import authorized
 
 from .backends import BadRequest, NotFound, Unavailable
-from .handlers import _NAME, API_PREFIX, SubstratusHandler, _field
+from .api.fields import is_dns_label
+from .handlers import API_PREFIX, SubstratusHandler, _field
 
 # Hop-by-hop headers, and what only the Jupyter server may decide about its own connection.
 _REQUEST_DROPPED = {
@@ -92,7 +93,7 @@ class ProxyHandler(SubstratusHandler):
         self.finish(set_content_type=self._headers.get("Content-Type", "application/octet-stream"))
 
     def check_namespace(self, namespace: str) -> None:
-        if not _NAME.match(namespace) or len(namespace) > 63:
+        if not is_dns_label(namespace):
             raise NotFound(f"no namespace {namespace!r}: namespaces are lowercase letters, digits and '-'")
 
     def forwarded_path(self) -> str:

@@ -24,6 +24,7 @@ from IPython.core.error import UsageError
 from IPython.core.magic import Magics, line_cell_magic, magics_class
 
 from jupyter_substratus.api import API_VERSION, GPU_TYPES, KINDS, KINDS_BY_PLURAL, ResourceValidationError, parse
+from jupyter_substratus.api.fields import is_dns_label
 from jupyter_substratus.backends import BackendError
 from jupyter_substratus.export import ExportError, fine_tune_manifest, prepare_export
 
@@ -72,6 +73,13 @@ def _gpu(text: str) -> tuple[str, int]:
     except ValueError:
         raise argparse.ArgumentTypeError(f"GPU count {count!r} is not a whole number (write TYPE:COUNT)") from None
     return kind, number
+
+
+def _namespace(text: str) -> str:
+    if not is_dns_label(text):
+        raise argparse.ArgumentTypeError(f"{text!r} is not a namespace: lowercase letters, digits and '-', "
+                                         "at most 63 characters")
+    return text
 
 
 def _param(text: str) -> tuple[str, Any]:
@@ -150,7 +158,7 @@ def _parser() -> _Parser:
 
     p = sub.add_parser("use", help="choose the backend, namespace, kubeconfig or context")
     p.add_argument("--backend", choices=["auto", "kubernetes", "local"])
-    p.add_argument("--namespace", "-n")
+    p.add_argument("--namespace", "-n", type=_namespace)
     p.add_argument("--kubeconfig")
     p.add_argument("--context")
     return parser

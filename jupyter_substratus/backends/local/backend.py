@@ -10,6 +10,7 @@ from pathlib import Path
 from jupyter_core.paths import jupyter_data_dir
 
 from jupyter_substratus.api import KINDS, KINDS_BY_PLURAL, FieldError, ResourceValidationError, parse
+from jupyter_substratus.api.fields import is_dns_label
 
 from ..base import (
     Backend,
@@ -62,6 +63,9 @@ class LocalBackend(Backend):
         if max_jobs < 1:
             raise Unavailable(f"max_jobs must be at least 1, not {max_jobs}")
         self.default_namespace = namespace or "default"
+        if not is_dns_label(self.default_namespace):
+            raise Unavailable(f"namespace {self.default_namespace!r} is not a DNS-1123 label "
+                              "(lowercase letters, digits and '-')")
         self.store = Store(Path(state_dir) if state_dir else default_state_dir())
         self.reconciler = Reconciler(
             self.store,

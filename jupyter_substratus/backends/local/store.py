@@ -18,7 +18,6 @@ from __future__ import annotations
 
 import json
 import os
-import re
 import shutil
 import tempfile
 import uuid
@@ -28,7 +27,7 @@ from pathlib import Path
 from typing import Any
 
 from jupyter_substratus.api import API_VERSION, KINDS, KINDS_BY_PLURAL, FieldError
-from jupyter_substratus.api.fields import NAME_PATTERN
+from jupyter_substratus.api.fields import is_dns_label
 from jupyter_substratus.api.workloads import condition_type
 
 from ..base import BadRequest, Conflict
@@ -36,12 +35,6 @@ from ..base import BadRequest, Conflict
 Manifest = dict[str, Any]
 Listener = Callable[[str, Manifest], None]  # (ADDED | MODIFIED | DELETED, manifest)
 DAMAGED_REASON = "InvalidResourceFile"  # read as a failure by its shape in the front end
-_LABEL = re.compile(NAME_PATTERN)
-
-
-def is_label(value: object) -> bool:
-    """A DNS-1123 label: what namespaces and names are."""
-    return isinstance(value, str) and len(value) <= 63 and _LABEL.match(value) is not None
 
 
 def is_damaged(obj: Manifest) -> bool:
@@ -65,7 +58,7 @@ class Store:
     # --- where things are ---------------------------------------------------------------------
 
     def kind_dir(self, namespace: str, plural: str) -> Path:
-        if not is_label(namespace):
+        if not is_dns_label(namespace):
             raise BadRequest(f"namespace {namespace!r} is not a DNS-1123 label (lowercase letters, digits and '-')",
                              [FieldError("metadata.namespace", "must be a DNS-1123 label")])
         if plural not in KINDS_BY_PLURAL:
@@ -73,7 +66,7 @@ class Store:
         return self.root / namespace / plural
 
     def directory(self, namespace: str, plural: str, name: str) -> Path:
-        if not is_label(name):
+        if not is_dns_label(name):
             raise BadRequest(f"name {name!r} is not a DNS-1123 label (lowercase letters, digits and '-')",
                              [FieldError("metadata.name", "must be a DNS-1123 label")])
         return self.kind_dir(namespace, plural) / name
@@ -116,11 +109,11 @@ class Store:
         if not folder.is_dir():
             return []
         found = (self.read(namespace, plural, entry.name, damaged) for entry in sorted(folder.iterdir())
-                 if is_label(entry.name))
+                 if is_dns_label(entry.name))
         return [obj for obj in found if obj is not None]
 
     def namespaces(self) -> list[str]:
-        return sorted(p.name for p in self.root.iterdir() if p.is_dir() and is_label(p.name))
+        return sorted(p.name for p in self.root.iterdir() if p.is_dir() and is_dns_label(p.name))
 
     def everything(self) -> Iterator[Manifest]:
         for namespace in self.namespaces():
