@@ -66,6 +66,10 @@ class Export:
     error: str | None = None
     task: asyncio.Task | None = field(default=None, repr=False)
 
+    def let_go_of_the_bytes(self) -> None:
+        """Sent or given up: the tar.gz is not needed any more; what describes it stays."""
+        self.context = dataclasses.replace(self.context, data=b"")
+
     def to_json(self) -> dict[str, Any]:
         return {
             "name": self.name,
@@ -105,8 +109,9 @@ class ExportManager:
     async def start(self, context: BuildContext, manifest: dict[str, Any], namespace: str | None = None
                     ) -> tuple[dict[str, Any], Export]:
         if self.pending_bytes + len(context.data) > self.max_pending_bytes:
-            raise Unavailable(f"the exports still uploading hold {self.pending_bytes / 1e6:.1f} MB (at most "
-                              f"{self.max_pending_bytes / 1e6:.1f} MB): export again once they are done")
+            raise Unavailable(f"this export ({len(context.data) / 1e6:.1f} MB) and those still uploading "
+                              f"({self.pending_bytes / 1e6:.1f} MB) would hold more than "
+                              f"{self.max_pending_bytes / 1e6:.1f} MB: export again once they are done")
         created = await self.backend.create(manifest, namespace)
         ns = created.get("metadata", {}).get("namespace") or namespace or self.backend.default_namespace
         name = created["metadata"]["name"]
@@ -114,6 +119,7 @@ class ExportManager:
         export = Export(ns, name, context, UploadProgress(total=len(context.data)))
         self.exports[(ns, name)] = export
         export.task = asyncio.create_task(self._upload(export, manifest))
+        export.task.add_done_callback(lambda _: export.let_go_of_the_bytes())  # even if cancelled before it ran
         self._trim()
         return created, export
 
@@ -132,8 +138,6 @@ class ExportManager:
         except Exception as e:  # noqa: BLE001 - reported through the export's state, never lost
             export.error = f"the upload failed: {e}"
             export.progress.step = "failed"
-        finally:
-            export.context = dataclasses.replace(export.context, data=b"")  # sent or given up: not needed
 
     def _trim(self) -> None:
         finished = [key for key, export in self.exports.items() if export.task is not None and export.task.done()]
