@@ -430,7 +430,8 @@ class ExportHandler(SubstratusHandler):
             raise BadRequest(f"path {path!r} leaves the Jupyter root",
                              [_field("path", "must stay inside the root")]) from None
         except OSError as e:
-            raise BadRequest(f"path {path[:200]!r} cannot be read: {e.strerror}", [_field("path", e.strerror)]) from None
+            raise BadRequest(f"path {path[:200]!r} cannot be read: {e.strerror}",
+                             [_field("path", e.strerror)]) from None
         if not is_file:
             raise NotFound(f"there is no notebook {path!r}", [_field("path", "no such file")])
         return target

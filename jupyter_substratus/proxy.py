@@ -19,8 +19,8 @@ import tornado.iostream
 import tornado.web
 from jupyter_server.auth.decorator import authorized
 
-from .backends import BadRequest, NotFound, Unavailable
 from .api.fields import is_dns_label
+from .backends import BadRequest, NotFound, Unavailable
 from .handlers import API_PREFIX, SubstratusHandler, _field
 
 # Hop-by-hop headers, and what only the Jupyter server may decide about its own connection.

@@ -10,6 +10,7 @@ import pytest
 
 from tests.hardening.conftest import loader, manifest
 
+
 @pytest.fixture
 def proxy(rest, backend, jp_http_port, jp_base_url, jp_auth_header):
     """async with proxy() as client: an httpx client on the API, Server `echo` (the echo stand-in) ready."""
