@@ -20,6 +20,8 @@ export async function exportNotebook(
   path: string
 ): Promise<IResource | undefined> {
   let created: IResource | undefined;
+  // What goes in, so nothing is sent unseen; the export itself reports any error.
+  const listing = await store.client.exportListing(path).catch(() => undefined);
   const values = await showFormDialog({
     title: `Export ${path.split('/').pop()} to a Model`,
     acceptLabel: 'Export',
@@ -45,6 +47,10 @@ export async function exportNotebook(
       gpuCount: String(defaults.gpuCount)
     },
     fieldPaths: FIELD_PATHS.export,
+    note: listing && {
+      summary: `Sends ${listing.files.length} files (${(listing.bytes / 1e6).toFixed(1)} MB); hidden files stay out`,
+      items: listing.files
+    },
     submit: async v => {
       const model = fineTuneManifest({
         name: v.name,

@@ -163,6 +163,14 @@ export class SubstratusClient {
     return this.request('export', { method: 'POST', body: JSON.stringify(request) });
   }
 
+  /** What an export of the notebook would pack (a dry run: nothing is created). */
+  exportListing(path: string): Promise<IExportListing> {
+    return this.request('export', {
+      method: 'POST',
+      body: JSON.stringify({ path, dryRun: true })
+    });
+  }
+
   /** Where the upload of an exported Model's build context stands. */
   exportStatus(name: string): Promise<IExportStatus> {
     return this.request(`export/${encodeURIComponent(name)}`);
@@ -194,6 +202,15 @@ export interface IExportRequest {
   path: string;
   /** The Model to create; its spec.build is filled in by the server. */
   model: IResource;
+}
+
+/** POST /export with dryRun: the build context's files (hidden ones left out unless re-included). */
+export interface IExportListing {
+  notebook: string;
+  files: string[];
+  bytes: number;
+  dockerfileGenerated: boolean;
+  contentHash: string;
 }
 
 async function toApiError(response: Response): Promise<ApiError> {

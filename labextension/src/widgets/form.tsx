@@ -19,6 +19,12 @@ export interface IFieldSpec {
 
 export type FormValues = Record<string, string>;
 
+/** A list shown above the fields, folded under its summary (e.g. what an export packs). */
+export interface IFormNote {
+  summary: string;
+  items: string[];
+}
+
 export interface IFormState {
   values: FormValues;
   errors: Record<string, string[]>;
@@ -96,7 +102,8 @@ export class FormBody extends ReactWidget {
     readonly fields: IFieldSpec[],
     initial: FormValues,
     private readonly _fieldPaths: Record<string, string[]>,
-    private readonly _submit: (values: FormValues) => Promise<unknown>
+    private readonly _submit: (values: FormValues) => Promise<unknown>,
+    private readonly _note?: IFormNote
   ) {
     super();
     this.addClass('jp-substratus-Form');
@@ -141,6 +148,16 @@ export class FormBody extends ReactWidget {
         onSubmit={e => e.preventDefault()}
         aria-busy={s.busy}
       >
+        {this._note && (
+          <details className="jp-substratus-FormNote">
+            <summary>{this._note.summary}</summary>
+            <ul>
+              {this._note.items.map(item => (
+                <li key={item}>{item}</li>
+              ))}
+            </ul>
+          </details>
+        )}
         {this.fields.map(f => (
           <FieldRow
             key={f.name}
@@ -221,13 +238,20 @@ export interface IFormDialogOptions {
   fieldPaths: Record<string, string[]>;
   acceptLabel: string;
   submit: (values: FormValues) => Promise<unknown>;
+  note?: IFormNote;
 }
 
 /** Show the form; resolves with the values the API accepted, or undefined on cancel. */
 export async function showFormDialog(
   options: IFormDialogOptions
 ): Promise<FormValues | undefined> {
-  const body = new FormBody(options.fields, options.initial, options.fieldPaths, options.submit);
+  const body = new FormBody(
+    options.fields,
+    options.initial,
+    options.fieldPaths,
+    options.submit,
+    options.note
+  );
   const dialog = new SubmitDialog(body, {
     title: options.title,
     buttons: [Dialog.cancelButton(), Dialog.okButton({ label: options.acceptLabel })],
