@@ -1,7 +1,7 @@
 """Soak: the Jupyter server's memory stays bounded under slow SSE clients, exports and many resources.
 
     .venv/bin/python benchmarks/api/soak.py [--clients 20] [--idle 5] [--exports 20] [--resources 200]
-                                            [--rounds 5] [--bound-mb 250]
+                                            [--rounds 5] [--bound-mb 50]
 
 Starts `jupyter server` with the extension on the local backend (no cluster configured) as a
 subprocess, opens `--clients` SSE streams of which `--idle` never read a byte after the headers
@@ -91,7 +91,7 @@ def main() -> None:
     parser.add_argument("--exports", type=int, default=20)
     parser.add_argument("--resources", type=int, default=200)
     parser.add_argument("--rounds", type=int, default=5)
-    parser.add_argument("--bound-mb", type=float, default=250.0)
+    parser.add_argument("--bound-mb", type=float, default=50.0)
     args = parser.parse_args()
 
     scratch = Path(tempfile.mkdtemp(prefix="substratus-soak-"))
