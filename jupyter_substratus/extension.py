@@ -52,6 +52,11 @@ class SubstratusState:
             self._exports = ExportManager(self._backend, self.upload_timeout)
         return self._exports
 
+    def forget_export(self, namespace: str, name: str) -> None:
+        """A Model was deleted: its export (and the context it may still hold) goes too."""
+        if self._exports is not None:
+            self._exports.forget(namespace, name)
+
     async def close(self) -> None:
         if self._exports is not None:
             await self._exports.close()

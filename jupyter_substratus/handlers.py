@@ -31,13 +31,15 @@ from jupyter_substratus.api import (
     parse,
 )
 from jupyter_substratus.api import workloads as w
-from jupyter_substratus.api.fields import NAME_PATTERN
-from jupyter_substratus.backends import BackendError, BadRequest, NotFound
-from jupyter_substratus.export import ExportError, fine_tune
+from jupyter_substratus.api.fields import is_dns_label
+from jupyter_substratus.backends import BackendError, BadRequest, ChangeStreamOverflow, NotFound
+from jupyter_substratus.export import ExportError, build_context, fine_tune
 
 API_PREFIX = "/substratus/api/v1"
 AUTH_RESOURCE = "substratus"
-_NAME = re.compile(NAME_PATTERN)
+MAX_JSON_DEPTH = 64  # a manifest is a few levels deep; deeper is a mistake or an attack
+MAX_TAIL_LINES = 2**63 - 1  # Kubernetes' tailLines is an int64
+MAX_PATH_LENGTH = 4096  # PATH_MAX: no file has a longer path
 SERVER_SET_METADATA = {"resourceVersion", "uid", "creationTimestamp", "generation", "managedFields", "selfLink",
                        "deletionTimestamp", "deletionGracePeriodSeconds"}
 
@@ -79,16 +81,22 @@ class SubstratusHandler(APIHandler):
         namespace = self.get_query_argument("namespace", None)
         if namespace is None or namespace == "":
             return None
-        if not _NAME.match(namespace) or len(namespace) > 63:
+        if not is_dns_label(namespace):
             raise BadRequest("namespace must be lowercase letters, digits and '-'",
                              [_field("namespace", "must be lowercase letters, digits and '-'")])
         return namespace
 
     def json_body(self) -> Any:
+        too_deep = BadRequest(f"the body nests objects and arrays deeper than {MAX_JSON_DEPTH} levels")
         try:
-            return json.loads(self.request.body or b"")
+            body = json.loads(self.request.body or b"")
         except (ValueError, UnicodeDecodeError) as e:
             raise BadRequest(f"the body is not JSON: {e}") from None
+        except RecursionError:
+            raise too_deep from None
+        if _deeper_than(body, MAX_JSON_DEPTH):
+            raise too_deep
+        return body
 
     @staticmethod
     def check_plural(plural: str) -> type:
@@ -99,7 +107,7 @@ class SubstratusHandler(APIHandler):
 
     @staticmethod
     def check_name(name: str) -> None:
-        if not _NAME.match(name) or len(name) > 63:
+        if not is_dns_label(name):
             raise NotFound(f"no resource named {name!r}: names are lowercase letters, digits and '-'")
 
     def manifest_for(self, plural: str, body: Any, name: str | None = None) -> dict[str, Any]:
@@ -129,6 +137,18 @@ class SubstratusHandler(APIHandler):
 
     async def backend(self):
         return await self.state.backend()
+
+
+def _deeper_than(value: Any, limit: int) -> bool:
+    """Whether objects and arrays nest deeper than `limit` (walked without recursion)."""
+    stack = [(value, 1)]
+    while stack:
+        value, depth = stack.pop()
+        if isinstance(value, dict | list):
+            if depth > limit:
+                return True
+            stack.extend((child, depth + 1) for child in (value.values() if isinstance(value, dict) else value))
+    return False
 
 
 def _field(path: str, message: str):
@@ -204,7 +224,11 @@ class ResourceHandler(SubstratusHandler):
     async def delete(self, plural: str, name: str):
         self.check_plural(plural)
         self.check_name(name)
-        await (await self.backend()).delete(plural, name, self.namespace())
+        backend = await self.backend()
+        namespace = self.namespace()
+        await backend.delete(plural, name, namespace)
+        if plural == "models":
+            self.state.forget_export(namespace or backend.default_namespace, name)
         self.set_status(204)
         self.finish()
 
@@ -248,7 +272,10 @@ class UploadHandler(SubstratusHandler):
 
 
 class _StreamingHandler(SubstratusHandler):
-    """Shared by the streams: stop when the client goes away."""
+    """Shared by the streams: stop when the client goes away, or reads nothing for
+    SLOW_CLIENT_SECONDS (its connection is closed: nothing waits on it for ever)."""
+
+    SLOW_CLIENT_SECONDS = 30.0
 
     def initialize(self) -> None:
         self._gone = asyncio.Event()
@@ -261,8 +288,13 @@ class _StreamingHandler(SubstratusHandler):
             return False
         try:
             self.write(text)
-            await self.flush()
+            async with asyncio.timeout(self.SLOW_CLIENT_SECONDS):
+                await self.flush()
             return True
+        except TimeoutError:
+            self._gone.set()
+            self.request.connection.close()
+            return False
         except tornado.iostream.StreamClosedError:
             self._gone.set()
             return False
@@ -294,8 +326,9 @@ class LogsHandler(_StreamingHandler):
         tail = self.get_query_argument("tail", None)
         tail_lines = None
         if tail is not None:
-            if not tail.isdigit():
-                raise BadRequest("tail must be a number of lines", [_field("tail", "must be a whole number")])
+            if not re.fullmatch(r"[0-9]{1,19}", tail) or int(tail) > MAX_TAIL_LINES:
+                raise BadRequest(f"tail must be a number of lines from 0 to {MAX_TAIL_LINES}",
+                                 [_field("tail", f"must be a whole number from 0 to {MAX_TAIL_LINES}")])
             tail_lines = int(tail)
         backend = await self.backend()
         lines = backend.logs(plural, name, self.namespace(), follow=follow, tail_lines=tail_lines)
@@ -356,6 +389,10 @@ class EventsHandler(_StreamingHandler):
                         event = pending.result()
                     except StopAsyncIteration:
                         break
+                    except ChangeStreamOverflow as e:
+                        # The front end lists again when EventSource reconnects (after `retry`).
+                        await self.send(f"event: overflow\ndata: {json.dumps(e.to_json())}\n\n")
+                        break
                     pending = asyncio.ensure_future(changes.__anext__())
                     if wanted and event.object.get("kind") not in wanted:
                         continue
@@ -383,6 +420,11 @@ class ExportHandler(SubstratusHandler):
         path = body.get("path")
         if not isinstance(path, str) or not path.strip():
             raise BadRequest("path (the notebook's path) is required", [_field("path", "required field is missing")])
+        dry_run = body.get("dryRun", False)
+        if not isinstance(dry_run, bool):
+            raise BadRequest("dryRun must be true or false", [_field("dryRun", "must be a boolean")])
+        if dry_run:
+            return await self.list_context(self.contents_path(path))
         model = body.get("model")
         if not isinstance(model, dict):
             raise BadRequest("model (the Model manifest to create) is required",
@@ -395,7 +437,8 @@ class ExportHandler(SubstratusHandler):
         backend = await self.backend()
         try:
             launched = await fine_tune(backend, notebook.parent, notebook.name, model, namespace=namespace,
-                                       max_bytes=self.state.max_export_bytes, base_image=self.state.trainer_image)
+                                       max_bytes=self.state.max_export_bytes, base_image=self.state.trainer_image,
+                                       admit=self.state.exports().admit)
         except ExportError as e:
             raise BadRequest(str(e), [_field("path", str(e))]) from None
         except ResourceValidationError as e:
@@ -406,21 +449,39 @@ class ExportHandler(SubstratusHandler):
         self.set_header("Location", f"{self.base_url.rstrip('/')}{API_PREFIX}/export/{export.name}")
         self.finish(launched.created)
 
+    async def list_context(self, notebook: Path) -> None:
+        """What an export of `notebook` would pack, without creating anything."""
+        try:
+            context = await asyncio.get_running_loop().run_in_executor(
+                None, lambda: build_context(notebook.parent, notebook.name, max_bytes=self.state.max_export_bytes,
+                                            base_image=self.state.trainer_image))
+        except ExportError as e:
+            raise BadRequest(str(e), [_field("path", str(e))]) from None
+        self.finish({"notebook": context.notebook, "files": list(context.files), "bytes": context.size,
+                     "dockerfileGenerated": context.dockerfile_generated, "contentHash": context.sha256})
+
     def contents_path(self, path: str) -> Path:
         root = Path(self.settings.get("server_root_dir") or os.getcwd()).expanduser().resolve()
         relative = path.strip().lstrip("/")
+        if len(relative) > MAX_PATH_LENGTH:
+            raise BadRequest(f"path is {len(relative)} characters long: no file has a path over {MAX_PATH_LENGTH}",
+                             [_field("path", f"must be at most {MAX_PATH_LENGTH} characters")])
         if "\x00" in relative or ".." in Path(relative).parts:
             raise BadRequest(f"path {path!r} leaves the Jupyter root", [_field("path", "must stay inside the root")])
         target = root / relative
-        if target.is_symlink():
-            raise BadRequest(f"{path!r} is a symlink: export the notebook it points to",
-                             [_field("path", "must not be a symlink")])
         try:
+            if target.is_symlink():
+                raise BadRequest(f"{path!r} is a symlink: export the notebook it points to",
+                                 [_field("path", "must not be a symlink")])
             target.resolve().relative_to(root)
+            is_file = target.is_file()
         except ValueError:
             raise BadRequest(f"path {path!r} leaves the Jupyter root",
                              [_field("path", "must stay inside the root")]) from None
-        if not target.is_file():
+        except OSError as e:
+            raise BadRequest(f"path {path[:200]!r} cannot be read: {e.strerror}",
+                             [_field("path", e.strerror)]) from None
+        if not is_file:
             raise NotFound(f"there is no notebook {path!r}", [_field("path", "no such file")])
         return target
 

@@ -2,17 +2,26 @@
 (or /namespaces/{namespace}/servers/...) forwards to the model server on 127.0.0.1, streaming
 both ways' bodies as they come, behind the Jupyter server's own authentication (a token, a
 cookie, or JupyterHub's). A Server's status.url names this route on the local backend.
+
+The path after /proxy is forwarded as it was sent (still percent-encoded; none is `/`), with the
+query string less Jupyter's own credentials (`token`, `_xsrf`), which the model server has no use
+for and would write to the log /logs serves. This route's requests are logged without their
+query string.
 """
 
 from __future__ import annotations
+
+import re
+import urllib.parse
 
 import httpx
 import tornado.iostream
 import tornado.web
 from jupyter_server.auth.decorator import authorized
 
-from .backends import NotFound, Unavailable
-from .handlers import API_PREFIX, SubstratusHandler
+from .api.fields import is_dns_label
+from .backends import BadRequest, NotFound, Unavailable
+from .handlers import API_PREFIX, SubstratusHandler, _field
 
 # Hop-by-hop headers, and what only the Jupyter server may decide about its own connection.
 _REQUEST_DROPPED = {
@@ -28,23 +37,38 @@ _REQUEST_DROPPED = {
     "x-xsrftoken",
 }
 _RESPONSE_DROPPED = {"connection", "keep-alive", "transfer-encoding", "content-length", "server", "date"}
+JUPYTER_AUTH_PARAMETERS = {"token", "_xsrf"}
+_PROXIED_PATH = re.compile(r"/servers/[^/]+/proxy(?P<path>/.*)?$")
+_CONTROL = re.compile(r"[\x00-\x1f\x7f]")
+
+
+def forwarded_query(query: str) -> str:
+    """The query string without Jupyter's auth parameters; the rest exactly as sent."""
+    kept = [part for part in query.split("&")
+            if part and urllib.parse.unquote_plus(part.split("=", 1)[0]) not in JUPYTER_AUTH_PARAMETERS]
+    return "&".join(kept)
 
 
 class ProxyHandler(SubstratusHandler):
     SUPPORTED_METHODS = ("GET", "POST", "PUT", "PATCH", "DELETE", "HEAD")
 
-    async def _forward(self, name: str, path: str | None, namespace: str | None) -> None:
+    async def _forward(self, name: str, namespace: str | None) -> None:
         self.check_name(name)
+        if namespace is not None:
+            self.check_namespace(namespace)
+        path = self.forwarded_path()
         backend = await self.backend()
         port_of = getattr(backend, "server_port", None)
         if port_of is None:
             raise NotFound("this route serves the local backend's Servers; on a cluster, use the Server's status.url")
+        await backend.get("servers", name, namespace)  # NotFound when there is no such Server
         port = port_of(name, namespace)
         if port is None:
             raise Unavailable(f"Server {name} is not running here: see its status and logs")
-        url = f"http://127.0.0.1:{port}/{(path or '').lstrip('/')}"
-        if self.request.query:
-            url += "?" + self.request.query
+        url = f"http://127.0.0.1:{port}{path}"
+        query = forwarded_query(self.request.query)
+        if query:
+            url += "?" + query
         headers = {k: v for k, v in self.request.headers.get_all() if k.lower() not in _REQUEST_DROPPED}
         async with httpx.AsyncClient(timeout=httpx.Timeout(10.0, read=None)) as client:
             try:
@@ -68,38 +92,56 @@ class ProxyHandler(SubstratusHandler):
                 return  # the client went away
         self.finish(set_content_type=self._headers.get("Content-Type", "application/octet-stream"))
 
-    @tornado.web.authenticated
-    @authorized
-    async def get(self, name: str, path: str | None = None, namespace: str | None = None):
-        await self._forward(name, path, namespace)
+    def check_namespace(self, namespace: str) -> None:
+        if not is_dns_label(namespace):
+            raise NotFound(f"no namespace {namespace!r}: namespaces are lowercase letters, digits and '-'")
+
+    def forwarded_path(self) -> str:
+        """The path after /proxy as the client sent it: percent-encoded characters stay encoded."""
+        raw = _PROXIED_PATH.search(self.request.path)
+        path = (raw.group("path") if raw else None) or "/"
+        if _CONTROL.search(urllib.parse.unquote(path)):
+            raise BadRequest("the proxied path must not contain control characters (CR, LF, NUL, ...)",
+                             [_field("path", "must not contain control characters")])
+        return path
+
+    def _log(self) -> None:
+        # The query string may carry a token or a prompt: the access log shows the path only.
+        self.request.uri = self.request.path
+        super()._log()
 
     @tornado.web.authenticated
     @authorized
-    async def head(self, name: str, path: str | None = None, namespace: str | None = None):
-        await self._forward(name, path, namespace)
+    async def get(self, name: str, namespace: str | None = None):
+        await self._forward(name, namespace)
 
     @tornado.web.authenticated
     @authorized
-    async def post(self, name: str, path: str | None = None, namespace: str | None = None):
-        await self._forward(name, path, namespace)
+    async def head(self, name: str, namespace: str | None = None):
+        await self._forward(name, namespace)
 
     @tornado.web.authenticated
     @authorized
-    async def put(self, name: str, path: str | None = None, namespace: str | None = None):
-        await self._forward(name, path, namespace)
+    async def post(self, name: str, namespace: str | None = None):
+        await self._forward(name, namespace)
 
     @tornado.web.authenticated
     @authorized
-    async def patch(self, name: str, path: str | None = None, namespace: str | None = None):
-        await self._forward(name, path, namespace)
+    async def put(self, name: str, namespace: str | None = None):
+        await self._forward(name, namespace)
 
     @tornado.web.authenticated
     @authorized
-    async def delete(self, name: str, path: str | None = None, namespace: str | None = None):
-        await self._forward(name, path, namespace)
+    async def patch(self, name: str, namespace: str | None = None):
+        await self._forward(name, namespace)
+
+    @tornado.web.authenticated
+    @authorized
+    async def delete(self, name: str, namespace: str | None = None):
+        await self._forward(name, namespace)
 
 
 def proxy_handlers(base_url: str = "/") -> list[tuple[str, type[ProxyHandler]]]:
     prefix = base_url.rstrip("/") + API_PREFIX
-    route = r"servers/(?P<name>[^/]+)/proxy(?P<path>/.*)?$"
+    route = r"servers/(?P<name>[^/]+)/proxy(?:/.*)?$"
     return [(f"{prefix}/namespaces/(?P<namespace>[^/]+)/{route}", ProxyHandler), (f"{prefix}/{route}", ProxyHandler)]

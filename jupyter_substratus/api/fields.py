@@ -25,6 +25,13 @@ VARIABLE_NAME_PATTERN = r"^[A-Za-z_][A-Za-z0-9_]*$"
 # ${{ secrets.NAME.KEY }}: NAME is a Secret in the resource's namespace, KEY one of its keys.
 SECRET_REFERENCE_PATTERN = r"^\$\{\{ *secrets\.([a-z0-9]([-a-z0-9]*[a-z0-9])?)\.([-._a-zA-Z0-9]+) *\}\}$"
 
+
+
+def is_dns_label(value: object) -> bool:
+    """A DNS-1123 label, what names and namespaces are: also what keeps them safe as path parts."""
+    return isinstance(value, str) and 0 < len(value) <= 63 and re.fullmatch(NAME_PATTERN, value) is not None
+
+
 PATTERN_MEANINGS.update(
     {
         NAME_PATTERN: "must be lowercase letters, digits and '-', starting and ending alphanumeric",

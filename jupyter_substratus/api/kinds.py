@@ -98,7 +98,7 @@ class ObjectMeta(BaseModel):
     model_config = ConfigDict(extra="allow")
 
     name: str = Field(min_length=1, max_length=63, pattern=NAME_PATTERN)
-    namespace: str | None = None
+    namespace: str | None = Field(default=None, min_length=1, max_length=63, pattern=NAME_PATTERN)
     labels: dict[str, str] | None = None
     annotations: dict[str, str] | None = None
 

@@ -74,17 +74,44 @@ class ChangeEvent:
         return {"type": self.type, "object": self.object}
 
 
+class ChangeStreamOverflow(Unavailable):
+    """A reader fell too far behind: what it had not read is gone; it must list again."""
+
+
+CHANGE_QUEUE_LIMIT = 1024  # events a reader may fall behind before it is dropped
+
+
+class _DroppingQueue(asyncio.Queue):
+    """A bounded queue whose put_nowait never raises: when full, what is queued is thrown away
+    and the reader finds the overflow marker next (and nothing after it)."""
+
+    OVERFLOWED = object()
+    overflowed = False
+
+    def put_nowait(self, item) -> None:
+        if self.overflowed:
+            return
+        if self.full():
+            while not self.empty():
+                self.get_nowait()
+            self.overflowed = True
+            item = self.OVERFLOWED
+        super().put_nowait(item)
+
+
 class ChangeStream:
     """The changes from the moment it is opened, as an async iterator; `aclose()` ends it.
 
     It subscribes when opened, not at its first read, so a caller may read the current state
     after opening it and miss nothing that changes in between. A None put on its queue by the
-    backend (on close) ends it.
+    backend (on close) ends it. A reader more than `limit` events behind gets
+    ChangeStreamOverflow instead of the events, so a reader that stops never grows memory.
     """
 
-    def __init__(self, subscribers: set[asyncio.Queue], wanted: Callable[[ChangeEvent], bool] = lambda event: True):
+    def __init__(self, subscribers: set[asyncio.Queue], wanted: Callable[[ChangeEvent], bool] = lambda event: True,
+                 limit: int = CHANGE_QUEUE_LIMIT):
         self._subscribers = subscribers
-        self._queue: asyncio.Queue[ChangeEvent | None] = asyncio.Queue()
+        self._queue: asyncio.Queue[ChangeEvent | None] = _DroppingQueue(limit)
         self._wanted = wanted
         subscribers.add(self._queue)
 
@@ -96,6 +123,10 @@ class ChangeStream:
             event = await self._queue.get()
             if event is None:
                 break
+            if event is _DroppingQueue.OVERFLOWED:
+                await self.aclose()
+                raise ChangeStreamOverflow(f"more than {self._queue.maxsize} changes were not read in time: "
+                                           "list again, then open a new stream")
             if self._wanted(event):
                 return event
         await self.aclose()

@@ -4,7 +4,10 @@ What goes in: every regular file under the directory, except what .dockerignore 
 Docker's meaning: patterns are rooted at the directory, so `*.md` is only the top folder's and
 `**/*.md` every folder's; `!` re-includes, even inside an excluded folder), what .gitignore
 excludes (git's meaning: a pattern without a slash matches at any depth), and never .git/,
-.ipynb_checkpoints/ or __pycache__/. Both files are read with pathspec. A symlink, or a notebook path that
+.ipynb_checkpoints/ or __pycache__/. Both files are read with pathspec. Hidden files and folders
+(a name starting with `.`: .env, .ssh/, .bash_history) stay out, as Jupyter's file browser hides
+them, unless a `!` pattern of either file names them (`!.env`); .dockerignore and .gitignore
+themselves go in. A symlink, or a notebook path that
 leaves the directory, is an error rather than a surprise. Beyond `max_bytes` the export
 stops and names the biggest files.
 
@@ -35,6 +38,7 @@ TRAINER_IMAGE = DEFAULT_IMAGES["trainer"]
 NOTEBOOK_IMAGE = DEFAULT_IMAGES["notebook"]
 DEFAULT_MAX_BYTES = 100 * 1024 * 1024
 ALWAYS_EXCLUDED = (".git", ".ipynb_checkpoints", "__pycache__")
+IGNORE_FILES = (".dockerignore", ".gitignore")
 SRC = "/content/src"
 
 
@@ -72,16 +76,28 @@ class IgnoreRules:
 
     def __init__(self, directory: Path):
         docker = [p for p in map(_rooted, _lines(directory / ".dockerignore")) if p]
+        git = _lines(directory / ".gitignore")
         self.docker = pathspec.GitIgnoreSpec.from_lines(docker)
-        self.git = pathspec.GitIgnoreSpec.from_lines(_lines(directory / ".gitignore"))
+        self.git = pathspec.GitIgnoreSpec.from_lines(git)
         # A `!` pattern may re-include a file inside an excluded folder: then look inside it.
         self.docker_prunes_folders = not any(p.startswith("!") for p in docker)
+        negations = [p[1:] for p in docker + [line.strip() for line in git] if p.startswith("!")]
+        self.reinclude = pathspec.GitIgnoreSpec.from_lines(negations)
+        self.hidden_folders_may_hold_files = bool(negations)
 
     def excludes_file(self, path: str) -> bool:
+        if _hidden(path) and path not in IGNORE_FILES and not self.reinclude.match_file(path):
+            return True
         return self.docker.match_file(path) or self.git.match_file(path)
 
     def excludes_folder(self, path: str) -> bool:
+        if _hidden(path) and not self.hidden_folders_may_hold_files:
+            return True
         return (self.docker_prunes_folders and self.docker.match_file(f"{path}/")) or self.git.match_file(f"{path}/")
+
+
+def _hidden(path: str) -> bool:
+    return any(part.startswith(".") for part in path.split("/"))
 
 
 def _lines(path: Path) -> list[str]:

@@ -11,13 +11,15 @@ from __future__ import annotations
 
 import asyncio
 import copy
+import dataclasses
 import os
 import uuid
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
 from jupyter_substratus.api import API_VERSION, GPU_TYPES, KINDS, parse
-from jupyter_substratus.backends.base import Backend, BackendError, ProgressCallback, UploadProgress
+from jupyter_substratus.backends.base import Backend, BackendError, ProgressCallback, Unavailable, UploadProgress
 
 from .context import DEFAULT_MAX_BYTES, TRAINER_IMAGE, BuildContext, build_context
 
@@ -113,12 +115,15 @@ async def launch(backend: Backend, context: BuildContext, manifest: dict[str, An
 
 async def fine_tune(backend: Backend, directory: str | os.PathLike, notebook: str | os.PathLike,
                     model: dict[str, Any], *, namespace: str | None = None, max_bytes: int = DEFAULT_MAX_BYTES,
-                    base_image: str = TRAINER_IMAGE) -> Launch:
+                    base_image: str = TRAINER_IMAGE, admit: Callable[[BuildContext], None] | None = None) -> Launch:
     """Fine-tune with `notebook` (inside `directory`): the Model manifest `model` gets the build
     of the directory's context and is created; raises ExportError or ResourceValidationError
-    (nothing created) for what the caller has to change."""
+    (nothing created) for what the caller has to change. `admit` may refuse the packed context
+    (by raising) before anything is created."""
     context, manifest = await asyncio.to_thread(prepare_export, directory, notebook, model,
                                                 max_bytes=max_bytes, base_image=base_image)
+    if admit is not None:
+        admit(context)
     return await launch(backend, context, manifest, namespace)
 
 
@@ -132,6 +137,10 @@ class Export:
     progress: UploadProgress
     error: str | None = None
     task: asyncio.Task | None = field(default=None, repr=False)
+
+    def let_go_of_the_bytes(self) -> None:
+        """Sent or given up: the tar.gz is not needed any more; what describes it stays."""
+        self.context = dataclasses.replace(self.context, data=b"")
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -149,19 +158,42 @@ class Export:
 
 
 class ExportManager:
-    """Creates exported Models and uploads their contexts in the background."""
+    """Creates exported Models and uploads their contexts in the background.
 
-    def __init__(self, backend: Backend, upload_timeout: float = 600.0):
+    Memory stays bounded: a context's bytes are let go once its upload ends (done, skipped or
+    failed); the contexts still uploading hold at most `max_pending_bytes` together (another
+    export waits for them: 503); at most `max_kept` finished exports are remembered (the
+    oldest go first), and deleting a Model forgets its export.
+    """
+
+    def __init__(self, backend: Backend, upload_timeout: float = 600.0, max_pending_bytes: int = 4 * DEFAULT_MAX_BYTES,
+                 max_kept: int = 100):
         self.backend = backend
         self.upload_timeout = upload_timeout
+        self.max_pending_bytes = max_pending_bytes
+        self.max_kept = max_kept
         self.exports: dict[tuple[str, str], Export] = {}
+
+    @property
+    def pending_bytes(self) -> int:
+        return sum(len(export.context.data) for export in self.exports.values())
+
+    def admit(self, context: BuildContext) -> None:
+        """Refuse (Unavailable) a context that would take the bytes waiting to upload past the bound."""
+        if self.pending_bytes + len(context.data) > self.max_pending_bytes:
+            raise Unavailable(f"this export ({len(context.data) / 1e6:.1f} MB) and those still uploading "
+                              f"({self.pending_bytes / 1e6:.1f} MB) would hold more than "
+                              f"{self.max_pending_bytes / 1e6:.1f} MB: export again once they are done")
 
     def start(self, launched: Launch) -> Export:
         """Run the upload of `launched` in the background, its progress kept for `get`."""
+        self.forget(launched.namespace, launched.name)
         export = Export(launched.namespace, launched.name, launched.context,
                         UploadProgress(total=len(launched.context.data)))
         self.exports[(export.namespace, export.name)] = export
         export.task = asyncio.create_task(self._upload(export, launched))
+        export.task.add_done_callback(lambda _: export.let_go_of_the_bytes())  # even if cancelled before it ran
+        self._trim()
         return export
 
     async def _upload(self, export: Export, launched: Launch) -> None:
@@ -177,8 +209,19 @@ class ExportManager:
             export.error = f"the upload failed: {e}"
             export.progress.step = "failed"
 
+    def _trim(self) -> None:
+        finished = [key for key, export in self.exports.items() if export.task is not None and export.task.done()]
+        for key in finished[: max(0, len(finished) - self.max_kept)]:
+            del self.exports[key]
+
     def get(self, namespace: str, name: str) -> Export | None:
         return self.exports.get((namespace, name))
+
+    def forget(self, namespace: str, name: str) -> None:
+        """The Model is gone: stop its upload, if it still runs, and let its context go."""
+        export = self.exports.pop((namespace, name), None)
+        if export is not None and export.task and not export.task.done():
+            export.task.cancel()
 
     async def close(self) -> None:
         for export in self.exports.values():

@@ -33,6 +33,7 @@ from jupyter_substratus.api import (
     ResourceValidationError,
     parse,
 )
+from jupyter_substratus.api.fields import is_dns_label
 from jupyter_substratus.backends import BackendError, NotFound
 from jupyter_substratus.export import ExportError, fine_tune, fine_tune_manifest, gpu_resource, parse_gpu
 
@@ -71,6 +72,13 @@ def _gpu(text: str) -> tuple[str | None, int]:
         return parse_gpu(text)
     except ValueError as e:
         raise argparse.ArgumentTypeError(str(e)) from None
+
+
+def _namespace(text: str) -> str:
+    if not is_dns_label(text):
+        raise argparse.ArgumentTypeError(f"{text!r} is not a namespace: lowercase letters, digits and '-', "
+                                         "at most 63 characters")
+    return text
 
 
 def _param(text: str) -> tuple[str, Any]:
@@ -149,7 +157,7 @@ def _parser() -> _Parser:
 
     p = sub.add_parser("use", help="choose the backend, namespace, kubeconfig or context")
     p.add_argument("--backend", choices=["auto", "jupyter", "kubernetes", "local"])
-    p.add_argument("--namespace", "-n")
+    p.add_argument("--namespace", "-n", type=_namespace)
     p.add_argument("--kubeconfig")
     p.add_argument("--context")
     return parser

@@ -23,6 +23,8 @@ export async function exportNotebook(
 ): Promise<IResource | undefined> {
   let created: IResource | undefined;
   const info = store.info ?? (await store.loadInfo());
+  // What goes in, so nothing is sent unseen; the export itself reports any error.
+  const listing = await store.client.exportListing(path).catch(() => undefined);
   const values = await showFormDialog({
     title: trans.__('Export %1 to a Model', path.split('/').pop()),
     acceptLabel: trans.__('Export'),
@@ -49,6 +51,14 @@ export async function exportNotebook(
       gpuCount: String(defaults.gpuCount)
     },
     fieldPaths: FIELD_PATHS.export,
+    note: listing && {
+      summary: trans.__(
+        'Sends %1 files (%2 MB); hidden files stay out',
+        listing.files.length,
+        (listing.bytes / 1e6).toFixed(1)
+      ),
+      items: listing.files
+    },
     submit: async v => {
       const model = fineTuneManifest(
         {

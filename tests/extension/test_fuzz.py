@@ -44,47 +44,83 @@ MANIFESTS = st.fixed_dictionaries({"metadata": st.fixed_dictionaries({"name": NA
                                             "kind": st.sampled_from(["Model", "Dataset", "Server", "Notebook",
                                                                      "Pod"]) | JSON,
                                             "status": JSON})
-BODIES = MANIFESTS | JSON | st.fixed_dictionaries({"path": NAMES | JSON, "model": MANIFESTS | JSON})
+# Deep nesting, past the API's limit of 64 levels and past Python's recursion limit.
+# Sent as bytes: the test's own json module would not write or read the deepest.
+NESTED = st.integers(1, 3000).map(lambda depth: b'{"metadata": {"name": "deep"}, "spec": {"params": {"x": '
+                                  + b"[" * depth + b"]" * depth + b"}}}")
+BODIES = MANIFESTS | JSON | NESTED | st.fixed_dictionaries(
+    {"path": NAMES | JSON | st.text(max_size=300) | st.integers(250, 100_000).map(lambda n: "d/" * n + "x.ipynb"),
+     "model": MANIFESTS | JSON}, optional={"dryRun": st.booleans() | JSON})
+NAMESPACES = (st.sampled_from(["", "other", "Bad NS", "x" * 64, "..", "../../x", "/tmp/x", "a/b", "a\nb", "default"])
+              | NAMES)
 ROUTES = st.sampled_from([("GET", "/"), ("GET", "/{p}"), ("POST", "/{p}"), ("GET", "/{p}/{n}"), ("PUT", "/{p}/{n}"),
-                          ("DELETE", "/{p}/{n}"), ("GET", "/{p}/{n}/logs"), ("POST", "/export"),
-                          ("GET", "/export/{n}")])
-QUERIES = st.fixed_dictionaries({}, optional={"namespace": st.sampled_from(["", "other", "Bad NS", "x" * 64]) | NAMES,
-                                              "tail": st.text(max_size=4),
-                                              "follow": st.sampled_from(["true", "false", "x"])})
+                          ("DELETE", "/{p}/{n}"), ("GET", "/{p}/{n}/logs"), ("POST", "/{p}/{n}/rerun"),
+                          ("POST", "/export"), ("GET", "/export/{n}"), ("GET", "/events"),
+                          ("GET", "/servers/{n}/proxy/{x}"), ("POST", "/namespaces/{ns}/servers/{n}/proxy/{x}")])
+PROXIED = st.text(max_size=20) | st.sampled_from(["v1/models", "a%0d%0ab", "%00", "a%2Fb", "", "../.."])
+TAILS = st.text(max_size=4) | st.sampled_from(["²", "٣", "-1", str(2**63), str(2**63 - 1), "1" * 40]) \
+    | st.integers(0, 2**70).map(str)
+QUERIES = st.fixed_dictionaries({}, optional={"namespace": NAMESPACES, "tail": TAILS,
+                                              "follow": st.sampled_from(["true", "false", "x"]),
+                                              "kinds": st.sampled_from(["models", "Model,servers", "pods", ",,"])
+                                              | st.text(max_size=8),
+                                              "token": st.text(max_size=5), "_xsrf": st.text(max_size=5)})
+STREAMS = {"/events", "/{p}/{n}/logs"}  # a 200 here is a stream that may not end: the headers are enough
+
+
+def fuzz(port: int, base_url: str, auth: dict, namespace: str, examples: int) -> None:
+    """`examples` random requests against the API at 127.0.0.1:`port`: never a 5xx but 503,
+    always a JSON message with a 4xx."""
+    counted = []
+    errors = []
+    connections: list[http.client.HTTPConnection] = []  # one kept alive between requests
+
+    @settings(max_examples=examples, deadline=None, database=None, derandomize=False, phases=PHASES,
+              suppress_health_check=list(HealthCheck))
+    @given(route=ROUTES, plural=PLURALS, name=NAMES, body=BODIES, query=QUERIES, proxied=PROXIED,
+           path_namespace=NAMESPACES)
+    def one_request(route, plural, name, body, query, proxied, path_namespace):
+        method, template = route
+        path = template.format(p=urllib.parse.quote(plural, safe=""), n=urllib.parse.quote(name, safe=""),
+                               ns=urllib.parse.quote(path_namespace, safe=""), x=urllib.parse.quote(proxied))
+        if query.get("namespace") and len(counted) % 4:  # mostly the test's namespace, some others
+            query = {**query, "namespace": namespace}
+        url = f"{base_url}substratus/api/v1{path}?{urllib.parse.urlencode(query)}"
+        payload = (body if isinstance(body, bytes) else json.dumps(body).encode()) if method in ("POST", "PUT") \
+            else None
+        if os.environ.get("FUZZ_TRACE"):
+            print("REQ", method, url, str(body)[:200], file=open(os.environ["FUZZ_TRACE"], "a"))
+        if not connections:
+            connections.append(http.client.HTTPConnection("127.0.0.1", port, timeout=30))
+        reconnect = True  # after an error, or a stream left unread
+        try:
+            connections[0].request(method, url, body=payload, headers=dict(auth))
+            response = connections[0].getresponse()
+            streaming = response.status == 200 and template in STREAMS
+            data = b"" if streaming else response.read()
+            reconnect = streaming or response.will_close
+        finally:
+            if reconnect:
+                connections.pop().close()
+        counted.append(1)
+        if response.status >= 500 and response.status != 503:
+            errors.append((method, url, body, response.status, data[:300]))
+        assert response.status < 500 or response.status == 503, (method, url, str(body)[:300], response.status,
+                                                                 data[:300])
+        if 400 <= response.status and "/proxy" not in template:
+            reply = json.loads(data)
+            assert isinstance(reply["message"], str) and reply["message"], reply
+
+    try:
+        one_request()
+    finally:
+        for connection in connections:
+            connection.close()
+    assert len(counted) >= examples
+    assert not errors
 
 
 async def test_random_requests_never_500(jp_serverapp, http_server, jp_http_port, jp_base_url, jp_auth_header,
                                          kube_namespace):
-    counted = []
-    errors = []
-
-    @settings(max_examples=EXAMPLES, deadline=None, database=None, derandomize=False, phases=PHASES,
-              suppress_health_check=list(HealthCheck))
-    @given(route=ROUTES, plural=PLURALS, name=NAMES, body=BODIES, query=QUERIES)
-    def one_request(route, plural, name, body, query):
-        method, template = route
-        path = template.format(p=urllib.parse.quote(plural, safe=""), n=urllib.parse.quote(name, safe=""))
-        if query.get("namespace") and len(counted) % 4:  # mostly the test's namespace, some others
-            query = {**query, "namespace": kube_namespace}
-        url = f"{jp_base_url}substratus/api/v1{path}?{urllib.parse.urlencode(query)}"
-        payload = json.dumps(body).encode() if method in ("POST", "PUT") else None
-        connection = http.client.HTTPConnection("127.0.0.1", jp_http_port, timeout=30)
-        if os.environ.get("FUZZ_TRACE"):
-            print("REQ", method, url, json.dumps(body)[:200], file=open(os.environ["FUZZ_TRACE"], "a"))
-        try:
-            connection.request(method, url, body=payload, headers=dict(jp_auth_header))
-            response = connection.getresponse()
-            data = response.read()
-        finally:
-            connection.close()
-        counted.append(1)
-        if response.status >= 500 and response.status != 503:
-            errors.append((method, url, body, response.status, data[:300]))
-        assert response.status < 500 or response.status == 503, (method, url, body, response.status, data[:300])
-        if 400 <= response.status:
-            reply = json.loads(data)
-            assert isinstance(reply["message"], str) and reply["message"], reply
-
-    await asyncio.get_running_loop().run_in_executor(None, one_request)
-    assert len(counted) >= EXAMPLES
-    assert not errors
+    await asyncio.get_running_loop().run_in_executor(
+        None, fuzz, jp_http_port, jp_base_url, jp_auth_header, kube_namespace, EXAMPLES)

@@ -169,5 +169,5 @@ async def test_quickstart(rest, jp_fetch, jp_root_dir, jp_http_port, jp_auth_hea
     smollm2 = await ready(rest, jp_fetch, "models", "smollm2", timeout=240)
     assert smollm2["status"]["artifacts"]["url"].startswith("file://")
     await rest("DELETE", "servers", "tuned", code=204)
-    gone = await rest("GET", "servers", "tuned", "proxy", "v1", "models", code=503)
-    assert "not running" in gone["message"]
+    gone = await rest("GET", "servers", "tuned", "proxy", "v1", "models", code=404)  # no such Server any more
+    assert "not found" in gone["message"]

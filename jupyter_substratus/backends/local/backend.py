@@ -12,6 +12,7 @@ from pathlib import Path
 from jupyter_core.paths import jupyter_data_dir
 
 from jupyter_substratus.api import KINDS, KINDS_BY_PLURAL, FieldError, ResourceValidationError, parse
+from jupyter_substratus.api.fields import is_dns_label
 
 from ..base import (
     Backend,
@@ -30,7 +31,7 @@ from . import build
 from .logs import follow_log
 from .owner import StateDirLock
 from .reconciler import Reconciler
-from .store import Store, plural_of
+from .store import Store, is_damaged, plural_of
 
 IMMUTABLE_KINDS = tuple(kind for kind, cls in KINDS.items() if cls.immutable_spec)
 
@@ -68,6 +69,9 @@ class LocalBackend(Backend):
         if max_jobs < 1:
             raise Unavailable(f"max_jobs must be at least 1, not {max_jobs}")
         self.default_namespace = namespace or "default"
+        if not is_dns_label(self.default_namespace):
+            raise Unavailable(f"namespace {self.default_namespace!r} is not a DNS-1123 label "
+                              "(lowercase letters, digits and '-')")
         self.store = Store(Path(state_dir) if state_dir else default_state_dir())
         self.owner = StateDirLock(self.store.root)
         self.owner.acquire()
@@ -118,12 +122,12 @@ class LocalBackend(Backend):
     async def list(self, plural: str, namespace: str | None = None) -> list[Manifest]:
         self._check_plural(plural)
         self._ensure_started()
-        return self.store.list(self._namespace(namespace), plural)
+        return self.store.list(self._namespace(namespace), plural, damaged=True)
 
     async def get(self, plural: str, name: str, namespace: str | None = None) -> Manifest:
         self._check_plural(plural)
         self._ensure_started()
-        obj = self.store.read(self._namespace(namespace), plural, name)
+        obj = self.store.read(self._namespace(namespace), plural, name, damaged=True)
         if obj is None:
             raise NotFound(f"{KINDS_BY_PLURAL[plural].__name__} {name!r} not found")
         return obj
@@ -141,6 +145,8 @@ class LocalBackend(Backend):
         self._ensure_started()
         ns = self._namespace(namespace or manifest["metadata"].get("namespace"))
         current = await self.get(plural, name, ns)
+        if is_damaged(current):
+            raise Conflict(current["status"]["conditions"][0]["message"])
         wanted = manifest["metadata"].get("resourceVersion")
         if wanted and wanted != current["metadata"]["resourceVersion"]:
             raise Conflict(f"{name} was changed since resourceVersion {wanted}: read it again")

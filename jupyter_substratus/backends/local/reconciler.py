@@ -79,19 +79,25 @@ class Reconciler:
         """After a restart: a job whose process is gone (or orphaned: it is stopped) never counts as
         complete unless its artifacts are; Servers are started again by the loop."""
         for obj in self.store.everything():
-            key = _key(obj)
-            recorded = Recorded.load(self.store.run_file(*key))
-            if recorded is not None:
-                recorded.kill()
-                self.store.run_file(*key).unlink(missing_ok=True)
-            main = condition(obj, workloads.condition_type(obj["kind"]))
-            if obj["kind"] in ("Model", "Dataset") and main and main["reason"] == workloads.RUNNING:
-                self._finish_job(obj, interrupted=True)
-            elif obj["kind"] == "Server" and obj["status"].get("ready"):
-                # Its process went with the old Jupyter server: not ready until started again.
-                set_verdict(obj, workloads.workload_verdict(parse(obj), Progress.PENDING, "restarting"))
-                obj["status"].update(ready=False, url=None)
-                self.store.write(obj)
+            try:
+                self._recover(obj)
+            except Exception:  # one broken resource must not stop the others
+                log.exception("recovering %s %s failed", obj.get("kind"), obj["metadata"].get("name"))
+
+    def _recover(self, obj: dict[str, Any]) -> None:
+        key = _key(obj)
+        recorded = Recorded.load(self.store.run_file(*key))
+        if recorded is not None:
+            recorded.kill()
+            self.store.run_file(*key).unlink(missing_ok=True)
+        main = condition(obj, workloads.condition_type(obj["kind"]))
+        if obj["kind"] in ("Model", "Dataset") and main and main["reason"] == workloads.RUNNING:
+            self._finish_job(obj, interrupted=True)
+        elif obj["kind"] == "Server" and obj["status"].get("ready"):
+            # Its process went with the old Jupyter server: not ready until started again.
+            set_verdict(obj, workloads.workload_verdict(parse(obj), Progress.PENDING, "restarting"))
+            obj["status"].update(ready=False, url=None)
+            self.store.write(obj)
 
     async def close(self) -> None:
         self.closing = True

@@ -8,6 +8,7 @@ import { nullTranslator, TranslationBundle } from '@jupyterlab/translation';
 
 import { errorMessageOf, fieldErrorsOf } from '../logic/errors';
 import {
+  IExportListing,
   IExportRequest,
   IExportStatus,
   IFieldError,
@@ -173,6 +174,14 @@ export class SubstratusClient {
   /** Export a notebook (a path in the Jupyter contents) to a new Model. */
   exportNotebook(request: IExportRequest): Promise<IResource> {
     return this.request('export', { method: 'POST', body: JSON.stringify(request) });
+  }
+
+  /** What an export of the notebook would pack (a dry run: nothing is created). */
+  exportListing(path: string): Promise<IExportListing> {
+    return this.request('export', {
+      method: 'POST',
+      body: JSON.stringify({ path, dryRun: true })
+    });
   }
 
   /** Where the upload of an exported Model's build context stands. */

@@ -54,6 +54,9 @@ export type IServerInfo = Schemas['Info'];
 /** GET /export/{name}: the upload step (waiting, uploading, skipped, done, failed). */
 export type IExportStatus = Schemas['ExportStatus'];
 
+/** POST /export with dryRun: the build context's files (hidden ones left out unless re-included). */
+export type IExportListing = Schemas['ExportListing'];
+
 export interface IExportRequest {
   /** Notebook path relative to the Jupyter server root. */
   path: Schemas['ExportRequest']['path'];

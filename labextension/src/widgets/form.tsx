@@ -20,6 +20,12 @@ export interface IFieldSpec {
 
 export type FormValues = Record<string, string>;
 
+/** A list shown above the fields, folded under its summary (e.g. what an export packs). */
+export interface IFormNote {
+  summary: string;
+  items: string[];
+}
+
 export interface IFormState {
   values: FormValues;
   errors: Record<string, string[]>;
@@ -101,7 +107,8 @@ export class FormBody extends ReactWidget {
     initial: FormValues,
     private readonly _fieldPaths: Record<string, string[]>,
     private readonly _submit: (values: FormValues) => Promise<unknown>,
-    private readonly _trans: TranslationBundle
+    private readonly _trans: TranslationBundle,
+    private readonly _note?: IFormNote
   ) {
     super();
     this.addClass('jp-substratus-Form');
@@ -146,6 +153,16 @@ export class FormBody extends ReactWidget {
         onSubmit={e => e.preventDefault()}
         aria-busy={s.busy}
       >
+        {this._note && (
+          <details className="jp-substratus-FormNote">
+            <summary>{this._note.summary}</summary>
+            <ul>
+              {this._note.items.map(item => (
+                <li key={item}>{item}</li>
+              ))}
+            </ul>
+          </details>
+        )}
         {this.fields.map(f => (
           <FieldRow
             key={f.name}
@@ -227,6 +244,7 @@ export interface IFormDialogOptions {
   acceptLabel: string;
   submit: (values: FormValues) => Promise<unknown>;
   trans: TranslationBundle;
+  note?: IFormNote;
 }
 
 /** Show the form; resolves with the values the API accepted, or undefined on cancel. */
@@ -237,7 +255,8 @@ export async function showFormDialog(options: IFormDialogOptions): Promise<FormV
     options.initial,
     options.fieldPaths,
     options.submit,
-    trans
+    trans,
+    options.note
   );
   const dialog = new SubmitDialog(body, {
     title: options.title,
