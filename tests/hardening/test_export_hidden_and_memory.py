@@ -7,7 +7,8 @@ import os
 import pytest
 
 from jupyter_substratus.backends import Unavailable
-from jupyter_substratus.export import ExportManager, build_context, prepare_export
+from jupyter_substratus.export import ExportManager, build_context, launch, prepare_export
+from jupyter_substratus.export import fine_tune as launch_fine_tune
 from tests.hardening.conftest import manifest
 
 SECRETS = {".ssh/id_rsa": "PRIVATE KEY", ".env": "HF_TOKEN=x", ".bash_history": "export TOKEN=y",
@@ -81,17 +82,28 @@ async def test_the_bytes_waiting_to_upload_are_bounded(backend, tmp_path):
     project(folder)
     (folder / "weights.bin").write_bytes(os.urandom(300_000))
     manager = ExportManager(backend, upload_timeout=0.5, max_pending_bytes=500_000, max_kept=3)
-    first, manifest_one = prepare_export(folder, "train.ipynb", fine_tune("one"))
-    await manager.start(first, manifest_one)
-    second, manifest_two = prepare_export(folder, "train.ipynb", fine_tune("two"))
+
+    async def export(name: str):
+        return manager.start(await launch(backend, *prepare_export(folder, "train.ipynb", fine_tune(name))))
+
+    await export("one")
     # "one" holds 300 kB until its upload ends: a second one would pass the bound.
+    second, _ = prepare_export(folder, "train.ipynb", fine_tune("two"))
     with pytest.raises(Unavailable, match="still uploading"):
-        await manager.start(second, manifest_two)
+        manager.admit(second)
     await asyncio.gather(manager.exports[("default", "one")].task, return_exceptions=True)
     assert manager.pending_bytes == 0
     for name in ("two", "three", "four", "five"):
-        context, made = prepare_export(folder, "train.ipynb", fine_tune(name))
-        await manager.start(context, made)
+        await export(name)
         await asyncio.gather(manager.exports[("default", name)].task, return_exceptions=True)
     assert len(manager.exports) <= 4  # the 3 kept finished ones and the newest
     await manager.close()
+
+
+async def test_a_refused_export_creates_nothing(backend, tmp_path):
+    def refuse(context):
+        raise Unavailable("no room")
+
+    with pytest.raises(Unavailable, match="no room"):
+        await launch_fine_tune(backend, project(tmp_path), "train.ipynb", fine_tune("refused"), admit=refuse)
+    assert await backend.list("models") == []
