@@ -22,7 +22,7 @@ import logging
 import os
 import threading
 from collections.abc import AsyncIterator
-from typing import Any
+from typing import TYPE_CHECKING, Any, cast
 
 from jupyter_substratus.api import API_VERSION, GROUP, KINDS, KINDS_BY_PLURAL, VERSION, FieldError
 
@@ -42,6 +42,9 @@ from .base import (
     UploadProgress,
 )
 from .portforward import PortForward
+
+if TYPE_CHECKING:
+    import urllib3
 
 log = logging.getLogger(__name__)
 
@@ -367,6 +370,9 @@ class KubernetesBackend(Backend):
                               ) from None
         finally:
             await changes.aclose()
+        if offer is None:
+            report("failed", "the changes ended before the operator offered an upload URL")
+            raise Unavailable(f"no signed upload URL for {name}: the changes ended before the operator offered one")
         if offer.get("storedMD5Checksum") == md5_hex:
             state.sent = state.total
             report("skipped", "this content was uploaded before")
@@ -481,8 +487,9 @@ class _NamespaceCache:
         kind = KINDS_BY_PLURAL[plural].__name__
         while not self._stop.is_set():
             try:
-                listing = custom.list_namespaced_custom_object(GROUP, VERSION, self.namespace, plural,
-                                                               _request_timeout=30)
+                # the client types its JSON answers as object
+                listing = cast(dict[str, Any], custom.list_namespaced_custom_object(
+                    GROUP, VERSION, self.namespace, plural, _request_timeout=30))
                 items = [{"apiVersion": API_VERSION, "kind": kind, **item} for item in listing.get("items", [])]
                 version = listing.get("metadata", {}).get("resourceVersion")
                 self._errors.pop(plural, None)
@@ -497,9 +504,10 @@ class _NamespaceCache:
 
     def _watch(self, plural: str, kind: str, version: str | None) -> None:
         """Follow one watch until it ends (then the caller lists again) or the cache closes."""
-        response = self.backend._custom.list_namespaced_custom_object(
+        # unread (_preload_content=False), the client's answer is the urllib3 response it types as object
+        response = cast("urllib3.HTTPResponse", self.backend._custom.list_namespaced_custom_object(
             GROUP, VERSION, self.namespace, plural, watch=True, resource_version=version,
-            timeout_seconds=WATCH_SECONDS, allow_watch_bookmarks=True, _preload_content=False)
+            timeout_seconds=WATCH_SECONDS, allow_watch_bookmarks=True, _preload_content=False))
         self._responses.add(response)
         try:
             if self._stop.is_set():

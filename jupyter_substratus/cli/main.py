@@ -114,8 +114,14 @@ class Opener:
         self.terminal = terminal
         self.directory = Path(args.dir).expanduser().resolve()
         self.interrupted = asyncio.Event()
-        self.backend: Backend | None = None
+        self._backend: Backend | None = None
         self.name = ""
+
+    @property
+    def backend(self) -> Backend:
+        if self._backend is None:
+            raise RuntimeError("the backend is made at the start of run()")
+        return self._backend
 
     async def run(self) -> int:
         if not self.directory.is_dir():
@@ -133,8 +139,10 @@ class Opener:
         options = {"namespace": self.args.namespace}
         if kind == "kubernetes":
             options.update(kubeconfig=self.args.kubeconfig, context=self.args.context)
-        self.backend = await asyncio.to_thread(make_backend, kind, **{k: v for k, v in options.items() if v})
+        self._backend = await asyncio.to_thread(make_backend, kind, **{k: v for k, v in options.items() if v})
         task = asyncio.current_task()
+        if task is None:
+            raise RuntimeError("run() must run inside an asyncio task")
         opened = False
 
         def on_interrupt() -> None:

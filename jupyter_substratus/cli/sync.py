@@ -107,6 +107,13 @@ class Contents:
             raise SyncError(f"the Notebook's Jupyter answered {e.code} for {method} {path or '/'}: {message}") from None
         return json.loads(text) if text else None
 
+    def _model(self, method: str, path: str, body: dict | None = None, query: str = "") -> dict:
+        """A request answered with a contents model."""
+        model = self._request(method, path, body, query)
+        if model is None:
+            raise SyncError(f"the Notebook's Jupyter answered no model for {method} {path or '/'}")
+        return model
+
     def files(self, wanted_folder: Callable[[str], bool] = lambda path: True) -> dict[str, str]:
         """Every file (not directory) there: path -> last_modified, walking the wanted folders."""
         found: dict[str, str] = {}
@@ -114,7 +121,7 @@ class Contents:
         while folders:
             folder = folders.pop()
             try:
-                listing = self._request("GET", folder, query="content=1")
+                listing = self._model("GET", folder, query="content=1")
             except FileNotFoundError:
                 continue  # gone while we walked
             for entry in listing.get("content") or []:
@@ -126,7 +133,7 @@ class Contents:
         return found
 
     def read(self, path: str) -> bytes:
-        model = self._request("GET", path, query="type=file&format=base64&content=1")
+        model = self._model("GET", path, query="type=file&format=base64&content=1")
         return base64.b64decode(model["content"])
 
     def write(self, path: str, data: bytes) -> str:
@@ -134,7 +141,7 @@ class Contents:
         parent = path.rpartition("/")[0]
         if parent:
             self.make_folders(parent)
-        model = self._request(
+        model = self._model(
             "PUT", path, {"type": "file", "format": "base64", "content": base64.b64encode(data).decode()}
         )
         return model["last_modified"]

@@ -31,6 +31,13 @@ class Config:
     def gke(self) -> bool:
         return self.platform == "gke"
 
+    @property
+    def artifacts_bucket_url(self) -> str:
+        """ARTIFACTS_URL, which the gke platform requires."""
+        if self.artifacts_url is None:
+            raise ConfigError("ARTIFACTS_URL (gs://bucket) is required when PLATFORM is gke")
+        return self.artifacts_url
+
     @classmethod
     def from_data(cls, data: dict[str, str]) -> "Config":
         """From a ConfigMap's data; raises ConfigError listing every missing or wrong key."""

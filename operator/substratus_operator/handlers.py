@@ -26,7 +26,7 @@ import kopf
 
 from jupyter_substratus.api import GROUP, KINDS, VERSION
 from jupyter_substratus.api import workloads as w
-from jupyter_substratus.storage import open_store
+from jupyter_substratus.storage import ObjectStore, open_store
 
 from . import names
 from .config import Config, ConfigError
@@ -63,7 +63,7 @@ def login(**kwargs):
     )
 
 
-async def _setup() -> tuple[Kube, Config, object]:
+async def _setup() -> tuple[Kube, Config, ObjectStore | None]:
     kube = Kube(await asyncio.to_thread(configuration))
     try:
         return kube, *await _read_config(kube)
@@ -72,7 +72,7 @@ async def _setup() -> tuple[Kube, Config, object]:
         raise
 
 
-async def _read_config(kube: Kube) -> tuple[Config, object]:
+async def _read_config(kube: Kube) -> tuple[Config, ObjectStore | None]:
     namespace, name = CONFIG_MAP.split("/", 1)
     config_map = await kube.get("ConfigMap", namespace, name)
     if config_map is None:
@@ -120,7 +120,7 @@ async def configure(settings: kopf.OperatorSettings, memo: kopf.Memo, **_):
     settings.persistence.consistency_timeout = 1
     kube, config, uploads = await _setup()
     memo.kube, memo.config = kube, config
-    memo.cache, memo.queue, memo.waiters = Cache(), WorkQueue(), Waiters()
+    memo.cache, memo.queue, memo.waiters = Cache(), WorkQueue[tuple](), Waiters()
     memo.reconciler = Reconciler(kube, config, uploads, cache=memo.cache)
     # What the start loaded (the API client's modules, kopf, pydantic: ~200,000 objects) lives as
     # long as the operator: out of the collector's sight, a full collection is not a 100 ms pause.

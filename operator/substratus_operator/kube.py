@@ -10,11 +10,13 @@ import json
 import os
 import ssl
 import time
+from typing import cast
 from urllib.parse import quote
 
 import aiohttp
 import kubernetes
 from kubernetes.client import ApiException, Configuration
+from kubernetes.client.configuration import APIKeyAuthSetting
 from kubernetes.client.rest import should_bypass_proxies
 
 from jupyter_substratus.api import GROUP, VERSION
@@ -79,7 +81,8 @@ class Kube:
         # Reading the credentials runs the config loader's refresh hook, which also sets the host
         # again and so re-reads the proxy environment: too dear for every request.
         if time.monotonic() - self._credentials_read >= CREDENTIALS_REFRESH_SECONDS:
-            settings = self.config.auth_settings().values()  # the loaders' token ("Bearer ..." or "Basic ...")
+            # the loaders' token ("Bearer ..." or "Basic ..."); a TypedDict's values() are typed object
+            settings = cast("list[APIKeyAuthSetting]", list(self.config.auth_settings().values()))
             self._credentials = {s["key"]: s["value"] for s in settings if s["in"] == "header" and s["value"]}
             self._credentials_read = time.monotonic()
         return {"Accept": "application/json", "Content-Type": content_type, **self._credentials}
@@ -99,7 +102,7 @@ class Kube:
         ) as response:
             data = await response.read()
         if not 200 <= response.status <= 299:
-            raise ApiException(status=response.status, reason=response.reason, body=data)
+            raise ApiException(status=response.status, reason=response.reason, body=data.decode(errors="replace"))
         return json.loads(data) if data else None
 
     def _proxy(self) -> str | None:

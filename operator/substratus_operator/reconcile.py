@@ -9,6 +9,7 @@ import asyncio
 import secrets
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
+from typing import Any
 
 from jupyter_substratus.api import (
     BUILT,
@@ -69,7 +70,9 @@ class Reconciler:
             raise InvalidSpec(str(error)) from None
 
         # The image first: an upload or a build need not wait for the dependencies.
-        verdicts, image, extra = [], resource.spec.image, {}
+        verdicts: list[w.Verdict] = []
+        extra: dict[str, Any] = {}
+        image = resource.spec.image
         build = w.build_plan(resource)
         if build is not None:
             image = build.image(f"{self.config.registry}/{namespace}")
@@ -84,6 +87,8 @@ class Reconciler:
             await self._report(body, [*verdicts, waiting], image=image, extra=extra)
             return Outcome()
 
+        if image is None:  # parse() holds exactly one of image and build
+            raise InvalidSpec(f"{body['kind']} has neither an image nor a build")
         plan = w.plan(resource, w.Inputs(namespace, image, found))
         verdict, extra2 = await self._run(body, resource, plan)
         verdicts.append(verdict)
@@ -122,6 +127,8 @@ class Reconciler:
                 reason = uploaded.reason if uploaded.failed else w.AWAITING_UPLOAD
                 verdicts.append(w.Verdict(condition, "False", reason, uploaded.message))
                 return False, Outcome(awaiting_upload=not uploaded.failed)
+            if self.uploads is None:
+                raise RuntimeError("an upload was verified without an upload bucket")
             artifact = w.ArtifactRef(resource.kind, namespace, resource.name)
             context_url = self.uploads.url(translate.upload_key(self.config, artifact, build.upload_md5))
 
@@ -145,12 +152,15 @@ class Reconciler:
                 w.UPLOAD_UNSUPPORTED,
                 "this cluster has no upload bucket: set UPLOAD_URL in the operator's ConfigMap",
             )
-        request_id = resource.spec.build.upload.request_id
+        source = resource.spec.build.upload if resource.spec.build is not None else None
+        if source is None:
+            raise RuntimeError(f"{body['kind']} {resource.name} does not build from an upload")
+        request_id = source.request_id
         current = (body.get("status") or {}).get("buildUpload") or {}
         if current.get("requestID") == request_id and current.get("storedMD5Checksum") == md5:
             extra["buildUpload"] = current
             return w.upload_verdict(expected_md5=md5, stored_md5=md5)
-        artifact = w.ArtifactRef(resource.kind, body["metadata"]["namespace"], resource.name)
+        artifact = w.ArtifactRef(body["kind"], body["metadata"]["namespace"], resource.name)
         key = translate.upload_key(self.config, artifact, md5)
         stored = await asyncio.to_thread(self.uploads.md5, key)
         fresh = current.get("requestID") == request_id and current.get("expiration", "") > now()
@@ -189,17 +199,20 @@ class Reconciler:
             }
         if isinstance(resource, Server):
             return await self._server(body, resource, plan)
-        return await self._notebook(body, resource, plan)
+        if isinstance(resource, Notebook):
+            return await self._notebook(body, resource, plan)
+        raise TypeError(f"no workload for kind {body['kind']}")
 
     async def _server(self, body, resource: Server, plan: w.Plan):
         namespace, name = body["metadata"]["namespace"], body["metadata"]["name"]
         child = names.child_name(name, "server")
-        await self.kube.get_or_create(translate.service(child, body, plan.role.value, plan.port))
+        port = _served_port(plan)
+        await self.kube.get_or_create(translate.service(child, body, plan.role.value, port))
         deployment = await self._ensure_current(translate.deployment(self.config, child, body, plan), "spec")
         status = deployment.get("status") or {}
         rolled = status.get("observedGeneration", 0) >= deployment["metadata"].get("generation", 1)
         serving = rolled and status.get("readyReplicas", 0) >= 1 and status.get("updatedReplicas", 0) >= 1
-        url = {"url": self._url(child, namespace, plan.port)}
+        url = {"url": self._url(child, namespace, port)}
         if serving:
             return w.workload_verdict(resource, w.Progress.SUCCEEDED), url
         selector = deployment["spec"]["selector"]["matchLabels"]
@@ -213,8 +226,9 @@ class Reconciler:
         if await self.kube.get("Secret", namespace, secret) is None:
             await self.kube.ensure(translate.token_secret(secret, body, secrets.token_urlsafe(24)))
         await self.kube.get_or_create(translate.workspace_claim(child, body, plan.sizing.disk_gb))
-        await self.kube.get_or_create(translate.service(child, body, plan.role.value, plan.port))
-        url = {"url": self._url(child, namespace, plan.port)}
+        port = _served_port(plan)
+        await self.kube.get_or_create(translate.service(child, body, plan.role.value, port))
+        url = {"url": self._url(child, namespace, port)}
         pod = await self.kube.get("Pod", namespace, child)
         if resource.spec.suspend:
             if pod is not None:
@@ -316,6 +330,12 @@ class Reconciler:
 # but the user has to change something): the Server or Notebook says so instead of "starting".
 CRASHING = "CrashLoopBackOff"
 CANNOT_PULL = ("ImagePullBackOff", "ErrImagePull", "InvalidImageName")
+
+
+def _served_port(plan: w.Plan) -> int:
+    if plan.port is None:
+        raise RuntimeError(f"the {plan.role.value} plan has no port to serve on")
+    return plan.port
 
 
 def _pod_trouble(pod: dict) -> tuple[w.Progress, str] | None:

@@ -7,6 +7,7 @@ downwardAPI volume: no ConfigMap per resource, and new params are a new pod temp
 rolls, a Notebook restarts), where a ConfigMap mounted by subPath would never be seen again."""
 
 import base64
+from typing import Any
 from urllib.parse import urlparse
 
 from jupyter_substratus.api.workloads import (
@@ -45,7 +46,7 @@ def metadata(name: str, namespace: str, owner: dict, role: str, extra_labels: di
 
 def artifact_url(config: Config, artifact: ArtifactRef) -> str:
     if config.gke:
-        return f"{config.artifacts_url.rstrip('/')}/{artifact.path(config.cluster_name)}"
+        return f"{config.artifacts_bucket_url.rstrip('/')}/{artifact.path(config.cluster_name)}"
     return f"pvc://{artifact.namespace}/{names.ARTIFACTS_PVC}/{artifact.path(config.cluster_name)}"
 
 
@@ -57,7 +58,7 @@ def upload_key(config: Config, artifact: ArtifactRef, md5: str) -> str:
 
 
 def _env(plan: Plan) -> list[dict]:
-    result = [{"name": "CONTENT_DIR", "value": CONTENT_DIR}]
+    result: list[dict[str, Any]] = [{"name": "CONTENT_DIR", "value": CONTENT_DIR}]
     for key, value in plan.env.items():
         if isinstance(value, SecretRef):
             result.append({"name": key, "valueFrom": {"secretKeyRef": {"name": value.name, "key": value.key}}})
@@ -87,7 +88,7 @@ def _scheduling(config: Config, plan: Plan) -> dict:
 def _artifact_volume(config: Config, name: str, artifact: ArtifactRef, read_only: bool) -> tuple[dict, dict]:
     """The volume and the mount's extra fields that put one artifact directory into a pod."""
     if config.gke:
-        bucket = urlparse(config.artifacts_url)
+        bucket = urlparse(config.artifacts_bucket_url)
         only_dir = "/".join(p for p in (bucket.path.strip("/"), artifact.path(config.cluster_name)) if p)
         volume = {
             "name": name,
@@ -133,7 +134,7 @@ def pod_spec(
     env = _env(plan)
     if token_secret:
         env.append({"name": NOTEBOOK_TOKEN_ENV, "valueFrom": {"secretKeyRef": {"name": token_secret, "key": "token"}}})
-    container = {
+    container: dict[str, Any] = {
         "name": plan.role.value,
         "image": plan.image,
         "env": env,

@@ -20,9 +20,11 @@ def waiting_on(body) -> list[tuple]:
         manifest = {k: body[k] for k in ("apiVersion", "kind", "spec")}
         manifest["metadata"] = {"name": body["metadata"]["name"]}
         try:
-            keys.append((namespace, "build", w.build_plan(parse(manifest)).tag))
+            plan = w.build_plan(parse(manifest))
         except ResourceValidationError:
-            pass  # reported by its reconcile; it waits for nothing
+            plan = None  # reported by its reconcile; it waits for nothing
+        if plan is not None:
+            keys.append((namespace, "build", plan.tag))
     return keys
 
 

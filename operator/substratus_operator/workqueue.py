@@ -17,9 +17,12 @@ to queue what kopf's initial listing shows.
 import asyncio
 import contextlib
 from collections.abc import Awaitable, Callable, Hashable
+from typing import Generic, TypeVar
 
 # Seconds before a failed reconcile is tried again, by the number of failures in a row.
 BACKOFFS = (0.5, 1, 2, 5, 10, 30)
+
+K = TypeVar("K", bound=Hashable)  # a queued key
 
 
 def _version(obj: dict) -> int:
@@ -73,18 +76,18 @@ class Cache:
         return [obj for (kind, _, _), obj in list(self.objects.items()) if kind in kinds]
 
 
-class WorkQueue:
+class WorkQueue(Generic[K]):
     """Keys to reconcile, each queued at most once and handled by one worker at a time."""
 
     def __init__(self):
-        self._queue: asyncio.Queue = asyncio.Queue()
-        self._queued: set = set()
-        self._active: set = set()
-        self._dirty: set = set()
-        self._later: dict[Hashable, asyncio.TimerHandle] = {}
-        self.failures: dict[Hashable, int] = {}
+        self._queue: asyncio.Queue[K] = asyncio.Queue()
+        self._queued: set[K] = set()
+        self._active: set[K] = set()
+        self._dirty: set[K] = set()
+        self._later: dict[K, asyncio.TimerHandle] = {}
+        self.failures: dict[K, int] = {}
 
-    def add(self, key: Hashable) -> None:
+    def add(self, key: K) -> None:
         later = self._later.pop(key, None)
         if later is not None:
             later.cancel()
@@ -94,32 +97,32 @@ class WorkQueue:
             self._queued.add(key)
             self._queue.put_nowait(key)
 
-    def add_after(self, key: Hashable, delay: float) -> None:
+    def add_after(self, key: K, delay: float) -> None:
         if key in self._later or key in self._queued:
             return
         self._later[key] = asyncio.get_running_loop().call_later(delay, self._due, key)
 
-    def _due(self, key: Hashable) -> None:
+    def _due(self, key: K) -> None:
         self._later.pop(key, None)
         self.add(key)
 
-    def retry(self, key: Hashable) -> float:
+    def retry(self, key: K) -> float:
         """After a failure: again after a delay that grows with the failures in a row."""
         failures = self.failures[key] = self.failures.get(key, 0) + 1
         delay = BACKOFFS[min(failures, len(BACKOFFS)) - 1]
         self.add_after(key, delay)
         return delay
 
-    def succeeded(self, key: Hashable) -> None:
+    def succeeded(self, key: K) -> None:
         self.failures.pop(key, None)
 
-    async def get(self) -> Hashable:
+    async def get(self) -> K:
         key = await self._queue.get()
         self._queued.discard(key)
         self._active.add(key)
         return key
 
-    def done(self, key: Hashable) -> None:
+    def done(self, key: K) -> None:
         self._active.discard(key)
         if key in self._dirty:
             self._dirty.discard(key)
@@ -131,7 +134,7 @@ class WorkQueue:
         self._later.clear()
 
 
-async def run_workers(queue: WorkQueue, count: int, handle: Callable[[Hashable], Awaitable[None]]) -> None:
+async def run_workers(queue: WorkQueue[K], count: int, handle: Callable[[K], Awaitable[None]]) -> None:
     """`count` workers taking keys from `queue` until cancelled."""
 
     async def worker() -> None:
