@@ -1,6 +1,6 @@
 # The two commands of the README:
 #   make lab    install (once) and start JupyterLab with jupyter-substratus
-#   make test   install (once) and run the whole test suite (Python, jest, browser)
+#   make test   install (once), lint, and run the whole test suite (Python, jest, browser)
 # Everything goes into .venv; `make clean` removes it.
 
 PYTHON ?= python3
@@ -24,15 +24,15 @@ $(VENV)/.installed: pyproject.toml | $(BIN)/python
 lab: $(VENV)/.installed
 	$(BIN)/jupyter lab $(if $(filter 0,$(shell id -u)),--allow-root) $(LAB_ARGS)
 
-# pytest (Python, operator, images, extension, local backend), then the front end's jest unit
-# tests, then its Galata tests in Debian's chromium against a real jupyter lab.
-test: $(VENV)/.installed
+# The linters first, then pytest (Python, operator, images, extension, local backend), the front
+# end's jest unit tests, and its Galata tests in Debian's chromium against a real jupyter lab.
+test: lint
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
 	cd labextension && PATH="$(abspath $(BIN)):$$PATH" jlpm test
 	labextension/ui-tests/run.sh
 
 # ruff (lint and format) on the Python parts, mypy on the package and the operator, eslint and
-# prettier on the front end. `make test` is to run it first.
+# prettier on the front end. `make test` runs it first.
 PY_SOURCES := jupyter_substratus operator images tests benchmarks
 lint: $(VENV)/.installed
 	$(BIN)/ruff check $(PY_SOURCES)
