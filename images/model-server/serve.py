@@ -8,6 +8,9 @@ params (params.json or PARAM_* env vars):
   device          cpu, cuda or cuda:N (default cuda when there is a GPU; cuda spreads the model
                   over all GPUs)
   load_in_8bit / load_in_4bit   bitsandbytes quantization, GPU only
+  max_concurrency requests generated together in one continuous batch (default 8)
+  max_queue       requests waiting to join the batch (default 32); past both, 429 with Retry-After
+  max_request_bytes  the largest request body (default 1 MiB); a bigger one answers 413
 The port opens at once and GET / answers 503 while the weights load, 200 once they are loaded.
 Anything that makes the model unservable (no completion marker, unreadable files, bad params,
 weights that fail to load) ends the process with a one-line reason in the termination log.
@@ -36,7 +39,7 @@ def main() -> None:
     from loading import load, resolve_device
 
     device = resolve_device(opts)  # a GPU-only param on a CPU machine fails before the port opens
-    state = ServerState(model_id=contract.model_name(model_dir), max_new_tokens=opts.max_new_tokens)
+    state = ServerState(contract.model_name(model_dir), opts.max_new_tokens, opts.max_request_bytes)
     sock = _listen(os.environ.get("HOST", "0.0.0.0"), os.environ.get("PORT", "8080"))
     server = uvicorn.Server(uvicorn.Config(create_app(state), log_level="info", timeout_graceful_shutdown=5))
     failure: list[str] = []
@@ -44,7 +47,11 @@ def main() -> None:
     def load_in_background() -> None:
         try:
             model, tokenizer = load(model_dir, opts, device)
-            state.generator = Generator(model, tokenizer)
+            generator = Generator(model, tokenizer, opts.max_concurrency, opts.max_queue)
+            if generator.batching_refused:
+                log.warning("continuous batching cannot run this model, one request at a time: %s",
+                            generator.batching_refused)
+            state.generator = generator
             log.info("model %s loaded on %s; ready", state.model_id, device)
         except Exception as e:  # any loading failure is the reason this server cannot serve
             failure.append(f"cannot load the model from {model_dir}: {type(e).__name__}: {e}")
