@@ -1,8 +1,9 @@
 """The HTTP API: GET / (readiness), POST /generate, and the OpenAI-compatible /v1/completions,
 /v1/chat/completions (both with SSE streaming) and GET /v1/models.
 
-The server serves one model: a request's `model` field is not checked against its name (the
-prompt box of the Lab extension sends none); responses name the served model.
+The server serves one base model, and its LoRA adapters when it has some: a request whose `model`
+names an adapter gets that adapter; any other `model` (or none: the prompt box of the Lab
+extension sends none) gets the base. Responses name the model that answered.
 """
 
 import asyncio
@@ -218,9 +219,12 @@ def create_app(state: ServerState) -> FastAPI:
 
     @app.get("/v1/models")
     async def models():
+        card = {"object": "model", "created": state.created, "owned_by": "substratus"}
+        adapters = state.generator.adapters if state.generator is not None else []
         return {
             "object": "list",
-            "data": [{"id": state.model_id, "object": "model", "created": state.created, "owned_by": "substratus"}],
+            "data": [{"id": state.model_id, **card}]
+            + [{"id": name, "parent": state.model_id, **card} for name in adapters],
         }
 
     @app.post("/generate")
@@ -240,7 +244,7 @@ def create_app(state: ServerState) -> FastAPI:
         prompt_ids = await asyncio.to_thread(generator.encode, body.text())
         usage = Usage()
         pieces = _open(generator, prompt_ids, _sampling(state, generator, prompt_ids, body.max_tokens, body), usage)
-        reply = _Reply(state, "cmpl", "text_completion")
+        reply = _Reply(state, "cmpl", "text_completion", _adapter(generator, body))
         if body.stream:
             return _sse(_completion_chunks(reply, pieces, usage if body.include_usage() else None))
         text, reason = await _collect(request, pieces)
@@ -259,7 +263,7 @@ def create_app(state: ServerState) -> FastAPI:
         usage = Usage()
         asked = body.max_completion_tokens or body.max_tokens
         pieces = _open(generator, prompt_ids, _sampling(state, generator, prompt_ids, asked, body), usage)
-        reply = _Reply(state, "chatcmpl", "chat.completion")
+        reply = _Reply(state, "chatcmpl", "chat.completion", _adapter(generator, body))
         if body.stream:
             return _sse(_chat_chunks(reply, pieces, usage if body.include_usage() else None))
         text, reason = await _collect(request, pieces)
@@ -323,7 +327,12 @@ def _sampling(state: ServerState, generator: Generator, prompt_ids: list[int], a
     else:  # the server's default, shortened to what the context leaves
         max_new = state.max_new_tokens if room is None else min(state.max_new_tokens, room)
     temperature, top_p = generator.defaults(body.temperature, body.top_p)
-    return Sampling(max_new, temperature, top_p, body.seed, body.stops())
+    return Sampling(max_new, temperature, top_p, body.seed, body.stops(), _adapter(generator, body))
+
+
+def _adapter(generator: Generator, body) -> str | None:
+    model = getattr(body, "model", None)
+    return model if model in generator.adapters else None
 
 
 def _open(generator: Generator, prompt_ids: list[int], sampling: Sampling, usage: Usage):
@@ -364,11 +373,11 @@ async def _collect(request: Request, pieces) -> tuple[str, str | None]:
 class _Reply:
     """id/created/model shared by every chunk of one response."""
 
-    def __init__(self, state: ServerState, prefix: str, kind: str):
+    def __init__(self, state: ServerState, prefix: str, kind: str, adapter: str | None = None):
         self.id = f"{prefix}-{uuid.uuid4().hex}"
         self.kind = kind
         self.created = int(time.time())
-        self.model = state.model_id
+        self.model = adapter or state.model_id
 
     def body(self, kind: str | None = None, **fields) -> dict:
         return {"id": self.id, "object": kind or self.kind, "created": self.created, "model": self.model, **fields}

@@ -53,6 +53,16 @@ def _at_least(params: dict, name: str, default: int, low: int) -> int:
     return value
 
 
+def check_adapter_dirs(adapters: dict[str, Path], model_dir: Path) -> None:
+    """Each adapter a complete LoRA adapter Model; the base beside them a full model."""
+    if adapters and (model_dir / "adapter_config.json").is_file():
+        raise contract.ContractError(f"{model_dir} is itself an adapter: adapters need a full base model")
+    for name, directory in adapters.items():
+        contract.require_complete(directory)
+        if not (directory / "adapter_config.json").is_file():
+            raise contract.ContractError(f"adapter {name}: {directory} has no adapter_config.json: not a LoRA adapter")
+
+
 def check_model_dir(model_dir: Path) -> None:
     """Fails (ContractError or contract.fail) on a dir that cannot hold a servable model."""
     contract.require_complete(model_dir)

@@ -20,6 +20,7 @@ class Sampling:
     top_p: float | None = None
     seed: int | None = None
     stop: list[str] = field(default_factory=list)
+    adapter: str | None = None  # a LoRA adapter's name; None: the base model
 
 
 @dataclass
@@ -101,8 +102,9 @@ class Generator:
     """The loaded model and tokenizer, how prompts become streamed text, and the bound on how many
     requests are admitted at once (generating in the batch or waiting to join it)."""
 
-    def __init__(self, model, tokenizer, max_concurrency: int, max_queue: int):
+    def __init__(self, model, tokenizer, max_concurrency: int, max_queue: int, adapters: list[str] = ()):
         self.model = model
+        self.adapters = list(adapters)
         self.tokenizer = tokenizer
         self.context_length = getattr(model.config, "max_position_embeddings", None)
         eos = model.generation_config.eos_token_id
@@ -112,7 +114,13 @@ class Generator:
         pad = tokenizer.pad_token_id if tokenizer.pad_token_id is not None else next(iter(self._eos), None)
         self.max_admitted = max_concurrency + max_queue
         self._admitted = 0
-        self.engine, self.batching_refused = _engine(model, tokenizer, self._eos, pad, max_concurrency)
+        if self.adapters:
+            from sequential import SequentialEngine
+
+            self.engine = SequentialEngine(model, pad, switch_adapters=True)
+            self.batching_refused = "adapters are switched per request, and the batch runs one model"
+        else:
+            self.engine, self.batching_refused = _engine(model, tokenizer, self._eos, pad, max_concurrency)
 
     def encode(self, text: str, add_special_tokens: bool = True) -> list[int]:
         ids = self.tokenizer(text, add_special_tokens=add_special_tokens)["input_ids"]

@@ -1,10 +1,12 @@
 """The fallback for a model that continuous batching cannot run (a class the library's paged cache
-does not serve yet, an unmerged adapter on a quantized base): `model.generate` in its own thread,
+does not serve yet, an unmerged adapter on a quantized base, a base served with several LoRA
+adapters, switched per request with peft): `model.generate` in its own thread,
 one request at a time, each new token handed to the event loop through an asyncio queue; leaving
 the iteration stops the generation at its next token.
 """
 
 import asyncio
+import contextlib
 import threading
 from collections.abc import AsyncIterator
 
@@ -47,9 +49,10 @@ class _Cancelled(StoppingCriteria):
 
 
 class SequentialEngine:
-    def __init__(self, model, pad: int | None):
+    def __init__(self, model, pad: int | None, switch_adapters: bool = False):
         self._model = model
         self._pad = pad
+        self._switch_adapters = switch_adapters
         self._lock = threading.Lock()
 
     def stop(self) -> None:
@@ -78,13 +81,23 @@ class SequentialEngine:
         try:
             with self._lock:
                 if not cancel.is_set():
-                    self._model.generate(**self._generate_kwargs(prompt_ids, sampling, streamer, cancel))
+                    with self._adapter(sampling.adapter):
+                        self._model.generate(**self._generate_kwargs(prompt_ids, sampling, streamer, cancel))
         except BaseException as e:  # handed to the request that asked; the server keeps serving
             error = e
         try:
             streamer._loop.call_soon_threadsafe(queue.put_nowait, _End(error))
         except RuntimeError:
             pass  # the event loop is gone (shutdown): nobody waits for this generation any more
+
+    def _adapter(self, name: str | None):
+        """The adapter a request names, or the base alone (when this engine switches adapters)."""
+        if not self._switch_adapters:
+            return contextlib.nullcontext()
+        if name is None:
+            return self._model.disable_adapter()
+        self._model.set_adapter(name)
+        return contextlib.nullcontext()
 
     def _generate_kwargs(self, prompt_ids, sampling, streamer, cancel) -> dict:
         input_ids = torch.tensor([prompt_ids], device=self._model.device)

@@ -11,6 +11,8 @@ params (params.json or PARAM_* env vars):
   max_concurrency requests generated together in one continuous batch (default 8)
   max_queue       requests waiting to join the batch (default 32); past both, 429 with Retry-After
   max_request_bytes  the largest request body (default 1 MiB); a bigger one answers 413
+LoRA adapter Models mounted at $CONTENT_DIR/adapters/<name>/ are served on the one base in
+model/, each its own `model` in the OpenAI API (peft adapters switched per request).
 The port opens at once and GET / answers 503 while the weights load, 200 once they are loaded.
 Anything that makes the model unservable (no completion marker, unreadable files, bad params,
 weights that fail to load) ends the process with a one-line reason in the termination log.
@@ -22,7 +24,7 @@ import socket
 import threading
 
 import substratus_contract as contract
-from checks import check_model_dir, read_options
+from checks import check_adapter_dirs, check_model_dir, read_options
 
 log = logging.getLogger("model-server")
 
@@ -32,6 +34,8 @@ def main() -> None:
     opts = read_options(contract.params())
     model_dir = contract.model_dir()
     check_model_dir(model_dir)
+    adapters = contract.adapter_dirs()
+    check_adapter_dirs(adapters, model_dir)
     # Imported only now: torch and transformers take seconds, and a bad param or mount fails first.
     import uvicorn
     from api import ServerState, create_app
@@ -46,8 +50,8 @@ def main() -> None:
 
     def load_in_background() -> None:
         try:
-            model, tokenizer = load(model_dir, opts, device)
-            generator = Generator(model, tokenizer, opts.max_concurrency, opts.max_queue)
+            model, tokenizer = load(model_dir, opts, device, adapters)
+            generator = Generator(model, tokenizer, opts.max_concurrency, opts.max_queue, list(adapters))
             if generator.batching_refused:
                 log.warning("continuous batching cannot run this model, one request at a time: %s",
                             generator.batching_refused)
