@@ -82,5 +82,6 @@ def test_a_mounted_dir_that_is_not_an_adapter_fails_the_server(tmp_path, model_a
     from tests.images.test_model_server_lifecycle import fails_to_start
 
     (tmp_path / "model").symlink_to(model_artifacts("llama"), target_is_directory=True)
+    (tmp_path / "adapters" / "oops").mkdir(parents=True)
     mark_complete(tmp_path / "adapters" / "oops", kind="model")
     assert "adapter oops" in fails_to_start(tmp_path)
