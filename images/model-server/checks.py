@@ -61,6 +61,11 @@ def check_adapter_dirs(adapters: dict[str, Path], model_dir: Path) -> None:
         contract.require_complete(directory)
         if not (directory / "adapter_config.json").is_file():
             raise contract.ContractError(f"adapter {name}: {directory} has no adapter_config.json: not a LoRA adapter")
+        trained_on = contract.read_manifest(directory).get("base_model")
+        if trained_on and contract.read_manifest(model_dir) and trained_on != contract.model_name(model_dir):
+            raise contract.ContractError(
+                f"adapter {name} was trained on {trained_on}, not on the served model {contract.model_name(model_dir)}"
+            )
 
 
 def check_model_dir(model_dir: Path) -> None:

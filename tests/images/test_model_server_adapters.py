@@ -85,3 +85,14 @@ def test_a_mounted_dir_that_is_not_an_adapter_fails_the_server(tmp_path, model_a
     (tmp_path / "adapters" / "oops").mkdir(parents=True)
     mark_complete(tmp_path / "adapters" / "oops", kind="model")
     assert "adapter oops" in fails_to_start(tmp_path)
+
+
+def test_an_adapter_trained_on_another_base_fails_the_server(tmp_path, model_artifacts):
+    from tests.images.test_model_server_lifecycle import fails_to_start
+
+    (tmp_path / "model").symlink_to(model_artifacts("llama"), target_is_directory=True)
+    other = tmp_path / "adapters" / "elsewhere"
+    other.mkdir(parents=True)
+    (other / "adapter_config.json").write_text("{}")
+    mark_complete(other, kind="model", base_model="org/another-base")
+    assert "adapter elsewhere was trained on org/another-base" in fails_to_start(tmp_path)
