@@ -11,7 +11,8 @@ params (params.json or PARAM_* env vars), each with the vLLM flag it becomes:
   max_concurrency         sequences in one batch                      --max-num-seqs
   max_new_tokens          default max_tokens of a request             --override-generation-config
 A Model dir holding a kept LoRA adapter (adapter_config.json, base model in base/) is served as
-its base with the adapter as a LoRA module under the Model's name (--enable-lora).
+its base with the adapter as a LoRA module under the Model's name (--enable-lora); a Server's
+adapters (adapters/<name>/) are LoRA modules under their names on the one base.
 """
 
 import json
@@ -23,7 +24,9 @@ DTYPES = ("auto", "float16", "bfloat16", "float32")
 QUANTIZATIONS = ("awq", "gptq", "fp8", "bitsandbytes", "gguf", "compressed-tensors", "awq_marlin", "gptq_marlin")
 
 
-def engine_args(params: dict, model_dir: Path, gpu_count: int, host: str, port: str) -> list[str]:
+def engine_args(
+    params: dict, model_dir: Path, gpu_count: int, host: str, port: str, adapters: dict[str, Path] | None = None
+) -> list[str]:
     """The `vllm serve` argument list; ContractError (or contract.fail) names a wrong param."""
     if gpu_count < 1:
         raise contract.ContractError("model-server-vllm needs a GPU and this pod has none: use model-server on CPU")
@@ -35,9 +38,12 @@ def engine_args(params: dict, model_dir: Path, gpu_count: int, host: str, port: 
         if weights is None:
             raise contract.ContractError(f"{model_dir} holds a LoRA adapter but no base model in base/ beside it")
     args = [str(weights), "--host", host, "--port", port, "--served-model-name", f"{name}-base" if adapter else name]
-    if adapter:
-        rank = json.loads((model_dir / "adapter_config.json").read_text()).get("r", 16)
-        args += ["--enable-lora", "--lora-modules", f"{name}={model_dir}", "--max-lora-rank", str(_lora_rank(rank))]
+    loras = ({name: model_dir} if adapter else {}) | dict(adapters or {})
+    if loras:
+        rank = max(json.loads((d / "adapter_config.json").read_text()).get("r", 16) for d in loras.values())
+        modules = [f"{lora}={directory}" for lora, directory in loras.items()]
+        args += ["--enable-lora", "--lora-modules", *modules, "--max-lora-rank", str(_lora_rank(rank))]
+        args += ["--max-loras", str(len(loras))]
 
     dtype = contract.param(params, "dtype", str, "auto")
     if dtype not in DTYPES:

@@ -17,12 +17,14 @@ from engine_args import engine_args
 def main() -> None:
     model_dir = contract.model_dir()
     contract.require_complete(model_dir)
-    args = engine_args(
-        contract.params(), model_dir, _gpu_count(), os.environ.get("HOST", "0.0.0.0"), os.environ.get("PORT", "8080")
-    )
-    served = [args[args.index("--served-model-name") + 1]]
-    if "--lora-modules" in args:  # the adapter goes by the Model's name and answers requests naming none
-        served.insert(0, args[args.index("--lora-modules") + 1].split("=", 1)[0])
+    adapters = contract.adapter_dirs()
+    for directory in adapters.values():
+        contract.require_complete(directory)
+    host, port = os.environ.get("HOST", "0.0.0.0"), os.environ.get("PORT", "8080")
+    args = engine_args(contract.params(), model_dir, _gpu_count(), host, port, adapters)
+    served = [args[args.index("--served-model-name") + 1], *adapters]
+    if (model_dir / "adapter_config.json").is_file():  # the kept adapter goes by the Model's name: the default
+        served.insert(0, contract.model_name(model_dir))
     env = {**os.environ, "SUBSTRATUS_SERVED_MODELS": json.dumps(served)}
     env["PYTHONPATH"] = os.pathsep.join(filter(None, [os.path.dirname(os.path.abspath(__file__)), env.get("PYTHONPATH")]))
     command = ["vllm", "serve", *args, "--middleware", "contract_routes.ContractRoutes"]

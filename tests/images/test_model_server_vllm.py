@@ -54,7 +54,7 @@ def test_params_become_engine_arguments(model):
     params = {"dtype": "bfloat16", "max_model_len": "4096", "gpu_memory_utilization": 0.85, "quantization": "awq",
               "max_concurrency": 64, "max_new_tokens": 200}  # fmt: skip
     args = engine_args.engine_args(params, model, 4, "0.0.0.0", "8080")
-    assert args[0] == str(model)
+    assert args[0] == str(model) and "--enable-lora" not in args
     pairs = dict(zip(args[1::2], args[2::2], strict=True))
     assert pairs == {
         "--host": "0.0.0.0",
@@ -83,6 +83,18 @@ def test_a_kept_adapter_is_a_lora_module_on_its_base(model):
     assert args[0] == str(model / "base")
     assert args[args.index("--lora-modules") + 1] == f"org/tiny={model}"
     assert args[args.index("--max-lora-rank") + 1] == "16" and "--enable-lora" in args
+
+
+def test_a_servers_adapters_are_lora_modules_on_the_one_base(model, tmp_path_factory):
+    adapters = {}
+    for name, rank in (("colors", 8), ("shapes", 32)):
+        adapters[name] = tmp_path_factory.mktemp(name)
+        (adapters[name] / "adapter_config.json").write_text(json.dumps({"r": rank}))
+    args = engine_args.engine_args({}, model, 1, "0.0.0.0", "8080", adapters)
+    assert args[0] == str(model)
+    at = args.index("--lora-modules")
+    assert args[at + 1 : at + 3] == [f"colors={adapters['colors']}", f"shapes={adapters['shapes']}"]
+    assert args[args.index("--max-lora-rank") + 1] == "32" and args[args.index("--max-loras") + 1] == "2"
 
 
 @pytest.mark.parametrize(
