@@ -232,7 +232,9 @@ def write_results(results: dict) -> None:
         "does not inflate: where the load average is above the core count, wall-clock tokens/s and TTFT show "
         "the machine as much as the server.\n\n"
         "| concurrency | model-server tokens/s | tokens per CPU s | p50 TTFT | transformers serve tokens/s "
-        "| tokens per CPU s | p50 TTFT |\n|---|---|---|---|---|---|---|\n" + rows + errors
+        "| tokens per CPU s | p50 TTFT |\n|---|---|---|---|---|---|---|\n"
+        + rows
+        + errors
         + f"\n## Verdict\n\n```\n{json.dumps(results['verdict'], indent=2)}\n```\n"
         "\nReproduce: `.venv/bin/python benchmarks/images/batching.py`. Every level is in batching.json.\n"
     )

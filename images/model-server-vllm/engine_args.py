@@ -65,7 +65,9 @@ def engine_args(
 
     parallel = contract.param(params, "tensor_parallel_size", int, gpu_count)
     if not 1 <= parallel <= gpu_count:
-        raise contract.ContractError(f"param tensor_parallel_size must be 1 to {gpu_count} (the GPUs here), not {parallel}")
+        raise contract.ContractError(
+            f"param tensor_parallel_size must be 1 to {gpu_count} (the GPUs here), not {parallel}"
+        )
     args += ["--tensor-parallel-size", str(parallel)]
     for key, flag in (("max_model_len", "--max-model-len"), ("max_concurrency", "--max-num-seqs")):
         value = contract.param(params, key, int)

@@ -26,7 +26,9 @@ def main() -> None:
     if (model_dir / "adapter_config.json").is_file():  # the kept adapter goes by the Model's name: the default
         served.insert(0, contract.model_name(model_dir))
     env = {**os.environ, "SUBSTRATUS_SERVED_MODELS": json.dumps(served)}
-    env["PYTHONPATH"] = os.pathsep.join(filter(None, [os.path.dirname(os.path.abspath(__file__)), env.get("PYTHONPATH")]))
+    env["PYTHONPATH"] = os.pathsep.join(
+        filter(None, [os.path.dirname(os.path.abspath(__file__)), env.get("PYTHONPATH")])
+    )
     command = ["vllm", "serve", *args, "--middleware", "contract_routes.ContractRoutes"]
     process = subprocess.Popen(command, env=env, stderr=subprocess.PIPE, text=True, errors="replace")
     signal.signal(signal.SIGTERM, lambda *_: process.terminate())

@@ -19,8 +19,8 @@ from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from generation import Generator, Overloaded, Sampling, Usage
-from sampling import MIN_TEMPERATURE
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+from sampling import MIN_TEMPERATURE
 from sse_starlette import EventSourceResponse
 from starlette.exceptions import HTTPException
 
@@ -47,6 +47,7 @@ class ApiError(Exception):
     ):
         super().__init__(message)
         self.status, self.message, self.param, self.kind, self.headers = status, message, param, kind, headers
+
 
 # A full server answers 429 and asks the client to come back after this many seconds.
 RETRY_AFTER_S = 1
@@ -340,7 +341,10 @@ def _open(generator: Generator, prompt_ids: list[int], sampling: Sampling, usage
         return generator.open(prompt_ids, sampling, usage)
     except Overloaded as e:
         raise ApiError(
-            429, f"{e}; retry in {RETRY_AFTER_S} s", kind="rate_limit_error", headers={"Retry-After": str(RETRY_AFTER_S)}
+            429,
+            f"{e}; retry in {RETRY_AFTER_S} s",
+            kind="rate_limit_error",
+            headers={"Retry-After": str(RETRY_AFTER_S)},
         ) from e
 
 

@@ -10,6 +10,7 @@ import weakref
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 
+
 @dataclass
 class Sampling:
     """What a request asks of one generation: temperature 0, or neither temperature nor top_p:

@@ -53,8 +53,9 @@ def main() -> None:
             model, tokenizer = load(model_dir, opts, device, adapters)
             generator = Generator(model, tokenizer, opts.max_concurrency, opts.max_queue, list(adapters))
             if generator.batching_refused:
-                log.warning("continuous batching cannot run this model, one request at a time: %s",
-                            generator.batching_refused)
+                log.warning(
+                    "continuous batching cannot run this model, one request at a time: %s", generator.batching_refused
+                )
             state.generator = generator
             log.info("model %s loaded on %s; ready", state.model_id, device)
         except Exception as e:  # any loading failure is the reason this server cannot serve
