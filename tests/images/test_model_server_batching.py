@@ -89,7 +89,8 @@ def test_past_the_bound_answers_429_and_a_client_that_leaves_frees_its_slot(tmp_
         body = {"prompt": story, "max_tokens": 300, "temperature": 0, "stream": True}
         with httpx.stream("POST", server.url + "/v1/completions", json=body, timeout=60) as running:
             assert running.status_code == 200
-            next(line for line in running.iter_lines() if line.startswith("data: "))  # it is generating
+            lines = running.iter_lines()  # kept: a dropped iterator closes the connection, which frees the slot
+            next(line for line in lines if line.startswith("data: "))  # it is generating
             refused = httpx.post(server.url + "/v1/completions", json=small, timeout=30)
             assert refused.status_code == 429, refused.text
             assert refused.headers["retry-after"].isdigit()
