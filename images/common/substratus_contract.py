@@ -26,6 +26,8 @@ PARAM_PREFIX = "PARAM_"
 # Where a trainer that keeps a LoRA adapter (instead of merging it) puts the base model, so the
 # Model's artifacts can be served on their own.
 ADAPTER_BASE_DIR = "base"
+# Where a Server's adapter Models are mounted, one dir per adapter name, beside model/ (their base).
+ADAPTERS_DIR = "adapters"
 
 
 class ContractError(Exception):
@@ -38,6 +40,12 @@ def content_dir() -> Path:
 
 def model_dir() -> Path:
     return content_dir() / "model"
+
+
+def adapter_dirs() -> dict[str, Path]:
+    """A Server's LoRA adapters by name: content_dir()/adapters/<name>/ (none when absent)."""
+    root = content_dir() / ADAPTERS_DIR
+    return {p.name: p for p in sorted(root.iterdir()) if p.is_dir()} if root.is_dir() else {}
 
 
 def data_dir() -> Path:

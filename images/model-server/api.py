@@ -1,8 +1,9 @@
 """The HTTP API: GET / (readiness), POST /generate, and the OpenAI-compatible /v1/completions,
 /v1/chat/completions (both with SSE streaming) and GET /v1/models.
 
-The server serves one model: a request's `model` field is not checked against its name (the
-prompt box of the Lab extension sends none); responses name the served model.
+The server serves one base model, and its LoRA adapters when it has some: a request whose `model`
+names an adapter gets that adapter; any other `model` (or none: the prompt box of the Lab
+extension sends none) gets the base. Responses name the model that answered.
 """
 
 import asyncio
@@ -17,8 +18,9 @@ from chat import ChatTemplateError, chat_prompt_ids
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
-from generation import Generator, Sampling, Usage
+from generation import Generator, Overloaded, Sampling, Usage
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+from sampling import MIN_TEMPERATURE
 from sse_starlette import EventSourceResponse
 from starlette.exceptions import HTTPException
 
@@ -26,17 +28,36 @@ from starlette.exceptions import HTTPException
 class ServerState:
     """What the routes need; `generator` stays None until the model is loaded."""
 
-    def __init__(self, model_id: str, max_new_tokens: int):
+    def __init__(self, model_id: str, max_new_tokens: int, max_request_bytes: int):
         self.model_id = model_id
         self.max_new_tokens = max_new_tokens
+        self.max_request_bytes = max_request_bytes
         self.created = int(time.time())
         self.generator: Generator | None = None
 
 
 class ApiError(Exception):
-    def __init__(self, status: int, message: str, param: str | None = None, kind: str = "invalid_request_error"):
+    def __init__(
+        self,
+        status: int,
+        message: str,
+        param: str | None = None,
+        kind: str = "invalid_request_error",
+        headers: dict | None = None,
+    ):
         super().__init__(message)
-        self.status, self.message, self.param, self.kind = status, message, param, kind
+        self.status, self.message, self.param, self.kind, self.headers = status, message, param, kind, headers
+
+
+# A full server answers 429 and asks the client to come back after this many seconds.
+RETRY_AFTER_S = 1
+INT64 = 2**63
+
+
+def _temperature(value: float | None) -> float | None:
+    if value is not None and 0 < value < MIN_TEMPERATURE:
+        raise ValueError(f"must be 0 (greedy) or at least {MIN_TEMPERATURE}, not {value}")
+    return value
 
 
 # --- requests ---------------------------------------------------------------------------------
@@ -56,7 +77,7 @@ class _Request(BaseModel):
     stream: bool = False
     stream_options: dict | None = None
     stop: str | list[str] | None = None
-    seed: int | None = None
+    seed: int | None = Field(None, ge=-INT64, lt=INT64)
     presence_penalty: float = 0
     frequency_penalty: float = 0
     logit_bias: dict | None = None
@@ -73,6 +94,8 @@ class _Request(BaseModel):
         if self.stop is not None and len(self.stops()) > 4:
             raise ValueError("stop: at most 4 stop sequences")
         return self
+
+    _check_temperature = field_validator("temperature")(_temperature)
 
     def stops(self) -> list[str]:
         return [self.stop] if isinstance(self.stop, str) else list(self.stop or [])
@@ -146,8 +169,10 @@ class GenerateRequest(BaseModel):
     max_new_tokens: int | None = Field(None, ge=1)
     temperature: float | None = Field(None, ge=0, le=2)
     top_p: float | None = Field(None, gt=0, le=1)
-    seed: int | None = None
+    seed: int | None = Field(None, ge=-INT64, lt=INT64)
     stop: list[str] = []
+
+    _check_temperature = field_validator("temperature")(_temperature)
 
     def stops(self) -> list[str]:
         return self.stop
@@ -161,7 +186,7 @@ def create_app(state: ServerState) -> FastAPI:
 
     @app.exception_handler(ApiError)
     async def _api_error(request: Request, e: ApiError):
-        return _error(e.status, e.message, e.param, e.kind)
+        return _error(e.status, e.message, e.param, e.kind, e.headers)
 
     @app.exception_handler(RequestValidationError)
     async def _invalid(request: Request, e: RequestValidationError):
@@ -195,59 +220,82 @@ def create_app(state: ServerState) -> FastAPI:
 
     @app.get("/v1/models")
     async def models():
+        card = {"object": "model", "created": state.created, "owned_by": "substratus"}
+        adapters = state.generator.adapters if state.generator is not None else []
         return {
             "object": "list",
-            "data": [{"id": state.model_id, "object": "model", "created": state.created, "owned_by": "substratus"}],
+            "data": [{"id": state.model_id, **card}]
+            + [{"id": name, "parent": state.model_id, **card} for name in adapters],
         }
 
     @app.post("/generate")
     async def generate(request: Request):
-        body = await _parse(request, GenerateRequest)
+        body = await _parse(request, state, GenerateRequest)
         generator = _loaded(state)
-        prompt_ids = generator.encode(body.prompt)
-        sampling = _sampling(state, generator, prompt_ids, body.max_new_tokens, body)
-        text, _, usage = await _collect(request, generator, prompt_ids, sampling)
+        prompt_ids = await asyncio.to_thread(generator.encode, body.prompt)
+        usage = Usage()
+        pieces = _open(generator, prompt_ids, _sampling(state, generator, prompt_ids, body.max_new_tokens, body), usage)
+        text, _ = await _collect(request, pieces)
         return {"generated_text": text, "usage": usage.as_dict()}
 
     @app.post("/v1/completions")
     async def completions(request: Request):
-        body = await _parse(request, CompletionRequest)
+        body = await _parse(request, state, CompletionRequest)
         generator = _loaded(state)
-        prompt_ids = generator.encode(body.text())
-        sampling = _sampling(state, generator, prompt_ids, body.max_tokens, body)
-        reply = _Reply(state, "cmpl", "text_completion")
+        prompt_ids = await asyncio.to_thread(generator.encode, body.text())
+        usage = Usage()
+        pieces = _open(generator, prompt_ids, _sampling(state, generator, prompt_ids, body.max_tokens, body), usage)
+        reply = _Reply(state, "cmpl", "text_completion", _adapter(generator, body))
         if body.stream:
-            return _sse(_completion_chunks(reply, generator, prompt_ids, sampling, body.include_usage()))
-        text, reason, usage = await _collect(request, generator, prompt_ids, sampling)
+            return _sse(_completion_chunks(reply, pieces, usage if body.include_usage() else None))
+        text, reason = await _collect(request, pieces)
         choice = {"index": 0, "text": text, "finish_reason": reason, "logprobs": None}
         return reply.body(choices=[choice], usage=usage.as_dict())
 
     @app.post("/v1/chat/completions")
     async def chat(request: Request):
-        body = await _parse(request, ChatRequest)
+        body = await _parse(request, state, ChatRequest)
         generator = _loaded(state)
+        messages = [m.as_dict() for m in body.messages]
         try:
-            prompt_ids = chat_prompt_ids(generator.tokenizer, [m.as_dict() for m in body.messages])
+            prompt_ids = await asyncio.to_thread(chat_prompt_ids, generator.tokenizer, messages)
         except ChatTemplateError as e:
             raise ApiError(400, str(e), "messages") from e
-        sampling = _sampling(state, generator, prompt_ids, body.max_completion_tokens or body.max_tokens, body)
-        reply = _Reply(state, "chatcmpl", "chat.completion")
+        usage = Usage()
+        asked = body.max_completion_tokens or body.max_tokens
+        pieces = _open(generator, prompt_ids, _sampling(state, generator, prompt_ids, asked, body), usage)
+        reply = _Reply(state, "chatcmpl", "chat.completion", _adapter(generator, body))
         if body.stream:
-            return _sse(_chat_chunks(reply, generator, prompt_ids, sampling, body.include_usage()))
-        text, reason, usage = await _collect(request, generator, prompt_ids, sampling)
+            return _sse(_chat_chunks(reply, pieces, usage if body.include_usage() else None))
+        text, reason = await _collect(request, pieces)
         choice = {"index": 0, "message": {"role": "assistant", "content": text}, "finish_reason": reason}
         return reply.body(choices=[choice], usage=usage.as_dict())
 
     return app
 
 
-def _error(status: int, message: str, param: str | None = None, kind: str = "invalid_request_error") -> JSONResponse:
-    return JSONResponse({"error": {"message": message, "type": kind, "param": param, "code": None}}, status_code=status)
+def _error(
+    status: int, message: str, param: str | None = None, kind: str = "invalid_request_error", headers=None
+) -> JSONResponse:
+    body = {"error": {"message": message, "type": kind, "param": param, "code": None}}
+    return JSONResponse(body, status_code=status, headers=headers)
 
 
-async def _parse(request: Request, schema: type[BaseModel]):
-    """The body as JSON whatever its Content-Type: the seeds' quickstart posts with plain `curl -d`."""
-    raw = await request.body()
+async def _parse(request: Request, state: ServerState, schema: type[BaseModel]):
+    """The body as JSON whatever its Content-Type: the seeds' quickstart posts with plain `curl -d`.
+    A body past max_request_bytes is refused before it is read whole."""
+    limit = state.max_request_bytes
+    declared = request.headers.get("content-length", "")
+    raw = b""
+    if not (declared.isdigit() and int(declared) > limit):
+        async for chunk in request.stream():
+            raw += chunk
+            if len(raw) > limit:
+                break
+    if len(raw) > limit or (declared.isdigit() and int(declared) > limit):
+        raise ApiError(
+            413, f"the request body is over {limit} bytes, this server's limit (param max_request_bytes)", "prompt"
+        )
     try:
         return schema.model_validate_json(raw)
     except ValidationError as e:
@@ -279,20 +327,37 @@ def _sampling(state: ServerState, generator: Generator, prompt_ids: list[int], a
         max_new = asked
     else:  # the server's default, shortened to what the context leaves
         max_new = state.max_new_tokens if room is None else min(state.max_new_tokens, room)
-    return Sampling(max_new, body.temperature, body.top_p, body.seed, body.stops())
+    temperature, top_p = generator.defaults(body.temperature, body.top_p)
+    return Sampling(max_new, temperature, top_p, body.seed, body.stops(), _adapter(generator, body))
 
 
-async def _collect(request: Request, generator: Generator, prompt_ids: list[int], sampling: Sampling):
-    """(text, finish reason, usage) of a whole generation; stopped early if the client goes away,
+def _adapter(generator: Generator, body) -> str | None:
+    model = getattr(body, "model", None)
+    return model if model in generator.adapters else None
+
+
+def _open(generator: Generator, prompt_ids: list[int], sampling: Sampling, usage: Usage):
+    try:
+        return generator.open(prompt_ids, sampling, usage)
+    except Overloaded as e:
+        raise ApiError(
+            429,
+            f"{e}; retry in {RETRY_AFTER_S} s",
+            kind="rate_limit_error",
+            headers={"Retry-After": str(RETRY_AFTER_S)},
+        ) from e
+
+
+async def _collect(request: Request, pieces) -> tuple[str, str | None]:
+    """(text, finish reason) of a whole generation; stopped early if the client goes away,
     so that a client that gave up does not keep the model busy."""
-    usage = Usage()
 
-    async def generate() -> tuple[str, str | None, Usage]:
+    async def generate() -> tuple[str, str | None]:
         parts, reason = [], None
-        async for piece in generator.stream(prompt_ids, sampling, usage):
+        async for piece in pieces:
             parts.append(piece.text)
             reason = piece.finish_reason
-        return "".join(parts), reason, usage
+        return "".join(parts), reason
 
     async def client_gone() -> None:
         while (await request.receive())["type"] != "http.disconnect":
@@ -312,11 +377,11 @@ async def _collect(request: Request, generator: Generator, prompt_ids: list[int]
 class _Reply:
     """id/created/model shared by every chunk of one response."""
 
-    def __init__(self, state: ServerState, prefix: str, kind: str):
+    def __init__(self, state: ServerState, prefix: str, kind: str, adapter: str | None = None):
         self.id = f"{prefix}-{uuid.uuid4().hex}"
         self.kind = kind
         self.created = int(time.time())
-        self.model = state.model_id
+        self.model = adapter or state.model_id
 
     def body(self, kind: str | None = None, **fields) -> dict:
         return {"id": self.id, "object": kind or self.kind, "created": self.created, "model": self.model, **fields}
@@ -331,22 +396,20 @@ def _sse(events: AsyncIterator[dict]) -> EventSourceResponse:
     return EventSourceResponse(lines(), ping=15)
 
 
-async def _completion_chunks(reply: _Reply, generator, prompt_ids, sampling, include_usage: bool):
-    usage = Usage()
+async def _completion_chunks(reply: _Reply, pieces, usage: Usage | None):
     try:
-        async for piece in generator.stream(prompt_ids, sampling, usage):
+        async for piece in pieces:
             if piece.text or piece.finish_reason:
                 choice = {"index": 0, "text": piece.text, "finish_reason": piece.finish_reason, "logprobs": None}
                 yield reply.body(choices=[choice])
     except Exception as e:
         yield _stream_error(e)
         return
-    if include_usage:
+    if usage is not None:
         yield reply.body(choices=[], usage=usage.as_dict())
 
 
-async def _chat_chunks(reply: _Reply, generator, prompt_ids, sampling, include_usage: bool):
-    usage = Usage()
+async def _chat_chunks(reply: _Reply, pieces, usage: Usage | None):
 
     def chunk(delta: dict, finish_reason: str | None = None) -> dict:
         choice = {"index": 0, "delta": delta, "finish_reason": finish_reason}
@@ -354,7 +417,7 @@ async def _chat_chunks(reply: _Reply, generator, prompt_ids, sampling, include_u
 
     yield chunk({"role": "assistant", "content": ""})
     try:
-        async for piece in generator.stream(prompt_ids, sampling, usage):
+        async for piece in pieces:
             if piece.text:
                 yield chunk({"content": piece.text})
             if piece.finish_reason:
@@ -362,7 +425,7 @@ async def _chat_chunks(reply: _Reply, generator, prompt_ids, sampling, include_u
     except Exception as e:
         yield _stream_error(e)
         return
-    if include_usage:
+    if usage is not None:
         yield reply.body("chat.completion.chunk", choices=[], usage=usage.as_dict())
 
 

@@ -17,6 +17,9 @@ class Options:
     device: str | None  # cpu, cuda, cuda:N; None: cuda when there is one
     dtype: str | None  # one of DTYPES; None: float32 on CPU, auto on GPU
     quantize_bits: int | None  # 8 or 4 (bitsandbytes, GPU only), None for full weights
+    max_concurrency: int  # requests generating together in one batch
+    max_queue: int  # requests waiting to join the batch; past both: 429
+    max_request_bytes: int  # a bigger request body: 413
 
 
 def read_options(params: dict) -> Options:
@@ -35,7 +38,34 @@ def read_options(params: dict) -> Options:
         raise contract.ContractError("params load_in_8bit and load_in_4bit are both set; choose one")
     if bits and device == "cpu":
         raise contract.ContractError(f"param load_in_{bits[0]}bit needs a CUDA GPU (bitsandbytes), not device cpu")
-    return Options(max_new_tokens, device, dtype, bits[0] if bits else None)
+    limits = [_at_least(params, name, default, low) for name, default, low in LIMITS]
+    return Options(max_new_tokens, device, dtype, bits[0] if bits else None, *limits)
+
+
+# (param, default, smallest allowed)
+LIMITS = (("max_concurrency", 8, 1), ("max_queue", 32, 0), ("max_request_bytes", 1 << 20, 1024))
+
+
+def _at_least(params: dict, name: str, default: int, low: int) -> int:
+    value = contract.param(params, name, int, default)
+    if value < low:
+        raise contract.ContractError(f"param {name} must be at least {low}, not {value}")
+    return value
+
+
+def check_adapter_dirs(adapters: dict[str, Path], model_dir: Path) -> None:
+    """Each adapter a complete LoRA adapter Model; the base beside them a full model."""
+    if adapters and (model_dir / "adapter_config.json").is_file():
+        raise contract.ContractError(f"{model_dir} is itself an adapter: adapters need a full base model")
+    for name, directory in adapters.items():
+        contract.require_complete(directory)
+        if not (directory / "adapter_config.json").is_file():
+            raise contract.ContractError(f"adapter {name}: {directory} has no adapter_config.json: not a LoRA adapter")
+        trained_on = contract.read_manifest(directory).get("base_model")
+        if trained_on and contract.read_manifest(model_dir) and trained_on != contract.model_name(model_dir):
+            raise contract.ContractError(
+                f"adapter {name} was trained on {trained_on}, not on the served model {contract.model_name(model_dir)}"
+            )
 
 
 def check_model_dir(model_dir: Path) -> None:

@@ -1,31 +1,27 @@
 """Token-by-token generation for the server, without blocking the event loop.
 
-`model.generate` runs in its own thread (one at a time: the model is shared) and hands each
-new token to the event loop through an asyncio queue; the event loop turns token ids into
-text incrementally, applies stop strings, and can cancel the generation at the next token
-(client gone, stop string seen).
+An engine produces token ids for many requests at once (batching.BatchedEngine: transformers'
+continuous batching) or, for a model it cannot run, one at a time (sequential.SequentialEngine);
+the event loop turns each request's ids into text incrementally, applies its stop strings, and
+cancels its generation at the next token (client gone, stop string seen).
 """
 
-import asyncio
-import threading
+import weakref
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
-
-import torch
-from transformers import StoppingCriteria, StoppingCriteriaList
-from transformers.generation.streamers import BaseStreamer
 
 
 @dataclass
 class Sampling:
-    """What a request asks of one generation. Neither temperature nor top_p given: the model's
-    generation_config decides (greedy unless it says otherwise); temperature 0: greedy."""
+    """What a request asks of one generation: temperature 0, or neither temperature nor top_p:
+    greedy; a seed makes a sampled generation repeat."""
 
     max_new_tokens: int
     temperature: float | None = None
     top_p: float | None = None
     seed: int | None = None
     stop: list[str] = field(default_factory=list)
+    adapter: str | None = None  # a LoRA adapter's name; None: the base model
 
 
 @dataclass
@@ -47,39 +43,6 @@ class Usage:
             "completion_tokens": self.completion_tokens,
             "total_tokens": self.prompt_tokens + self.completion_tokens,
         }
-
-
-class _End:
-    """Queue sentinel: generation finished (error is set when it failed)."""
-
-    def __init__(self, error: BaseException | None = None):
-        self.error = error
-
-
-class _QueueStreamer(BaseStreamer):
-    """Receives tokens from `generate` in its thread and posts them to the event loop."""
-
-    def __init__(self, loop: asyncio.AbstractEventLoop, queue: asyncio.Queue):
-        self._loop = loop
-        self._queue = queue
-        self._prompt_seen = False
-
-    def put(self, value: torch.Tensor) -> None:
-        if not self._prompt_seen:  # generate first hands over the prompt itself
-            self._prompt_seen = True
-            return
-        self._loop.call_soon_threadsafe(self._queue.put_nowait, value.reshape(-1).tolist())
-
-    def end(self) -> None:
-        pass  # the thread posts _End itself, with the error if any
-
-
-class _Cancelled(StoppingCriteria):
-    def __init__(self, event: threading.Event):
-        self._event = event
-
-    def __call__(self, input_ids, scores, **kwargs) -> torch.Tensor:
-        return torch.full((input_ids.shape[0],), self._event.is_set(), dtype=torch.bool, device=input_ids.device)
 
 
 class _Detokenizer:
@@ -132,19 +95,33 @@ class _StopMatcher:
         return out
 
 
-class Generator:
-    """The loaded model and tokenizer, and how to turn prompts into streamed text."""
+class Overloaded(Exception):
+    """Every slot is taken: the client should come back later (429 with Retry-After)."""
 
-    def __init__(self, model, tokenizer):
+
+class Generator:
+    """The loaded model and tokenizer, how prompts become streamed text, and the bound on how many
+    requests are admitted at once (generating in the batch or waiting to join it)."""
+
+    def __init__(self, model, tokenizer, max_concurrency: int, max_queue: int, adapters: list[str] = ()):
         self.model = model
+        self.adapters = list(adapters)
         self.tokenizer = tokenizer
         self.context_length = getattr(model.config, "max_position_embeddings", None)
         eos = model.generation_config.eos_token_id
         if eos is None:
             eos = tokenizer.eos_token_id
         self._eos = set(eos if isinstance(eos, list) else [] if eos is None else [eos])
-        self._pad = tokenizer.pad_token_id if tokenizer.pad_token_id is not None else next(iter(self._eos), None)
-        self._lock = threading.Lock()
+        pad = tokenizer.pad_token_id if tokenizer.pad_token_id is not None else next(iter(self._eos), None)
+        self.max_admitted = max_concurrency + max_queue
+        self._admitted = 0
+        if self.adapters:
+            from sequential import SequentialEngine
+
+            self.engine = SequentialEngine(model, pad, switch_adapters=True)
+            self.batching_refused = "adapters are switched per request, and the batch runs one model"
+        else:
+            self.engine, self.batching_refused = _engine(model, tokenizer, self._eos, pad, max_concurrency)
 
     def encode(self, text: str, add_special_tokens: bool = True) -> list[int]:
         ids = self.tokenizer(text, add_special_tokens=add_special_tokens)["input_ids"]
@@ -152,72 +129,71 @@ class Generator:
             ids = [self.tokenizer.bos_token_id]
         return ids
 
-    async def stream(self, prompt_ids: list[int], sampling: Sampling, usage: Usage) -> AsyncIterator[Piece]:
-        """Yields pieces of text as tokens arrive; the last piece carries the finish reason.
-        Leaving the loop early (client gone) stops the generation at its next token."""
-        loop = asyncio.get_running_loop()
-        queue: asyncio.Queue = asyncio.Queue()
-        cancel = threading.Event()
-        thread = threading.Thread(
-            target=self._run, args=(prompt_ids, sampling, _QueueStreamer(loop, queue), cancel, loop, queue), daemon=True
-        )
+    def defaults(self, temperature: float | None, top_p: float | None) -> tuple[float | None, float | None]:
+        """Neither given: the model's generation_config decides (greedy unless it samples)."""
+        config = self.model.generation_config
+        if temperature is None and top_p is None and config.do_sample:
+            return config.temperature if config.temperature is not None else 1.0, config.top_p
+        return temperature, top_p
+
+    def open(self, prompt_ids: list[int], sampling: Sampling, usage: Usage) -> AsyncIterator[Piece]:
+        """The pieces of text of one generation, as tokens arrive; the last piece carries the finish
+        reason. Raises Overloaded when every slot is taken; the slot taken here is given back when
+        the iteration ends or the iterator is dropped. Leaving the loop early (client gone) stops
+        the generation at its next token."""
+        if self._admitted >= self.max_admitted:
+            raise Overloaded(f"all {self.max_admitted} request slots are taken")
+        self._admitted += 1
+        slot = _Slot(self)
+        pieces = self._stream(prompt_ids, sampling, usage, slot)
+        weakref.finalize(pieces, slot.release)  # an SSE response whose client left before it began
+        return pieces
+
+    async def _stream(self, prompt_ids: list[int], sampling: Sampling, usage: Usage, slot: "_Slot"):
         usage.prompt_tokens = len(prompt_ids)
         detok = _Detokenizer(self.tokenizer)
         stops = _StopMatcher(sampling.stop)
-        thread.start()
+        tokens = self.engine.tokens(prompt_ids, sampling)
         try:
-            while True:
-                item = await queue.get()
-                if isinstance(item, _End):
-                    if item.error is not None:
-                        raise item.error
-                    finished_on_eos = bool(detok.ids) and detok.ids[-1] in self._eos
-                    reason = "stop" if finished_on_eos else "length"
-                    yield Piece(stops.flush(), reason)
-                    return
-                usage.completion_tokens += len(item)
-                text, stopped = stops.feed(detok.push(item))
+            async for ids in tokens:
+                usage.completion_tokens += len(ids)
+                text, stopped = stops.feed(detok.push(ids))
                 if stopped:
-                    cancel.set()
                     yield Piece(text, "stop")
                     return
                 if text:
                     yield Piece(text)
+            finished_on_eos = bool(detok.ids) and detok.ids[-1] in self._eos
+            yield Piece(stops.flush(), "stop" if finished_on_eos else "length")
         finally:
-            cancel.set()
+            slot.release()
+            await tokens.aclose()
 
-    def _run(self, prompt_ids, sampling: Sampling, streamer, cancel, loop, queue) -> None:
-        error = None
-        try:
-            with self._lock:
-                if not cancel.is_set():
-                    self.model.generate(**self._generate_kwargs(prompt_ids, sampling, streamer, cancel))
-        except BaseException as e:  # handed to the request that asked; the server keeps serving
-            error = e
-        try:
-            loop.call_soon_threadsafe(queue.put_nowait, _End(error))
-        except RuntimeError:
-            pass  # the event loop is gone (shutdown): nobody waits for this generation any more
 
-    def _generate_kwargs(self, prompt_ids, sampling: Sampling, streamer, cancel) -> dict:
-        device = self.model.device
-        input_ids = torch.tensor([prompt_ids], device=device)
-        kwargs = {
-            "input_ids": input_ids,
-            "attention_mask": torch.ones_like(input_ids),
-            "max_new_tokens": sampling.max_new_tokens,
-            "pad_token_id": self._pad,
-            "streamer": streamer,
-            "stopping_criteria": StoppingCriteriaList([_Cancelled(cancel)]),
-        }
-        if sampling.temperature == 0:
-            kwargs["do_sample"] = False
-        elif sampling.temperature is not None or sampling.top_p is not None:
-            kwargs["do_sample"] = True
-            if sampling.temperature is not None:
-                kwargs["temperature"] = sampling.temperature
-            if sampling.top_p is not None:
-                kwargs["top_p"] = sampling.top_p
-        if sampling.seed is not None:
-            torch.manual_seed(sampling.seed)
-        return kwargs
+class _Slot:
+    def __init__(self, generator: Generator):
+        self._generator = generator
+        self._held = True
+
+    def release(self) -> None:
+        if self._held:
+            self._held = False
+            self._generator._admitted -= 1
+
+
+def _engine(model, tokenizer, eos: set[int], pad: int | None, max_batch: int):
+    """(the batched engine, None), or (the sequential one, why not batched) for a model the
+    library's continuous batching cannot run."""
+    from batching import BatchedEngine
+
+    try:
+        engine = BatchedEngine(model, eos, pad, max_batch, getattr(model.config, "max_position_embeddings", None))
+        probe_token = tokenizer.bos_token_id if tokenizer.bos_token_id is not None else next(iter(eos), 0)
+        refused = engine.probe(probe_token)
+    except Exception as e:  # the library refuses the model before generating
+        refused = f"{type(e).__name__}: {e}"
+    if refused is None:
+        return engine, None
+    from sequential import SequentialEngine
+
+    return SequentialEngine(model, pad), refused

@@ -25,8 +25,9 @@ def resolve_device(opts: Options) -> str:
     return device
 
 
-def load(model_dir: Path, opts: Options, device: str):
-    """Returns (model, tokenizer) for a dir that passed check_model_dir."""
+def load(model_dir: Path, opts: Options, device: str, adapters: dict[str, Path]):
+    """Returns (model, tokenizer) for a dir that passed check_model_dir; with adapters, the base
+    once and every adapter beside it in one peft model (switched per request)."""
     dtype = opts.dtype or ("float32" if device == "cpu" else "auto")
     kwargs = {"dtype": dtype if dtype == "auto" else getattr(torch, dtype)}
     if opts.quantize_bits is not None:
@@ -42,6 +43,13 @@ def load(model_dir: Path, opts: Options, device: str):
         model = PeftModel.from_pretrained(model, model_dir)
         if opts.quantize_bits is None:
             model = model.merge_and_unload()
+    if adapters:
+        from peft import PeftModel
+
+        (first, first_dir), *others = adapters.items()
+        model = PeftModel.from_pretrained(model, first_dir, adapter_name=first)
+        for name, directory in others:
+            model.load_adapter(directory, adapter_name=name)
     if "device_map" not in kwargs:
         model = model.to(device)
     model.eval()

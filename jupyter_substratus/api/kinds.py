@@ -82,6 +82,12 @@ class ServerSpec(WorkloadSpec):
     model_config = ConfigDict(**SpecPart.model_config, json_schema_extra=_spec_schema())
 
     model: ObjectRef = Field(description="the Model to serve")
+    adapters: list[ObjectRef] | None = Field(
+        default=None,
+        max_length=16,
+        description="LoRA adapter Models (fine-tunes of model kept unmerged) served on its one copy in memory, "
+        "each its own `model` in the OpenAI API under its name; mounted at /content/adapters/<name>",
+    )
 
 
 class NotebookSpec(WorkloadSpec):

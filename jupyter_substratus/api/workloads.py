@@ -19,6 +19,7 @@ from .status import BUILT, COMPLETE, SERVING, UPLOADED
 CONTENT_DIR = "/content"
 MODEL_DIR = f"{CONTENT_DIR}/model"
 DATA_DIR = f"{CONTENT_DIR}/data"
+ADAPTERS_DIR = f"{CONTENT_DIR}/adapters"
 ARTIFACTS_DIR = f"{CONTENT_DIR}/artifacts"
 PARAMS_FILE = f"{CONTENT_DIR}/params.json"
 SERVER_PORT = 8080
@@ -158,6 +159,7 @@ def dependencies(resource: Resource) -> list[tuple[str, str]]:
         refs.append(("Model", spec.model.name))
     if getattr(spec, "dataset", None) is not None:
         refs.append(("Dataset", spec.dataset.name))
+    refs += [("Model", adapter.name) for adapter in getattr(spec, "adapters", None) or []]
     return refs
 
 
@@ -250,10 +252,10 @@ def env(resource: Resource) -> dict[str, str | SecretRef]:
 
 
 def mounts(resource: Resource, namespace: str) -> tuple[Mount, ...]:
-    found = []
-    for kind, name in dependencies(resource):
-        path = MODEL_DIR if kind == "Model" else DATA_DIR
-        found.append(Mount(path, ArtifactRef(kind, namespace, name), read_only=True))
+    spec = resource.spec
+    inputs = [(MODEL_DIR, getattr(spec, "model", None), "Model"), (DATA_DIR, getattr(spec, "dataset", None), "Dataset")]
+    inputs += [(f"{ADAPTERS_DIR}/{a.name}", a, "Model") for a in getattr(spec, "adapters", None) or []]
+    found = [Mount(path, ArtifactRef(kind, namespace, ref.name), read_only=True) for path, ref, kind in inputs if ref]
     if isinstance(resource, (Model, Dataset)):
         found.append(Mount(ARTIFACTS_DIR, ArtifactRef(resource.kind, namespace, resource.name), read_only=False))
     return tuple(found)

@@ -7,6 +7,7 @@ dependencies' artifact directories, artifacts/ is the resource's own, params.jso
 from __future__ import annotations
 
 import os
+import shutil
 from collections.abc import Callable
 from pathlib import Path
 
@@ -33,12 +34,16 @@ COMPLETION_MARKER = ".complete"  # the container contract: artifacts/.complete o
 def prepare(plan: Plan, content: Path, artifacts_of: Callable[[ArtifactRef], Path]) -> None:
     """Lay out `content` for `plan`; artifacts/ already written by an earlier run is kept."""
     content.mkdir(parents=True, exist_ok=True)
+    adapters = content / Path(workloads.ADAPTERS_DIR).relative_to(workloads.CONTENT_DIR)
+    if adapters.is_dir():  # a Server's adapters are what its spec names now, not what it named before
+        shutil.rmtree(adapters)
     for mount in plan.mounts:
         target = content / Path(mount.path).relative_to(workloads.CONTENT_DIR)
         source = artifacts_of(mount.artifact)
         if mount.read_only:
             if target.is_symlink() or target.exists():
                 target.unlink()
+            target.parent.mkdir(parents=True, exist_ok=True)
             target.symlink_to(source, target_is_directory=True)
         else:
             source.mkdir(parents=True, exist_ok=True)
