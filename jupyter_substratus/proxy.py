@@ -44,8 +44,11 @@ _CONTROL = re.compile(r"[\x00-\x1f\x7f]")
 
 def forwarded_query(query: str) -> str:
     """The query string without Jupyter's auth parameters; the rest exactly as sent."""
-    kept = [part for part in query.split("&")
-            if part and urllib.parse.unquote_plus(part.split("=", 1)[0]) not in JUPYTER_AUTH_PARAMETERS]
+    kept = [
+        part
+        for part in query.split("&")
+        if part and urllib.parse.unquote_plus(part.split("=", 1)[0]) not in JUPYTER_AUTH_PARAMETERS
+    ]
     return "&".join(kept)
 
 
@@ -101,8 +104,10 @@ class ProxyHandler(SubstratusHandler):
         raw = _PROXIED_PATH.search(self.request.path)
         path = (raw.group("path") if raw else None) or "/"
         if _CONTROL.search(urllib.parse.unquote(path)):
-            raise BadRequest("the proxied path must not contain control characters (CR, LF, NUL, ...)",
-                             [_field("path", "must not contain control characters")])
+            raise BadRequest(
+                "the proxied path must not contain control characters (CR, LF, NUL, ...)",
+                [_field("path", "must not contain control characters")],
+            )
         return path
 
     def _log(self) -> None:

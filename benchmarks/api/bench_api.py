@@ -49,8 +49,13 @@ def _percentile(values: list[float], q: float) -> float:
 
 def _summary(values_s: list[float]) -> dict:
     ms = [v * 1000 for v in values_s]
-    return {"n": len(ms), "p50_ms": round(_percentile(ms, 0.5), 2), "p99_ms": round(_percentile(ms, 0.99), 2),
-            "mean_ms": round(statistics.fmean(ms), 2), "max_ms": round(max(ms), 2)}
+    return {
+        "n": len(ms),
+        "p50_ms": round(_percentile(ms, 0.5), 2),
+        "p99_ms": round(_percentile(ms, 0.99), 2),
+        "mean_ms": round(statistics.fmean(ms), 2),
+        "max_ms": round(max(ms), 2),
+    }
 
 
 def main() -> None:
@@ -68,25 +73,52 @@ def main() -> None:
             cluster.post_crds(path)
         cluster.create({"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": NAMESPACE}})
         for i in range(args.resources):
-            cluster.create({"apiVersion": "substratus.ai/v1", "kind": "Model",
-                            "metadata": {"name": f"model-{i:04d}", "namespace": NAMESPACE},
-                            "spec": {"image": "substratusai/model-loader-huggingface",
-                                     "params": {"name": f"org/model-{i}"}}}, NAMESPACE)
-        env = {**os.environ, "KUBECONFIG": str(scratch / "kubeconfig"), "JUPYTER_CONFIG_DIR": str(scratch / "cfg"),
-               "JUPYTER_RUNTIME_DIR": str(scratch / "rt")}
+            cluster.create(
+                {
+                    "apiVersion": "substratus.ai/v1",
+                    "kind": "Model",
+                    "metadata": {"name": f"model-{i:04d}", "namespace": NAMESPACE},
+                    "spec": {"image": "substratusai/model-loader-huggingface", "params": {"name": f"org/model-{i}"}},
+                },
+                NAMESPACE,
+            )
+        env = {
+            **os.environ,
+            "KUBECONFIG": str(scratch / "kubeconfig"),
+            "JUPYTER_CONFIG_DIR": str(scratch / "cfg"),
+            "JUPYTER_RUNTIME_DIR": str(scratch / "rt"),
+        }
         server = subprocess.Popen(
-            [sys.executable, "-m", "jupyter_server", "--no-browser", f"--port={port}", "--ip=127.0.0.1",
-             f"--IdentityProvider.token={token}", f"--ServerApp.root_dir={scratch}", "--allow-root",
-             "--ServerApp.jpserver_extensions={'jupyter_substratus': True}",
-             f"--SubstratusExtension.namespace={NAMESPACE}", "--ServerApp.log_level=WARN"],
-            env=env, cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+            [
+                sys.executable,
+                "-m",
+                "jupyter_server",
+                "--no-browser",
+                f"--port={port}",
+                "--ip=127.0.0.1",
+                f"--IdentityProvider.token={token}",
+                f"--ServerApp.root_dir={scratch}",
+                "--allow-root",
+                "--ServerApp.jpserver_extensions={'jupyter_substratus': True}",
+                f"--SubstratusExtension.namespace={NAMESPACE}",
+                "--ServerApp.log_level=WARN",
+            ],
+            env=env,
+            cwd=ROOT,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )
         try:
             results = _measure(cluster, port, token, args)
         finally:
             server.terminate()
             server.wait(30)
-    results["machine"] = {"cpu": _cpu(), "cores": os.cpu_count(), "python": platform.python_version(),
-                          "platform": platform.platform()}
+    results["machine"] = {
+        "cpu": _cpu(),
+        "cores": os.cpu_count(),
+        "python": platform.python_version(),
+        "platform": platform.platform(),
+    }
     results["when"] = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())
     print(json.dumps(results, indent=2))
     (Path(__file__).parent / "results.json").write_text(json.dumps(results, indent=2) + "\n")
@@ -167,8 +199,12 @@ def _measure(cluster: KubeCluster, port: int, token: str, args) -> dict:
     reader.join(30)
     events.close()
     delays = [arrivals[m] - sent[m] for m in sent if m in arrivals]
-    return {"resources": args.resources, "list_bytes": size, "list_latency": _summary(latencies),
-            "push_delay": {**_summary(delays), "lost": args.changes - len(delays)}}
+    return {
+        "resources": args.resources,
+        "list_bytes": size,
+        "list_latency": _summary(latencies),
+        "push_delay": {**_summary(delays), "lost": args.changes - len(delays)},
+    }
 
 
 if __name__ == "__main__":

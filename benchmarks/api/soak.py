@@ -46,8 +46,9 @@ class Api:
         self.connection = http.client.HTTPConnection("127.0.0.1", port, timeout=60)
 
     def call(self, method: str, path: str, body=None) -> tuple[int, bytes]:
-        self.connection.request(method, f"/substratus/api/v1{path}", body=None if body is None else json.dumps(body),
-                                headers=self.headers)
+        self.connection.request(
+            method, f"/substratus/api/v1{path}", body=None if body is None else json.dumps(body), headers=self.headers
+        )
         response = self.connection.getresponse()
         return response.status, response.read()
 
@@ -57,9 +58,11 @@ def sse_client(port: int, token: str, reading: bool, stop: threading.Event, coun
     if not reading:
         sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
     sock.connect(("127.0.0.1", port))
-    sock.sendall(f"GET /substratus/api/v1/events HTTP/1.1\r\nHost: 127.0.0.1\r\nAuthorization: token {token}\r\n\r\n"
-                 .encode())
+    sock.sendall(
+        f"GET /substratus/api/v1/events HTTP/1.1\r\nHost: 127.0.0.1\r\nAuthorization: token {token}\r\n\r\n".encode()
+    )
     if reading:
+
         def read() -> None:
             sock.settimeout(1.0)
             while not stop.is_set():
@@ -72,6 +75,7 @@ def sse_client(port: int, token: str, reading: bool, stop: threading.Event, coun
                 if not chunk:
                     return
                 counts.append(chunk.count(b"data: "))
+
         threading.Thread(target=read, daemon=True).start()
     return sock
 
@@ -96,15 +100,33 @@ def main() -> None:
 
     scratch = Path(tempfile.mkdtemp(prefix="substratus-soak-"))
     token, port = secrets.token_hex(16), free_port()
-    env = {**os.environ, "KUBECONFIG": str(scratch / "no-kubeconfig"), "JUPYTER_CONFIG_DIR": str(scratch / "cfg"),
-           "JUPYTER_RUNTIME_DIR": str(scratch / "rt"), "JUPYTER_DATA_DIR": str(scratch / "data")}
+    env = {
+        **os.environ,
+        "KUBECONFIG": str(scratch / "no-kubeconfig"),
+        "JUPYTER_CONFIG_DIR": str(scratch / "cfg"),
+        "JUPYTER_RUNTIME_DIR": str(scratch / "rt"),
+        "JUPYTER_DATA_DIR": str(scratch / "data"),
+    }
     env.pop("KUBERNETES_SERVICE_HOST", None)
     server = subprocess.Popen(
-        [sys.executable, "-m", "jupyter_server", "--no-browser", f"--port={port}", "--ip=127.0.0.1",
-         f"--IdentityProvider.token={token}", f"--ServerApp.root_dir={scratch}", "--allow-root",
-         "--ServerApp.jpserver_extensions={'jupyter_substratus': True}",
-         f"--SubstratusExtension.local_state_dir={scratch / 'state'}"],
-        env=env, cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        [
+            sys.executable,
+            "-m",
+            "jupyter_server",
+            "--no-browser",
+            f"--port={port}",
+            "--ip=127.0.0.1",
+            f"--IdentityProvider.token={token}",
+            f"--ServerApp.root_dir={scratch}",
+            "--allow-root",
+            "--ServerApp.jpserver_extensions={'jupyter_substratus': True}",
+            f"--SubstratusExtension.local_state_dir={scratch / 'state'}",
+        ],
+        env=env,
+        cwd=ROOT,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
     process = psutil.Process(server.pid)
     stop = threading.Event()
     try:
@@ -131,8 +153,15 @@ def main() -> None:
         counts: list[int] = []
         clients = [sse_client(port, token, i >= args.idle, stop, counts) for i in range(args.clients)]
         began = time.monotonic()
-        models = [{"apiVersion": "substratus.ai/v1", "kind": "Model", "metadata": {"name": f"m-{i:04d}"},
-                   "spec": {"image": IMAGE, "params": {"name": "x" * 2000}}} for i in range(args.resources)]
+        models = [
+            {
+                "apiVersion": "substratus.ai/v1",
+                "kind": "Model",
+                "metadata": {"name": f"m-{i:04d}"},
+                "spec": {"image": IMAGE, "params": {"name": "x" * 2000}},
+            }
+            for i in range(args.resources)
+        ]
         for model in models:
             assert api.call("POST", "/models", model)[0] == 201
         for round_ in range(args.rounds):
@@ -155,15 +184,26 @@ def main() -> None:
         server.wait(30)
 
     bound = start + args.bound_mb * 1e6
-    result = {"machine": f"{platform.machine()}, {os.cpu_count()} cores, {platform.system()} {platform.release()}, "
-                         f"Python {platform.python_version()}",
-              "clients": args.clients, "idle_clients": args.idle, "resources": args.resources, "rounds": args.rounds,
-              "exports": args.exports, "events_read": sum(counts), "seconds": round(elapsed, 1),
-              "rss_start_mb": round(start / 1e6, 1), "rss_peak_mb": round(peak[0] / 1e6, 1),
-              "rss_end_mb": round(end / 1e6, 1), "rss_bound_mb": round(bound / 1e6, 1)}
+    result = {
+        "machine": f"{platform.machine()}, {os.cpu_count()} cores, {platform.system()} {platform.release()}, "
+        f"Python {platform.python_version()}",
+        "clients": args.clients,
+        "idle_clients": args.idle,
+        "resources": args.resources,
+        "rounds": args.rounds,
+        "exports": args.exports,
+        "events_read": sum(counts),
+        "seconds": round(elapsed, 1),
+        "rss_start_mb": round(start / 1e6, 1),
+        "rss_peak_mb": round(peak[0] / 1e6, 1),
+        "rss_end_mb": round(end / 1e6, 1),
+        "rss_bound_mb": round(bound / 1e6, 1),
+    }
     print(json.dumps(result, indent=1))
-    print(f"RSS start {result['rss_start_mb']} MB, peak {result['rss_peak_mb']} MB, end {result['rss_end_mb']} MB; "
-          f"bound {result['rss_bound_mb']} MB: {'OK' if peak[0] <= bound else 'OVER'}")
+    print(
+        f"RSS start {result['rss_start_mb']} MB, peak {result['rss_peak_mb']} MB, end {result['rss_end_mb']} MB; "
+        f"bound {result['rss_bound_mb']} MB: {'OK' if peak[0] <= bound else 'OVER'}"
+    )
     sys.exit(0 if peak[0] <= bound else 1)
 
 

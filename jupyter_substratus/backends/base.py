@@ -108,8 +108,12 @@ class ChangeStream:
     ChangeStreamOverflow instead of the events, so a reader that stops never grows memory.
     """
 
-    def __init__(self, subscribers: set[asyncio.Queue], wanted: Callable[[ChangeEvent], bool] = lambda event: True,
-                 limit: int = CHANGE_QUEUE_LIMIT):
+    def __init__(
+        self,
+        subscribers: set[asyncio.Queue],
+        wanted: Callable[[ChangeEvent], bool] = lambda event: True,
+        limit: int = CHANGE_QUEUE_LIMIT,
+    ):
         self._subscribers = subscribers
         self._queue: asyncio.Queue[ChangeEvent | None] = _DroppingQueue(limit)
         self._wanted = wanted
@@ -125,8 +129,9 @@ class ChangeStream:
                 break
             if event is _DroppingQueue.OVERFLOWED:
                 await self.aclose()
-                raise ChangeStreamOverflow(f"more than {self._queue.maxsize} changes were not read in time: "
-                                           "list again, then open a new stream")
+                raise ChangeStreamOverflow(
+                    f"more than {self._queue.maxsize} changes were not read in time: list again, then open a new stream"
+                )
             if self._wanted(event):
                 return event
         await self.aclose()
@@ -180,14 +185,23 @@ class Backend(abc.ABC):
         """Every change of any of the four kinds in the namespace from now on, until the stream is closed."""
 
     @abc.abstractmethod
-    def logs(self, plural: str, name: str, namespace: str | None = None, follow: bool = False,
-             tail_lines: int | None = None) -> AsyncIterator[str]:
+    def logs(
+        self, plural: str, name: str, namespace: str | None = None, follow: bool = False, tail_lines: int | None = None
+    ) -> AsyncIterator[str]:
         """The log lines of the resource's workload (NotFound when it has none yet)."""
 
     @abc.abstractmethod
-    async def upload(self, plural: str, name: str, data: bytes, md5_hex: str, request_id: str,
-                     namespace: str | None = None, progress: ProgressCallback | None = None,
-                     timeout: float = 300.0) -> UploadProgress:
+    async def upload(
+        self,
+        plural: str,
+        name: str,
+        data: bytes,
+        md5_hex: str,
+        request_id: str,
+        namespace: str | None = None,
+        progress: ProgressCallback | None = None,
+        timeout: float = 300.0,
+    ) -> UploadProgress:
         """Hand a build context (a tar.gz) to the resource named, whose spec.build.upload names
         `md5_hex` and `request_id`: wait for the signed URL in status.buildUpload, PUT the data
         there, unless status.buildUpload.storedMD5Checksum says the content is already stored."""
@@ -207,8 +221,10 @@ class Backend(abc.ABC):
             (status.get("buildUpload") or {}).get("storedMD5Checksum")
         ):
             # Created again, it would wait for an upload nobody sends: the context is the exporter's.
-            raise Conflict(f"{obj['kind']} {name}'s build context was never stored: export the notebook again "
-                           "(delete this one first)")
+            raise Conflict(
+                f"{obj['kind']} {name}'s build context was never stored: export the notebook again "
+                "(delete this one first)"
+            )
         metadata = {k: v for k, v in obj["metadata"].items() if k in ("name", "labels", "annotations")}
         manifest = {"apiVersion": obj["apiVersion"], "kind": obj["kind"], "metadata": metadata, "spec": obj["spec"]}
         await self.delete(plural, name, namespace)
@@ -227,8 +243,9 @@ class Backend(abc.ABC):
         """The token of a Notebook's Jupyter (the operator keeps it in a Secret)."""
         raise Unavailable("a Notebook's token is kept on a cluster: this backend has none")
 
-    async def port_forward(self, plural: str, name: str, port: int, namespace: str | None = None,
-                           local_port: int = 0) -> PortForward:
+    async def port_forward(
+        self, plural: str, name: str, port: int, namespace: str | None = None, local_port: int = 0
+    ) -> PortForward:
         """127.0.0.1:`local_port` forwarded to `port` of the resource's pod, until its close()."""
         raise Unavailable("port-forwarding needs a cluster: this backend runs everything on this machine")
 

@@ -77,8 +77,15 @@ class KubernetesBackend(Backend):
     `max_cached_namespaces` (watched namespaces besides the default one; the least recently
     used beyond it stops being watched)."""
 
-    def __init__(self, namespace: str | None = None, kubeconfig: str | None = None, context: str | None = None,
-                 in_cluster: bool | None = None, workers: int = 8, max_cached_namespaces: int = 8):
+    def __init__(
+        self,
+        namespace: str | None = None,
+        kubeconfig: str | None = None,
+        context: str | None = None,
+        in_cluster: bool | None = None,
+        workers: int = 8,
+        max_cached_namespaces: int = 8,
+    ):
         import kubernetes  # imported here so that importing the package never needs a cluster
 
         self._k8s = kubernetes
@@ -92,8 +99,9 @@ class KubernetesBackend(Backend):
                     with open(path) as f:
                         context_namespace = f.read().strip()
             else:
-                kubernetes.config.load_kube_config(config_file=kubeconfig, context=context,
-                                                   client_configuration=configuration)
+                kubernetes.config.load_kube_config(
+                    config_file=kubeconfig, context=context, client_configuration=configuration
+                )
                 _, active = kubernetes.config.list_kube_config_contexts(config_file=kubeconfig)
                 if context:
                     contexts, _ = kubernetes.config.list_kube_config_contexts(config_file=kubeconfig)
@@ -207,8 +215,10 @@ class KubernetesBackend(Backend):
         cache = await self._cache(ns)
         current = await self._call(self._custom.get_namespaced_custom_object, GROUP, VERSION, ns, plural, name)
         if kind in IMMUTABLE_KINDS and current.get("spec") != manifest.get("spec"):
-            raise Invalid(f"the spec of a {kind} is immutable: create a new {kind} with the changes instead",
-                          [FieldError("spec", "is immutable: create a new object with the changes instead")])
+            raise Invalid(
+                f"the spec of a {kind} is immutable: create a new {kind} with the changes instead",
+                [FieldError("spec", "is immutable: create a new object with the changes instead")],
+            )
         metadata = dict(current["metadata"])
         for key in ("labels", "annotations"):
             if key in manifest["metadata"]:
@@ -226,8 +236,15 @@ class KubernetesBackend(Backend):
         self._check_plural(plural)
         ns = self._namespace(namespace)
         cache = await self._cache(ns)
-        obj = await self._call(self._custom.delete_namespaced_custom_object, GROUP, VERSION, ns, plural, name,
-                               propagation_policy="Background")
+        obj = await self._call(
+            self._custom.delete_namespaced_custom_object,
+            GROUP,
+            VERSION,
+            ns,
+            plural,
+            name,
+            propagation_policy="Background",
+        )
         if isinstance(obj, dict) and obj.get("kind") in KINDS and obj.get("metadata", {}).get("finalizers"):
             cache.remember(plural, obj)
         else:
@@ -244,12 +261,19 @@ class KubernetesBackend(Backend):
         pods = await self._call(self._core.list_namespaced_pod, ns, label_selector=selector)
         if not pods.items:
             raise NotFound(f"{kind} {name} has no workload running yet: no logs to show")
-        newest = max(pods.items, key=lambda p: (p.metadata.creation_timestamp is not None,
-                                                 p.metadata.creation_timestamp or 0, p.metadata.name))
+        newest = max(
+            pods.items,
+            key=lambda p: (
+                p.metadata.creation_timestamp is not None,
+                p.metadata.creation_timestamp or 0,
+                p.metadata.name,
+            ),
+        )
         return newest.metadata.name
 
-    async def logs(self, plural: str, name: str, namespace: str | None = None, follow: bool = False,
-                   tail_lines: int | None = None) -> AsyncIterator[str]:
+    async def logs(
+        self, plural: str, name: str, namespace: str | None = None, follow: bool = False, tail_lines: int | None = None
+    ) -> AsyncIterator[str]:
         self._check_plural(plural)
         ns = self._namespace(namespace)
         pod = await self._workload_pod(plural, name, ns)
@@ -308,8 +332,9 @@ class KubernetesBackend(Backend):
                 return base64.b64decode(token).decode()
         raise NotFound(f"Notebook {name} has no token Secret yet: the operator makes it when it starts the Notebook")
 
-    async def port_forward(self, plural: str, name: str, port: int, namespace: str | None = None,
-                           local_port: int = 0) -> PortForward:
+    async def port_forward(
+        self, plural: str, name: str, port: int, namespace: str | None = None, local_port: int = 0
+    ) -> PortForward:
         self._check_plural(plural)
         ns = self._namespace(namespace)
         pod = await self._workload_pod(plural, name, ns)
@@ -321,9 +346,17 @@ class KubernetesBackend(Backend):
 
         return PortForward(connect, local_port)
 
-    async def upload(self, plural: str, name: str, data: bytes, md5_hex: str, request_id: str,
-                     namespace: str | None = None, progress: ProgressCallback | None = None,
-                     timeout: float = 300.0) -> UploadProgress:
+    async def upload(
+        self,
+        plural: str,
+        name: str,
+        data: bytes,
+        md5_hex: str,
+        request_id: str,
+        namespace: str | None = None,
+        progress: ProgressCallback | None = None,
+        timeout: float = 300.0,
+    ) -> UploadProgress:
         self._check_plural(plural)
         state = UploadProgress(total=len(data))
 
@@ -366,8 +399,9 @@ class KubernetesBackend(Backend):
                                 report("waiting", waiting)
         except TimeoutError:
             report("failed", "no signed upload URL from the operator")
-            raise Unavailable(f"no signed upload URL for {name} within {timeout:.0f} s: is the operator running?"
-                              ) from None
+            raise Unavailable(
+                f"no signed upload URL for {name} within {timeout:.0f} s: is the operator running?"
+            ) from None
         finally:
             await changes.aclose()
         if offer is None:
@@ -416,9 +450,12 @@ class _NamespaceCache:
         self._synced = {plural: asyncio.Event() for plural in KINDS_BY_PLURAL}
         self._errors: dict[str, BaseException] = {}
         self._responses: set = set()  # the open watch responses, shut down on close
-        self._threads = [threading.Thread(target=self._run, args=(plural,), daemon=True,
-                                          name=f"substratus-watch-{namespace}-{plural}")
-                         for plural in KINDS_BY_PLURAL]
+        self._threads = [
+            threading.Thread(
+                target=self._run, args=(plural,), daemon=True, name=f"substratus-watch-{namespace}-{plural}"
+            )
+            for plural in KINDS_BY_PLURAL
+        ]
         for thread in self._threads:
             thread.start()
 
@@ -428,8 +465,10 @@ class _NamespaceCache:
             async with asyncio.timeout(timeout):
                 await asyncio.gather(*waits)
         except TimeoutError:
-            raise Unavailable(f"cannot list resources in namespace {self.namespace!r}: "
-                              f"{next(iter(self._errors.values()), 'timed out')}") from None
+            raise Unavailable(
+                f"cannot list resources in namespace {self.namespace!r}: "
+                f"{next(iter(self._errors.values()), 'timed out')}"
+            ) from None
 
     def close(self) -> None:
         self._stop.set()
@@ -488,8 +527,10 @@ class _NamespaceCache:
         while not self._stop.is_set():
             try:
                 # the client types its JSON answers as object
-                listing = cast(dict[str, Any], custom.list_namespaced_custom_object(
-                    GROUP, VERSION, self.namespace, plural, _request_timeout=30))
+                listing = cast(
+                    dict[str, Any],
+                    custom.list_namespaced_custom_object(GROUP, VERSION, self.namespace, plural, _request_timeout=30),
+                )
                 items = [{"apiVersion": API_VERSION, "kind": kind, **item} for item in listing.get("items", [])]
                 version = listing.get("metadata", {}).get("resourceVersion")
                 self._errors.pop(plural, None)
@@ -505,9 +546,20 @@ class _NamespaceCache:
     def _watch(self, plural: str, kind: str, version: str | None) -> None:
         """Follow one watch until it ends (then the caller lists again) or the cache closes."""
         # unread (_preload_content=False), the client's answer is the urllib3 response it types as object
-        response = cast("urllib3.HTTPResponse", self.backend._custom.list_namespaced_custom_object(
-            GROUP, VERSION, self.namespace, plural, watch=True, resource_version=version,
-            timeout_seconds=WATCH_SECONDS, allow_watch_bookmarks=True, _preload_content=False))
+        response = cast(
+            "urllib3.HTTPResponse",
+            self.backend._custom.list_namespaced_custom_object(
+                GROUP,
+                VERSION,
+                self.namespace,
+                plural,
+                watch=True,
+                resource_version=version,
+                timeout_seconds=WATCH_SECONDS,
+                allow_watch_bookmarks=True,
+                _preload_content=False,
+            ),
+        )
         self._responses.add(response)
         try:
             if self._stop.is_set():

@@ -48,9 +48,12 @@ def upload_refused(obj: dict[str, Any]) -> str | None:
     it says of this generation of the spec (not of an earlier request)."""
     generation = obj.get("metadata", {}).get("generation") or 0
     for condition in (obj.get("status") or {}).get("conditions") or []:
-        if (condition.get("type") == workloads.UPLOADED and condition.get("status") == "False"
-                and condition.get("reason") in workloads.FAILURE_REASONS
-                and (condition.get("observedGeneration") or 0) >= generation):
+        if (
+            condition.get("type") == workloads.UPLOADED
+            and condition.get("status") == "False"
+            and condition.get("reason") in workloads.FAILURE_REASONS
+            and (condition.get("observedGeneration") or 0) >= generation
+        ):
             return condition.get("message") or condition["reason"]
     return None
 
@@ -71,21 +74,23 @@ def put_blocking(url: str, data: bytes, md5_hex: str, on_chunk, timeout: float) 
         connection.endheaders()
         view = memoryview(data)
         for start in range(0, len(data), CHUNK):
-            connection.send(view[start:start + CHUNK])
+            connection.send(view[start : start + CHUNK])
             on_chunk(min(start + CHUNK, len(data)))
         response = connection.getresponse()
         body = response.read(2000)
         if response.status >= 300:
-            raise BackendError(f"the upload was refused: HTTP {response.status}: "
-                               f"{body.decode(errors='replace').strip()[:300]}")
+            raise BackendError(
+                f"the upload was refused: HTTP {response.status}: {body.decode(errors='replace').strip()[:300]}"
+            )
     except OSError as e:
         raise Unavailable(f"the upload failed: {e}") from e
     finally:
         connection.close()
 
 
-async def put(url: str, data: bytes, md5_hex: str, state: UploadProgress,
-              progress: ProgressCallback | None, timeout: float) -> None:
+async def put(
+    url: str, data: bytes, md5_hex: str, state: UploadProgress, progress: ProgressCallback | None, timeout: float
+) -> None:
     loop = asyncio.get_running_loop()
 
     def on_chunk(sent: int) -> None:
@@ -93,6 +98,7 @@ async def put(url: str, data: bytes, md5_hex: str, state: UploadProgress,
             state.sent = sent
             if progress:
                 progress(state)
+
         loop.call_soon_threadsafe(report)
 
     await loop.run_in_executor(None, put_blocking, url, data, md5_hex, on_chunk, timeout)

@@ -64,11 +64,7 @@ class BuildContext:
 
 def generated_dockerfile(notebook: str, base_image: str = TRAINER_IMAGE) -> str:
     """The Dockerfile for a directory without one: the trainer runs the notebook."""
-    return (
-        f"FROM {base_image}\n"
-        f"COPY . {SRC}\n"
-        f"ENV TRAINER_NOTEBOOK={json.dumps(f'{SRC}/{notebook}')}\n"
-    )
+    return f"FROM {base_image}\nCOPY . {SRC}\nENV TRAINER_NOTEBOOK={json.dumps(f'{SRC}/{notebook}')}\n"
 
 
 class IgnoreRules:
@@ -148,8 +144,10 @@ def collect(directory: Path, max_bytes: int) -> list[tuple[str, Path, os.stat_re
             if name in ALWAYS_EXCLUDED or ignore.excludes_folder(rel):
                 continue
             if (root_path / name).is_symlink():
-                raise ExportError(f"{rel!r} is a symlink; symlinks are not exported: "
-                                  f"copy what it points to, or list it in .dockerignore")
+                raise ExportError(
+                    f"{rel!r} is a symlink; symlinks are not exported: "
+                    f"copy what it points to, or list it in .dockerignore"
+                )
             kept_dirs.append(name)
         dirs[:] = kept_dirs
         for name in sorted(files):
@@ -159,8 +157,10 @@ def collect(directory: Path, max_bytes: int) -> list[tuple[str, Path, os.stat_re
             path = root_path / name
             st = path.lstat()
             if stat.S_ISLNK(st.st_mode):
-                raise ExportError(f"{rel!r} is a symlink; symlinks are not exported: "
-                                  f"copy what it points to, or list it in .dockerignore")
+                raise ExportError(
+                    f"{rel!r} is a symlink; symlinks are not exported: "
+                    f"copy what it points to, or list it in .dockerignore"
+                )
             if not stat.S_ISREG(st.st_mode):
                 continue
             total += st.st_size
@@ -170,7 +170,8 @@ def collect(directory: Path, max_bytes: int) -> list[tuple[str, Path, os.stat_re
                 names = ", ".join(f"{r} ({s.st_size / 1e6:.1f} MB)" for r, _, s in biggest)
                 raise ExportError(
                     f"the build context is over the limit of {max_bytes / 1e6:.1f} MB "
-                    f"(biggest files: {names}); list what the training does not need in .dockerignore")
+                    f"(biggest files: {names}); list what the training does not need in .dockerignore"
+                )
     return sorted(found, key=lambda f: f[0])
 
 
@@ -185,8 +186,13 @@ def _tarinfo(name: str, size: int, executable: bool) -> tarfile.TarInfo:
     return info
 
 
-def build_context(directory: str | os.PathLike, notebook: str | os.PathLike, *, max_bytes: int = DEFAULT_MAX_BYTES,
-                  base_image: str = TRAINER_IMAGE) -> BuildContext:
+def build_context(
+    directory: str | os.PathLike,
+    notebook: str | os.PathLike,
+    *,
+    max_bytes: int = DEFAULT_MAX_BYTES,
+    base_image: str = TRAINER_IMAGE,
+) -> BuildContext:
     """The build context of `notebook` (a path inside `directory`, or relative to it)."""
     directory = Path(directory)
     if directory.is_symlink() or not directory.is_dir():
@@ -233,13 +239,16 @@ def notebook_dockerfile(base_image: str, requirements: bool) -> str:
     Notebook's volume is mounted over /content and the files reach it by sync."""
     lines = [f"FROM {base_image}"]
     if requirements:
-        lines += ["COPY requirements.txt /tmp/requirements.txt",
-                  "RUN pip install --no-cache-dir -r /tmp/requirements.txt"]
+        lines += [
+            "COPY requirements.txt /tmp/requirements.txt",
+            "RUN pip install --no-cache-dir -r /tmp/requirements.txt",
+        ]
     return "\n".join(lines) + "\n"
 
 
-def notebook_context(directory: str | os.PathLike, base_image: str, *, max_bytes: int = DEFAULT_MAX_BYTES
-                     ) -> BuildContext:
+def notebook_context(
+    directory: str | os.PathLike, base_image: str, *, max_bytes: int = DEFAULT_MAX_BYTES
+) -> BuildContext:
     """The build context of a GPU notebook's directory: with a Dockerfile, the directory as
     `build_context` packs it; without one, a generated Dockerfile and the requirements.txt only,
     so that editing a notebook never means a new image."""

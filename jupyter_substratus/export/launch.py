@@ -47,9 +47,14 @@ def gpu_resource(gpu: tuple[str | None, int]) -> dict[str, Any]:
     return {"count": count, **({"type": kind} if kind else {})}
 
 
-def fine_tune_manifest(name: str, base_model: str, dataset: str | None = None,
-                       params: dict[str, Any] | None = None, gpu: tuple[str | None, int] | None = None,
-                       image: str | None = None) -> dict[str, Any]:
+def fine_tune_manifest(
+    name: str,
+    base_model: str,
+    dataset: str | None = None,
+    params: dict[str, Any] | None = None,
+    gpu: tuple[str | None, int] | None = None,
+    image: str | None = None,
+) -> dict[str, Any]:
     """A Model that fine-tunes `base_model` on `dataset` (the image is filled in by an export)."""
     spec: dict[str, Any] = {"model": {"name": base_model}}
     if image:
@@ -63,9 +68,14 @@ def fine_tune_manifest(name: str, base_model: str, dataset: str | None = None,
     return {"apiVersion": API_VERSION, "kind": "Model", "metadata": {"name": name}, "spec": spec}
 
 
-def prepare_export(directory: str | os.PathLike, notebook: str | os.PathLike, model: dict[str, Any], *,
-                   max_bytes: int = DEFAULT_MAX_BYTES, base_image: str = TRAINER_IMAGE
-                   ) -> tuple[BuildContext, dict[str, Any]]:
+def prepare_export(
+    directory: str | os.PathLike,
+    notebook: str | os.PathLike,
+    model: dict[str, Any],
+    *,
+    max_bytes: int = DEFAULT_MAX_BYTES,
+    base_image: str = TRAINER_IMAGE,
+) -> tuple[BuildContext, dict[str, Any]]:
     """The build context and the Model manifest that builds from it (validated; raises
     ExportError or ResourceValidationError)."""
     manifest = copy.deepcopy(model)
@@ -103,25 +113,43 @@ class Launch:
         """The upload handshake: wait for the signed URL, PUT the context (or skip it when stored)."""
         upload = self.manifest["spec"]["build"]["upload"]
         plural = KINDS[self.manifest["kind"]].names.plural
-        return await self.backend.upload(plural, self.name, self.context.data, upload["md5Checksum"],
-                                         upload["requestID"], self.namespace, progress, timeout)
+        return await self.backend.upload(
+            plural,
+            self.name,
+            self.context.data,
+            upload["md5Checksum"],
+            upload["requestID"],
+            self.namespace,
+            progress,
+            timeout,
+        )
 
 
-async def launch(backend: Backend, context: BuildContext, manifest: dict[str, Any],
-                 namespace: str | None = None) -> Launch:
+async def launch(
+    backend: Backend, context: BuildContext, manifest: dict[str, Any], namespace: str | None = None
+) -> Launch:
     """Create `manifest` (validated, whose spec.build.upload names `context`) for its upload."""
     return Launch(backend, context, manifest, await backend.create(manifest, namespace))
 
 
-async def fine_tune(backend: Backend, directory: str | os.PathLike, notebook: str | os.PathLike,
-                    model: dict[str, Any], *, namespace: str | None = None, max_bytes: int = DEFAULT_MAX_BYTES,
-                    base_image: str = TRAINER_IMAGE, admit: Callable[[BuildContext], None] | None = None) -> Launch:
+async def fine_tune(
+    backend: Backend,
+    directory: str | os.PathLike,
+    notebook: str | os.PathLike,
+    model: dict[str, Any],
+    *,
+    namespace: str | None = None,
+    max_bytes: int = DEFAULT_MAX_BYTES,
+    base_image: str = TRAINER_IMAGE,
+    admit: Callable[[BuildContext], None] | None = None,
+) -> Launch:
     """Fine-tune with `notebook` (inside `directory`): the Model manifest `model` gets the build
     of the directory's context and is created; raises ExportError or ResourceValidationError
     (nothing created) for what the caller has to change. `admit` may refuse the packed context
     (by raising) before anything is created."""
-    context, manifest = await asyncio.to_thread(prepare_export, directory, notebook, model,
-                                                max_bytes=max_bytes, base_image=base_image)
+    context, manifest = await asyncio.to_thread(
+        prepare_export, directory, notebook, model, max_bytes=max_bytes, base_image=base_image
+    )
     if admit is not None:
         admit(context)
     return await launch(backend, context, manifest, namespace)
@@ -166,8 +194,13 @@ class ExportManager:
     oldest go first), and deleting a Model forgets its export.
     """
 
-    def __init__(self, backend: Backend, upload_timeout: float = 600.0, max_pending_bytes: int = 4 * DEFAULT_MAX_BYTES,
-                 max_kept: int = 100):
+    def __init__(
+        self,
+        backend: Backend,
+        upload_timeout: float = 600.0,
+        max_pending_bytes: int = 4 * DEFAULT_MAX_BYTES,
+        max_kept: int = 100,
+    ):
         self.backend = backend
         self.upload_timeout = upload_timeout
         self.max_pending_bytes = max_pending_bytes
@@ -181,15 +214,18 @@ class ExportManager:
     def admit(self, context: BuildContext) -> None:
         """Refuse (Unavailable) a context that would take the bytes waiting to upload past the bound."""
         if self.pending_bytes + len(context.data) > self.max_pending_bytes:
-            raise Unavailable(f"this export ({len(context.data) / 1e6:.1f} MB) and those still uploading "
-                              f"({self.pending_bytes / 1e6:.1f} MB) would hold more than "
-                              f"{self.max_pending_bytes / 1e6:.1f} MB: export again once they are done")
+            raise Unavailable(
+                f"this export ({len(context.data) / 1e6:.1f} MB) and those still uploading "
+                f"({self.pending_bytes / 1e6:.1f} MB) would hold more than "
+                f"{self.max_pending_bytes / 1e6:.1f} MB: export again once they are done"
+            )
 
     def start(self, launched: Launch) -> Export:
         """Run the upload of `launched` in the background, its progress kept for `get`."""
         self.forget(launched.namespace, launched.name)
-        export = Export(launched.namespace, launched.name, launched.context,
-                        UploadProgress(total=len(launched.context.data)))
+        export = Export(
+            launched.namespace, launched.name, launched.context, UploadProgress(total=len(launched.context.data))
+        )
         self.exports[(export.namespace, export.name)] = export
         export.task = asyncio.create_task(self._upload(export, launched))
         export.task.add_done_callback(lambda _: export.let_go_of_the_bytes())  # even if cancelled before it ran

@@ -1,14 +1,14 @@
 """The %substratus / %%substratus magics: argument parsing and output; the work is the library's.
 
-    %substratus list [KIND]                    %substratus get KIND NAME
-    %substratus delete KIND NAME               %substratus logs KIND NAME [--follow]
-    %substratus dataset NAME --url URL [--url URL ...] [--param k=v ...]
-    %substratus import NAME HF_MODEL [--gpu TYPE:COUNT]
-    %%substratus finetune NAME --model BASE --dataset DATA [--gpu TYPE:COUNT] [--param k=v ...] [--wait]
-    %substratus serve NAME --model MODEL [--gpu TYPE:COUNT]  -> an openai.OpenAI client
-    %substratus notebook NAME [--model M] [--dataset D] [--gpu TYPE:COUNT]
-    --gpu TYPE:COUNT, or --gpu COUNT for COUNT GPUs of any type
-    %substratus use [--backend auto|jupyter|kubernetes|local] [--namespace NS] [--kubeconfig PATH] [--context CTX]
+%substratus list [KIND]                    %substratus get KIND NAME
+%substratus delete KIND NAME               %substratus logs KIND NAME [--follow]
+%substratus dataset NAME --url URL [--url URL ...] [--param k=v ...]
+%substratus import NAME HF_MODEL [--gpu TYPE:COUNT]
+%%substratus finetune NAME --model BASE --dataset DATA [--gpu TYPE:COUNT] [--param k=v ...] [--wait]
+%substratus serve NAME --model MODEL [--gpu TYPE:COUNT]  -> an openai.OpenAI client
+%substratus notebook NAME [--model M] [--dataset D] [--gpu TYPE:COUNT]
+--gpu TYPE:COUNT, or --gpu COUNT for COUNT GPUs of any type
+%substratus use [--backend auto|jupyter|kubernetes|local] [--namespace NS] [--kubeconfig PATH] [--context CTX]
 """
 
 from __future__ import annotations
@@ -76,8 +76,9 @@ def _gpu(text: str) -> tuple[str | None, int]:
 
 def _namespace(text: str) -> str:
     if not is_dns_label(text):
-        raise argparse.ArgumentTypeError(f"{text!r} is not a namespace: lowercase letters, digits and '-', "
-                                         "at most 63 characters")
+        raise argparse.ArgumentTypeError(
+            f"{text!r} is not a namespace: lowercase letters, digits and '-', at most 63 characters"
+        )
     return text
 
 
@@ -163,8 +164,14 @@ def _parser() -> _Parser:
     return parser
 
 
-def _manifest(kind: str, name: str, image: str, params: list[tuple[str, Any]] | dict | None = None,
-              gpu: tuple[str | None, int] | None = None, **refs: str | None) -> dict:
+def _manifest(
+    kind: str,
+    name: str,
+    image: str,
+    params: list[tuple[str, Any]] | dict | None = None,
+    gpu: tuple[str | None, int] | None = None,
+    **refs: str | None,
+) -> dict:
     spec: dict[str, Any] = {"image": image}
     for key, value in refs.items():
         if value:
@@ -177,10 +184,21 @@ def _manifest(kind: str, name: str, image: str, params: list[tuple[str, Any]] | 
 
 
 def _notebook_of(code: str) -> dict:
-    return {"cells": [{"cell_type": "code", "execution_count": None, "id": "finetune", "metadata": {},
-                       "outputs": [], "source": code}],
-            "metadata": {"kernelspec": {"display_name": "Python 3", "language": "python", "name": "python3"}},
-            "nbformat": 4, "nbformat_minor": 5}
+    return {
+        "cells": [
+            {
+                "cell_type": "code",
+                "execution_count": None,
+                "id": "finetune",
+                "metadata": {},
+                "outputs": [],
+                "source": code,
+            }
+        ],
+        "metadata": {"kernelspec": {"display_name": "Python 3", "language": "python", "name": "python3"}},
+        "nbformat": 4,
+        "nbformat_minor": 5,
+    }
 
 
 def _client_for(client, model: str):
@@ -215,8 +233,10 @@ class SubstratusMagics(Magics):
         except ValueError as e:  # shlex: unbalanced quotes
             raise UsageError(f"cannot read the arguments: {e}") from None
         if args.command == "finetune" and cell is None:
-            raise UsageError("finetune is a cell magic: %%substratus finetune NAME --model BASE --dataset DATA\n"
-                             "with the training code in the cell")
+            raise UsageError(
+                "finetune is a cell magic: %%substratus finetune NAME --model BASE --dataset DATA\n"
+                "with the training code in the cell"
+            )
         if cell is not None and args.command != "finetune":
             raise UsageError(f"%%substratus {args.command} takes no cell; use the line magic %substratus")
         try:
@@ -230,8 +250,9 @@ class SubstratusMagics(Magics):
     # --- commands ----------------------------------------------------------------------------
 
     def _use(self, args, cell):
-        self.session.configure(backend=args.backend, namespace=args.namespace, kubeconfig=args.kubeconfig,
-                               context=args.context)
+        self.session.configure(
+            backend=args.backend, namespace=args.namespace, kubeconfig=args.kubeconfig, context=args.context
+        )
         print(f"Using {self.session.where}, namespace {self.session.namespace}.")
 
     def _list(self, args, cell):
@@ -293,8 +314,11 @@ class SubstratusMagics(Magics):
             self.session.get(plural, name)
         except NotFound:
             kind = KINDS_BY_PLURAL[plural].__name__
-            print(f"substratus: warning: {kind} {name} does not exist (yet): the fine-tune waits until it does "
-                  f"(%substratus list {plural})", file=sys.stderr)
+            print(
+                f"substratus: warning: {kind} {name} does not exist (yet): the fine-tune waits until it does "
+                f"(%substratus list {plural})",
+                file=sys.stderr,
+            )
 
     def _finetune(self, args, cell):
         self._warn_if_missing("models", args.model)
@@ -323,8 +347,9 @@ class SubstratusMagics(Magics):
         context = launched.context
         summary = "already uploaded" if state.step == "skipped" else f"uploaded {len(context.data) / 1024:.1f} kB"
         if not args.wait:
-            progress.done(f"{summary}; building and training in the background "
-                          f"(%substratus get models {args.name}, or --wait)")
+            progress.done(
+                f"{summary}; building and training in the background (%substratus get models {args.name}, or --wait)"
+            )
             return ResourceTable([self.session.get("models", args.name)])
         return ResourceTable([self._wait("models", args.name, args.timeout)])
 
@@ -344,12 +369,12 @@ class SubstratusMagics(Magics):
             print(f"Server {args.name} is serving at {address} (pip install openai for a client).")
             return address
         print(f"Server {args.name} is serving at {address}.")
-        return _client_for(openai.OpenAI(base_url=address.rstrip("/") + "/v1", api_key=token or "substratus"),
-                           args.name)
+        return _client_for(
+            openai.OpenAI(base_url=address.rstrip("/") + "/v1", api_key=token or "substratus"), args.name
+        )
 
     def _notebook(self, args, cell):
-        manifest = _manifest("Notebook", args.name, args.image, None, args.gpu, model=args.model,
-                             dataset=args.dataset)
+        manifest = _manifest("Notebook", args.name, args.image, None, args.gpu, model=args.model, dataset=args.dataset)
         parse(manifest)
         created = self.session.create(manifest)
         obj = self._wait("notebooks", args.name, args.timeout, created)

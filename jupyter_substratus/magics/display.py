@@ -45,8 +45,10 @@ class ResourceTable:
 
     def __init__(self, objects: list[dict]):
         self.objects = objects
-        self.rows = [(o.get("kind", ""), o["metadata"]["name"], *state_of(o),
-                      _age(o["metadata"].get("creationTimestamp"))) for o in objects]
+        self.rows = [
+            (o.get("kind", ""), o["metadata"]["name"], *state_of(o), _age(o["metadata"].get("creationTimestamp")))
+            for o in objects
+        ]
 
     def __len__(self) -> int:
         return len(self.rows)
@@ -59,16 +61,16 @@ class ResourceTable:
             return "No resources."
         cells = [self.columns, *[tuple(str(c) for c in row) for row in self.rows]]
         widths = [min(max(len(row[i]) for row in cells), 60) for i in range(len(self.columns))]
-        lines = ["  ".join(cell[:60].ljust(width) for cell, width in zip(row, widths, strict=True)).rstrip()
-                 for row in cells]
+        lines = [
+            "  ".join(cell[:60].ljust(width) for cell, width in zip(row, widths, strict=True)).rstrip() for row in cells
+        ]
         return "\n".join(lines)
 
     def _repr_html_(self) -> str:
         if not self.rows:
             return "<p>No resources.</p>"
         head = "".join(f"<th>{c}</th>" for c in self.columns)
-        body = "".join("<tr>" + "".join(f"<td>{html.escape(str(c))}</td>" for c in row) + "</tr>"
-                       for row in self.rows)
+        body = "".join("<tr>" + "".join(f"<td>{html.escape(str(c))}</td>" for c in row) + "</tr>" for row in self.rows)
         return f'<table class="substratus-table"><thead><tr>{head}</tr></thead><tbody>{body}</tbody></table>'
 
 

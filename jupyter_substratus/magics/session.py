@@ -137,6 +137,7 @@ class Session:
         async def read(backend):
             async for line in backend.logs(plural, name, follow=follow):
                 on_line(line)
+
         self.run(read)
 
     def upload(self, name: str, data: bytes, md5: str, request_id: str, on_progress, timeout: float):
@@ -179,8 +180,10 @@ class Session:
         try:
             return self.run(wait)
         except TimeoutError:
-            raise WaitFailed(f"{kind} {name} is not ready after {timeout:.0f} s; it goes on in the background: "
-                             f"%substratus get {plural} {name}") from None
+            raise WaitFailed(
+                f"{kind} {name} is not ready after {timeout:.0f} s; it goes on in the background: "
+                f"%substratus get {plural} {name}"
+            ) from None
 
     def close(self) -> None:
         if self._loop is not None:
@@ -219,13 +222,15 @@ def _where(backend: Backend) -> str:
     if isinstance(backend, JupyterServerBackend):
         return f"the Jupyter server's {backend.server_backend} backend (jupyter, at {backend.url})"
     if isinstance(backend, LocalBackend):
-        return (f"a local backend of this process (local, on {backend.store.root}; it owns that directory, "
-                "so no Jupyter server can use it meanwhile, and its workloads end with this process)")
+        return (
+            f"a local backend of this process (local, on {backend.store.root}; it owns that directory, "
+            "so no Jupyter server can use it meanwhile, and its workloads end with this process)"
+        )
     return "the Kubernetes cluster (kubernetes)"
 
 
 def outcome(obj: dict) -> str | None:
-    """"ready", a failure message, or None while it is still on its way."""
+    """ "ready", a failure message, or None while it is still on its way."""
     status = obj.get("status") or {}
     if status.get("ready"):
         return "ready"

@@ -43,9 +43,18 @@ def progress_log(steps: int = 12) -> str:
     """What the trainer prints: progress JSON lines (step, epoch, loss, learning_rate, eta_seconds)."""
     lines = ["loading the base model from /content/model", "tokenizing /content/data"]
     for step in range(1, steps + 1):
-        loss = 2.5 * 0.85 ** step + 0.3
-        lines.append(json.dumps({"step": step, "epoch": round(step / steps, 3), "loss": round(loss, 4),
-                                 "learning_rate": 2e-4, "eta_seconds": (steps - step) * 5}))
+        loss = 2.5 * 0.85**step + 0.3
+        lines.append(
+            json.dumps(
+                {
+                    "step": step,
+                    "epoch": round(step / steps, 3),
+                    "loss": round(loss, 4),
+                    "learning_rate": 2e-4,
+                    "eta_seconds": (steps - step) * 5,
+                }
+            )
+        )
     lines.append("saved the adapter to /content/artifacts")
     return "\n".join(lines) + "\n"
 
@@ -86,26 +95,44 @@ def play_serving(cluster: KubeCluster, first_seen: dict[str, float]) -> None:
             continue
         key = f"deployment/{name}/{generation}"
         if time.monotonic() - first_seen.setdefault(key, time.monotonic()) >= JOB_SECONDS:
-            cluster.patch_status("deployments.apps", name, {
-                "observedGeneration": generation, "replicas": 1, "updatedReplicas": 1, "readyReplicas": 1,
-                "availableReplicas": 1}, NAMESPACE)
+            cluster.patch_status(
+                "deployments.apps",
+                name,
+                {
+                    "observedGeneration": generation,
+                    "replicas": 1,
+                    "updatedReplicas": 1,
+                    "readyReplicas": 1,
+                    "availableReplicas": 1,
+                },
+                NAMESPACE,
+            )
     for pod in cluster.list("pods", NAMESPACE):
         labels = pod["metadata"].get("labels") or {}
         if labels.get("substratus.ai/role") != "notebook" or (pod.get("status") or {}).get("phase") == "Running":
             continue
         key = f"pod/{pod['metadata']['name']}/{pod['metadata'].get('uid')}"
         if time.monotonic() - first_seen.setdefault(key, time.monotonic()) >= JOB_SECONDS:
-            cluster.patch_status("pods", pod["metadata"]["name"], {"phase": "Running", "conditions": [
-                {"type": "Ready", "status": "True", "lastTransitionTime": now()}]}, NAMESPACE)
+            cluster.patch_status(
+                "pods",
+                pod["metadata"]["name"],
+                {"phase": "Running", "conditions": [{"type": "Ready", "status": "True", "lastTransitionTime": now()}]},
+                NAMESPACE,
+            )
 
 
 def start_pod(cluster: KubeCluster, job: dict) -> None:
     name = job["metadata"]["name"]
     template = job["spec"]["template"]
     labels = {**(template.get("metadata") or {}).get("labels", {}), "job-name": name}
-    cluster.create({"apiVersion": "v1", "kind": "Pod",
-                    "metadata": {"name": f"{name}-pod", "namespace": NAMESPACE, "labels": labels},
-                    "spec": template["spec"]})
+    cluster.create(
+        {
+            "apiVersion": "v1",
+            "kind": "Pod",
+            "metadata": {"name": f"{name}-pod", "namespace": NAMESPACE, "labels": labels},
+            "spec": template["spec"],
+        }
+    )
     cluster.patch_status("pods", f"{name}-pod", {"phase": "Running"}, NAMESPACE)
     role = labels.get("substratus.ai/role", "")
     text = progress_log() if role == "trainer" else f"{role or 'job'} {name}: fetching\n{role or 'job'} {name}: done\n"
@@ -115,16 +142,27 @@ def start_pod(cluster: KubeCluster, job: dict) -> None:
 cluster = KubeCluster(kubeconfig=work / "kubeconfig").start()
 for path in sorted((ROOT / "crds").glob("*.yaml")):
     cluster.post_crds(path)
-cluster.create({"apiVersion": "v1", "kind": "ConfigMap",
-                "metadata": {"name": "substratus", "namespace": NAMESPACE}, "data": OPERATOR_CONFIG})
+cluster.create(
+    {
+        "apiVersion": "v1",
+        "kind": "ConfigMap",
+        "metadata": {"name": "substratus", "namespace": NAMESPACE},
+        "data": OPERATOR_CONFIG,
+    }
+)
 os.environ["SUBSTRATUS_CONFIG"] = f"{NAMESPACE}/substratus"
 print(f"lab_on_emulator: Kubernetes API emulator on {cluster.url}", flush=True)
 
 stop = threading.Event()
 with contextlib.ExitStack() as stack:
     stack.callback(cluster.stop)
-    stack.enter_context(KopfRunner(["run", "-A", "--standalone", "-m", "substratus_operator.handlers"],
-                                   registry=kopf.OperatorRegistry(), timeout=60))
+    stack.enter_context(
+        KopfRunner(
+            ["run", "-A", "--standalone", "-m", "substratus_operator.handlers"],
+            registry=kopf.OperatorRegistry(),
+            timeout=60,
+        )
+    )
     # KopfRunner (click's CliRunner) captures sys.stdout/stderr while it runs: give them back,
     # so that jupyter lab's log reaches the log file.
     sys.stdout, sys.stderr = sys.__stdout__, sys.__stderr__

@@ -58,20 +58,27 @@ def _refusal(call) -> tuple[int, dict]:
 def test_a_model_spec_change_is_refused_by_the_immutability_rule(custom, kube_namespace):
     created = _create(custom, kube_namespace, EXAMPLES["facebook-opt-125m/base-model.yaml"])
     name = created["metadata"]["name"]
-    status, body = _refusal(lambda: custom.patch_namespaced_custom_object(
-        GROUP, VERSION, kube_namespace, "models", name, {"spec": {"params": {"name": "other"}}}))
+    status, body = _refusal(
+        lambda: custom.patch_namespaced_custom_object(
+            GROUP, VERSION, kube_namespace, "models", name, {"spec": {"params": {"name": "other"}}}
+        )
+    )
     assert status == 422
-    assert body["message"] == (f'Model.substratus.ai "{name}" is invalid: spec: Invalid value: "object": '
-                               "spec is immutable: create a new object with the changes instead")
+    assert body["message"] == (
+        f'Model.substratus.ai "{name}" is invalid: spec: Invalid value: "object": '
+        "spec is immutable: create a new object with the changes instead"
+    )
     relabelled = custom.patch_namespaced_custom_object(
-        GROUP, VERSION, kube_namespace, "models", name, {"metadata": {"labels": {"team": "nlp"}}})
+        GROUP, VERSION, kube_namespace, "models", name, {"metadata": {"labels": {"team": "nlp"}}}
+    )
     assert relabelled["metadata"]["labels"] == {"team": "nlp"}
 
 
 def test_a_server_spec_may_change(custom, kube_namespace):
     created = _create(custom, kube_namespace, EXAMPLES["facebook-opt-125m/server.yaml"])
-    changed = custom.patch_namespaced_custom_object(GROUP, VERSION, kube_namespace, "servers",
-                                                    created["metadata"]["name"], {"spec": {"image": "other"}})
+    changed = custom.patch_namespaced_custom_object(
+        GROUP, VERSION, kube_namespace, "servers", created["metadata"]["name"], {"spec": {"image": "other"}}
+    )
     assert changed["spec"]["image"] == "other"
 
 
@@ -92,13 +99,20 @@ def test_a_malformed_secret_reference_is_refused_with_the_rule_message(custom, k
         status, body = _refusal(lambda: _create(custom, kube_namespace, manifest))
     else:
         name = _create(custom, kube_namespace, manifest)["metadata"]["name"]
-        status, body = _refusal(lambda: custom.patch_namespaced_custom_object(
-            GROUP, VERSION, kube_namespace, "servers", name, {"spec": {"env": bad}}))
+        status, body = _refusal(
+            lambda: custom.patch_namespaced_custom_object(
+                GROUP, VERSION, kube_namespace, "servers", name, {"spec": {"env": bad}}
+            )
+        )
     assert status == 422
     # The API server names the map the rule is on, not the key.
-    assert body["details"]["causes"] == [{"reason": "FieldValueInvalid", "field": "spec.env",
-                                          "message": 'Invalid value: "object": a secret reference must read '
-                                                     "${{ secrets.NAME.KEY }}"}]
+    assert body["details"]["causes"] == [
+        {
+            "reason": "FieldValueInvalid",
+            "field": "spec.env",
+            "message": 'Invalid value: "object": a secret reference must read ${{ secrets.NAME.KEY }}',
+        }
+    ]
 
 
 def test_null_params_are_pruned(custom, kube_namespace):

@@ -29,8 +29,12 @@ WIDGET_SCHEMA: dict[str, Any] = {
                 "env": {"type": "object", "additionalProperties": {"type": "string"}},
                 "extra": {"type": "object", "x-kubernetes-preserve-unknown-fields": True},
             },
-            "x-kubernetes-validations": [{"rule": "!has(self.image) || self.image != 'forbidden'",
-                                          "message": "the image must not be 'forbidden'"}],
+            "x-kubernetes-validations": [
+                {
+                    "rule": "!has(self.image) || self.image != 'forbidden'",
+                    "message": "the image must not be 'forbidden'",
+                }
+            ],
         },
         "status": {
             "type": "object",
@@ -41,8 +45,11 @@ WIDGET_SCHEMA: dict[str, Any] = {
                     "type": "array",
                     "x-kubernetes-list-type": "map",
                     "x-kubernetes-list-map-keys": ["type"],
-                    "items": {"type": "object", "required": ["type", "status"],
-                              "properties": {"type": {"type": "string"}, "status": {"type": "string"}}},
+                    "items": {
+                        "type": "object",
+                        "required": ["type", "status"],
+                        "properties": {"type": {"type": "string"}, "status": {"type": "string"}},
+                    },
                 },
             },
         },
@@ -56,17 +63,34 @@ WIDGET_CRD: dict[str, Any] = {
     "spec": {
         "group": GROUP,
         "scope": "Namespaced",
-        "names": {"kind": "Widget", "listKind": "WidgetList", "plural": PLURAL, "singular": "widget",
-                  "shortNames": ["wd"], "categories": ["all", "kubeemu"]},
-        "versions": [{"name": VERSION, "served": True, "storage": True, "subresources": {"status": {}},
-                      "schema": {"openAPIV3Schema": WIDGET_SCHEMA}}],
+        "names": {
+            "kind": "Widget",
+            "listKind": "WidgetList",
+            "plural": PLURAL,
+            "singular": "widget",
+            "shortNames": ["wd"],
+            "categories": ["all", "kubeemu"],
+        },
+        "versions": [
+            {
+                "name": VERSION,
+                "served": True,
+                "storage": True,
+                "subresources": {"status": {}},
+                "schema": {"openAPIV3Schema": WIDGET_SCHEMA},
+            }
+        ],
     },
 }
 
 
 def widget(name: str, **spec: Any) -> dict[str, Any]:
-    return {"apiVersion": f"{GROUP}/{VERSION}", "kind": "Widget", "metadata": {"name": name},
-            "spec": spec or {"image": "busybox"}}
+    return {
+        "apiVersion": f"{GROUP}/{VERSION}",
+        "kind": "Widget",
+        "metadata": {"name": name},
+        "spec": spec or {"image": "busybox"},
+    }
 
 
 @pytest.fixture(scope="session")

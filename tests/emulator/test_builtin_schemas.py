@@ -14,39 +14,73 @@ import pytest
 from tests.kubeemu import builtin_schemas
 
 CONTAINER = {
-    "name": "loader", "image": "registry.example/loader:1", "command": ["python", "load.py"],
-    "env": [{"name": "PARAM_EPOCHS", "value": "3"},
-            {"name": "HF_TOKEN", "valueFrom": {"secretKeyRef": {"name": "hf", "key": "token"}}}],
+    "name": "loader",
+    "image": "registry.example/loader:1",
+    "command": ["python", "load.py"],
+    "env": [
+        {"name": "PARAM_EPOCHS", "value": "3"},
+        {"name": "HF_TOKEN", "valueFrom": {"secretKeyRef": {"name": "hf", "key": "token"}}},
+    ],
     "ports": [{"containerPort": 8080, "protocol": "TCP"}],
-    "volumeMounts": [{"name": "artifacts", "mountPath": "/content/artifacts"},
-                     {"name": "params", "mountPath": "/content/params.json", "subPath": "params.json",
-                      "readOnly": True}],
+    "volumeMounts": [
+        {"name": "artifacts", "mountPath": "/content/artifacts"},
+        {"name": "params", "mountPath": "/content/params.json", "subPath": "params.json", "readOnly": True},
+    ],
     "resources": {"limits": {"cpu": "2", "memory": "10Gi", "nvidia.com/gpu": 1}},
     "readinessProbe": {"httpGet": {"path": "/", "port": 8080}, "periodSeconds": 5},
 }
 POD_SPEC = {
-    "restartPolicy": "Never", "containers": [CONTAINER],
+    "restartPolicy": "Never",
+    "containers": [CONTAINER],
     "nodeSelector": {"cloud.google.com/gke-accelerator": "nvidia-l4"},
     "tolerations": [{"key": "nvidia.com/gpu", "operator": "Exists", "effect": "NoSchedule"}],
-    "volumes": [{"name": "params", "configMap": {"name": "m-params"}},
-                {"name": "artifacts", "csi": {"driver": "gcsfuse.csi.storage.gke.io",
-                                              "volumeAttributes": {"bucketName": "b", "onlyDir": "m"}}}],
+    "volumes": [
+        {"name": "params", "configMap": {"name": "m-params"}},
+        {
+            "name": "artifacts",
+            "csi": {"driver": "gcsfuse.csi.storage.gke.io", "volumeAttributes": {"bucketName": "b", "onlyDir": "m"}},
+        },
+    ],
 }
 METADATA = {
-    "name": "m-loader", "namespace": "ml", "labels": {"substratus.ai/owner-name": "m"},
-    "ownerReferences": [{"apiVersion": "substratus.ai/v1", "kind": "Model", "name": "m", "uid": "u-1",
-                         "controller": True, "blockOwnerDeletion": True}],
+    "name": "m-loader",
+    "namespace": "ml",
+    "labels": {"substratus.ai/owner-name": "m"},
+    "ownerReferences": [
+        {
+            "apiVersion": "substratus.ai/v1",
+            "kind": "Model",
+            "name": "m",
+            "uid": "u-1",
+            "controller": True,
+            "blockOwnerDeletion": True,
+        }
+    ],
 }
 OBJECTS = {
-    "Job": {"apiVersion": "batch/v1", "kind": "Job", "metadata": METADATA,
-            "spec": {"backoffLimit": 0, "template": {"metadata": {"labels": {"a": "b"}}, "spec": POD_SPEC}},
-            "status": {"conditions": [{"type": "Complete", "status": "True"}], "succeeded": 1}},
-    "Deployment": {"apiVersion": "apps/v1", "kind": "Deployment", "metadata": METADATA,
-                   "spec": {"replicas": 1, "selector": {"matchLabels": {"a": "b"}},
-                            "template": {"metadata": {"labels": {"a": "b"}},
-                                         "spec": {**POD_SPEC, "restartPolicy": "Always"}}}},
-    "Service": {"apiVersion": "v1", "kind": "Service", "metadata": METADATA,
-                "spec": {"selector": {"a": "b"}, "ports": [{"port": 8080, "targetPort": "http"}]}},
+    "Job": {
+        "apiVersion": "batch/v1",
+        "kind": "Job",
+        "metadata": METADATA,
+        "spec": {"backoffLimit": 0, "template": {"metadata": {"labels": {"a": "b"}}, "spec": POD_SPEC}},
+        "status": {"conditions": [{"type": "Complete", "status": "True"}], "succeeded": 1},
+    },
+    "Deployment": {
+        "apiVersion": "apps/v1",
+        "kind": "Deployment",
+        "metadata": METADATA,
+        "spec": {
+            "replicas": 1,
+            "selector": {"matchLabels": {"a": "b"}},
+            "template": {"metadata": {"labels": {"a": "b"}}, "spec": {**POD_SPEC, "restartPolicy": "Always"}},
+        },
+    },
+    "Service": {
+        "apiVersion": "v1",
+        "kind": "Service",
+        "metadata": METADATA,
+        "spec": {"selector": {"a": "b"}, "ports": [{"port": 8080, "targetPort": "http"}]},
+    },
     "Secret": {"apiVersion": "v1", "kind": "Secret", "metadata": METADATA, "stringData": {"token": "t"}},
 }
 OTHER_TYPES = ("text", 7, 2.5, True, None, [], {})
@@ -63,7 +97,7 @@ def variants(node: Any) -> Iterator[Any]:
     elif isinstance(node, list):
         for index, value in enumerate(node):
             for changed in [*variants(value), *(other for other in OTHER_TYPES if type(other) is not type(value))]:
-                yield [*node[:index], changed, *node[index + 1:]]
+                yield [*node[:index], changed, *node[index + 1 :]]
 
 
 def fast_accepts(kind: str, obj: Any) -> bool:

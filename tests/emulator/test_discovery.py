@@ -24,18 +24,40 @@ def test_a_created_crd_is_discoverable_with_short_names_and_categories(kube_emul
     assert entries["widgets"]["shortNames"] == ["wd"]
     assert entries["widgets"]["categories"] == ["all", "kubeemu"]
     assert entries["widgets"]["namespaced"] is True and entries["widgets"]["kind"] == "Widget"
-    assert set(entries["widgets"]["verbs"]) >= {"create", "get", "list", "watch", "patch", "update", "delete",
-                                                "deletecollection"}
+    assert set(entries["widgets"]["verbs"]) >= {
+        "create",
+        "get",
+        "list",
+        "watch",
+        "patch",
+        "update",
+        "delete",
+        "deletecollection",
+    }
     assert entries["widgets/status"]["verbs"] == ["get", "patch", "update"]
 
 
 def test_built_in_kinds_are_discoverable(kube_emulator):
     core = {r["name"] for r in get(kube_emulator, "/api/v1")["resources"]}
-    assert {"namespaces", "pods", "pods/log", "pods/status", "services", "secrets", "configmaps", "events",
-            "serviceaccounts", "persistentvolumeclaims"} <= core
-    for group_version, plural in [("batch/v1", "jobs"), ("apps/v1", "deployments"), ("events.k8s.io/v1", "events"),
-                                  ("coordination.k8s.io/v1", "leases"),
-                                  ("apiextensions.k8s.io/v1", "customresourcedefinitions")]:
+    assert {
+        "namespaces",
+        "pods",
+        "pods/log",
+        "pods/status",
+        "services",
+        "secrets",
+        "configmaps",
+        "events",
+        "serviceaccounts",
+        "persistentvolumeclaims",
+    } <= core
+    for group_version, plural in [
+        ("batch/v1", "jobs"),
+        ("apps/v1", "deployments"),
+        ("events.k8s.io/v1", "events"),
+        ("coordination.k8s.io/v1", "leases"),
+        ("apiextensions.k8s.io/v1", "customresourcedefinitions"),
+    ]:
         assert plural in {r["name"] for r in get(kube_emulator, f"/apis/{group_version}")["resources"]}
 
 
@@ -46,7 +68,8 @@ def test_the_project_crds_are_registered(kube_emulator):
 
 def test_a_created_crd_reports_established(kube_api_client, widget_crd):
     crd = kubernetes.client.ApiextensionsV1Api(kube_api_client).read_custom_resource_definition(
-        widget_crd["metadata"]["name"])
+        widget_crd["metadata"]["name"]
+    )
     conditions = {c.type: c.status for c in crd.status.conditions}
     assert conditions["Established"] == "True" and conditions["NamesAccepted"] == "True"
     # CEL rules are kept in the stored CRD, though the emulator does not evaluate them.

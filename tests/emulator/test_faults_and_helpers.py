@@ -49,21 +49,37 @@ def test_injected_conflicts_look_like_conflicts(kube_emulator, core, kube_namesp
 
 def test_a_test_can_act_as_the_job_controller(kube_emulator, kube_api_client, kube_namespace):
     batch = kubernetes.client.BatchV1Api(kube_api_client)
-    batch.create_namespaced_job(kube_namespace, {"metadata": {"name": "j"}, "spec": {"template": {"spec": {
-        "containers": [{"name": "c", "image": "x"}], "restartPolicy": "Never"}}}})
+    batch.create_namespaced_job(
+        kube_namespace,
+        {
+            "metadata": {"name": "j"},
+            "spec": {"template": {"spec": {"containers": [{"name": "c", "image": "x"}], "restartPolicy": "Never"}}},
+        },
+    )
     before = batch.read_namespaced_job("j", kube_namespace)
     kube_emulator.complete_job(kube_namespace, "j")
     job = batch.read_namespaced_job("j", kube_namespace)
     assert job.status.succeeded == 1 and {c.type for c in job.status.conditions} >= {"Complete"}
     assert job.metadata.generation == before.metadata.generation
-    batch.create_namespaced_job(kube_namespace, {"metadata": {"name": "k"}, "spec": {"template": {"spec": {
-        "containers": [{"name": "c", "image": "x"}], "restartPolicy": "Never"}}}})
+    batch.create_namespaced_job(
+        kube_namespace,
+        {
+            "metadata": {"name": "k"},
+            "spec": {"template": {"spec": {"containers": [{"name": "c", "image": "x"}], "restartPolicy": "Never"}}},
+        },
+    )
     kube_emulator.fail_job(kube_namespace, "k", message="exit code 3")
     failed = {c.type: c for c in batch.read_namespaced_job("k", kube_namespace).status.conditions}
     assert failed["Failed"].status == "True" and failed["Failed"].message == "exit code 3"
 
-    kube_emulator.create({"apiVersion": "v1", "kind": "Pod", "metadata": {"name": "p", "namespace": kube_namespace},
-                          "spec": {"containers": [{"name": "c", "image": "x"}]}})
+    kube_emulator.create(
+        {
+            "apiVersion": "v1",
+            "kind": "Pod",
+            "metadata": {"name": "p", "namespace": kube_namespace},
+            "spec": {"containers": [{"name": "c", "image": "x"}]},
+        }
+    )
     kube_emulator.set_pod_log(kube_namespace, "p", "line 1\nline 2\nline 3\n")
     core = kubernetes.client.CoreV1Api(kube_api_client)
     assert core.read_namespaced_pod_log("p", kube_namespace) == "line 1\nline 2\nline 3\n"
@@ -92,7 +108,11 @@ def test_kmock_reactions_and_request_log_still_work(tmp_path):
     with KubeCluster(tmp_path / "kubeconfig") as cluster:
         emulator = cluster.emulator
         emulator["get /api/v1/namespaces/default/configmaps/special"] << {
-            "apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "special"}, "data": {"from": "a reaction"}}
+            "apiVersion": "v1",
+            "kind": "ConfigMap",
+            "metadata": {"name": "special"},
+            "data": {"from": "a reaction"},
+        }
         with kubernetes.config.new_client_from_config(config_file=str(cluster.kubeconfig)) as client:
             core = kubernetes.client.CoreV1Api(client)
             assert core.read_namespaced_config_map("special", "default").data == {"from": "a reaction"}
@@ -100,4 +120,6 @@ def test_kmock_reactions_and_request_log_still_work(tmp_path):
                 core.read_namespaced_config_map("ordinary", "default")
         reads = list(emulator["get", kmock.resource("", "v1", "configmaps")])
         assert [(r.namespace, r.name, r.action) for r in reads] == [
-            ("default", "special", kmock.action.FETCH), ("default", "ordinary", kmock.action.FETCH)]
+            ("default", "special", kmock.action.FETCH),
+            ("default", "ordinary", kmock.action.FETCH),
+        ]

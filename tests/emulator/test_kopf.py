@@ -72,17 +72,19 @@ def test_kopf_reacts_to_create_and_change_and_releases_on_delete(
     with KopfRunner(args, registry=kopf.OperatorRegistry(), timeout=30) as runner:
         custom.create_namespaced_custom_object(GROUP, VERSION, kube_namespace, PLURAL, widget("w1", image="busybox"))
         assert wait_for(lambda: phase() == "Created")
-        custom.patch_namespaced_custom_object(GROUP, VERSION, kube_namespace, PLURAL, "w1",
-                                              {"spec": {"image": "nginx"}})
+        custom.patch_namespaced_custom_object(
+            GROUP, VERSION, kube_namespace, PLURAL, "w1", {"spec": {"image": "nginx"}}
+        )
         assert wait_for(lambda: phase() == "Image nginx")
         obj = custom.get_namespaced_custom_object(GROUP, VERSION, kube_namespace, PLURAL, "w1")
         assert obj["metadata"]["finalizers"] == ["kopf.zalando.org/KopfFinalizerMarker"]
         custom.delete_namespaced_custom_object(GROUP, VERSION, kube_namespace, PLURAL, "w1")
         assert wait_for(absent)  # kopf removed its finalizer (a JSON patch guarded by a `test` op)
-        events = wait_for(lambda: core.list_namespaced_event(
-            kube_namespace, field_selector="involvedObject.name=w1").items)  # posted by kopf in the background
+        events = wait_for(
+            lambda: core.list_namespaced_event(kube_namespace, field_selector="involvedObject.name=w1").items
+        )  # posted by kopf in the background
         assert [(e.reason, e.message, e.involved_object.kind) for e in events] == [
-            ("Seen", "a widget was created", "Widget")]
+            ("Seen", "a widget was created", "Widget")
+        ]
 
     assert runner.exit_code == 0 and runner.exception is None
-

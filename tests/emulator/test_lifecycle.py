@@ -41,12 +41,19 @@ def test_finalizers_hold_the_object_until_they_are_emptied(custom, kube_namespac
     since = custom.list_namespaced_custom_object(GROUP, VERSION, kube_namespace, PLURAL)["metadata"]["resourceVersion"]
 
     def watch() -> None:
-        for event in kubernetes.watch.Watch().stream(custom.list_namespaced_custom_object, GROUP, VERSION,
-                                                     kube_namespace, PLURAL, resource_version=since,
-                                                     timeout_seconds=5):
+        for event in kubernetes.watch.Watch().stream(
+            custom.list_namespaced_custom_object,
+            GROUP,
+            VERSION,
+            kube_namespace,
+            PLURAL,
+            resource_version=since,
+            timeout_seconds=5,
+        ):
             watched.append(event["type"])
             if event["type"] == "DELETED":
                 return
+
     thread = threading.Thread(target=watch)
     thread.start()
 
@@ -56,12 +63,19 @@ def test_finalizers_hold_the_object_until_they_are_emptied(custom, kube_namespac
     assert held["metadata"]["finalizers"] == ["kubeemu.test/cleanup"]
 
     with pytest.raises(ApiException) as caught:  # no new finalizers on an object being deleted
-        custom.patch_namespaced_custom_object(GROUP, VERSION, kube_namespace, PLURAL, "w1",
-                                              {"metadata": {"finalizers": ["kubeemu.test/cleanup", "other/x"]}})
+        custom.patch_namespaced_custom_object(
+            GROUP,
+            VERSION,
+            kube_namespace,
+            PLURAL,
+            "w1",
+            {"metadata": {"finalizers": ["kubeemu.test/cleanup", "other/x"]}},
+        )
     assert caught.value.status == 422
 
-    custom.patch_namespaced_custom_object(GROUP, VERSION, kube_namespace, PLURAL, "w1",
-                                          {"metadata": {"finalizers": None}})
+    custom.patch_namespaced_custom_object(
+        GROUP, VERSION, kube_namespace, PLURAL, "w1", {"metadata": {"finalizers": None}}
+    )
     gone(lambda: custom.get_namespaced_custom_object(GROUP, VERSION, kube_namespace, PLURAL, "w1"))
     thread.join(timeout=10)
     assert watched == ["MODIFIED", "MODIFIED", "DELETED"]
@@ -69,10 +83,12 @@ def test_finalizers_hold_the_object_until_they_are_emptied(custom, kube_namespac
 
 def test_deleting_an_owner_deletes_its_dependents_recursively(core, kube_namespace):
     root = core.create_namespaced_config_map(kube_namespace, {"metadata": {"name": "root"}})
-    child = core.create_namespaced_config_map(kube_namespace, {"metadata": {
-        "name": "child", "ownerReferences": [owner_reference(root)]}})
-    core.create_namespaced_secret(kube_namespace, {"metadata": {
-        "name": "grandchild", "ownerReferences": [owner_reference(child)]}})
+    child = core.create_namespaced_config_map(
+        kube_namespace, {"metadata": {"name": "child", "ownerReferences": [owner_reference(root)]}}
+    )
+    core.create_namespaced_secret(
+        kube_namespace, {"metadata": {"name": "grandchild", "ownerReferences": [owner_reference(child)]}}
+    )
     core.create_namespaced_config_map(kube_namespace, {"metadata": {"name": "bystander"}})
 
     core.delete_namespaced_config_map("root", kube_namespace)
@@ -83,8 +99,9 @@ def test_deleting_an_owner_deletes_its_dependents_recursively(core, kube_namespa
 
 def test_orphan_propagation_keeps_dependents(core, kube_namespace):
     root = core.create_namespaced_config_map(kube_namespace, {"metadata": {"name": "root"}})
-    core.create_namespaced_config_map(kube_namespace, {"metadata": {
-        "name": "child", "ownerReferences": [owner_reference(root)]}})
+    core.create_namespaced_config_map(
+        kube_namespace, {"metadata": {"name": "child", "ownerReferences": [owner_reference(root)]}}
+    )
     core.delete_namespaced_config_map("root", kube_namespace, propagation_policy="Orphan")
     time.sleep(0.05)
     assert not core.read_namespaced_config_map("child", kube_namespace).metadata.owner_references
@@ -92,21 +109,29 @@ def test_orphan_propagation_keeps_dependents(core, kube_namespace):
 
 def test_foreground_deletion_waits_for_dependents(core, kube_namespace):
     root = core.create_namespaced_config_map(kube_namespace, {"metadata": {"name": "root"}})
-    core.create_namespaced_config_map(kube_namespace, {"metadata": {
-        "name": "child", "ownerReferences": [owner_reference(root)], "finalizers": ["kubeemu.test/hold"]}})
+    core.create_namespaced_config_map(
+        kube_namespace,
+        {
+            "metadata": {
+                "name": "child",
+                "ownerReferences": [owner_reference(root)],
+                "finalizers": ["kubeemu.test/hold"],
+            }
+        },
+    )
     core.delete_namespaced_config_map("root", kube_namespace, propagation_policy="Foreground")
     deleting = core.read_namespaced_config_map("root", kube_namespace)
     assert deleting.metadata.deletion_timestamp and deleting.metadata.finalizers == ["foregroundDeletion"]
-    core.patch_namespaced_config_map("child", kube_namespace, {"metadata": {"finalizers": None}},
-                                     _content_type=MERGE)
+    core.patch_namespaced_config_map("child", kube_namespace, {"metadata": {"finalizers": None}}, _content_type=MERGE)
     eventually(lambda: gone(lambda: core.read_namespaced_config_map("root", kube_namespace)))
 
 
 def test_deleting_a_namespace_deletes_its_content(core, custom):
     core.create_namespace({"metadata": {"name": "doomed"}})
     core.create_namespaced_config_map("doomed", {"metadata": {"name": "cm"}})
-    custom.create_namespaced_custom_object(GROUP, VERSION, "doomed", PLURAL,
-                                           {**widget("w"), "metadata": {"name": "w", "finalizers": ["x.io/y"]}})
+    custom.create_namespaced_custom_object(
+        GROUP, VERSION, "doomed", PLURAL, {**widget("w"), "metadata": {"name": "w", "finalizers": ["x.io/y"]}}
+    )
     core.delete_namespace("doomed")
     assert core.read_namespace("doomed").status.phase == "Terminating"
     gone(lambda: core.read_namespaced_config_map("cm", "doomed"))
@@ -120,15 +145,32 @@ def test_deleting_a_namespace_deletes_its_content(core, custom):
 def test_deleting_a_crd_deletes_its_resources_and_unregisters_it(kube_api_client, core, kube_namespace):
     extensions = kubernetes.client.ApiextensionsV1Api(kube_api_client)
     custom = kubernetes.client.CustomObjectsApi(kube_api_client)
-    crd = {"apiVersion": "apiextensions.k8s.io/v1", "kind": "CustomResourceDefinition",
-           "metadata": {"name": "gadgets.kubeemu.test"},
-           "spec": {"group": "kubeemu.test", "scope": "Namespaced",
-                    "names": {"plural": "gadgets", "singular": "gadget", "kind": "Gadget"},
-                    "versions": [{"name": "v1", "served": True, "storage": True, "schema": {"openAPIV3Schema": {
-                        "type": "object", "x-kubernetes-preserve-unknown-fields": True}}}]}}
+    crd = {
+        "apiVersion": "apiextensions.k8s.io/v1",
+        "kind": "CustomResourceDefinition",
+        "metadata": {"name": "gadgets.kubeemu.test"},
+        "spec": {
+            "group": "kubeemu.test",
+            "scope": "Namespaced",
+            "names": {"plural": "gadgets", "singular": "gadget", "kind": "Gadget"},
+            "versions": [
+                {
+                    "name": "v1",
+                    "served": True,
+                    "storage": True,
+                    "schema": {"openAPIV3Schema": {"type": "object", "x-kubernetes-preserve-unknown-fields": True}},
+                }
+            ],
+        },
+    }
     extensions.create_custom_resource_definition(crd)
-    custom.create_namespaced_custom_object("kubeemu.test", "v1", kube_namespace, "gadgets", {
-        "apiVersion": "kubeemu.test/v1", "kind": "Gadget", "metadata": {"name": "g"}, "anything": 1})
+    custom.create_namespaced_custom_object(
+        "kubeemu.test",
+        "v1",
+        kube_namespace,
+        "gadgets",
+        {"apiVersion": "kubeemu.test/v1", "kind": "Gadget", "metadata": {"name": "g"}, "anything": 1},
+    )
     extensions.delete_custom_resource_definition("gadgets.kubeemu.test")
     gone(lambda: extensions.read_custom_resource_definition("gadgets.kubeemu.test"))
     gone(lambda: custom.list_namespaced_custom_object("kubeemu.test", "v1", kube_namespace, "gadgets"))

@@ -23,9 +23,11 @@ def failure(call) -> tuple[int, dict]:
 
 def test_create_answers_201_with_server_fields(kube_api_client, kube_namespace, widget_crd):
     _, status, _ = kubernetes.client.CustomObjectsApi(kube_api_client).create_namespaced_custom_object_with_http_info(
-        GROUP, VERSION, kube_namespace, PLURAL, widget("w1"))
+        GROUP, VERSION, kube_namespace, PLURAL, widget("w1")
+    )
     obj = kubernetes.client.CustomObjectsApi(kube_api_client).get_namespaced_custom_object(
-        GROUP, VERSION, kube_namespace, PLURAL, "w1")
+        GROUP, VERSION, kube_namespace, PLURAL, "w1"
+    )
     meta = obj["metadata"]
     assert status == 201
     assert meta["namespace"] == kube_namespace
@@ -54,32 +56,45 @@ def test_create_in_a_missing_namespace_is_404(custom):
 
 
 def test_schema_violation_is_422_naming_the_field(custom, kube_namespace):
-    code, body = failure(lambda: create(custom, kube_namespace, widget("w1", image="busybox", size="huge",
-                                                                       replicas=9)))
+    code, body = failure(lambda: create(custom, kube_namespace, widget("w1", image="busybox", size="huge", replicas=9)))
     assert (code, body["reason"]) == (422, "Invalid")
     assert body["message"] == (
         'Widget.kubeemu.test "w1" is invalid: [spec.size: Unsupported value: "huge": supported values: "small", '
-        '"large", spec.replicas: Invalid value: 9: spec.replicas in body should be less than or equal to 5]')
+        '"large", spec.replicas: Invalid value: 9: spec.replicas in body should be less than or equal to 5]'
+    )
     causes = {c["field"]: c for c in body["details"]["causes"]}
     assert causes["spec.size"]["reason"] == "FieldValueNotSupported"
     assert causes["spec.replicas"]["reason"] == "FieldValueInvalid"
 
 
-@pytest.mark.parametrize("spec, field, message", [
-    ({"image": "a b"}, "spec.image", r"""Invalid value: "a b": spec.image in body should match '^\S+$'"""),
-    ({"image": "x", "replicas": "2"}, "spec.replicas",
-     'Invalid value: "string": spec.replicas in body must be of type integer: "string"'),
-    ({"image": "x", "note": "far too long a note"}, "spec.note", "Too long: may not be longer than 10"),
-    ({"image": "x", "tags": ["a", "b", "c", "d"]}, "spec.tags", "Too many: 4: must have at most 3 items"),
-    ({"image": "x", "env": {"A": 1}}, "spec.env.A", 'Invalid value: "integer": spec.env.A in body must be of type '
-                                                    'string: "integer"'),
-    ({"size": "small"}, "<nil>", 'Invalid value: "": "spec" must validate one and only one schema (oneOf). '
-                                 'Found none valid'),
-])
+@pytest.mark.parametrize(
+    "spec, field, message",
+    [
+        ({"image": "a b"}, "spec.image", r"""Invalid value: "a b": spec.image in body should match '^\S+$'"""),
+        (
+            {"image": "x", "replicas": "2"},
+            "spec.replicas",
+            'Invalid value: "string": spec.replicas in body must be of type integer: "string"',
+        ),
+        ({"image": "x", "note": "far too long a note"}, "spec.note", "Too long: may not be longer than 10"),
+        ({"image": "x", "tags": ["a", "b", "c", "d"]}, "spec.tags", "Too many: 4: must have at most 3 items"),
+        (
+            {"image": "x", "env": {"A": 1}},
+            "spec.env.A",
+            'Invalid value: "integer": spec.env.A in body must be of type string: "integer"',
+        ),
+        (
+            {"size": "small"},
+            "<nil>",
+            'Invalid value: "": "spec" must validate one and only one schema (oneOf). Found none valid',
+        ),
+    ],
+)
 def test_schema_messages_match_the_api_server(custom, kube_namespace, spec, field, message):
     _, body = failure(lambda: create(custom, kube_namespace, widget("w1", **spec)))
     assert {"field": field, "message": message} in [
-        {"field": c["field"], "message": c["message"]} for c in body["details"]["causes"]]
+        {"field": c["field"], "message": c["message"]} for c in body["details"]["causes"]
+    ]
 
 
 def test_schema_accepts_what_it_declares(custom, kube_namespace):
@@ -92,11 +107,15 @@ def test_unknown_fields_are_pruned_or_refused_when_strict(custom, kube_namespace
     assert "imagee" not in obj["spec"]
 
     _, _, headers = custom.create_namespaced_custom_object_with_http_info(
-        GROUP, VERSION, kube_namespace, PLURAL, widget("w2", image="x", imagee="typo"))
+        GROUP, VERSION, kube_namespace, PLURAL, widget("w2", image="x", imagee="typo")
+    )
     assert headers["Warning"] == '299 - "unknown field \\"spec.imagee\\""'
 
-    code, body = failure(lambda: custom.create_namespaced_custom_object(
-        GROUP, VERSION, kube_namespace, PLURAL, widget("w3", image="x", imagee="typo"), field_validation="Strict"))
+    code, body = failure(
+        lambda: custom.create_namespaced_custom_object(
+            GROUP, VERSION, kube_namespace, PLURAL, widget("w3", image="x", imagee="typo"), field_validation="Strict"
+        )
+    )
     assert (code, body["reason"]) == (400, "BadRequest")
     assert body["message"].endswith('strict decoding error: unknown field "spec.imagee"')
 
@@ -106,12 +125,18 @@ def test_status_is_apart_from_spec(custom, kube_namespace):
     assert "status" not in created  # ignored on create
 
     spec_write = custom.patch_namespaced_custom_object(
-        GROUP, VERSION, kube_namespace, PLURAL, "w1", {"spec": {"image": "nginx"}, "status": {"ready": True}})
+        GROUP, VERSION, kube_namespace, PLURAL, "w1", {"spec": {"image": "nginx"}, "status": {"ready": True}}
+    )
     assert spec_write["metadata"]["generation"] == 2 and "status" not in spec_write
 
     status_write = custom.patch_namespaced_custom_object_status(
-        GROUP, VERSION, kube_namespace, PLURAL, "w1",
-        {"spec": {"image": "ignored"}, "metadata": {"labels": {"ignored": "yes"}}, "status": {"ready": True}})
+        GROUP,
+        VERSION,
+        kube_namespace,
+        PLURAL,
+        "w1",
+        {"spec": {"image": "ignored"}, "metadata": {"labels": {"ignored": "yes"}}, "status": {"ready": True}},
+    )
     assert status_write["status"] == {"ready": True}
     assert status_write["spec"]["image"] == "nginx" and "labels" not in status_write["metadata"]
     assert status_write["metadata"]["generation"] == 2  # status does not move the generation
@@ -120,10 +145,12 @@ def test_status_is_apart_from_spec(custom, kube_namespace):
 
 def test_metadata_changes_keep_the_generation_and_noops_keep_the_version(custom, kube_namespace):
     created = create(custom, kube_namespace, widget("w1"))
-    labelled = custom.patch_namespaced_custom_object(GROUP, VERSION, kube_namespace, PLURAL, "w1",
-                                                     {"metadata": {"labels": {"a": "b"}}})
-    again = custom.patch_namespaced_custom_object(GROUP, VERSION, kube_namespace, PLURAL, "w1",
-                                                  {"metadata": {"labels": {"a": "b"}}})
+    labelled = custom.patch_namespaced_custom_object(
+        GROUP, VERSION, kube_namespace, PLURAL, "w1", {"metadata": {"labels": {"a": "b"}}}
+    )
+    again = custom.patch_namespaced_custom_object(
+        GROUP, VERSION, kube_namespace, PLURAL, "w1", {"metadata": {"labels": {"a": "b"}}}
+    )
     assert labelled["metadata"]["generation"] == created["metadata"]["generation"] == 1
     assert labelled["metadata"]["resourceVersion"] != created["metadata"]["resourceVersion"]
     assert again["metadata"]["resourceVersion"] == labelled["metadata"]["resourceVersion"]
@@ -133,35 +160,56 @@ def test_stale_resource_version_is_409(custom, kube_namespace):
     stale = create(custom, kube_namespace, widget("w1"))
     custom.patch_namespaced_custom_object(GROUP, VERSION, kube_namespace, PLURAL, "w1", {"spec": {"image": "b"}})
 
-    code, body = failure(lambda: custom.replace_namespaced_custom_object(
-        GROUP, VERSION, kube_namespace, PLURAL, "w1", {**stale, "spec": {"image": "c"}}))
+    code, body = failure(
+        lambda: custom.replace_namespaced_custom_object(
+            GROUP, VERSION, kube_namespace, PLURAL, "w1", {**stale, "spec": {"image": "c"}}
+        )
+    )
     assert (code, body["reason"]) == (409, "Conflict")
-    assert body["message"] == (f'Operation cannot be fulfilled on {PLURAL}.{GROUP} "w1": the object has been '
-                               f"modified; please apply your changes to the latest version and try again")
+    assert body["message"] == (
+        f'Operation cannot be fulfilled on {PLURAL}.{GROUP} "w1": the object has been '
+        f"modified; please apply your changes to the latest version and try again"
+    )
 
-    code, _ = failure(lambda: custom.patch_namespaced_custom_object(
-        GROUP, VERSION, kube_namespace, PLURAL, "w1",
-        {"metadata": {"resourceVersion": stale["metadata"]["resourceVersion"]}, "spec": {"image": "d"}}))
+    code, _ = failure(
+        lambda: custom.patch_namespaced_custom_object(
+            GROUP,
+            VERSION,
+            kube_namespace,
+            PLURAL,
+            "w1",
+            {"metadata": {"resourceVersion": stale["metadata"]["resourceVersion"]}, "spec": {"image": "d"}},
+        )
+    )
     assert code == 409
 
 
 def test_put_replaces_the_object(custom, kube_namespace):
     current = create(custom, kube_namespace, widget("w1", image="a", replicas=1))
     replaced = custom.replace_namespaced_custom_object(
-        GROUP, VERSION, kube_namespace, PLURAL, "w1", {**current, "spec": {"image": "b"}})
+        GROUP, VERSION, kube_namespace, PLURAL, "w1", {**current, "spec": {"image": "b"}}
+    )
     assert replaced["spec"] == {"image": "b", "size": "small"}
     assert replaced["metadata"]["generation"] == 2
-    code, body = failure(lambda: custom.replace_namespaced_custom_object(
-        GROUP, VERSION, kube_namespace, PLURAL, "w1", widget("w1", image="c")))
+    code, body = failure(
+        lambda: custom.replace_namespaced_custom_object(
+            GROUP, VERSION, kube_namespace, PLURAL, "w1", widget("w1", image="c")
+        )
+    )
     assert code == 422 and "must be specified for an update" in body["message"]
 
 
 def test_failed_json_patch_test_is_422(custom, kube_namespace):
     create(custom, kube_namespace, widget("w1"))
-    patch = [{"op": "test", "path": "/metadata/resourceVersion", "value": "1"},
-             {"op": "replace", "path": "/spec/image", "value": "x"}]
-    code, body = failure(lambda: custom.patch_namespaced_custom_object(
-        GROUP, VERSION, kube_namespace, PLURAL, "w1", patch, _content_type="application/json-patch+json"))
+    patch = [
+        {"op": "test", "path": "/metadata/resourceVersion", "value": "1"},
+        {"op": "replace", "path": "/spec/image", "value": "x"},
+    ]
+    code, body = failure(
+        lambda: custom.patch_namespaced_custom_object(
+            GROUP, VERSION, kube_namespace, PLURAL, "w1", patch, _content_type="application/json-patch+json"
+        )
+    )
     assert (code, body["reason"]) == (422, "Invalid")
 
 
@@ -177,30 +225,48 @@ def test_patch_type_comes_from_the_content_type(kube_emulator, core, kube_namesp
 def test_strategic_merge_is_for_built_in_kinds_only(custom, core, kube_namespace):
     pod = {"metadata": {"name": "p"}, "spec": {"containers": [{"name": "a", "image": "x"}]}}
     core.create_namespaced_pod(kube_namespace, pod)
-    patched = core.patch_namespaced_pod("p", kube_namespace, {"spec": {"containers": [{"name": "b", "image": "y"}]}},
-                                        _content_type="application/strategic-merge-patch+json")
+    patched = core.patch_namespaced_pod(
+        "p",
+        kube_namespace,
+        {"spec": {"containers": [{"name": "b", "image": "y"}]}},
+        _content_type="application/strategic-merge-patch+json",
+    )
     assert [c.name for c in patched.spec.containers] == ["a", "b"]  # merged by name, not replaced
     create(custom, kube_namespace, widget("w1"))
-    code, body = failure(lambda: custom.patch_namespaced_custom_object(
-        GROUP, VERSION, kube_namespace, PLURAL, "w1", {"spec": {"image": "z"}},
-        _content_type="application/strategic-merge-patch+json"))
+    code, body = failure(
+        lambda: custom.patch_namespaced_custom_object(
+            GROUP,
+            VERSION,
+            kube_namespace,
+            PLURAL,
+            "w1",
+            {"spec": {"image": "z"}},
+            _content_type="application/strategic-merge-patch+json",
+        )
+    )
     assert (code, body["reason"]) == (415, "UnsupportedMediaType")
 
 
 def test_delete_collection_by_label(custom, kube_namespace):
     for name, team in (("a", "red"), ("b", "red"), ("c", "blue")):
         create(custom, kube_namespace, {**widget(name), "metadata": {"name": name, "labels": {"team": team}}})
-    custom.delete_collection_namespaced_custom_object(GROUP, VERSION, kube_namespace, PLURAL,
-                                                      label_selector="team=red")
+    custom.delete_collection_namespaced_custom_object(GROUP, VERSION, kube_namespace, PLURAL, label_selector="team=red")
     left = custom.list_namespaced_custom_object(GROUP, VERSION, kube_namespace, PLURAL)["items"]
     assert [w["metadata"]["name"] for w in left] == ["c"]
 
 
-@pytest.mark.parametrize("selector, expected", [
-    ("team=red", ["a", "b"]), ("team==red,tier=web", ["a"]), ("team!=red", ["c", "d"]),
-    ("team in (red, blue)", ["a", "b", "c"]), ("team notin (red)", ["c", "d"]), ("tier", ["a", "c"]),
-    ("!tier", ["b", "d"]),
-])
+@pytest.mark.parametrize(
+    "selector, expected",
+    [
+        ("team=red", ["a", "b"]),
+        ("team==red,tier=web", ["a"]),
+        ("team!=red", ["c", "d"]),
+        ("team in (red, blue)", ["a", "b", "c"]),
+        ("team notin (red)", ["c", "d"]),
+        ("tier", ["a", "c"]),
+        ("!tier", ["b", "d"]),
+    ],
+)
 def test_label_selectors(core, kube_namespace, selector, expected):
     labels = {"a": {"team": "red", "tier": "web"}, "b": {"team": "red"}, "c": {"team": "blue", "tier": "db"}, "d": {}}
     for name, these in labels.items():
@@ -232,16 +298,20 @@ def test_list_in_pages(core, kube_namespace):
 def test_invalid_names_and_labels_are_422(core, kube_namespace):
     code, body = failure(lambda: core.create_namespaced_config_map(kube_namespace, {"metadata": {"name": "Bad_Name"}}))
     assert code == 422 and body["details"]["causes"][0]["field"] == "metadata.name"
-    code, body = failure(lambda: core.create_namespaced_config_map(
-        kube_namespace, {"metadata": {"name": "ok", "labels": {"model": "Has Spaces"}}}))
+    code, body = failure(
+        lambda: core.create_namespaced_config_map(
+            kube_namespace, {"metadata": {"name": "ok", "labels": {"model": "Has Spaces"}}}
+        )
+    )
     assert code == 422 and body["details"]["causes"][0]["field"] == "metadata.labels"
 
 
 def test_job_gets_server_defaults_and_checks(kube_api_client, kube_namespace):
     batch = kubernetes.client.BatchV1Api(kube_api_client)
     template = {"spec": {"containers": [{"name": "c", "image": "x"}], "restartPolicy": "Always"}}
-    code, body = failure(lambda: batch.create_namespaced_job(kube_namespace, {"metadata": {"name": "j"},
-                                                                             "spec": {"template": template}}))
+    code, body = failure(
+        lambda: batch.create_namespaced_job(kube_namespace, {"metadata": {"name": "j"}, "spec": {"template": template}})
+    )
     assert code == 422 and body["details"]["causes"][0]["field"] == "spec.template.spec.restartPolicy"
     template["spec"]["restartPolicy"] = "Never"
     job = batch.create_namespaced_job(kube_namespace, {"metadata": {"name": "j"}, "spec": {"template": template}})
@@ -269,8 +339,10 @@ def test_built_in_kinds_follow_their_real_schemas(kube_emulator, kube_namespace)
 def test_writes_leave_the_stored_object_they_replace_untouched(kube_emulator, kube_namespace):
     # Watch events and earlier answers hold the stored objects themselves: a write makes new ones.
     template = {"spec": {"containers": [{"name": "c", "image": "x"}], "restartPolicy": "Never"}}
-    kube_emulator.create({"apiVersion": "batch/v1", "kind": "Job", "metadata": {"name": "j"},
-                          "spec": {"template": template}}, kube_namespace)
+    kube_emulator.create(
+        {"apiVersion": "batch/v1", "kind": "Job", "metadata": {"name": "j"}, "spec": {"template": template}},
+        kube_namespace,
+    )
     store, kind = kube_emulator.emulator.store, kube_emulator.kind("jobs.batch")
     stored = kube_emulator.call(store.get, kind, kube_namespace, "j")
     snapshot = json.loads(json.dumps(stored))
@@ -282,8 +354,10 @@ def test_writes_leave_the_stored_object_they_replace_untouched(kube_emulator, ku
 
 def test_an_update_is_not_refused_for_a_status_it_does_not_write(kube_emulator, kube_namespace):
     template = {"spec": {"containers": [{"name": "c", "image": "x"}], "restartPolicy": "Never"}}
-    job = kube_emulator.create({"apiVersion": "batch/v1", "kind": "Job", "metadata": {"name": "j"},
-                                "spec": {"template": template}}, kube_namespace)
+    job = kube_emulator.create(
+        {"apiVersion": "batch/v1", "kind": "Job", "metadata": {"name": "j"}, "spec": {"template": template}},
+        kube_namespace,
+    )
     job["metadata"]["labels"] = {"a": "b"}
     job["status"] = {"conditions": [{}]}  # type and status are required: invalid, but not written here
     code, body = kube_emulator.request("PUT", f"/apis/batch/v1/namespaces/{kube_namespace}/jobs/j", job)

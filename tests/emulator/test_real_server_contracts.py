@@ -12,8 +12,9 @@ TEMPLATE = {"spec": {"containers": [{"name": "c", "image": "x"}], "restartPolicy
 
 
 def _job(cluster, namespace: str, name: str = "j") -> dict:
-    return cluster.create({"apiVersion": "batch/v1", "kind": "Job", "metadata": {"name": name},
-                           "spec": {"template": TEMPLATE}}, namespace)
+    return cluster.create(
+        {"apiVersion": "batch/v1", "kind": "Job", "metadata": {"name": name}, "spec": {"template": TEMPLATE}}, namespace
+    )
 
 
 def _refused(write) -> str:
@@ -28,22 +29,38 @@ MET = {"type": "SuccessCriteriaMet", "status": "True", "reason": "CompletionsRea
 COMPLETE = {**MET, "type": "Complete"}
 
 
-@pytest.mark.parametrize("status, message", [
-    ({"startTime": STAMP, "completionTime": STAMP, "conditions": [COMPLETE]},
-     "status.conditions: Invalid value: cannot set Complete=True condition without the SuccessCriteriaMet=true "
-     "condition"),
-    ({"startTime": STAMP, "conditions": [MET, COMPLETE]},
-     "status.completionTime: Required value: completionTime is required for Complete jobs"),
-    ({"completionTime": STAMP, "conditions": [MET, COMPLETE]},
-     "status.startTime: Required value: startTime is required for finished job"),
-    ({"startTime": STAMP, "completionTime": STAMP, "active": 1, "conditions": [MET, COMPLETE]},
-     "status.active: Invalid value: 1: active>0 is invalid for finished job"),
-    ({"startTime": STAMP, "conditions": [{**MET, "type": "Failed"}]},
-     "status.conditions: Invalid value: cannot set Failed=True condition without the FailureTarget=true condition"),
-    ({"startTime": STAMP, "completionTime": STAMP},
-     'status.completionTime: Invalid value: "2026-01-01T00:00:00Z": cannot set completionTime when there is no '
-     "Complete=True condition"),
-])
+@pytest.mark.parametrize(
+    "status, message",
+    [
+        (
+            {"startTime": STAMP, "completionTime": STAMP, "conditions": [COMPLETE]},
+            "status.conditions: Invalid value: cannot set Complete=True condition without the SuccessCriteriaMet=true "
+            "condition",
+        ),
+        (
+            {"startTime": STAMP, "conditions": [MET, COMPLETE]},
+            "status.completionTime: Required value: completionTime is required for Complete jobs",
+        ),
+        (
+            {"completionTime": STAMP, "conditions": [MET, COMPLETE]},
+            "status.startTime: Required value: startTime is required for finished job",
+        ),
+        (
+            {"startTime": STAMP, "completionTime": STAMP, "active": 1, "conditions": [MET, COMPLETE]},
+            "status.active: Invalid value: 1: active>0 is invalid for finished job",
+        ),
+        (
+            {"startTime": STAMP, "conditions": [{**MET, "type": "Failed"}]},
+            "status.conditions: Invalid value: "
+            "cannot set Failed=True condition without the FailureTarget=true condition",
+        ),
+        (
+            {"startTime": STAMP, "completionTime": STAMP},
+            'status.completionTime: Invalid value: "2026-01-01T00:00:00Z": cannot set completionTime when there is no '
+            "Complete=True condition",
+        ),
+    ],
+)
 def test_a_job_status_the_job_controller_would_not_write_is_refused(kube_emulator, kube_namespace, status, message):
     _job(kube_emulator, kube_namespace)
     refused = _refused(lambda: kube_emulator.patch_status("jobs.batch", "j", status, kube_namespace))
@@ -54,8 +71,9 @@ def test_a_job_status_the_job_controller_would_not_write_is_refused(kube_emulato
 def test_a_job_start_time_is_fixed_once_set(kube_emulator, kube_namespace):
     _job(kube_emulator, kube_namespace)
     kube_emulator.start_job(kube_namespace, "j")
-    refused = _refused(lambda: kube_emulator.patch_status("jobs.batch", "j", {"startTime": "2030-01-01T00:00:00Z"},
-                                                          kube_namespace))
+    refused = _refused(
+        lambda: kube_emulator.patch_status("jobs.batch", "j", {"startTime": "2030-01-01T00:00:00Z"}, kube_namespace)
+    )
     assert "status.startTime: Required value: startTime cannot be removed for unsuspended job" in refused
 
 
@@ -74,22 +92,45 @@ def test_the_harness_finishes_jobs_as_the_job_controller_does(kube_emulator, kub
 
 
 def test_built_in_fields_are_defaulted_as_a_real_server_does(kube_emulator, kube_namespace):
-    container = {"name": "c", "image": "x", "ports": [{"containerPort": 8080}],
-                 "readinessProbe": {"httpGet": {"path": "/", "port": 8080}},
-                 "volumeMounts": [{"name": "v", "mountPath": "/v", "readOnly": False},
-                                  {"name": "w", "mountPath": "/w", "readOnly": True}]}
-    pod = kube_emulator.create({"apiVersion": "v1", "kind": "Pod", "metadata": {"name": "p"},
-                                "spec": {"containers": [container],
-                                         "volumes": [{"name": "v", "emptyDir": {}}, {"name": "w", "emptyDir": {}}]}},
-                               kube_namespace)
+    container = {
+        "name": "c",
+        "image": "x",
+        "ports": [{"containerPort": 8080}],
+        "readinessProbe": {"httpGet": {"path": "/", "port": 8080}},
+        "volumeMounts": [
+            {"name": "v", "mountPath": "/v", "readOnly": False},
+            {"name": "w", "mountPath": "/w", "readOnly": True},
+        ],
+    }
+    pod = kube_emulator.create(
+        {
+            "apiVersion": "v1",
+            "kind": "Pod",
+            "metadata": {"name": "p"},
+            "spec": {
+                "containers": [container],
+                "volumes": [{"name": "v", "emptyDir": {}}, {"name": "w", "emptyDir": {}}],
+            },
+        },
+        kube_namespace,
+    )
     echoed = pod["spec"]["containers"][0]
     assert echoed["ports"] == [{"containerPort": 8080, "protocol": "TCP"}]
-    assert echoed["readinessProbe"] == {"httpGet": {"path": "/", "port": 8080, "scheme": "HTTP"}, "timeoutSeconds": 1,
-                                        "periodSeconds": 10, "successThreshold": 1, "failureThreshold": 3}
-    assert echoed["volumeMounts"] == [{"name": "v", "mountPath": "/v"}, {"name": "w", "mountPath": "/w",
-                                                                        "readOnly": True}]
-    service = kube_emulator.create({"apiVersion": "v1", "kind": "Service", "metadata": {"name": "s"},
-                                    "spec": {"ports": [{"port": 80}]}}, kube_namespace)
+    assert echoed["readinessProbe"] == {
+        "httpGet": {"path": "/", "port": 8080, "scheme": "HTTP"},
+        "timeoutSeconds": 1,
+        "periodSeconds": 10,
+        "successThreshold": 1,
+        "failureThreshold": 3,
+    }
+    assert echoed["volumeMounts"] == [
+        {"name": "v", "mountPath": "/v"},
+        {"name": "w", "mountPath": "/w", "readOnly": True},
+    ]
+    service = kube_emulator.create(
+        {"apiVersion": "v1", "kind": "Service", "metadata": {"name": "s"}, "spec": {"ports": [{"port": 80}]}},
+        kube_namespace,
+    )
     assert service["spec"]["ports"][0]["protocol"] == "TCP"
 
 
@@ -106,4 +147,4 @@ def test_a_one_of_error_names_no_field(kube_emulator, kube_namespace, widget_crd
 
 def test_a_rule_error_names_the_node_it_is_on(kube_emulator, kube_namespace, widget_crd):
     refused = _refused(lambda: kube_emulator.create(widget("w3", image="forbidden"), kube_namespace))
-    assert refused.endswith('spec: Invalid value: "object": the image must not be \'forbidden\'')
+    assert refused.endswith("spec: Invalid value: \"object\": the image must not be 'forbidden'")

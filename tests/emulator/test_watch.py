@@ -37,8 +37,9 @@ def test_watch_from_a_resource_version_loses_no_events(core, kube_namespace):
 
     def watch() -> None:
         watcher = kubernetes.watch.Watch()
-        for event in watcher.stream(core.list_namespaced_config_map, kube_namespace, resource_version=since,
-                                    timeout_seconds=10):
+        for event in watcher.stream(
+            core.list_namespaced_config_map, kube_namespace, resource_version=since, timeout_seconds=10
+        ):
             seen.append((event["type"], event["object"].metadata.name))
             if len(seen) == 300:
                 watcher.stop()
@@ -56,10 +57,16 @@ def test_watch_replays_every_change_after_the_resource_version(kube_emulator, co
     core.create_namespaced_config_map(kube_namespace, configmap("a"))
     core.patch_namespaced_config_map("a", kube_namespace, {"data": {"k": "v"}})
     core.delete_namespaced_config_map("a", kube_namespace)
-    events = stream(kube_emulator, f"/api/v1/namespaces/{kube_namespace}/configmaps?watch=true"
-                                   f"&resourceVersion={since}&timeoutSeconds=5", count=3)
+    events = stream(
+        kube_emulator,
+        f"/api/v1/namespaces/{kube_namespace}/configmaps?watch=true&resourceVersion={since}&timeoutSeconds=5",
+        count=3,
+    )
     assert [(e["type"], e["object"]["metadata"]["name"]) for e in events] == [
-        ("ADDED", "a"), ("MODIFIED", "a"), ("DELETED", "a")]
+        ("ADDED", "a"),
+        ("MODIFIED", "a"),
+        ("DELETED", "a"),
+    ]
     versions = [int(e["object"]["metadata"]["resourceVersion"]) for e in events]
     assert versions == sorted(versions) and versions[0] > int(since)
 
@@ -68,8 +75,9 @@ def test_watch_without_a_version_starts_with_the_current_objects(kube_emulator, 
     core.create_namespaced_config_map(kube_namespace, configmap("a"))
     path = f"/api/v1/namespaces/{kube_namespace}/configmaps?timeoutSeconds=5"
     assert [e["type"] for e in stream(kube_emulator, path + "&watch=1", count=1)] == ["ADDED"]
-    initial = stream(kube_emulator, path + "&watch=True&sendInitialEvents=true&resourceVersionMatch=NotOlderThan",
-                     count=2)
+    initial = stream(
+        kube_emulator, path + "&watch=True&sendInitialEvents=true&resourceVersionMatch=NotOlderThan", count=2
+    )
     assert [e["type"] for e in initial] == ["ADDED", "BOOKMARK"]
     assert initial[1]["object"]["metadata"]["annotations"] == {"k8s.io/initial-events-end": "true"}
 
@@ -85,8 +93,12 @@ def test_objects_leaving_a_selection_are_deleted_for_its_watchers(kube_emulator,
     core.create_namespaced_config_map(kube_namespace, configmap("a", team="red"))
     core.patch_namespaced_config_map("a", kube_namespace, {"metadata": {"labels": {"team": "blue"}}})
     core.patch_namespaced_config_map("a", kube_namespace, {"metadata": {"labels": {"team": "red"}}})
-    events = stream(kube_emulator, f"/api/v1/namespaces/{kube_namespace}/configmaps?watch=true"
-                                   f"&labelSelector=team%3Dred&resourceVersion={since}&timeoutSeconds=5", count=3)
+    events = stream(
+        kube_emulator,
+        f"/api/v1/namespaces/{kube_namespace}/configmaps?watch=true"
+        f"&labelSelector=team%3Dred&resourceVersion={since}&timeoutSeconds=5",
+        count=3,
+    )
     assert [e["type"] for e in events] == ["ADDED", "DELETED", "ADDED"]
 
 
@@ -101,6 +113,9 @@ def test_too_old_a_resource_version_is_410_gone(tmp_path):
         with kubernetes.config.new_client_from_config(config_file=str(cluster.kubeconfig)) as client:
             core = kubernetes.client.CoreV1Api(client)
             with pytest.raises(ApiException) as caught:
-                list(kubernetes.watch.Watch().stream(core.list_namespaced_config_map, "default",
-                                                     resource_version="3", timeout_seconds=1))
+                list(
+                    kubernetes.watch.Watch().stream(
+                        core.list_namespaced_config_map, "default", resource_version="3", timeout_seconds=1
+                    )
+                )
             assert caught.value.status == 410

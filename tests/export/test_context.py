@@ -87,15 +87,34 @@ def test_ignore_rules(tmp_path):
     (tmp_path / "nb.ipynb").write_text("{}")
     (tmp_path / ".dockerignore").write_text("*.env\n!keep.env\nbig/\n# comment\n")
     (tmp_path / ".gitignore").write_text("/out\n*.ckpt\n")
-    for name in ["a.env", "keep.env", "big/w.bin", "out/x", "sub/out/y", "m.ckpt", "sub/n.ckpt",
-                 ".git/config", "sub/.git/HEAD", ".ipynb_checkpoints/nb-checkpoint.ipynb",
-                 "sub/.ipynb_checkpoints/x", "__pycache__/m.pyc", "sub/file.py"]:
+    for name in [
+        "a.env",
+        "keep.env",
+        "big/w.bin",
+        "out/x",
+        "sub/out/y",
+        "m.ckpt",
+        "sub/n.ckpt",
+        ".git/config",
+        "sub/.git/HEAD",
+        ".ipynb_checkpoints/nb-checkpoint.ipynb",
+        "sub/.ipynb_checkpoints/x",
+        "__pycache__/m.pyc",
+        "sub/file.py",
+    ]:
         path = tmp_path / name
         path.parent.mkdir(parents=True, exist_ok=True)
         path.write_text(name)
     context = build_context(tmp_path, "nb.ipynb")
-    assert list(context.files) == [".dockerignore", ".gitignore", "Dockerfile", "keep.env", "nb.ipynb",
-                                   "sub/file.py", "sub/out/y"]
+    assert list(context.files) == [
+        ".dockerignore",
+        ".gitignore",
+        "Dockerfile",
+        "keep.env",
+        "nb.ipynb",
+        "sub/file.py",
+        "sub/out/y",
+    ]
 
 
 def test_dockerignore_has_dockers_meaning(tmp_path):
@@ -103,13 +122,18 @@ def test_dockerignore_has_dockers_meaning(tmp_path):
     depth, and `!` re-including a file inside an excluded folder, as `docker build` reads them."""
     (tmp_path / "nb.ipynb").write_text("{}")
     (tmp_path / ".dockerignore").write_text("*.md\n**/*.tmp\n./data\nlogs/\n!logs/keep.txt\n")
-    for name in ["README.md", "docs/guide.md", "a.tmp", "sub/b.tmp", "data/x", "src/data/y", "logs/a",
-                 "logs/keep.txt"]:
+    for name in ["README.md", "docs/guide.md", "a.tmp", "sub/b.tmp", "data/x", "src/data/y", "logs/a", "logs/keep.txt"]:
         path = tmp_path / name
         path.parent.mkdir(parents=True, exist_ok=True)
         path.write_text(name)
     assert list(build_context(tmp_path, "nb.ipynb").files) == [
-        ".dockerignore", "Dockerfile", "docs/guide.md", "logs/keep.txt", "nb.ipynb", "src/data/y"]
+        ".dockerignore",
+        "Dockerfile",
+        "docs/guide.md",
+        "logs/keep.txt",
+        "nb.ipynb",
+        "src/data/y",
+    ]
 
 
 def test_symlinks_are_rejected(tmp_path):

@@ -21,8 +21,12 @@ from tests.extension.gcs import OperatorUploadStep
 def jp_server_config(kube_emulator, kube_namespace):
     return {
         "ServerApp": {"jpserver_extensions": {"jupyter_substratus": True}},
-        "SubstratusExtension": {"namespace": kube_namespace, "kubeconfig": str(kube_emulator.kubeconfig),
-                                "heartbeat_seconds": 0.5, "upload_timeout": 20.0},
+        "SubstratusExtension": {
+            "namespace": kube_namespace,
+            "kubeconfig": str(kube_emulator.kubeconfig),
+            "heartbeat_seconds": 0.5,
+            "upload_timeout": 20.0,
+        },
     }
 
 
@@ -41,9 +45,17 @@ class Answer:
 def api(jp_fetch):
     """await api("GET", "/{plural}/{name}", plural="models", name="x", body=..., params=...)."""
 
-    async def call(method: str, template: str, *, body: Any = None, raw: bytes | None = None,
-                   params: dict | None = None, headers: dict | None = None, check: bool = True, **parts: str
-                   ) -> Answer:
+    async def call(
+        method: str,
+        template: str,
+        *,
+        body: Any = None,
+        raw: bytes | None = None,
+        params: dict | None = None,
+        headers: dict | None = None,
+        check: bool = True,
+        **parts: str,
+    ) -> Answer:
         path = template.format(**{k: urllib.parse.quote(v, safe="") for k, v in parts.items()})
         segments = ["substratus", "api", "v1", *[s for s in path.split("/") if s]]
         kwargs: dict[str, Any] = {"method": method, "raise_error": False}
@@ -56,8 +68,9 @@ def api(jp_fetch):
         response = await jp_fetch(*segments, **kwargs)
         answer = Answer(response.code, response.body or b"", response.headers)
         if check:
-            openapi_check.check(method, template, answer.status, answer.body,
-                                response.headers.get("Content-Type", "application/json"))
+            openapi_check.check(
+                method, template, answer.status, answer.body, response.headers.get("Content-Type", "application/json")
+            )
         return answer
 
     return call
@@ -69,5 +82,9 @@ def operator_upload(fake_gcs):
 
 
 def model_manifest(name: str, **spec: Any) -> dict:
-    return {"apiVersion": "substratus.ai/v1", "kind": "Model", "metadata": {"name": name},
-            "spec": spec or {"image": "substratusai/model-loader-huggingface", "params": {"name": "facebook/opt-125m"}}}
+    return {
+        "apiVersion": "substratus.ai/v1",
+        "kind": "Model",
+        "metadata": {"name": name},
+        "spec": spec or {"image": "substratusai/model-loader-huggingface", "params": {"name": "facebook/opt-125m"}},
+    }

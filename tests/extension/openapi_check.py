@@ -29,6 +29,9 @@ def check(method: str, template: str, status: int, body: bytes, content_type: st
     media = content_type.split(";")[0].strip()
     assert media in content, f"{method} {template} {status}: {media} not in {list(content)}"
     if media == "application/json":
-        schema = {"$ref": content[media]["schema"]["$ref"], "components": spec()["components"]} \
-            if "$ref" in content[media]["schema"] else content[media]["schema"]
+        schema = (
+            {"$ref": content[media]["schema"]["$ref"], "components": spec()["components"]}
+            if "$ref" in content[media]["schema"]
+            else content[media]["schema"]
+        )
         Draft202012Validator(schema).validate(json.loads(body))

@@ -14,8 +14,7 @@ class ReadOnly(Authorizer):
 @pytest.fixture
 def jp_server_config(kube_emulator, kube_namespace):
     return {
-        "ServerApp": {"jpserver_extensions": {"jupyter_substratus": True},
-                      "authorizer_class": f"{__name__}.ReadOnly"},
+        "ServerApp": {"jpserver_extensions": {"jupyter_substratus": True}, "authorizer_class": f"{__name__}.ReadOnly"},
         "SubstratusExtension": {"namespace": kube_namespace, "kubeconfig": str(kube_emulator.kubeconfig)},
     }
 

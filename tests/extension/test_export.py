@@ -21,9 +21,17 @@ def _project(root):
 
 
 def _model(name):
-    return {"apiVersion": "substratus.ai/v1", "kind": "Model", "metadata": {"name": name},
-            "spec": {"model": {"name": "opt"}, "dataset": {"name": "squad"}, "params": {"epochs": 1},
-                     "resources": {"gpu": {"type": "nvidia-l4", "count": 1}}}}
+    return {
+        "apiVersion": "substratus.ai/v1",
+        "kind": "Model",
+        "metadata": {"name": name},
+        "spec": {
+            "model": {"name": "opt"},
+            "dataset": {"name": "squad"},
+            "params": {"epochs": 1},
+            "resources": {"gpu": {"type": "nvidia-l4", "count": 1}},
+        },
+    }
 
 
 async def _answer_upload(operator_upload, kube_emulator, name, namespace):
@@ -116,17 +124,33 @@ async def test_export_errors(api, jp_root_dir, jp_serverapp, tmp_path):
     assert json.loads((await api("POST", "/export", raw=b"nope")).body)["message"].startswith("the body is not JSON")
 
 
-async def test_upload_waits_while_the_operator_waits_for_dependencies(api, jp_root_dir, jp_serverapp, kube_emulator,
-                                                                      kube_namespace, operator_upload):
+async def test_upload_waits_while_the_operator_waits_for_dependencies(
+    api, jp_root_dir, jp_serverapp, kube_emulator, kube_namespace, operator_upload
+):
     _project(jp_root_dir)
     jp_serverapp.web_app.settings["substratus"].upload_timeout = 1.0
     assert (await api("POST", "/export", body={"path": "project/finetune.ipynb", "model": _model("ft")})).status == 201
     loop = asyncio.get_running_loop()
     for i in range(6):  # 1.8 s of "waiting for dependencies", longer than the 1 s timeout
-        await loop.run_in_executor(None, lambda i=i: kube_emulator.patch_status("models", "ft", {"conditions": [
-            {"type": "Complete", "status": "False", "reason": "WaitingForDependency",
-             "message": f"waiting for Model opt ({i})", "lastTransitionTime": "2026-11-22T12:00:00Z"}]},
-            kube_namespace))
+        await loop.run_in_executor(
+            None,
+            lambda i=i: kube_emulator.patch_status(
+                "models",
+                "ft",
+                {
+                    "conditions": [
+                        {
+                            "type": "Complete",
+                            "status": "False",
+                            "reason": "WaitingForDependency",
+                            "message": f"waiting for Model opt ({i})",
+                            "lastTransitionTime": "2026-11-22T12:00:00Z",
+                        }
+                    ]
+                },
+                kube_namespace,
+            ),
+        )
         await asyncio.sleep(0.3)
     status = (await api("GET", "/export/{name}", name="ft")).json
     assert status["step"] == "waiting" and status["message"].startswith("waiting for Model opt"), status

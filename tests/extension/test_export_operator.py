@@ -12,8 +12,9 @@ from tests.operator.conftest import GKE_CONFIG, running_operator
 def _project(root):
     project = root / "project"
     project.mkdir()
-    nbformat.write(nbformat.v4.new_notebook(cells=[nbformat.v4.new_code_cell("print('train')")]),
-                   project / "finetune.ipynb")
+    nbformat.write(
+        nbformat.v4.new_notebook(cells=[nbformat.v4.new_code_cell("print('train')")]), project / "finetune.ipynb"
+    )
     return project
 
 
@@ -32,12 +33,16 @@ async def _poll(check, timeout=30.0):
     raise AssertionError("not reached in time")
 
 
-async def test_export_through_the_real_operator(api, jp_root_dir, kube_emulator, kube_namespace, fake_gcs,
-                                                signing_key):
+async def test_export_through_the_real_operator(api, jp_root_dir, kube_emulator, kube_namespace, fake_gcs, signing_key):
     _project(jp_root_dir)
     fake_gcs.bucket("export-uploads")
-    config = {**GKE_CONFIG, "UPLOAD_URL": "gs://export-uploads", "SIGNING_KEY_FILE": str(signing_key[0]),
-              "GCS_ENDPOINT": fake_gcs.endpoint, "UPLOAD_POLL_SECONDS": "0.2"}
+    config = {
+        **GKE_CONFIG,
+        "UPLOAD_URL": "gs://export-uploads",
+        "SIGNING_KEY_FILE": str(signing_key[0]),
+        "GCS_ENDPOINT": fake_gcs.endpoint,
+        "UPLOAD_POLL_SECONDS": "0.2",
+    }
     # No base model or dataset: the operator would wait for them before it offers the upload.
     model = {"metadata": {"name": "ft"}, "spec": {"params": {"epochs": 1}}}
 
@@ -56,10 +61,19 @@ async def test_export_through_the_real_operator(api, jp_root_dir, kube_emulator,
 
         status = await export_finished()
         assert status["step"] == "done", status["message"]
-        uploaded = await _poll(lambda: _condition(kube_emulator.get("models", "ft", kube_namespace), "Uploaded")
-                               .get("reason") == "Succeeded" and kube_emulator.get("models", "ft", kube_namespace))
+        uploaded = await _poll(
+            lambda: (
+                _condition(kube_emulator.get("models", "ft", kube_namespace), "Uploaded").get("reason") == "Succeeded"
+                and kube_emulator.get("models", "ft", kube_namespace)
+            )
+        )
         assert uploaded["status"]["buildUpload"]["storedMD5Checksum"] == md5
-        jobs = await _poll(lambda: [j for j in kube_emulator.list("jobs.batch", kube_namespace)
-                                    if j["metadata"]["labels"].get("substratus.ai/role") == "build"])
+        jobs = await _poll(
+            lambda: [
+                j
+                for j in kube_emulator.list("jobs.batch", kube_namespace)
+                if j["metadata"]["labels"].get("substratus.ai/role") == "build"
+            ]
+        )
         args = jobs[0]["spec"]["template"]["spec"]["containers"][0]["args"]
         assert any(a.startswith("--context=gs://export-uploads/") and a.endswith(f"/{md5}.tar.gz") for a in args), args

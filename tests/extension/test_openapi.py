@@ -9,8 +9,10 @@ from jupyter_substratus.proxy import ProxyHandler, proxy_handlers
 from tests.extension import openapi_check
 
 # The proxy routes (jupyter_substratus/proxy.py) as openapi.yaml writes them.
-PROXY_ROUTES = {"/servers/{name}/proxy/{path}": ProxyHandler,
-                "/namespaces/{namespace}/servers/{name}/proxy/{path}": ProxyHandler}
+PROXY_ROUTES = {
+    "/servers/{name}/proxy/{path}": ProxyHandler,
+    "/namespaces/{namespace}/servers/{name}/proxy/{path}": ProxyHandler,
+}
 METHODS = ("get", "head", "post", "put", "patch", "delete")
 
 
@@ -38,7 +40,11 @@ def test_route_patterns_match_their_templates():
 
 
 async def test_the_served_routes_are_these(jp_serverapp):
-    served = {rule.matcher.regex.pattern for rule in jp_serverapp.web_app.default_router.rules
-              for rule in getattr(rule.target, "rules", []) if "/substratus/" in rule.matcher.regex.pattern}
+    served = {
+        rule.matcher.regex.pattern
+        for rule in jp_serverapp.web_app.default_router.rules
+        for rule in getattr(rule.target, "rules", [])
+        if "/substratus/" in rule.matcher.regex.pattern
+    }
     expected = handlers(jp_serverapp.base_url) + proxy_handlers(jp_serverapp.base_url)
     assert served == {pattern for pattern, _ in expected}

@@ -4,8 +4,12 @@ import pytest
 
 from tests.extension.conftest import model_manifest
 
-DATASET = {"apiVersion": "substratus.ai/v1", "kind": "Dataset", "metadata": {"name": "squad"},
-           "spec": {"image": "substratusai/dataset-loader-http", "params": {"url": "https://example.com/d.jsonl"}}}
+DATASET = {
+    "apiVersion": "substratus.ai/v1",
+    "kind": "Dataset",
+    "metadata": {"name": "squad"},
+    "spec": {"image": "substratusai/dataset-loader-http", "params": {"url": "https://example.com/d.jsonl"}},
+}
 
 
 async def test_info(api, kube_namespace):
@@ -71,19 +75,27 @@ async def test_conflict(api):
     assert again.json["message"]
 
 
-@pytest.mark.parametrize(("body", "path"), [
-    ({"metadata": {"name": "x"}, "spec": {"image": "a", "build": {"git": {"url": "https://g/x"}}}}, "spec"),
-    ({"metadata": {"name": "Bad_Name"}, "spec": {"image": "a"}}, "metadata.name"),
-    ({"metadata": {"name": "x"}, "spec": {"image": "a", "resources": {"gpu": {"type": "nvidia-t4", "count": -1}}}},
-     "spec.resources.gpu.count"),
-    ({"metadata": {"name": "x"}, "spec": {"image": "a", "imagee": "typo"}}, "spec.imagee"),
-    # The CRD cannot check params' values (a real API server cannot type them for CEL): the API does.
-    ({"metadata": {"name": "x"}, "spec": {"image": "a", "params": {"lora": {"r": 8}}}}, "spec.params.lora"),
-    ({"metadata": {"name": "x"}, "spec": {"image": "a", "dataset": {"name": "d"}}}, "spec"),
-    ({"kind": "Server", "metadata": {"name": "x"}, "spec": {"image": "a"}}, "kind"),
-    ({"spec": {"image": "a"}}, "metadata"),
-    ([], ""),
-])
+@pytest.mark.parametrize(
+    ("body", "path"),
+    [
+        ({"metadata": {"name": "x"}, "spec": {"image": "a", "build": {"git": {"url": "https://g/x"}}}}, "spec"),
+        ({"metadata": {"name": "Bad_Name"}, "spec": {"image": "a"}}, "metadata.name"),
+        (
+            {
+                "metadata": {"name": "x"},
+                "spec": {"image": "a", "resources": {"gpu": {"type": "nvidia-t4", "count": -1}}},
+            },
+            "spec.resources.gpu.count",
+        ),
+        ({"metadata": {"name": "x"}, "spec": {"image": "a", "imagee": "typo"}}, "spec.imagee"),
+        # The CRD cannot check params' values (a real API server cannot type them for CEL): the API does.
+        ({"metadata": {"name": "x"}, "spec": {"image": "a", "params": {"lora": {"r": 8}}}}, "spec.params.lora"),
+        ({"metadata": {"name": "x"}, "spec": {"image": "a", "dataset": {"name": "d"}}}, "spec"),
+        ({"kind": "Server", "metadata": {"name": "x"}, "spec": {"image": "a"}}, "kind"),
+        ({"spec": {"image": "a"}}, "metadata"),
+        ([], ""),
+    ],
+)
 async def test_bad_bodies_name_the_field(api, body, path):
     answer = await api("POST", "/{plural}", plural="models", body=body)
     assert answer.status == 400, answer.body
@@ -113,8 +125,12 @@ async def test_bad_namespace(api):
 
 
 async def test_replace_server_and_immutable_model(api):
-    server = {"apiVersion": "substratus.ai/v1", "kind": "Server", "metadata": {"name": "srv"},
-              "spec": {"image": "substratusai/model-server", "model": {"name": "opt"}}}
+    server = {
+        "apiVersion": "substratus.ai/v1",
+        "kind": "Server",
+        "metadata": {"name": "srv"},
+        "spec": {"image": "substratusai/model-server", "model": {"name": "opt"}},
+    }
     assert (await api("POST", "/{plural}", plural="servers", body=server)).status == 201
     changed = {**server, "spec": {**server["spec"], "params": {"temperature": 0.5}}}
     answer = await api("PUT", "/{plural}/{name}", plural="servers", name="srv", body=changed)
@@ -136,14 +152,18 @@ async def test_replace_server_and_immutable_model(api):
 
 
 async def test_unauthenticated_is_403(api):
-    for method, template, parts in [("GET", "/{plural}", {"plural": "models"}),
-                                    ("POST", "/{plural}", {"plural": "models"}),
-                                    ("GET", "/{plural}/{name}", {"plural": "models", "name": "x"}),
-                                    ("PUT", "/{plural}/{name}", {"plural": "models", "name": "x"}),
-                                    ("DELETE", "/{plural}/{name}", {"plural": "models", "name": "x"}),
-                                    ("GET", "/{plural}/{name}/logs", {"plural": "models", "name": "x"}),
-                                    ("GET", "/events", {}), ("POST", "/export", {}),
-                                    ("GET", "/export/{name}", {"name": "x"}), ("GET", "/", {})]:
+    for method, template, parts in [
+        ("GET", "/{plural}", {"plural": "models"}),
+        ("POST", "/{plural}", {"plural": "models"}),
+        ("GET", "/{plural}/{name}", {"plural": "models", "name": "x"}),
+        ("PUT", "/{plural}/{name}", {"plural": "models", "name": "x"}),
+        ("DELETE", "/{plural}/{name}", {"plural": "models", "name": "x"}),
+        ("GET", "/{plural}/{name}/logs", {"plural": "models", "name": "x"}),
+        ("GET", "/events", {}),
+        ("POST", "/export", {}),
+        ("GET", "/export/{name}", {"name": "x"}),
+        ("GET", "/", {}),
+    ]:
         body = {} if method in ("POST", "PUT") else None
         answer = await api(method, template, body=body, headers={"Authorization": "token wrong"}, **parts)
         assert answer.status == 403, (method, template, answer.status)
@@ -169,8 +189,18 @@ async def test_rerun_creates_a_failed_model_again(api, kube_emulator, kube_names
     body = model_manifest("opt")
     body["metadata"]["labels"] = {"team": "nlp"}
     first = (await api("POST", "/{plural}", plural="models", body=body)).json
-    failed = {"ready": False, "conditions": [{"type": "Complete", "status": "False", "reason": "JobFailed",
-                                              "message": "HTTP 503", "lastTransitionTime": "2026-01-01T00:00:00Z"}]}
+    failed = {
+        "ready": False,
+        "conditions": [
+            {
+                "type": "Complete",
+                "status": "False",
+                "reason": "JobFailed",
+                "message": "HTTP 503",
+                "lastTransitionTime": "2026-01-01T00:00:00Z",
+            }
+        ],
+    }
     kube_emulator.patch_status("models", "opt", failed, kube_namespace)
 
     again = await api("POST", "/{plural}/{name}/rerun", raw=b"", plural="models", name="opt")

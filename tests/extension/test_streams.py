@@ -11,8 +11,7 @@ from tests.extension.conftest import model_manifest
 
 
 def _url(jp_http_port, jp_base_url, path):
-    return yarl.URL(f"http://127.0.0.1:{jp_http_port}{jp_base_url}substratus/api/v1{path}",
-                    encoded=True)
+    return yarl.URL(f"http://127.0.0.1:{jp_http_port}{jp_base_url}substratus/api/v1{path}", encoded=True)
 
 
 async def _events_until(response, predicate, timeout=10.0):
@@ -32,8 +31,9 @@ async def _events_until(response, predicate, timeout=10.0):
                         return event
 
 
-async def test_push_channel_delivers_a_status_change(api, jp_serverapp, jp_http_port, jp_base_url, jp_auth_header,
-                                                     kube_emulator, kube_namespace):
+async def test_push_channel_delivers_a_status_change(
+    api, jp_serverapp, jp_http_port, jp_base_url, jp_auth_header, kube_emulator, kube_namespace
+):
     assert (await api("POST", "/{plural}", plural="models", body=model_manifest("opt"))).status == 201
     async with aiohttp.ClientSession(headers=jp_auth_header) as session:
         async with session.get(_url(jp_http_port, jp_base_url, "/events")) as response:
@@ -42,12 +42,30 @@ async def test_push_channel_delivers_a_status_change(api, jp_serverapp, jp_http_
             first = await response.content.readuntil(b"\n\n")
             assert b"connected" in first
             stamp = "2026-11-22T12:00:00Z"
-            await asyncio.get_running_loop().run_in_executor(None, lambda: kube_emulator.patch_status(
-                "models", "opt", {"ready": True, "conditions": [
-                    {"type": "Complete", "status": "True", "reason": "JobComplete", "message": "done",
-                     "lastTransitionTime": stamp}]}, kube_namespace))
-            event = await _events_until(response, lambda e: e["object"]["metadata"]["name"] == "opt"
-                                        and e["object"].get("status", {}).get("ready"))
+            await asyncio.get_running_loop().run_in_executor(
+                None,
+                lambda: kube_emulator.patch_status(
+                    "models",
+                    "opt",
+                    {
+                        "ready": True,
+                        "conditions": [
+                            {
+                                "type": "Complete",
+                                "status": "True",
+                                "reason": "JobComplete",
+                                "message": "done",
+                                "lastTransitionTime": stamp,
+                            }
+                        ],
+                    },
+                    kube_namespace,
+                ),
+            )
+            event = await _events_until(
+                response,
+                lambda e: e["object"]["metadata"]["name"] == "opt" and e["object"].get("status", {}).get("ready"),
+            )
             assert event["type"] == "MODIFIED"
             assert event["object"]["kind"] == "Model"
             assert event["object"]["status"]["conditions"][0]["reason"] == "JobComplete"
@@ -62,8 +80,12 @@ async def test_push_channel_filters_kinds_and_keeps_alive(api, jp_http_port, jp_
         async with session.get(_url(jp_http_port, jp_base_url, "/events?kinds=datasets")) as response:
             await response.content.readuntil(b"\n\n")
             await api("POST", "/{plural}", plural="models", body=model_manifest("opt"))
-            await api("POST", "/{plural}", plural="datasets", body={
-                "metadata": {"name": "d"}, "spec": {"image": "substratusai/dataset-loader-http"}})
+            await api(
+                "POST",
+                "/{plural}",
+                plural="datasets",
+                body={"metadata": {"name": "d"}, "spec": {"image": "substratusai/dataset-loader-http"}},
+            )
             event = await _events_until(response, lambda e: True)
             assert event["object"]["kind"] == "Dataset"
             async with asyncio.timeout(5):
@@ -73,11 +95,20 @@ async def test_push_channel_filters_kinds_and_keeps_alive(api, jp_http_port, jp_
 
 
 def _pod(name, kind, resource, namespace):
-    return {"apiVersion": "v1", "kind": "Pod",
-            "metadata": {"name": name, "namespace": namespace,
-                         "labels": {"substratus.ai/owner-kind": kind, "substratus.ai/owner-name": resource,
-                                    "substratus.ai/role": "train"}},
-            "spec": {"containers": [{"name": "main", "image": "substratusai/model-trainer-huggingface"}]}}
+    return {
+        "apiVersion": "v1",
+        "kind": "Pod",
+        "metadata": {
+            "name": name,
+            "namespace": namespace,
+            "labels": {
+                "substratus.ai/owner-kind": kind,
+                "substratus.ai/owner-name": resource,
+                "substratus.ai/role": "train",
+            },
+        },
+        "spec": {"containers": [{"name": "main", "image": "substratusai/model-trainer-huggingface"}]},
+    }
 
 
 async def test_logs_of_the_workload(api, kube_emulator, kube_namespace):
@@ -104,8 +135,9 @@ async def test_a_change_stream_holds_what_changed_before_its_first_read(kube_emu
         changes = await backend.changes()
         kube_emulator.patch_status("models", "early", {"ready": True}, kube_namespace)
         async with asyncio.timeout(10):
-            while (await backend.get("models", "early"))["metadata"]["resourceVersion"] == \
-                    created["metadata"]["resourceVersion"]:
+            while (await backend.get("models", "early"))["metadata"]["resourceVersion"] == created["metadata"][
+                "resourceVersion"
+            ]:
                 await asyncio.sleep(0.02)  # until the watch has brought the change
             async for event in changes:  # the watch may bring the create's ADDED first
                 if event.type == "MODIFIED" and event.object.get("status", {}).get("ready") is True:

@@ -55,13 +55,15 @@ def jp_server_config(tmp_path, monkeypatch):
 def images(tmp_path) -> Path:
     root = tmp_path / "images"
     (root / "common").mkdir(parents=True)
-    programs = {name: SCRIPTED_JOB for name in ("model-loader-huggingface", "dataset-loader-http",
-                                                "model-trainer-huggingface")}
+    programs = {
+        name: SCRIPTED_JOB for name in ("model-loader-huggingface", "dataset-loader-http", "model-trainer-huggingface")
+    }
     programs["model-server"] = ECHO_SERVER
     for name, source in programs.items():
         (root / name).mkdir()
-        (root / name / "Dockerfile").write_text('FROM python:3.11-slim\nCOPY job.py /app/\nENTRYPOINT ["python", '
-                                                '"/app/job.py"]\n')
+        (root / name / "Dockerfile").write_text(
+            'FROM python:3.11-slim\nCOPY job.py /app/\nENTRYPOINT ["python", "/app/job.py"]\n'
+        )
         (root / name / "job.py").write_text(source)
     return root
 
@@ -70,8 +72,12 @@ def images(tmp_path) -> Path:
 def backend(jp_serverapp, tmp_path, images) -> LocalBackend:
     """The Jupyter server's backend, made before its first request with the stand-in images."""
     state = jp_serverapp.web_app.settings["substratus"]
-    state._backend = LocalBackend(state_dir=tmp_path / "state", images_dir=images, kernels_dir=tmp_path / "kernels",
-                                  base_url=jp_serverapp.base_url)
+    state._backend = LocalBackend(
+        state_dir=tmp_path / "state",
+        images_dir=images,
+        kernels_dir=tmp_path / "kernels",
+        base_url=jp_serverapp.base_url,
+    )
     return state._backend
 
 
@@ -89,8 +95,16 @@ class Answer:
 def rest(jp_fetch, backend):
     """await rest("GET", "/{plural}/{name}", plural="models", name="x", body=..., params=...)."""
 
-    async def call(method: str, template: str, *, body: Any = None, raw: bytes | None = None,
-                   params: dict | None = None, check: bool = True, **parts: str) -> Answer:
+    async def call(
+        method: str,
+        template: str,
+        *,
+        body: Any = None,
+        raw: bytes | None = None,
+        params: dict | None = None,
+        check: bool = True,
+        **parts: str,
+    ) -> Answer:
         path = template.format(**{k: urllib.parse.quote(v, safe="") for k, v in parts.items()})
         kwargs: dict[str, Any] = {"method": method, "raise_error": False}
         if body is not None or raw is not None:
@@ -100,8 +114,9 @@ def rest(jp_fetch, backend):
         response = await jp_fetch("substratus", "api", "v1", *[s for s in path.split("/") if s], **kwargs)
         answer = Answer(response.code, response.body or b"")
         if check:
-            openapi_check.check(method, template, answer.status, answer.body,
-                                response.headers.get("Content-Type", "application/json"))
+            openapi_check.check(
+                method, template, answer.status, answer.body, response.headers.get("Content-Type", "application/json")
+            )
         return answer
 
     return call

@@ -11,10 +11,12 @@ def nested(depth: int, opening: str = "[", closing: str = "]") -> bytes:
     return (opening * depth + closing * depth).encode()
 
 
-@pytest.mark.parametrize("body", [nested(DEEP), nested(200), b'{"a":' * 5000 + b"1" + b"}" * 5000],
-                         ids=["arrays-100k", "arrays-200", "objects-5k"])
-@pytest.mark.parametrize("method,template", [("POST", "/{plural}"), ("PUT", "/{plural}/{name}"),
-                                             ("POST", "/export")])
+@pytest.mark.parametrize(
+    "body",
+    [nested(DEEP), nested(200), b'{"a":' * 5000 + b"1" + b"}" * 5000],
+    ids=["arrays-100k", "arrays-200", "objects-5k"],
+)
+@pytest.mark.parametrize("method,template", [("POST", "/{plural}"), ("PUT", "/{plural}/{name}"), ("POST", "/export")])
 async def test_deeply_nested_bodies_are_a_400(rest, method, template, body):
     answer = await rest(method, template, plural="models", name="m", raw=body)
     assert answer.status == 400 and "nests" in answer.json["message"], answer.body[:300]
@@ -37,8 +39,7 @@ async def test_the_largest_tail_is_taken(rest, backend):
     log = backend.store.log_file("default", "models", "logged")
     log.parent.mkdir(parents=True, exist_ok=True)
     log.write_text("one\ntwo\n")
-    answer = await rest("GET", "/{plural}/{name}/logs", plural="models", name="logged",
-                        params={"tail": str(2**63 - 1)})
+    answer = await rest("GET", "/{plural}/{name}/logs", plural="models", name="logged", params={"tail": str(2**63 - 1)})
     assert answer.status == 200 and answer.body.decode().endswith("two\n")
 
 

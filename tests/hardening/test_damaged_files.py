@@ -7,8 +7,12 @@ import pytest
 from jupyter_substratus.backends.local import LocalBackend
 from tests.hardening.conftest import loader
 
-DAMAGE = [b'{"kind": "Model", "metadata": {"na', b"[1, 2]", b"\xff\xfe not utf-8",
-          b'{"kind": "Model", "metadata": {"name": "other", "namespace": "default"}}']
+DAMAGE = [
+    b'{"kind": "Model", "metadata": {"na',
+    b"[1, 2]",
+    b"\xff\xfe not utf-8",
+    b'{"kind": "Model", "metadata": {"name": "other", "namespace": "default"}}',
+]
 
 
 async def completed(rest, name: str, timeout: float = 30.0) -> dict:

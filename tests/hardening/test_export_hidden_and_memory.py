@@ -11,8 +11,13 @@ from jupyter_substratus.export import ExportManager, build_context, launch, prep
 from jupyter_substratus.export import fine_tune as launch_fine_tune
 from tests.hardening.conftest import manifest
 
-SECRETS = {".ssh/id_rsa": "PRIVATE KEY", ".env": "HF_TOKEN=x", ".bash_history": "export TOKEN=y",
-           "sub/.cache/blob": "z", ".config/app/settings.json": "{}"}
+SECRETS = {
+    ".ssh/id_rsa": "PRIVATE KEY",
+    ".env": "HF_TOKEN=x",
+    ".bash_history": "export TOKEN=y",
+    "sub/.cache/blob": "z",
+    ".config/app/settings.json": "{}",
+}
 
 
 def project(root, ignore: str | None = None):
@@ -33,8 +38,14 @@ def test_hidden_files_stay_out(tmp_path):
 
 def test_a_negation_in_an_ignore_file_brings_one_back(tmp_path):
     context = build_context(project(tmp_path, "!.env\n!.config/app/settings.json\n"), "train.ipynb")
-    assert context.files == (".config/app/settings.json", ".dockerignore", ".env", "Dockerfile", "helpers.py",
-                             "train.ipynb")
+    assert context.files == (
+        ".config/app/settings.json",
+        ".dockerignore",
+        ".env",
+        "Dockerfile",
+        "helpers.py",
+        "train.ipynb",
+    )
     (tmp_path / ".dockerignore").unlink()
     (tmp_path / ".gitignore").write_text("!sub/.cache/\n")
     assert "sub/.cache/blob" in build_context(tmp_path, "train.ipynb").files
@@ -59,8 +70,9 @@ async def wait_until(predicate, timeout: float = 30.0):
             await asyncio.sleep(0.05)
 
 
-async def test_an_export_lets_its_bytes_go_once_uploaded_and_is_forgotten_on_delete(rest, backend, jp_root_dir,
-                                                                                 jp_serverapp):
+async def test_an_export_lets_its_bytes_go_once_uploaded_and_is_forgotten_on_delete(
+    rest, backend, jp_root_dir, jp_serverapp
+):
     project(jp_root_dir)
     (jp_root_dir / "weights.bin").write_bytes(os.urandom(2_000_000))
     created = await rest("POST", "/export", body={"path": "train.ipynb", "model": fine_tune("tuned")})

@@ -10,7 +10,9 @@ from tests.extension.test_fuzz import fuzz
 EXAMPLES = int(os.environ.get("SUBSTRATUS_FUZZ_LOCAL_EXAMPLES", "5000"))
 
 
-async def test_random_requests_never_500_on_the_local_backend(backend, http_server, jp_http_port, jp_base_url,
-                                                              jp_auth_header):
+async def test_random_requests_never_500_on_the_local_backend(
+    backend, http_server, jp_http_port, jp_base_url, jp_auth_header
+):
     await asyncio.get_running_loop().run_in_executor(
-        None, fuzz, jp_http_port, jp_base_url, jp_auth_header, "default", EXAMPLES)
+        None, fuzz, jp_http_port, jp_base_url, jp_auth_header, "default", EXAMPLES
+    )

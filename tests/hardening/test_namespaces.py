@@ -33,8 +33,9 @@ async def test_rest_refuses_a_namespace_that_is_no_label(rest, backend, tmp_path
 async def test_the_query_and_proxy_namespaces_are_labels(rest, backend, namespace):
     listed = await rest("GET", "/{plural}", plural="models", params={"namespace": namespace})
     assert listed.status == 400
-    proxied = await rest("GET", "/namespaces/{namespace}/servers/{name}/proxy/{path}", namespace=namespace,
-                         name="s", path="v1/models")
+    proxied = await rest(
+        "GET", "/namespaces/{namespace}/servers/{name}/proxy/{path}", namespace=namespace, name="s", path="v1/models"
+    )
     assert proxied.status == 404 and "namespace" in proxied.json["message"]
 
 

@@ -39,15 +39,17 @@ class Collected(logging.Handler):
         self.messages.append(record.getMessage())
 
 
-async def test_jupyters_auth_parameters_never_reach_the_model_server_or_a_log(proxy, rest, jp_serverapp,
-                                                                                 jp_auth_header):
+async def test_jupyters_auth_parameters_never_reach_the_model_server_or_a_log(
+    proxy, rest, jp_serverapp, jp_auth_header
+):
     collected = Collected()
     jp_serverapp.log.addHandler(collected)
     jp_serverapp.log.setLevel(logging.DEBUG)
     token = jp_auth_header["Authorization"].split()[-1]
     async with proxy() as client:
-        answer = await client.get(f"/servers/echo/proxy/v1/models?token={token}&limit=2&_xsrf=abc&x=%20y",
-                                  headers={"Authorization": ""})
+        answer = await client.get(
+            f"/servers/echo/proxy/v1/models?token={token}&limit=2&_xsrf=abc&x=%20y", headers={"Authorization": ""}
+        )
     assert answer.status_code == 200, answer.text
     assert answer.json() == {"path": "/v1/models", "query": "limit=2&x=%20y"}
     logs = await rest("GET", "/{plural}/{name}/logs", plural="servers", name="echo")
@@ -72,7 +74,9 @@ async def test_control_characters_in_the_path_are_a_400(proxy, path):
 
 
 async def test_a_server_that_does_not_exist_is_a_404(rest):
-    for template, parts in [("/servers/{name}/proxy/{path}", {}),
-                            ("/namespaces/{namespace}/servers/{name}/proxy/{path}", {"namespace": "other"})]:
+    for template, parts in [
+        ("/servers/{name}/proxy/{path}", {}),
+        ("/namespaces/{namespace}/servers/{name}/proxy/{path}", {"namespace": "other"}),
+    ]:
         answer = await rest("GET", template, name="missing", path="v1/models", **parts)
         assert answer.status == 404 and "missing" in answer.json["message"]

@@ -64,8 +64,9 @@ async def read_until(sock: socket.socket, marker: bytes, timeout: float = 30.0) 
     return received
 
 
-async def test_a_slow_client_gets_a_last_event_and_is_dropped(backend, http_server, jp_http_port, jp_base_url,
-                                                              jp_auth_header):
+async def test_a_slow_client_gets_a_last_event_and_is_dropped(
+    backend, http_server, jp_http_port, jp_base_url, jp_auth_header
+):
     obj = await noisy_resource(backend)
     sock = await open_events(jp_http_port, jp_base_url, jp_auth_header)
     try:
@@ -81,8 +82,9 @@ async def test_a_slow_client_gets_a_last_event_and_is_dropped(backend, http_serv
         sock.close()
 
 
-async def test_a_client_that_reads_nothing_is_disconnected(backend, http_server, jp_http_port, jp_base_url,
-                                                          jp_auth_header, monkeypatch):
+async def test_a_client_that_reads_nothing_is_disconnected(
+    backend, http_server, jp_http_port, jp_base_url, jp_auth_header, monkeypatch
+):
     monkeypatch.setattr(EventsHandler, "SLOW_CLIENT_SECONDS", 1.0)
     obj = await noisy_resource(backend)
     sock = await open_events(jp_http_port, jp_base_url, jp_auth_header)

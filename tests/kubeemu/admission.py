@@ -23,18 +23,26 @@ _DNS_SUBDOMAIN = re.compile(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9
 _QUALIFIED_NAME = re.compile(r"^([A-Za-z0-9][-A-Za-z0-9_.]*)?[A-Za-z0-9]$")
 _LABEL_VALUE = re.compile(r"^(([A-Za-z0-9][-A-Za-z0-9_.]*)?[A-Za-z0-9])?$")
 
-DNS_LABEL_MESSAGE = ("a lowercase RFC 1123 label must consist of lower case alphanumeric characters or '-', and must "
-                     "start and end with an alphanumeric character (e.g. 'my-name',  or '123-abc', regex used for "
-                     "validation is '[a-z0-9]([-a-z0-9]*[a-z0-9])?')")
-DNS_SUBDOMAIN_MESSAGE = ("a lowercase RFC 1123 subdomain must consist of lower case alphanumeric characters, '-' or "
-                         "'.', and must start and end with an alphanumeric character (e.g. 'example.com', regex used "
-                         "for validation is '[a-z0-9]([-a-z0-9]*[a-z0-9])?(\\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*')")
-QUALIFIED_NAME_MESSAGE = ("name part must consist of alphanumeric characters, '-', '_' or '.', and must start and end "
-                          "with an alphanumeric character (e.g. 'MyName',  or 'my.name',  or '123-abc', regex used "
-                          "for validation is '([A-Za-z0-9][-A-Za-z0-9_.]*)?[A-Za-z0-9]')")
-LABEL_VALUE_MESSAGE = ("a valid label must be an empty string or consist of alphanumeric characters, '-', '_' or '.', "
-                       "and must start and end with an alphanumeric character (e.g. 'MyValue',  or 'my_value',  or "
-                       "'12345', regex used for validation is '(([A-Za-z0-9][-A-Za-z0-9_.]*)?[A-Za-z0-9])?')")
+DNS_LABEL_MESSAGE = (
+    "a lowercase RFC 1123 label must consist of lower case alphanumeric characters or '-', and must "
+    "start and end with an alphanumeric character (e.g. 'my-name',  or '123-abc', regex used for "
+    "validation is '[a-z0-9]([-a-z0-9]*[a-z0-9])?')"
+)
+DNS_SUBDOMAIN_MESSAGE = (
+    "a lowercase RFC 1123 subdomain must consist of lower case alphanumeric characters, '-' or "
+    "'.', and must start and end with an alphanumeric character (e.g. 'example.com', regex used "
+    "for validation is '[a-z0-9]([-a-z0-9]*[a-z0-9])?(\\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*')"
+)
+QUALIFIED_NAME_MESSAGE = (
+    "name part must consist of alphanumeric characters, '-', '_' or '.', and must start and end "
+    "with an alphanumeric character (e.g. 'MyName',  or 'my.name',  or '123-abc', regex used "
+    "for validation is '([A-Za-z0-9][-A-Za-z0-9_.]*)?[A-Za-z0-9]')"
+)
+LABEL_VALUE_MESSAGE = (
+    "a valid label must be an empty string or consist of alphanumeric characters, '-', '_' or '.', "
+    "and must start and end with an alphanumeric character (e.g. 'MyValue',  or 'my_value',  or "
+    "'12345', regex used for validation is '(([A-Za-z0-9][-A-Za-z0-9_.]*)?[A-Za-z0-9])?')"
+)
 
 # Kinds whose names must be DNS labels rather than subdomains.
 _LABEL_NAMED = {("", "namespaces"), ("", "services")}
@@ -66,8 +74,11 @@ def validate_metadata(kind: ResourceKind, meta: dict[str, Any]) -> list[FieldErr
     for key, value in (meta.get("labels") or {}).items():
         found += _qualified_name("metadata.labels", key)
         if not isinstance(value, str) or len(value) > 63 or not _LABEL_VALUE.match(value):
-            detail = "must be no more than 63 characters" if isinstance(value, str) and len(value) > 63 \
+            detail = (
+                "must be no more than 63 characters"
+                if isinstance(value, str) and len(value) > 63
                 else LABEL_VALUE_MESSAGE
+            )
             found.append(errors.invalid("metadata.labels", value, detail))
     for key in meta.get("annotations") or {}:
         found += _qualified_name("metadata.annotations", key)
@@ -77,11 +88,15 @@ def validate_metadata(kind: ResourceKind, meta: dict[str, Any]) -> list[FieldErr
     for index, reference in enumerate(references):
         for field in ("apiVersion", "kind", "name", "uid"):
             if not reference.get(field):
-                found.append(errors.invalid(f"metadata.ownerReferences[{index}].{field}", "",
-                                            f"{field} must not be empty"))
+                found.append(
+                    errors.invalid(f"metadata.ownerReferences[{index}].{field}", "", f"{field} must not be empty")
+                )
     if sum(1 for r in references if r.get("controller")) > 1:
-        found.append(errors.invalid("metadata.ownerReferences", copy_json(references),
-                                    "Only one reference can have Controller set to true"))
+        found.append(
+            errors.invalid(
+                "metadata.ownerReferences", copy_json(references), "Only one reference can have Controller set to true"
+            )
+        )
     return found
 
 
@@ -107,8 +122,9 @@ def prepare(kind: ResourceKind, obj: dict[str, Any], field_validation: str) -> D
         # copy): a copy only when fields are dropped.
         found = builtin_schemas.check(obj)
         if found.undecodable:
-            raise errors.bad_request(f'{kind.kind} in version "{kind.version}" cannot be handled as a {kind.kind}: '
-                                     f"{found.undecodable[0]}")
+            raise errors.bad_request(
+                f'{kind.kind} in version "{kind.version}" cannot be handled as a {kind.kind}: {found.undecodable[0]}'
+            )
         prepared, schema_errors = obj, found.invalid
         if found.unknown:
             prepared = copy_json(obj)
@@ -116,8 +132,10 @@ def prepare(kind: ResourceKind, obj: dict[str, Any], field_validation: str) -> D
         unknown = [builtin_schemas.field_path(path) for path in found.unknown]
     if unknown and field_validation == "Strict":
         listed = ", ".join(f'unknown field "{path}"' for path in unknown)
-        raise errors.bad_request(f'{kind.kind} in version "{kind.version}" cannot be handled as a {kind.kind}: '
-                                 f"strict decoding error: {listed}")
+        raise errors.bad_request(
+            f'{kind.kind} in version "{kind.version}" cannot be handled as a {kind.kind}: '
+            f"strict decoding error: {listed}"
+        )
     warnings = [f'unknown field "{path}"' for path in unknown] if field_validation != "Ignore" else []
     return Decoded(prepared, warnings, schema_errors)
 
@@ -138,8 +156,9 @@ def validate(kind: ResourceKind, decoded: Decoded, old: dict[str, Any] | None) -
         raise errors.unprocessable(kind.group, kind.kind, obj.get("metadata", {}).get("name", ""), found)
 
 
-def _rules(structural: dict[str, Any], obj: dict[str, Any], old: dict[str, Any] | None,
-           found: list[FieldError]) -> list[FieldError]:
+def _rules(
+    structural: dict[str, Any], obj: dict[str, Any], old: dict[str, Any] | None, found: list[FieldError]
+) -> list[FieldError]:
     """The CRD's CEL rules, unless a value has the wrong type (the API server skips them then)."""
     if any(error.reason == "FieldValueTypeInvalid" for error in found):
         return [errors.invalid("<nil>", errors.OMIT, cel.NOT_CHECKED)]
@@ -150,14 +169,19 @@ def _job_checks(job: dict[str, Any], old: dict[str, Any] | None) -> list[FieldEr
     found = _job_status_checks(job, old) if old is not None else []
     policy = job.get("spec", {}).get("template", {}).get("spec", {}).get("restartPolicy")
     if policy not in ("OnFailure", "Never"):
-        found.append(errors.not_supported("spec.template.spec.restartPolicy", policy, ["OnFailure", "Never"])
-                     if policy else errors.required("spec.template.spec.restartPolicy",
-                                                    'valid values: "OnFailure", "Never"'))
+        found.append(
+            errors.not_supported("spec.template.spec.restartPolicy", policy, ["OnFailure", "Never"])
+            if policy
+            else errors.required("spec.template.spec.restartPolicy", 'valid values: "OnFailure", "Never"')
+        )
     if old is not None:
         for field in ("template", "selector", "completions"):
             if job.get("spec", {}).get(field) != old.get("spec", {}).get(field):
-                found.append(errors.FieldError("Invalid value", "FieldValueInvalid", f"spec.{field}",
-                                               errors.OMIT, "field is immutable"))
+                found.append(
+                    errors.FieldError(
+                        "Invalid value", "FieldValueInvalid", f"spec.{field}", errors.OMIT, "field is immutable"
+                    )
+                )
     return found
 
 
@@ -180,8 +204,13 @@ def _job_status_checks(job: dict[str, Any], old: dict[str, Any]) -> list[FieldEr
     if complete and failed:
         conditions("cannot set Complete=True and Failed=true conditions")
     if status.get("completionTime") and not complete:
-        found.append(errors.invalid("status.completionTime", status["completionTime"],
-                                    "cannot set completionTime when there is no Complete=True condition"))
+        found.append(
+            errors.invalid(
+                "status.completionTime",
+                status["completionTime"],
+                "cannot set completionTime when there is no Complete=True condition",
+            )
+        )
     if complete and not status.get("completionTime"):
         found.append(errors.required("status.completionTime", "completionTime is required for Complete jobs"))
     if failed and "FailureTarget" not in true:
@@ -196,18 +225,29 @@ def _job_status_checks(job: dict[str, Any], old: dict[str, Any]) -> list[FieldEr
         found.append(errors.invalid("status.ready", status["ready"], "cannot set more ready pods than active"))
     for condition in ("Failed", "Complete", "FailureTarget", "SuccessCriteriaMet"):
         if condition in was and condition not in true:
-            conditions(f"cannot disable the terminal {condition}=True condition" if condition != "SuccessCriteriaMet"
-                       else "cannot disable the SuccessCriteriaMet=True condition")
+            conditions(
+                f"cannot disable the terminal {condition}=True condition"
+                if condition != "SuccessCriteriaMet"
+                else "cannot disable the SuccessCriteriaMet=True condition"
+            )
     for counter in ("failed", "succeeded"):
         if status.get(counter, 0) < before.get(counter, 0):
-            found.append(errors.invalid(f"status.{counter}", status.get(counter, 0),
-                                        f"cannot decrease the {counter} counter"))
-    if status.get("completionTime") and before.get("completionTime") \
-            and status["completionTime"] != before["completionTime"]:
-        found.append(errors.invalid("status.completionTime", status["completionTime"],
-                                    "completionTime cannot be mutated"))
-    if before.get("startTime") and status.get("startTime") != before["startTime"] \
-            and not job.get("spec", {}).get("suspend"):
+            found.append(
+                errors.invalid(f"status.{counter}", status.get(counter, 0), f"cannot decrease the {counter} counter")
+            )
+    if (
+        status.get("completionTime")
+        and before.get("completionTime")
+        and status["completionTime"] != before["completionTime"]
+    ):
+        found.append(
+            errors.invalid("status.completionTime", status["completionTime"], "completionTime cannot be mutated")
+        )
+    if (
+        before.get("startTime")
+        and status.get("startTime") != before["startTime"]
+        and not job.get("spec", {}).get("suspend")
+    ):
         found.append(errors.required("status.startTime", "startTime cannot be removed for unsuspended job"))
     return found
 
@@ -233,19 +273,22 @@ def _crd_checks(crd: dict[str, Any], old: dict[str, Any] | None) -> list[FieldEr
             found.append(errors.required(f"spec.names.{field}"))
     expected = f"{names.get('plural')}.{spec.get('group')}"
     if crd["metadata"].get("name") != expected:
-        found.append(errors.invalid("metadata.name", crd["metadata"].get("name"),
-                                    'must be spec.names.plural+"."+spec.group'))
+        found.append(
+            errors.invalid("metadata.name", crd["metadata"].get("name"), 'must be spec.names.plural+"."+spec.group')
+        )
     versions = spec.get("versions") or []
     if not versions:
         found.append(errors.required("spec.versions", "must have exactly one version marked as storage version"))
     elif sum(1 for v in versions if v.get("storage")) != 1:
-        found.append(errors.invalid("spec.versions", copy_json(versions),
-                                    "must have exactly one version marked as storage version"))
+        found.append(
+            errors.invalid(
+                "spec.versions", copy_json(versions), "must have exactly one version marked as storage version"
+            )
+        )
     for index, version in enumerate(versions):
         structural = (version.get("schema") or {}).get("openAPIV3Schema")
         if not structural:
-            found.append(errors.required(f"spec.versions[{index}].schema.openAPIV3Schema",
-                                         "schemas are required"))
+            found.append(errors.required(f"spec.versions[{index}].schema.openAPIV3Schema", "schemas are required"))
             continue
         try:
             cel.Validator(structural, f"spec.versions[{index}].schema.openAPIV3Schema")
@@ -290,11 +333,20 @@ def default_on_create(kind: ResourceKind, obj: dict[str, Any], cluster_ip: str) 
         case ("", "secrets"):
             obj.setdefault("type", "Opaque")
         case ("batch", "jobs"):
-            for field, value in (("completions", 1), ("parallelism", 1), ("backoffLimit", 6),
-                                 ("completionMode", "NonIndexed"), ("suspend", False)):
+            for field, value in (
+                ("completions", 1),
+                ("parallelism", 1),
+                ("backoffLimit", 6),
+                ("completionMode", "NonIndexed"),
+                ("suspend", False),
+            ):
                 spec.setdefault(field, value)
-            labels = {"batch.kubernetes.io/controller-uid": meta["uid"], "batch.kubernetes.io/job-name": meta["name"],
-                      "controller-uid": meta["uid"], "job-name": meta["name"]}
+            labels = {
+                "batch.kubernetes.io/controller-uid": meta["uid"],
+                "batch.kubernetes.io/job-name": meta["name"],
+                "controller-uid": meta["uid"],
+                "job-name": meta["name"],
+            }
             template_meta = spec.setdefault("template", {}).setdefault("metadata", {})
             template_meta.setdefault("labels", {}).update(labels)
             spec.setdefault("selector", {"matchLabels": {"batch.kubernetes.io/controller-uid": meta["uid"]}})
@@ -304,8 +356,9 @@ def default_on_create(kind: ResourceKind, obj: dict[str, Any], cluster_ip: str) 
             spec.setdefault("replicas", 1)
             spec.setdefault("revisionHistoryLimit", 10)
             spec.setdefault("progressDeadlineSeconds", 600)
-            spec.setdefault("strategy", {"type": "RollingUpdate",
-                                         "rollingUpdate": {"maxSurge": "25%", "maxUnavailable": "25%"}})
+            spec.setdefault(
+                "strategy", {"type": "RollingUpdate", "rollingUpdate": {"maxSurge": "25%", "maxUnavailable": "25%"}}
+            )
             default_pod_spec(spec.setdefault("template", {}).setdefault("spec", {}))
             obj["status"] = {}
         case ("apiextensions.k8s.io", "customresourcedefinitions"):
@@ -355,8 +408,12 @@ def crd_status(crd: dict[str, Any], now: str) -> dict[str, Any]:
         "acceptedNames": copy_json(spec["names"]),
         "conditions": [
             {**condition, "type": "NamesAccepted", "reason": "NoConflicts", "message": "no conflicts found"},
-            {**condition, "type": "Established", "reason": "InitialNamesAccepted",
-             "message": "the initial names have been accepted"},
+            {
+                **condition,
+                "type": "Established",
+                "reason": "InitialNamesAccepted",
+                "message": "the initial names have been accepted",
+            },
         ],
         "storedVersions": [v["name"] for v in spec["versions"] if v.get("storage")],
     }

@@ -103,8 +103,11 @@ def fast_validator(api_version: str, kind: str) -> Callable[[Any], Any] | None:
     schema = _schema(api_version, kind)
     if schema is None:
         return None
-    translated = {**draft7(schema), "$schema": "http://json-schema.org/draft-07/schema#",
-                  "definitions": _draft7_definitions()}
+    translated = {
+        **draft7(schema),
+        "$schema": "http://json-schema.org/draft-07/schema#",
+        "definitions": _draft7_definitions(),
+    }
     return fastjsonschema.compile(translated, use_default=False, use_formats=False, detailed_exceptions=False)
 
 
@@ -118,7 +121,8 @@ def field_path(parts: Iterable[Any]) -> str:
 
 def _go_type(value: Any) -> str:
     return {bool: "bool", int: "number", float: "number", str: "string", list: "array", dict: "object"}.get(
-        type(value), "null")
+        type(value), "null"
+    )
 
 
 @dataclasses.dataclass
@@ -148,14 +152,19 @@ def check(obj: dict[str, Any]) -> Findings:
             expected = error.validator_value if error.validator == "type" else "IntOrString"
             expected = expected if isinstance(expected, str) else expected[0]
             go_field = ".".join(str(p) for p in where if not isinstance(p, int))  # Go names no list indices
-            found.undecodable.append(f"json: cannot unmarshal {_go_type(error.instance)} into Go struct field "
-                                     f"{go_field} of type {expected}")
+            found.undecodable.append(
+                f"json: cannot unmarshal {_go_type(error.instance)} into Go struct field {go_field} of type {expected}"
+            )
         elif error.validator == "required":
-            found.invalid += [errors.required(field_path((*where, key)))
-                              for key in error.validator_value if key not in error.instance]
+            found.invalid += [
+                errors.required(field_path((*where, key))) for key in error.validator_value if key not in error.instance
+            ]
         elif error.validator == "enum":
-            found.invalid.append(errors.not_supported(field_path(where), error.instance,
-                                                      [str(v) for v in error.validator_value if v is not None]))
+            found.invalid.append(
+                errors.not_supported(
+                    field_path(where), error.instance, [str(v) for v in error.validator_value if v is not None]
+                )
+            )
         else:
             found.invalid.append(errors.invalid(field_path(where), error.instance, error.message))
     return found

@@ -29,18 +29,31 @@ from tests.kubeemu import errors
 from tests.kubeemu.errors import FieldError
 
 _Field = descriptor_pb2.FieldDescriptorProto
-_SCALARS = {"string": _Field.TYPE_STRING, "int": _Field.TYPE_INT64, "double": _Field.TYPE_DOUBLE,
-            "bool": _Field.TYPE_BOOL}
-_CEL_SCALARS = {"string": cel.Type.STRING, "int": cel.Type.INT, "double": cel.Type.DOUBLE, "bool": cel.Type.BOOL,
-                "dyn": cel.Type.DYN}
+_SCALARS = {
+    "string": _Field.TYPE_STRING,
+    "int": _Field.TYPE_INT64,
+    "double": _Field.TYPE_DOUBLE,
+    "bool": _Field.TYPE_BOOL,
+}
+_CEL_SCALARS = {
+    "string": cel.Type.STRING,
+    "int": cel.Type.INT,
+    "double": cel.Type.DOUBLE,
+    "bool": cel.Type.BOOL,
+    "dyn": cel.Type.DYN,
+}
 _SCHEMA_SCALARS = {"string": "string", "integer": "int", "number": "double", "boolean": "bool"}
 # CEL's reserved words: a property of that name is `__name__` in a rule (the API server's escaping).
-_RESERVED = frozenset("true false null in as break const continue else for function if import let loop package "
-                      "namespace return var void while".split())
+_RESERVED = frozenset(
+    "true false null in as break const continue else for function if import let loop package "
+    "namespace return var void while".split()
+)
 _IDENTIFIER = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
 UNTYPED = "failed to construct type information for x-kubernetes-validations rules"
-NOT_CHECKED = ("some validation rules were not checked because the object was invalid; correct the existing errors "
-               "to complete validation")
+NOT_CHECKED = (
+    "some validation rules were not checked because the object was invalid; correct the existing errors "
+    "to complete validation"
+)
 
 
 # Rules run on the JSON values, as the API server runs them on the unstructured object: the
@@ -80,8 +93,9 @@ def escape(name: str) -> str | None:
     """A property name as a rule writes it, or None where a rule cannot name it."""
     if name in _RESERVED:
         return f"__{name}__"
-    escaped = name.replace("__", "__underscores__").replace(".", "__dot__").replace("-", "__dash__") \
-        .replace("/", "__slash__")
+    escaped = (
+        name.replace("__", "__underscores__").replace(".", "__dot__").replace("-", "__dash__").replace("/", "__slash__")
+    )
     return escaped if _IDENTIFIER.match(escaped) else None
 
 
@@ -89,8 +103,9 @@ class _Builder:
     """Derives the Decl of each node of one schema, writing the messages into one proto file."""
 
     def __init__(self, package: str):
-        self.file = descriptor_pb2.FileDescriptorProto(name=f"{package}.proto", package=package, syntax="proto3",
-                                                       dependency=["google/protobuf/struct.proto"])
+        self.file = descriptor_pb2.FileDescriptorProto(
+            name=f"{package}.proto", package=package, syntax="proto3", dependency=["google/protobuf/struct.proto"]
+        )
         self.package = package
         self.count = 0
 
@@ -99,8 +114,11 @@ class _Builder:
             return Decl("dyn")
         kind = schema.get("type")
         if kind == "array":
-            element = self.derive(schema["items"], schema["items"].get("x-kubernetes-embedded-resource", False)) \
-                if isinstance(schema.get("items"), dict) else None
+            element = (
+                self.derive(schema["items"], schema["items"].get("x-kubernetes-embedded-resource", False))
+                if isinstance(schema.get("items"), dict)
+                else None
+            )
             return Decl("list", element) if element is not None else None
         if kind == "object" or resource_root:
             additional = schema.get("additionalProperties")
@@ -109,8 +127,14 @@ class _Builder:
                 return Decl("map", element) if element is not None else None
             properties = dict(schema.get("properties") or {})
             if resource_root:
-                properties.update(apiVersion={"type": "string"}, kind={"type": "string"}, metadata={
-                    "type": "object", "properties": {"name": {"type": "string"}, "generateName": {"type": "string"}}})
+                properties.update(
+                    apiVersion={"type": "string"},
+                    kind={"type": "string"},
+                    metadata={
+                        "type": "object",
+                        "properties": {"name": {"type": "string"}, "generateName": {"type": "string"}},
+                    },
+                )
             fields = {}
             for name, sub in properties.items():
                 decl = self.derive(sub, sub.get("x-kubernetes-embedded-resource", False))
@@ -145,8 +169,11 @@ class _Builder:
                     self._element(entry.field.add(name="value", number=2, label=_Field.LABEL_OPTIONAL), sub.element)
                     field.type, field.type_name = _Field.TYPE_MESSAGE, f".{decl.message}.{entry_name}"
             else:  # dyn, and containers of containers (a message field cannot hold them): JSON values
-                field.type, field.type_name, field.label = _Field.TYPE_MESSAGE, ".google.protobuf.Value", \
-                    _Field.LABEL_OPTIONAL
+                field.type, field.type_name, field.label = (
+                    _Field.TYPE_MESSAGE,
+                    ".google.protobuf.Value",
+                    _Field.LABEL_OPTIONAL,
+                )
                 if sub.kind != "dyn":
                     fields[prop] = Decl("dyn")
         return decl
@@ -216,8 +243,11 @@ class Validator:
         node = Node(decl, [], properties, additional, items)
         if rules:
             if decl is None:
-                self._problems.append(FieldError("Internal error", "InternalError", f"{where}.x-kubernetes-validations",
-                                                 errors.OMIT, UNTYPED))
+                self._problems.append(
+                    FieldError(
+                        "Internal error", "InternalError", f"{where}.x-kubernetes-validations", errors.OMIT, UNTYPED
+                    )
+                )
             else:
                 self._pending.append((node, schema, where))
         return node
@@ -231,16 +261,27 @@ class Validator:
                 program = typed.compile(rule)
             except RuntimeError as error:
                 detail = str(error).removeprefix("INVALID_ARGUMENT: ").removesuffix(" [INVALID_ARGUMENT]")
-                self._problems.append(errors.invalid(f"{where}.x-kubernetes-validations[{index}].rule", rule,
-                                                     f"compilation failed: {detail}"))
+                self._problems.append(
+                    errors.invalid(
+                        f"{where}.x-kubernetes-validations[{index}].rule", rule, f"compilation failed: {detail}"
+                    )
+                )
                 continue
             if program.return_type() != cel.Type.BOOL:
-                self._problems.append(errors.invalid(f"{where}.x-kubernetes-validations[{index}].rule", rule,
-                                                     "must evaluate to a bool"))
+                self._problems.append(
+                    errors.invalid(f"{where}.x-kubernetes-validations[{index}].rule", rule, "must evaluate to a bool")
+                )
                 continue
-            node.rules.append(Rule(rule, validation.get("message") or f"failed rule: {rule}",
-                                   validation.get("reason", "FieldValueInvalid"), validation.get("fieldPath", ""),
-                                   _UNTYPED_ENV.compile(rule), re.search(r"\boldSelf\b", rule) is not None))
+            node.rules.append(
+                Rule(
+                    rule,
+                    validation.get("message") or f"failed rule: {rule}",
+                    validation.get("reason", "FieldValueInvalid"),
+                    validation.get("fieldPath", ""),
+                    _UNTYPED_ENV.compile(rule),
+                    re.search(r"\boldSelf\b", rule) is not None,
+                )
+            )
 
     def validate(self, new: Any, old: Any = None) -> list[FieldError]:
         """A field error for every rule the object breaks (transition rules where an old value exists)."""
@@ -276,7 +317,8 @@ def _rule_error(rule: Rule, path: str, value: Any, detail: str) -> FieldError:
     field = (path + rule.field_path).lstrip(".")  # fieldPath: a JSON path below the rule's node, ".a.b"
     # The API server shows the type of the value, not the value: `spec: Invalid value: "object": ...`.
     shown = {dict: "object", list: "array", str: "string", bool: "boolean", int: "integer", float: "number"}.get(
-        type(value), "null")
+        type(value), "null"
+    )
     match rule.reason:
         case "FieldValueForbidden":
             return errors.forbidden(field, detail)
@@ -301,8 +343,7 @@ def validator(schema: dict[str, Any]) -> Validator:
 def rules(schema: dict[str, Any]) -> list[str]:
     """Every rule in a schema, depth first."""
     found = [validation["rule"] for validation in schema.get("x-kubernetes-validations", [])]
-    for child in [*(schema.get("properties") or {}).values(), schema.get("additionalProperties"),
-                  schema.get("items")]:
+    for child in [*(schema.get("properties") or {}).values(), schema.get("additionalProperties"), schema.get("items")]:
         if isinstance(child, dict):
             found += rules(child)
     return found

@@ -36,8 +36,15 @@ from tests.kubeemu.store import Store
 logger = logging.getLogger(__name__)
 
 SERVER_VERSION = {
-    "major": "1", "minor": "33", "gitVersion": "v1.33.0-kubeemu", "gitCommit": "", "gitTreeState": "clean",
-    "buildDate": "2026-01-01T00:00:00Z", "goVersion": "go1.24", "compiler": "gc", "platform": "linux/amd64",
+    "major": "1",
+    "minor": "33",
+    "gitVersion": "v1.33.0-kubeemu",
+    "gitCommit": "",
+    "gitTreeState": "clean",
+    "buildDate": "2026-01-01T00:00:00Z",
+    "goVersion": "go1.24",
+    "compiler": "gc",
+    "platform": "linux/amd64",
 }
 TRUE = ("true", "True", "1")
 
@@ -65,16 +72,16 @@ def parse_path(path: str) -> Route | None:
     # /namespaces/NAME/status is the namespace's subresource, /namespaces/NAME/PLURAL... is in it.
     if rest[0] == "namespaces" and len(rest) >= 3 and rest[2] not in ("status", "finalize"):
         namespace, rest = rest[1], rest[2:]
-    return Route(group, version, rest[0], namespace, rest[1] if len(rest) > 1 else None,
-                 "/".join(rest[2:]) or None)
+    return Route(group, version, rest[0], namespace, rest[1] if len(rest) > 1 else None, "/".join(rest[2:]) or None)
 
 
 def _json(data: Any, status: int = 200, warnings: list[str] = ()) -> aiohttp.web.Response:
     headers = CIMultiDict()
     for warning in warnings:
         headers.add("Warning", f"299 - {json.dumps(warning)}")
-    return aiohttp.web.Response(body=json.dumps(data).encode(), status=status, content_type="application/json",
-                                headers=headers)
+    return aiohttp.web.Response(
+        body=json.dumps(data).encode(), status=status, content_type="application/json", headers=headers
+    )
 
 
 def _number(query: Any, name: str, kind: type[int] | type[float]) -> Any:
@@ -140,10 +147,11 @@ class KubeEmulator(kmock.KubernetesScaffold):
             verb = {"POST": "create", "PUT": "update", "PATCH": "patch"}.get(raw.method, raw.method.lower())
         resource = f"{route.plural}/{route.subresource}" if route.subresource else route.plural
         access = rbac.Access(verb, route.group, resource, route.namespace, route.name)
-        rbac_kind = {plural: self.registry.lookup(rbac.RBAC_GROUP, "v1", plural)
-                     for plural in ("roles", "rolebindings", "clusterroles", "clusterrolebindings")}
-        rules = rbac.rules_of(user, route.namespace,
-                              lambda plural, ns: self.store.list(rbac_kind[plural], ns)["items"])
+        rbac_kind = {
+            plural: self.registry.lookup(rbac.RBAC_GROUP, "v1", plural)
+            for plural in ("roles", "rolebindings", "clusterroles", "clusterrolebindings")
+        }
+        rules = rbac.rules_of(user, route.namespace, lambda plural, ns: self.store.list(rbac_kind[plural], ns)["items"])
         allowed = any(rbac.rule_allows(rule, access) for rule in rules)
         self.accesses.append((user, access, allowed))
         if not allowed:
@@ -156,16 +164,25 @@ class KubeEmulator(kmock.KubernetesScaffold):
         except ValueError:
             data = None
         request = kmock.Request(
-            id=next(self._counter), raw_request=raw, url=raw.url, method=raw.method, params=dict(raw.query),
-            headers=dict(raw.headers), cookies=dict(raw.cookies), body=body,
-            text=body.decode("utf-8", "replace"), data=data,
+            id=next(self._counter),
+            raw_request=raw,
+            url=raw.url,
+            method=raw.method,
+            params=dict(raw.query),
+            headers=dict(raw.headers),
+            cookies=dict(raw.cookies),
+            body=body,
+            text=body.decode("utf-8", "replace"),
+            data=data,
             resource=kmock.resource(route.group, route.version, route.plural) if route else None,
-            namespace=route.namespace if route else None, name=route.name if route else None,
-            subresource=route.subresource if route else None, action=self._action(raw, route),
+            namespace=route.namespace if route else None,
+            name=route.name if route else None,
+            subresource=route.subresource if route else None,
+            action=self._action(raw, route),
         )
         self._requests.append(request)
         if len(self._requests) > 2 * self.request_log_limit:
-            del self._requests[:-self.request_log_limit]
+            del self._requests[: -self.request_log_limit]
         return request
 
     @staticmethod
@@ -173,15 +190,23 @@ class KubeEmulator(kmock.KubernetesScaffold):
         if route is None:
             return None
         if raw.method == "GET":
-            return kmock.action.WATCH if raw.query.get("watch") in TRUE else (
-                kmock.action.LIST if route.name is None else kmock.action.FETCH)
-        return {"POST": kmock.action.CREATE, "PUT": kmock.action.UPDATE, "PATCH": kmock.action.UPDATE,
-                "DELETE": kmock.action.DELETE}.get(raw.method)
+            return (
+                kmock.action.WATCH
+                if raw.query.get("watch") in TRUE
+                else (kmock.action.LIST if route.name is None else kmock.action.FETCH)
+            )
+        return {
+            "POST": kmock.action.CREATE,
+            "PUT": kmock.action.UPDATE,
+            "PATCH": kmock.action.UPDATE,
+            "DELETE": kmock.action.DELETE,
+        }.get(raw.method)
 
     # --- routing ---------------------------------------------------------------------------
 
-    async def _serve(self, raw: aiohttp.web.BaseRequest, route: Route | None, body: bytes
-                     ) -> aiohttp.web.StreamResponse:
+    async def _serve(
+        self, raw: aiohttp.web.BaseRequest, route: Route | None, body: bytes
+    ) -> aiohttp.web.StreamResponse:
         if route is None:
             if raw.method != "GET":
                 raise errors.method_not_allowed()
@@ -203,9 +228,16 @@ class KubeEmulator(kmock.KubernetesScaffold):
             self.store.get(kind, route.namespace, route.name or "")
             return await portforward.serve(raw, self.store.pod_ports.get((route.namespace or "", route.name or "")))
         if method == "GET" and route.name is None:
-            return _json(self.store.list(kind, route.namespace, query.get("labelSelector"),
-                                         query.get("fieldSelector"), _number(query, "limit", int),
-                                         query.get("continue")))
+            return _json(
+                self.store.list(
+                    kind,
+                    route.namespace,
+                    query.get("labelSelector"),
+                    query.get("fieldSelector"),
+                    _number(query, "limit", int),
+                    query.get("continue"),
+                )
+            )
         if method == "GET":
             return _json(self.store.get(kind, route.namespace, route.name))
         write = {"dry_run": query.get("dryRun") == "All", "field_validation": query.get("fieldValidation", "Warn")}
@@ -213,13 +245,22 @@ class KubeEmulator(kmock.KubernetesScaffold):
             obj, warnings = self.store.create(kind, route.namespace, self._body(body), **write)
             return _json(obj, 201, warnings)
         if method == "PUT" and route.name is not None:
-            obj, warnings = self.store.replace(kind, route.namespace, route.name, self._body(body),
-                                               route.subresource, **write)
+            obj, warnings = self.store.replace(
+                kind, route.namespace, route.name, self._body(body), route.subresource, **write
+            )
             return _json(obj, 200, warnings)
         if method == "PATCH" and route.name is not None:
             patch_type, patch = patches.parse(raw.headers.get("Content-Type", ""), body, kind.crd is None)
-            obj, warnings = self.store.patch(kind, route.namespace, route.name, patch_type, patch,
-                                             route.subresource, field_manager=query.get("fieldManager"), **write)
+            obj, warnings = self.store.patch(
+                kind,
+                route.namespace,
+                route.name,
+                patch_type,
+                patch,
+                route.subresource,
+                field_manager=query.get("fieldManager"),
+                **write,
+            )
             return _json(obj, 200, warnings)
         if method == "DELETE" and route.subresource is None:
             options = self._body(body) if body else {}
@@ -231,13 +272,28 @@ class KubeEmulator(kmock.KubernetesScaffold):
             if route.name is not None:
                 deleted = self.store.delete(kind, route.namespace, route.name, options)
                 pending = bool(deleted["metadata"].get("deletionTimestamp"))
-                return _json(deleted if pending or kind.returns_deleted_object else {
-                    "kind": "Status", "apiVersion": "v1", "metadata": {}, "status": "Success",
-                    "details": {"name": route.name, "group": kind.group, "kind": kind.plural,
-                                "uid": deleted["metadata"]["uid"]}})
+                return _json(
+                    deleted
+                    if pending or kind.returns_deleted_object
+                    else {
+                        "kind": "Status",
+                        "apiVersion": "v1",
+                        "metadata": {},
+                        "status": "Success",
+                        "details": {
+                            "name": route.name,
+                            "group": kind.group,
+                            "kind": kind.plural,
+                            "uid": deleted["metadata"]["uid"],
+                        },
+                    }
+                )
             if "deletecollection" in kind.verbs:
-                return _json(self.store.delete_collection(kind, route.namespace, query.get("labelSelector"),
-                                                          query.get("fieldSelector"), options))
+                return _json(
+                    self.store.delete_collection(
+                        kind, route.namespace, query.get("labelSelector"), query.get("fieldSelector"), options
+                    )
+                )
         raise errors.method_not_allowed()
 
     @staticmethod
@@ -262,8 +318,9 @@ class KubeEmulator(kmock.KubernetesScaffold):
         if path == "/api":
             return _json({"kind": "APIVersions", "versions": ["v1"], "serverAddressByClientCIDRs": []})
         if path == "/apis":
-            return _json({"kind": "APIGroupList", "apiVersion": "v1",
-                          "groups": [self._group(g) for g in self.registry.groups()]})
+            return _json(
+                {"kind": "APIGroupList", "apiVersion": "v1", "groups": [self._group(g) for g in self.registry.groups()]}
+            )
         match = re.fullmatch(r"/api/(?P<version>[^/]+)|/apis/(?P<group>[^/]+)(/(?P<gversion>[^/]+))?", path)
         if match is None:
             raise errors.resource_not_found()
@@ -276,9 +333,14 @@ class KubeEmulator(kmock.KubernetesScaffold):
         kinds = self.registry.in_version(group, version)
         if not kinds:
             raise errors.resource_not_found()
-        return _json({"kind": "APIResourceList", "apiVersion": "v1",
-                      "groupVersion": f"{group}/{version}" if group else version,
-                      "resources": [entry for kind in kinds for entry in kind.resource_entries()]})
+        return _json(
+            {
+                "kind": "APIResourceList",
+                "apiVersion": "v1",
+                "groupVersion": f"{group}/{version}" if group else version,
+                "resources": [entry for kind in kinds for entry in kind.resource_entries()],
+            }
+        )
 
     def _group(self, group: str) -> dict[str, Any]:
         versions = [{"groupVersion": f"{group}/{v}", "version": v} for v in self.registry.versions(group)]
@@ -286,14 +348,21 @@ class KubeEmulator(kmock.KubernetesScaffold):
 
     # --- watching and logs -----------------------------------------------------------------
 
-    async def _watch(self, raw: aiohttp.web.BaseRequest, kind: ResourceKind, route: Route
-                     ) -> aiohttp.web.StreamResponse:
+    async def _watch(
+        self, raw: aiohttp.web.BaseRequest, kind: ResourceKind, route: Route
+    ) -> aiohttp.web.StreamResponse:
         query = raw.query
         response = aiohttp.web.StreamResponse(headers={"Content-Type": "application/json"})
         try:
             first, watcher = self.store.watch(
-                kind, route.namespace, route.name, query.get("labelSelector"), query.get("fieldSelector"),
-                query.get("resourceVersion"), query.get("sendInitialEvents") in TRUE)
+                kind,
+                route.namespace,
+                route.name,
+                query.get("labelSelector"),
+                query.get("fieldSelector"),
+                query.get("resourceVersion"),
+                query.get("sendInitialEvents") in TRUE,
+            )
         except ApiError as e:
             if e.status != 410:
                 raise

@@ -135,32 +135,55 @@ def qualified(group: str, name: str) -> str:
 
 
 def not_found(group: str, plural: str, name: str) -> ApiError:
-    return status(404, "NotFound", f'{qualified(group, plural)} "{name}" not found',
-                  {"name": name, "group": group, "kind": plural})
+    return status(
+        404,
+        "NotFound",
+        f'{qualified(group, plural)} "{name}" not found',
+        {"name": name, "group": group, "kind": plural},
+    )
 
 
 def already_exists(group: str, plural: str, name: str) -> ApiError:
-    return status(409, "AlreadyExists", f'{qualified(group, plural)} "{name}" already exists',
-                  {"name": name, "group": group, "kind": plural})
+    return status(
+        409,
+        "AlreadyExists",
+        f'{qualified(group, plural)} "{name}" already exists',
+        {"name": name, "group": group, "kind": plural},
+    )
 
 
-def conflict(group: str, plural: str, name: str,
-             detail: str = "the object has been modified; please apply your changes to the latest version"
-                           " and try again") -> ApiError:
-    return status(409, "Conflict", f'Operation cannot be fulfilled on {qualified(group, plural)} "{name}": {detail}',
-                  {"name": name, "group": group, "kind": plural})
+def conflict(
+    group: str,
+    plural: str,
+    name: str,
+    detail: str = "the object has been modified; please apply your changes to the latest version and try again",
+) -> ApiError:
+    return status(
+        409,
+        "Conflict",
+        f'Operation cannot be fulfilled on {qualified(group, plural)} "{name}": {detail}',
+        {"name": name, "group": group, "kind": plural},
+    )
 
 
 def unprocessable(group: str, kind: str, name: str, errors: list[FieldError]) -> ApiError:
     """422 Invalid, as `errors.NewInvalid(GroupKind, name, errs)` words it."""
     listed = str(errors[0]) if len(errors) == 1 else "[" + ", ".join(str(e) for e in errors) + "]"
-    return status(422, "Invalid", f'{qualified(group, kind)} "{name}" is invalid: {listed}',
-                  {"name": name, "group": group, "kind": kind, "causes": [e.cause() for e in errors]})
+    return status(
+        422,
+        "Invalid",
+        f'{qualified(group, kind)} "{name}" is invalid: {listed}',
+        {"name": name, "group": group, "kind": kind, "causes": [e.cause() for e in errors]},
+    )
 
 
 def forbidden_request(group: str, plural: str, name: str, detail: str) -> ApiError:
-    return status(403, "Forbidden", f'{qualified(group, plural)} "{name}" is forbidden: {detail}',
-                  {"name": name, "group": group, "kind": plural})
+    return status(
+        403,
+        "Forbidden",
+        f'{qualified(group, plural)} "{name}" is forbidden: {detail}',
+        {"name": name, "group": group, "kind": plural},
+    )
 
 
 def bad_request(message: str) -> ApiError:
@@ -176,9 +199,12 @@ def method_not_allowed() -> ApiError:
 
 
 def unsupported_media_type(content_type: str, accepted: list[str]) -> ApiError:
-    return status(415, "UnsupportedMediaType",
-                  f"the body of the request was in an unknown format - accepted media types include: "
-                  f"{', '.join(accepted)}", {"causes": [{"message": f"unsupported content type {content_type!r}"}]})
+    return status(
+        415,
+        "UnsupportedMediaType",
+        f"the body of the request was in an unknown format - accepted media types include: {', '.join(accepted)}",
+        {"causes": [{"message": f"unsupported content type {content_type!r}"}]},
+    )
 
 
 def unauthorized() -> ApiError:

@@ -18,13 +18,18 @@ from typing import Any
 from tests.kubeemu import errors
 
 _REASONS = {
-    409: ("Conflict", "Operation cannot be fulfilled on {path}: the object has been modified; please apply your "
-                      "changes to the latest version and try again"),
+    409: (
+        "Conflict",
+        "Operation cannot be fulfilled on {path}: the object has been modified; please apply your "
+        "changes to the latest version and try again",
+    ),
     429: ("TooManyRequests", "the server has received too many requests and has asked us to try again later"),
     500: ("InternalError", "Internal error occurred: injected fault on {path}"),
     503: ("ServiceUnavailable", "the server is currently unable to handle the request"),
-    504: ("Timeout", "the server was unable to return a response in the time allotted, but may still be processing "
-                     "the request"),
+    504: (
+        "Timeout",
+        "the server was unable to return a response in the time allotted, but may still be processing the request",
+    ),
 }
 
 
@@ -80,12 +85,25 @@ class FaultInjector:
         self._rules: list[FaultRule] = []
         self._lock = threading.Lock()
 
-    def inject(self, fraction: float = 1.0, status: int = 503, *, methods: set[str] | None = None,
-               path: str | re.Pattern[str] | None = None, seed: int = 0, limit: int | None = None) -> FaultRule:
-        rule = FaultRule(fraction=fraction, status=status,
-                         methods=frozenset(m.upper() for m in methods) if methods is not None else None,
-                         path=re.compile(path) if isinstance(path, str) else path,
-                         seed=seed, limit=limit, _injector=self)
+    def inject(
+        self,
+        fraction: float = 1.0,
+        status: int = 503,
+        *,
+        methods: set[str] | None = None,
+        path: str | re.Pattern[str] | None = None,
+        seed: int = 0,
+        limit: int | None = None,
+    ) -> FaultRule:
+        rule = FaultRule(
+            fraction=fraction,
+            status=status,
+            methods=frozenset(m.upper() for m in methods) if methods is not None else None,
+            path=re.compile(path) if isinstance(path, str) else path,
+            seed=seed,
+            limit=limit,
+            _injector=self,
+        )
         with self._lock:
             self._rules.append(rule)
         return rule

@@ -103,11 +103,15 @@ class KubeCluster:
     def _write_kubeconfig(self, path: Path | None = None, token: str | None = None) -> None:
         path = path or self.kubeconfig
         config = {
-            "apiVersion": "v1", "kind": "Config", "current-context": "kubeemu", "preferences": {},
+            "apiVersion": "v1",
+            "kind": "Config",
+            "current-context": "kubeemu",
+            "preferences": {},
             "clusters": [{"name": "kubeemu", "cluster": {"server": self.url}}],
             "users": [{"name": "kubeemu", "user": {"token": token or self.token}}],
-            "contexts": [{"name": "kubeemu", "context": {"cluster": "kubeemu", "user": "kubeemu",
-                                                         "namespace": "default"}}],
+            "contexts": [
+                {"name": "kubeemu", "context": {"cluster": "kubeemu", "user": "kubeemu", "namespace": "default"}}
+            ],
         }
         path.parent.mkdir(parents=True, exist_ok=True)
         partial = path.with_suffix(".partial")
@@ -141,8 +145,9 @@ class KubeCluster:
     def faults(self) -> FaultInjector:
         return self.emulator.faults
 
-    def request(self, method: str, path: str, body: Any = None, content_type: str = "application/json"
-                ) -> tuple[int, Any]:
+    def request(
+        self, method: str, path: str, body: Any = None, content_type: str = "application/json"
+    ) -> tuple[int, Any]:
         """An HTTP request as any client sends it (with the token): the status and the decoded body."""
         data = json.dumps(body).encode() if body is not None else None
         headers = {"Authorization": f"Bearer {self.token}", "Content-Type": content_type}
@@ -161,8 +166,7 @@ class KubeCluster:
         """Register the CRDs of a YAML file by POSTing them, like `kubectl create -f`."""
         for document in yaml.safe_load_all(Path(path).read_text()):
             if document and document.get("kind") == "CustomResourceDefinition":
-                status, body = self.request("POST", "/apis/apiextensions.k8s.io/v1/customresourcedefinitions",
-                                            document)
+                status, body = self.request("POST", "/apis/apiextensions.k8s.io/v1/customresourcedefinitions", document)
                 if status != 201:
                     raise RuntimeError(f"{path}: the emulator refused {document['metadata']['name']}: {body}")
 
@@ -175,6 +179,7 @@ class KubeCluster:
 
         async def invoke() -> T:
             return fn(*args, **kwargs)
+
         return asyncio.run_coroutine_threadsafe(invoke(), self._loop).result(timeout=30)
 
     # --- in-process helpers for tests acting as controllers --------------------------------
@@ -195,8 +200,9 @@ class KubeCluster:
         kind = self.kind(resource)
         return copy_json(self.call(self.emulator.store.get, kind, namespace, name))
 
-    def list(self, resource: str | ResourceKind, namespace: str | None = None, label_selector: str | None = None
-             ) -> list[dict[str, Any]]:
+    def list(
+        self, resource: str | ResourceKind, namespace: str | None = None, label_selector: str | None = None
+    ) -> list[dict[str, Any]]:
         kind = self.kind(resource)
         body = self.call(self.emulator.store.list, kind, namespace, label_selector)
         return copy_json([{"apiVersion": kind.api_version, "kind": kind.kind, **item} for item in body["items"]])
@@ -207,22 +213,34 @@ class KubeCluster:
         obj, _ = self.call(self.emulator.store.create, kind, namespace, copy_json(body))
         return copy_json(obj)
 
-    def patch(self, resource: str | ResourceKind, name: str, patch: Any, namespace: str | None = None,
-              subresource: str | None = None, patch_type: str = patches.MERGE_PATCH) -> dict[str, Any]:
+    def patch(
+        self,
+        resource: str | ResourceKind,
+        name: str,
+        patch: Any,
+        namespace: str | None = None,
+        subresource: str | None = None,
+        patch_type: str = patches.MERGE_PATCH,
+    ) -> dict[str, Any]:
         kind = self.kind(resource)
-        obj, _ = self.call(self.emulator.store.patch, kind, namespace, name, patch_type, copy_json(patch),
-                           subresource)
+        obj, _ = self.call(self.emulator.store.patch, kind, namespace, name, patch_type, copy_json(patch), subresource)
         return copy_json(obj)
 
-    def patch_status(self, resource: str | ResourceKind, name: str, status: dict[str, Any], namespace: str | None = None
-                     ) -> dict[str, Any]:
+    def patch_status(
+        self, resource: str | ResourceKind, name: str, status: dict[str, Any], namespace: str | None = None
+    ) -> dict[str, Any]:
         """Merge `status` into the object's status, as a controller writing /status would."""
         kind = self.kind(resource)
         subresource = "status" if kind.status_apart else None
         return self.patch(resource, name, {"status": status}, namespace, subresource)
 
-    def delete(self, resource: str | ResourceKind, name: str, namespace: str | None = None,
-               propagation_policy: str | None = None) -> dict[str, Any]:
+    def delete(
+        self,
+        resource: str | ResourceKind,
+        name: str,
+        namespace: str | None = None,
+        propagation_policy: str | None = None,
+    ) -> dict[str, Any]:
         kind = self.kind(resource)
         options = {"propagationPolicy": propagation_policy} if propagation_policy else {}
         return copy_json(self.call(self.emulator.store.delete, kind, namespace, name, options))
@@ -249,27 +267,41 @@ class KubeCluster:
         if _finished(job):
             return job
         stamp = now()
-        met = {"type": "SuccessCriteriaMet", "status": "True", "reason": "CompletionsReached",
-               "message": "Reached expected number of succeeded pods", "lastProbeTime": stamp,
-               "lastTransitionTime": stamp}
-        self.patch_status("jobs.batch", name, {"active": 0, "ready": 0, "succeeded": 1, "conditions": [met]},
-                          namespace)
-        return self.patch_status("jobs.batch", name, {
-            "completionTime": stamp, "conditions": [met, {**met, "type": "Complete"}]}, namespace)
+        met = {
+            "type": "SuccessCriteriaMet",
+            "status": "True",
+            "reason": "CompletionsReached",
+            "message": "Reached expected number of succeeded pods",
+            "lastProbeTime": stamp,
+            "lastTransitionTime": stamp,
+        }
+        self.patch_status("jobs.batch", name, {"active": 0, "ready": 0, "succeeded": 1, "conditions": [met]}, namespace)
+        return self.patch_status(
+            "jobs.batch", name, {"completionTime": stamp, "conditions": [met, {**met, "type": "Complete"}]}, namespace
+        )
 
-    def fail_job(self, namespace: str, name: str, reason: str = "BackoffLimitExceeded",
-                 message: str = "Job has reached the specified backoff limit") -> dict[str, Any]:
+    def fail_job(
+        self,
+        namespace: str,
+        name: str,
+        reason: str = "BackoffLimitExceeded",
+        message: str = "Job has reached the specified backoff limit",
+    ) -> dict[str, Any]:
         """Mark a Job failed the way the Job controller does: started, then FailureTarget, then Failed."""
         job = self.start_job(namespace, name)
         if _finished(job):
             return job
         stamp = now()
-        target = {"type": "FailureTarget", "status": "True", "reason": reason, "message": message,
-                  "lastProbeTime": stamp, "lastTransitionTime": stamp}
-        self.patch_status("jobs.batch", name, {"active": 0, "ready": 0, "failed": 1, "conditions": [target]},
-                          namespace)
-        return self.patch_status("jobs.batch", name, {"conditions": [target, {**target, "type": "Failed"}]},
-                                 namespace)
+        target = {
+            "type": "FailureTarget",
+            "status": "True",
+            "reason": reason,
+            "message": message,
+            "lastProbeTime": stamp,
+            "lastTransitionTime": stamp,
+        }
+        self.patch_status("jobs.batch", name, {"active": 0, "ready": 0, "failed": 1, "conditions": [target]}, namespace)
+        return self.patch_status("jobs.batch", name, {"conditions": [target, {**target, "type": "Failed"}]}, namespace)
 
     def reset(self) -> None:
         """Remove every object but the CRDs and the initial namespaces; clear faults and pod logs."""

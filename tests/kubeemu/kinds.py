@@ -56,16 +56,26 @@ class ResourceKind:
     def resource_entries(self) -> list[dict[str, Any]]:
         """The APIResource entries of this kind in an APIResourceList (discovery)."""
         main: dict[str, Any] = {
-            "name": self.plural, "singularName": self.singular or self.kind.lower(),
-            "namespaced": self.namespaced, "kind": self.kind, "verbs": list(self.verbs),
+            "name": self.plural,
+            "singularName": self.singular or self.kind.lower(),
+            "namespaced": self.namespaced,
+            "kind": self.kind,
+            "verbs": list(self.verbs),
         }
         if self.short_names:
             main["shortNames"] = list(self.short_names)
         if self.categories:
             main["categories"] = list(self.categories)
-        subs = [{"name": f"{self.plural}/{sub}", "singularName": "", "namespaced": self.namespaced,
-                 "kind": self.kind, "verbs": list(SUBRESOURCE_VERBS[sub])}
-                for sub in sorted(self.subresources)]
+        subs = [
+            {
+                "name": f"{self.plural}/{sub}",
+                "singularName": "",
+                "namespaced": self.namespaced,
+                "kind": self.kind,
+                "verbs": list(SUBRESOURCE_VERBS[sub]),
+            }
+            for sub in sorted(self.subresources)
+        ]
         return [main, *subs]
 
 
@@ -74,46 +84,93 @@ def _builtin(group: str, version: str, plural: str, kind: str, **extra: Any) -> 
 
 
 _STATUS = frozenset({"status"})
-_POD_FIELDS = ("spec.nodeName", "spec.restartPolicy", "spec.schedulerName", "spec.serviceAccountName",
-               "status.phase", "status.podIP", "status.nominatedNodeName")
-_EVENT_FIELDS = tuple(f"involvedObject.{f}" for f in
-                      ("kind", "namespace", "name", "uid", "apiVersion", "resourceVersion", "fieldPath")) + (
-    "reason", "reportingComponent", "source", "type")
+_POD_FIELDS = (
+    "spec.nodeName",
+    "spec.restartPolicy",
+    "spec.schedulerName",
+    "spec.serviceAccountName",
+    "status.phase",
+    "status.podIP",
+    "status.nominatedNodeName",
+)
+_EVENT_FIELDS = tuple(
+    f"involvedObject.{f}" for f in ("kind", "namespace", "name", "uid", "apiVersion", "resourceVersion", "fieldPath")
+) + ("reason", "reportingComponent", "source", "type")
 
 BUILTINS: tuple[ResourceKind, ...] = (
-    _builtin("", "v1", "namespaces", "Namespace", namespaced=False, short_names=("ns",),
-             subresources=_STATUS, selectable_fields=("status.phase",),
-             verbs=tuple(v for v in VERBS if v != "deletecollection")),
-    _builtin("", "v1", "pods", "Pod", short_names=("po",), categories=("all",),
-             subresources=frozenset({"status", "log", "portforward"}), selectable_fields=_POD_FIELDS),
-    _builtin("", "v1", "services", "Service", short_names=("svc",), categories=("all",), subresources=_STATUS,
-             verbs=tuple(v for v in VERBS if v != "deletecollection")),
+    _builtin(
+        "",
+        "v1",
+        "namespaces",
+        "Namespace",
+        namespaced=False,
+        short_names=("ns",),
+        subresources=_STATUS,
+        selectable_fields=("status.phase",),
+        verbs=tuple(v for v in VERBS if v != "deletecollection"),
+    ),
+    _builtin(
+        "",
+        "v1",
+        "pods",
+        "Pod",
+        short_names=("po",),
+        categories=("all",),
+        subresources=frozenset({"status", "log", "portforward"}),
+        selectable_fields=_POD_FIELDS,
+    ),
+    _builtin(
+        "",
+        "v1",
+        "services",
+        "Service",
+        short_names=("svc",),
+        categories=("all",),
+        subresources=_STATUS,
+        verbs=tuple(v for v in VERBS if v != "deletecollection"),
+    ),
     _builtin("", "v1", "secrets", "Secret", selectable_fields=("type",)),
     _builtin("", "v1", "configmaps", "ConfigMap", short_names=("cm",)),
     _builtin("", "v1", "events", "Event", short_names=("ev",), selectable_fields=_EVENT_FIELDS),
     _builtin("", "v1", "serviceaccounts", "ServiceAccount", short_names=("sa",)),
-    _builtin("", "v1", "persistentvolumeclaims", "PersistentVolumeClaim", short_names=("pvc",),
-             subresources=_STATUS),
+    _builtin("", "v1", "persistentvolumeclaims", "PersistentVolumeClaim", short_names=("pvc",), subresources=_STATUS),
     _builtin("", "v1", "nodes", "Node", namespaced=False, short_names=("no",), subresources=_STATUS),
     _builtin("events.k8s.io", "v1", "events", "Event", short_names=("ev",)),
     # The API's default for Jobs is to orphan their pods (kubectl asks for Background itself).
-    _builtin("batch", "v1", "jobs", "Job", categories=("all",), subresources=_STATUS,
-             selectable_fields=("status.successful",), default_propagation="Orphan"),
+    _builtin(
+        "batch",
+        "v1",
+        "jobs",
+        "Job",
+        categories=("all",),
+        subresources=_STATUS,
+        selectable_fields=("status.successful",),
+        default_propagation="Orphan",
+    ),
     _builtin("batch", "v1", "cronjobs", "CronJob", short_names=("cj",), categories=("all",), subresources=_STATUS),
-    _builtin("apps", "v1", "deployments", "Deployment", short_names=("deploy",), categories=("all",),
-             subresources=_STATUS),
-    _builtin("apps", "v1", "replicasets", "ReplicaSet", short_names=("rs",), categories=("all",),
-             subresources=_STATUS),
-    _builtin("apps", "v1", "statefulsets", "StatefulSet", short_names=("sts",), categories=("all",),
-             subresources=_STATUS),
+    _builtin(
+        "apps", "v1", "deployments", "Deployment", short_names=("deploy",), categories=("all",), subresources=_STATUS
+    ),
+    _builtin("apps", "v1", "replicasets", "ReplicaSet", short_names=("rs",), categories=("all",), subresources=_STATUS),
+    _builtin(
+        "apps", "v1", "statefulsets", "StatefulSet", short_names=("sts",), categories=("all",), subresources=_STATUS
+    ),
     _builtin("coordination.k8s.io", "v1", "leases", "Lease"),
     _builtin("networking.k8s.io", "v1", "ingresses", "Ingress", short_names=("ing",), subresources=_STATUS),
     _builtin("rbac.authorization.k8s.io", "v1", "roles", "Role"),
     _builtin("rbac.authorization.k8s.io", "v1", "rolebindings", "RoleBinding"),
     _builtin("rbac.authorization.k8s.io", "v1", "clusterroles", "ClusterRole", namespaced=False),
     _builtin("rbac.authorization.k8s.io", "v1", "clusterrolebindings", "ClusterRoleBinding", namespaced=False),
-    _builtin("apiextensions.k8s.io", "v1", "customresourcedefinitions", "CustomResourceDefinition",
-             namespaced=False, short_names=("crd", "crds"), categories=("api-extensions",), subresources=_STATUS),
+    _builtin(
+        "apiextensions.k8s.io",
+        "v1",
+        "customresourcedefinitions",
+        "CustomResourceDefinition",
+        namespaced=False,
+        short_names=("crd", "crds"),
+        categories=("api-extensions",),
+        subresources=_STATUS,
+    ),
 )
 
 
@@ -126,16 +183,22 @@ def kinds_from_crd(crd: dict[str, Any]) -> list[ResourceKind]:
         if not version.get("served", True):
             continue
         subresources = frozenset(version.get("subresources") or {})
-        result.append(ResourceKind(
-            group=spec["group"], version=version["name"], plural=names["plural"], kind=names["kind"],
-            singular=names.get("singular", names["kind"].lower()),
-            namespaced=spec.get("scope", "Namespaced") == "Namespaced",
-            short_names=tuple(names.get("shortNames", ())), categories=tuple(names.get("categories", ())),
-            subresources=subresources & {"status"},
-            schema=(version.get("schema") or {}).get("openAPIV3Schema"),
-            selectable_fields=tuple(f["jsonPath"].lstrip(".") for f in version.get("selectableFields", ())),
-            crd=crd["metadata"]["name"],
-        ))
+        result.append(
+            ResourceKind(
+                group=spec["group"],
+                version=version["name"],
+                plural=names["plural"],
+                kind=names["kind"],
+                singular=names.get("singular", names["kind"].lower()),
+                namespaced=spec.get("scope", "Namespaced") == "Namespaced",
+                short_names=tuple(names.get("shortNames", ())),
+                categories=tuple(names.get("categories", ())),
+                subresources=subresources & {"status"},
+                schema=(version.get("schema") or {}).get("openAPIV3Schema"),
+                selectable_fields=tuple(f["jsonPath"].lstrip(".") for f in version.get("selectableFields", ())),
+                crd=crd["metadata"]["name"],
+            )
+        )
     return result
 
 

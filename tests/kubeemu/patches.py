@@ -27,9 +27,17 @@ APPLY_PATCH = "application/apply-patch+yaml"
 
 # The patchMergeKey of the built-in lists that strategic merge patches merge rather than replace.
 MERGE_KEYS = {
-    "containers": "name", "initContainers": "name", "ephemeralContainers": "name", "env": "name",
-    "volumes": "name", "volumeMounts": "mountPath", "imagePullSecrets": "name", "conditions": "type",
-    "tolerations": "key", "hostAliases": "ip", "ownerReferences": "uid",
+    "containers": "name",
+    "initContainers": "name",
+    "ephemeralContainers": "name",
+    "env": "name",
+    "volumes": "name",
+    "volumeMounts": "mountPath",
+    "imagePullSecrets": "name",
+    "conditions": "type",
+    "tolerations": "key",
+    "hostAliases": "ip",
+    "ownerReferences": "uid",
 }
 
 
@@ -58,8 +66,12 @@ def apply(kind: str, target: dict[str, Any], patch: Any) -> dict[str, Any]:
         try:
             return jsonpatch.apply_patch(target, patch, in_place=False)
         except (jsonpatch.JsonPatchException, jsonpointer.JsonPointerException) as e:
-            raise errors.status(422, "Invalid", "the server rejected our request due to an error in our request",
-                                {"causes": [{"type": "UnexpectedServerResponse", "message": str(e)}]}) from e
+            raise errors.status(
+                422,
+                "Invalid",
+                "the server rejected our request due to an error in our request",
+                {"causes": [{"type": "UnexpectedServerResponse", "message": str(e)}]},
+            ) from e
     if kind == STRATEGIC_PATCH:
         return strategic_merge(target, patch)
     return merge(target, patch)
@@ -108,8 +120,9 @@ def _merge_list(target: list[Any], patch: list[Any], merge_key: str) -> list[Any
         if not isinstance(item, dict) or merge_key not in item:
             result.append(copy_json(item))
             continue
-        position = next((i for i, old in enumerate(result)
-                         if isinstance(old, dict) and old.get(merge_key) == item[merge_key]), None)
+        position = next(
+            (i for i, old in enumerate(result) if isinstance(old, dict) and old.get(merge_key) == item[merge_key]), None
+        )
         if item.get("$patch") == "delete":
             if position is not None:
                 del result[position]

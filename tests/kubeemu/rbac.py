@@ -57,12 +57,17 @@ def rule_allows(rule: dict[str, Any], access: Access) -> bool:
         return "*" in listed or value in listed
 
     names = rule.get("resourceNames") or []
-    return (has("verbs", access.verb) and has("apiGroups", access.group) and has("resources", access.resource)
-            and (not names or access.name in names))
+    return (
+        has("verbs", access.verb)
+        and has("apiGroups", access.group)
+        and has("resources", access.resource)
+        and (not names or access.name in names)
+    )
 
 
-def rules_of(user: str, namespace: str | None, objects: Callable[[str, str | None], Iterable[dict[str, Any]]]
-             ) -> list[dict[str, Any]]:
+def rules_of(
+    user: str, namespace: str | None, objects: Callable[[str, str | None], Iterable[dict[str, Any]]]
+) -> list[dict[str, Any]]:
     """The rules granted to `user` in `namespace` (None: cluster-wide only).
 
     `objects(plural, namespace)` lists the stored RBAC objects of a kind."""
@@ -89,7 +94,9 @@ def forbidden(user: str, access: Access) -> ApiError:
     qualified = f"{plural}.{access.group}" if access.group else plural
     what = f'{qualified} "{access.name}"' if access.name else qualified
     where = f'in the namespace "{access.namespace}"' if access.namespace else "at the cluster scope"
-    message = (f'{what} is forbidden: User "{user}" cannot {access.verb} resource "{access.resource}" '
-               f'in API group "{access.group}" {where}')
+    message = (
+        f'{what} is forbidden: User "{user}" cannot {access.verb} resource "{access.resource}" '
+        f'in API group "{access.group}" {where}'
+    )
     details = {"group": access.group, "kind": plural, **({"name": access.name} if access.name else {})}
     return errors.status(403, "Forbidden", message, details)

@@ -26,11 +26,25 @@ from tests.kubeemu import errors
 from tests.kubeemu.errors import FieldError
 from tests.kubeemu.jsoncopy import copy_json
 
-OBJECT_META_FIELDS = frozenset({
-    "name", "generateName", "namespace", "selfLink", "uid", "resourceVersion", "generation",
-    "creationTimestamp", "deletionTimestamp", "deletionGracePeriodSeconds", "labels", "annotations",
-    "ownerReferences", "finalizers", "managedFields",
-})
+OBJECT_META_FIELDS = frozenset(
+    {
+        "name",
+        "generateName",
+        "namespace",
+        "selfLink",
+        "uid",
+        "resourceVersion",
+        "generation",
+        "creationTimestamp",
+        "deletionTimestamp",
+        "deletionGracePeriodSeconds",
+        "labels",
+        "annotations",
+        "ownerReferences",
+        "finalizers",
+        "managedFields",
+    }
+)
 
 
 def _join(path: str, key: str) -> str:
@@ -113,8 +127,12 @@ def validate(value: Any, schema: dict[str, Any], path: str = "") -> list[FieldEr
             found.append(_type_error(path, types, "null"))
         return found + _enum(value, schema, path)
     actual = _json_type(value)
-    if types and actual not in types and not (actual == "number" and "integer" in types and value.is_integer()) \
-            and not (actual == "integer" and "number" in types):
+    if (
+        types
+        and actual not in types
+        and not (actual == "number" and "integer" in types and value.is_integer())
+        and not (actual == "integer" and "number" in types)
+    ):
         found.append(_type_error(path, types, actual))
     found += _compositions(value, schema, path)
     if isinstance(value, str):
@@ -154,8 +172,9 @@ def _json_type(value: Any) -> str:
 
 def _type_error(path: str, types: list[str], actual: str) -> FieldError:
     name = path or "."
-    return errors.type_invalid(path or "<nil>", actual,
-                               f"{name} in body must be of type {','.join(types)}: {json.dumps(actual)}")
+    return errors.type_invalid(
+        path or "<nil>", actual, f"{name} in body must be of type {','.join(types)}: {json.dumps(actual)}"
+    )
 
 
 def _field(path: str) -> str:
@@ -201,8 +220,9 @@ def _string(value: str, schema: dict[str, Any], path: str) -> list[FieldError]:
     if "maxLength" in schema and len(value) > schema["maxLength"]:
         found.append(errors.too_long(_field(path), value, schema["maxLength"]))
     if "minLength" in schema and len(value) < schema["minLength"]:
-        found.append(errors.invalid(_field(path), value,
-                                    f"{path} in body should be at least {schema['minLength']} chars long"))
+        found.append(
+            errors.invalid(_field(path), value, f"{path} in body should be at least {schema['minLength']} chars long")
+        )
     if "pattern" in schema and not _pattern(schema["pattern"]).search(value):
         found.append(errors.invalid(_field(path), value, f"{path} in body should match '{schema['pattern']}'"))
     return found
@@ -213,22 +233,35 @@ def _number(value: float, schema: dict[str, Any], path: str) -> list[FieldError]
     if "minimum" in schema:
         bound = float(schema["minimum"])
         if schema.get("exclusiveMinimum") and value <= bound:
-            found.append(errors.invalid(_field(path), value,
-                                        f"{path} in body should be greater than {errors.go_float(bound)}"))
+            found.append(
+                errors.invalid(_field(path), value, f"{path} in body should be greater than {errors.go_float(bound)}")
+            )
         elif value < bound:
-            found.append(errors.invalid(_field(path), value, f"{path} in body should be greater than or equal to "
-                                                             f"{errors.go_float(bound)}"))
+            found.append(
+                errors.invalid(
+                    _field(path), value, f"{path} in body should be greater than or equal to {errors.go_float(bound)}"
+                )
+            )
     if "maximum" in schema:
         bound = float(schema["maximum"])
         if schema.get("exclusiveMaximum") and value >= bound:
-            found.append(errors.invalid(_field(path), value,
-                                        f"{path} in body should be less than {errors.go_float(bound)}"))
+            found.append(
+                errors.invalid(_field(path), value, f"{path} in body should be less than {errors.go_float(bound)}")
+            )
         elif value > bound:
-            found.append(errors.invalid(_field(path), value, f"{path} in body should be less than or equal to "
-                                                             f"{errors.go_float(bound)}"))
+            found.append(
+                errors.invalid(
+                    _field(path), value, f"{path} in body should be less than or equal to {errors.go_float(bound)}"
+                )
+            )
     if schema.get("multipleOf") and (value / schema["multipleOf"]) % 1:
-        found.append(errors.invalid(_field(path), value, f"{path} in body should be a multiple of "
-                                                         f"{errors.go_float(float(schema['multipleOf']))}"))
+        found.append(
+            errors.invalid(
+                _field(path),
+                value,
+                f"{path} in body should be a multiple of {errors.go_float(float(schema['multipleOf']))}",
+            )
+        )
     return found
 
 
@@ -239,8 +272,9 @@ def _array(value: list[Any], schema: dict[str, Any], path: str) -> list[FieldErr
         for index, item in enumerate(value):
             found += validate(item, items, f"{path}[{index}]")
     if "minItems" in schema and len(value) < schema["minItems"]:
-        found.append(errors.invalid(_field(path), len(value),
-                                    f"{path} in body should have at least {schema['minItems']} items"))
+        found.append(
+            errors.invalid(_field(path), len(value), f"{path} in body should have at least {schema['minItems']} items")
+        )
     if "maxItems" in schema and len(value) > schema["maxItems"]:
         found.append(errors.too_many(_field(path), len(value), schema["maxItems"]))
     found += _list_type(value, schema, path)
@@ -256,8 +290,9 @@ def _list_type(value: list[Any], schema: dict[str, Any], path: str) -> list[Fiel
     seen: list[Any] = []
     found = []
     for index, item in enumerate(value):
-        identity = {k: item.get(k) for k in keys if k in item} if list_type == "map" and isinstance(item, dict) \
-            else item
+        identity = (
+            {k: item.get(k) for k in keys if k in item} if list_type == "map" and isinstance(item, dict) else item
+        )
         if identity in seen:
             found.append(errors.duplicate(f"{path}[{index}]", identity))
         else:
@@ -278,8 +313,11 @@ def _object(value: dict[str, Any], schema: dict[str, Any], path: str) -> list[Fi
     if "maxProperties" in schema and len(value) > schema["maxProperties"]:
         found.append(errors.too_many(_field(path), len(value), schema["maxProperties"]))
     if "minProperties" in schema and len(value) < schema["minProperties"]:
-        found.append(errors.invalid(_field(path), len(value), f"{path} in body should have at least "
-                                                              f"{schema['minProperties']} properties"))
+        found.append(
+            errors.invalid(
+                _field(path), len(value), f"{path} in body should have at least {schema['minProperties']} properties"
+            )
+        )
     for key in schema.get("required", []):
         if key not in value:
             found.append(errors.required(_join(path, key)))

@@ -60,6 +60,7 @@ def label_matcher(selector: str | None) -> Matcher:
     def matches(obj: dict[str, Any]) -> bool:
         labels = obj.get("metadata", {}).get("labels") or {}
         return all(check(labels) for check in checks)
+
     return matches
 
 
@@ -85,6 +86,6 @@ def field_matcher(selector: str | None, supported: tuple[str, ...]) -> Matcher:
             raise errors.bad_request(f"invalid selector: {selector!r}; can't understand {requirement.strip()!r}")
         path, operator, value = match.groups()
         if path not in ("metadata.name", "metadata.namespace", *supported):
-            raise errors.bad_request(f'field label not supported: {path}')
+            raise errors.bad_request(f"field label not supported: {path}")
         checks.append((path, operator != "!=", value))
     return lambda obj: all((field_value(obj, p) == v) == equal for p, equal, v in checks)

@@ -64,17 +64,26 @@ class Event:
 class Watcher:
     """One watch request: its filters, and the queue its events go to (None ends it)."""
 
-    def __init__(self, kind: ResourceKind, namespace: str | None, name: str | None,
-                 labels: selectors.Matcher, fields: selectors.Matcher) -> None:
+    def __init__(
+        self,
+        kind: ResourceKind,
+        namespace: str | None,
+        name: str | None,
+        labels: selectors.Matcher,
+        fields: selectors.Matcher,
+    ) -> None:
         self.kind, self.namespace, self.name = kind, namespace, name
         self.labels, self.fields = labels, fields
         self.queue: asyncio.Queue[tuple[str, dict[str, Any]] | None] = asyncio.Queue()
 
     def matches(self, obj: dict[str, Any]) -> bool:
         meta = obj["metadata"]
-        return ((self.namespace is None or meta.get("namespace") == self.namespace)
-                and (self.name is None or meta["name"] == self.name)
-                and self.labels(obj) and self.fields(obj))
+        return (
+            (self.namespace is None or meta.get("namespace") == self.namespace)
+            and (self.name is None or meta["name"] == self.name)
+            and self.labels(obj)
+            and self.fields(obj)
+        )
 
     def translate(self, event: Event) -> tuple[str, dict[str, Any]] | None:
         """The event as this watcher sees it: objects leaving or entering its selection are
@@ -118,9 +127,15 @@ class Store:
     def get(self, kind: ResourceKind, namespace: str | None, name: str) -> dict[str, Any]:
         return self._present(kind, self._existing(kind, namespace, name))
 
-    def list(self, kind: ResourceKind, namespace: str | None, label_selector: str | None = None,
-             field_selector: str | None = None, limit: int | None = None,
-             continue_token: str | None = None) -> dict[str, Any]:
+    def list(
+        self,
+        kind: ResourceKind,
+        namespace: str | None,
+        label_selector: str | None = None,
+        field_selector: str | None = None,
+        limit: int | None = None,
+        continue_token: str | None = None,
+    ) -> dict[str, Any]:
         matches = self._matcher(kind, namespace, None, label_selector, field_selector)
         objects = self._objects[kind.storage]
         keys = sorted(k for k, obj in objects.items() if matches(obj))
@@ -143,15 +158,30 @@ class Store:
 
     # --- watching --------------------------------------------------------------------------
 
-    def watch(self, kind: ResourceKind, namespace: str | None, name: str | None,
-              label_selector: str | None, field_selector: str | None, resource_version: str | None,
-              send_initial_events: bool = False) -> tuple[list[tuple[str, dict[str, Any]]], Watcher]:
+    def watch(
+        self,
+        kind: ResourceKind,
+        namespace: str | None,
+        name: str | None,
+        label_selector: str | None,
+        field_selector: str | None,
+        resource_version: str | None,
+        send_initial_events: bool = False,
+    ) -> tuple[list[tuple[str, dict[str, Any]]], Watcher]:
         """The events to send first, and a subscribed watcher for what follows: in one step."""
-        watcher = Watcher(kind, namespace, name, selectors.label_matcher(label_selector),
-                          selectors.field_matcher(field_selector, kind.selectable_fields))
+        watcher = Watcher(
+            kind,
+            namespace,
+            name,
+            selectors.label_matcher(label_selector),
+            selectors.field_matcher(field_selector, kind.selectable_fields),
+        )
         if resource_version in (None, "", "0") or send_initial_events:
-            first = [("ADDED", self._present(kind, obj)) for _, obj in sorted(self._objects[kind.storage].items())
-                     if watcher.matches(obj)]
+            first = [
+                ("ADDED", self._present(kind, obj))
+                for _, obj in sorted(self._objects[kind.storage].items())
+                if watcher.matches(obj)
+            ]
             if send_initial_events:
                 first.append(("BOOKMARK", self._bookmark(kind, initial_events_end=True)))
         else:
@@ -182,8 +212,14 @@ class Store:
 
     # --- writing ---------------------------------------------------------------------------
 
-    def create(self, kind: ResourceKind, namespace: str | None, body: dict[str, Any], dry_run: bool = False,
-               field_validation: str = "Warn") -> tuple[dict[str, Any], list[str]]:
+    def create(
+        self,
+        kind: ResourceKind,
+        namespace: str | None,
+        body: dict[str, Any],
+        dry_run: bool = False,
+        field_validation: str = "Warn",
+    ) -> tuple[dict[str, Any], list[str]]:
         if not isinstance(body, dict):
             raise errors.bad_request("the body of the request must be a JSON object")
         decoded = admission.prepare(kind, self._typed(kind, body), field_validation)
@@ -198,8 +234,15 @@ class Store:
             self._check_namespace_open(kind, namespace, meta.get("name", ""))
         if key in self._objects[kind.storage]:
             raise errors.already_exists(kind.group, kind.plural, key[1])
-        for field in ("uid", "resourceVersion", "generation", "creationTimestamp", "deletionTimestamp",
-                      "deletionGracePeriodSeconds", "selfLink"):
+        for field in (
+            "uid",
+            "resourceVersion",
+            "generation",
+            "creationTimestamp",
+            "deletionTimestamp",
+            "deletionGracePeriodSeconds",
+            "selfLink",
+        ):
             meta.pop(field, None)
         meta.update(uid=str(uuid.uuid4()), creationTimestamp=now(), generation=1)
         if kind.status_apart:
@@ -219,29 +262,51 @@ class Store:
             self._schedule_gc(only=(kind.storage, key))
         return self._present(kind, obj), warnings
 
-    def replace(self, kind: ResourceKind, namespace: str | None, name: str, body: dict[str, Any],
-                subresource: str | None = None, dry_run: bool = False,
-                field_validation: str = "Warn") -> tuple[dict[str, Any], list[str]]:
+    def replace(
+        self,
+        kind: ResourceKind,
+        namespace: str | None,
+        name: str,
+        body: dict[str, Any],
+        subresource: str | None = None,
+        dry_run: bool = False,
+        field_validation: str = "Warn",
+    ) -> tuple[dict[str, Any], list[str]]:
         if not isinstance(body, dict):
             raise errors.bad_request("the body of the request must be a JSON object")
         old = self._existing(kind, namespace, name)
         body_name = body.get("metadata", {}).get("name")
         if body_name != name:
-            raise errors.bad_request(f"the name of the object ({body_name}) does not match the name on the URL "
-                                     f"({name})")
+            raise errors.bad_request(
+                f"the name of the object ({body_name}) does not match the name on the URL ({name})"
+            )
         rv = body.get("metadata", {}).get("resourceVersion")
         if not rv and kind.crd is not None:
-            raise errors.unprocessable(kind.group, kind.kind, name, [errors.invalid(
-                "metadata.resourceVersion", 0, "must be specified for an update")])
+            raise errors.unprocessable(
+                kind.group,
+                kind.kind,
+                name,
+                [errors.invalid("metadata.resourceVersion", 0, "must be specified for an update")],
+            )
         return self._update(kind, old, self._typed(kind, body), subresource, dry_run, field_validation)
 
-    def patch(self, kind: ResourceKind, namespace: str | None, name: str, patch_type: str, patch: Any,
-              subresource: str | None = None, dry_run: bool = False, field_validation: str = "Warn",
-              field_manager: str | None = None) -> tuple[dict[str, Any], list[str]]:
+    def patch(
+        self,
+        kind: ResourceKind,
+        namespace: str | None,
+        name: str,
+        patch_type: str,
+        patch: Any,
+        subresource: str | None = None,
+        dry_run: bool = False,
+        field_validation: str = "Warn",
+        field_manager: str | None = None,
+    ) -> tuple[dict[str, Any], list[str]]:
         if patch_type == patches.APPLY_PATCH:
             if not field_manager:
-                raise errors.unprocessable("meta.k8s.io", "PatchOptions", "", [errors.required(
-                    "fieldManager", "is required for apply patch")])
+                raise errors.unprocessable(
+                    "meta.k8s.io", "PatchOptions", "", [errors.required("fieldManager", "is required for apply patch")]
+                )
             if (namespace or "", name) not in self._objects[kind.storage] and subresource is None:
                 body = copy_json(patch)
                 body.setdefault("metadata", {}).setdefault("name", name)
@@ -252,8 +317,9 @@ class Store:
             raise errors.bad_request("the patched object must be a JSON object")
         return self._update(kind, old, patched, subresource, dry_run, field_validation)
 
-    def delete(self, kind: ResourceKind, namespace: str | None, name: str,
-               options: dict[str, Any] | None = None) -> dict[str, Any]:
+    def delete(
+        self, kind: ResourceKind, namespace: str | None, name: str, options: dict[str, Any] | None = None
+    ) -> dict[str, Any]:
         options = options or {}
         obj = self._existing(kind, namespace, name)
         if kind.storage == NAMESPACES and name in INITIAL_NAMESPACES[:3]:
@@ -262,23 +328,40 @@ class Store:
         preconditions = options.get("preconditions") or {}
         for field in ("uid", "resourceVersion"):
             if preconditions.get(field) and preconditions[field] != meta.get(field):
-                raise errors.conflict(kind.group, kind.plural, name,
-                                      f"Precondition failed: {field} in precondition: {preconditions[field]}, "
-                                      f"{field} in object meta: {meta.get(field)}")
+                raise errors.conflict(
+                    kind.group,
+                    kind.plural,
+                    name,
+                    f"Precondition failed: {field} in precondition: {preconditions[field]}, "
+                    f"{field} in object meta: {meta.get(field)}",
+                )
         policy = options.get("propagationPolicy") or (
-            "Orphan" if options.get("orphanDependents") else kind.default_propagation)
+            "Orphan" if options.get("orphanDependents") else kind.default_propagation
+        )
         if policy not in ("Orphan", "Background", "Foreground"):
-            raise errors.unprocessable("meta.k8s.io", "DeleteOptions", "", [errors.not_supported(
-                "propagationPolicy", policy, ["Foreground", "Background", "Orphan"])])
+            raise errors.unprocessable(
+                "meta.k8s.io",
+                "DeleteOptions",
+                "",
+                [errors.not_supported("propagationPolicy", policy, ["Foreground", "Background", "Orphan"])],
+            )
         if options.get("dryRun"):
             return self._present(kind, obj)
         return self._present(kind, self._delete(kind.storage, (namespace or "", name), policy))
 
-    def delete_collection(self, kind: ResourceKind, namespace: str | None, label_selector: str | None,
-                          field_selector: str | None, options: dict[str, Any] | None = None) -> dict[str, Any]:
+    def delete_collection(
+        self,
+        kind: ResourceKind,
+        namespace: str | None,
+        label_selector: str | None,
+        field_selector: str | None,
+        options: dict[str, Any] | None = None,
+    ) -> dict[str, Any]:
         listed = self.list(kind, namespace, label_selector, field_selector)
-        deleted = [self.delete(kind, item["metadata"].get("namespace"), item["metadata"]["name"], options)
-                   for item in listed["items"]]
+        deleted = [
+            self.delete(kind, item["metadata"].get("namespace"), item["metadata"]["name"], options)
+            for item in listed["items"]
+        ]
         return {**listed, "items": deleted}
 
     # --- internals -------------------------------------------------------------------------
@@ -292,11 +375,14 @@ class Store:
     def _typed(self, kind: ResourceKind, body: dict[str, Any]) -> dict[str, Any]:
         api_version, body_kind = body.get("apiVersion"), body.get("kind")
         if api_version and api_version.rpartition("/")[0] != kind.group:
-            raise errors.bad_request(f"the API version in the data ({api_version}) does not match the expected "
-                                     f"API version ({kind.api_version})")
+            raise errors.bad_request(
+                f"the API version in the data ({api_version}) does not match the expected "
+                f"API version ({kind.api_version})"
+            )
         if body_kind and body_kind != kind.kind:
-            raise errors.bad_request(f"the kind in the data ({body_kind}) does not match the expected kind "
-                                     f"({kind.kind})")
+            raise errors.bad_request(
+                f"the kind in the data ({body_kind}) does not match the expected kind ({kind.kind})"
+            )
         rest = {k: v for k, v in body.items() if k not in ("apiVersion", "kind")}
         return {"apiVersion": kind.api_version, "kind": kind.kind, **rest}
 
@@ -307,8 +393,9 @@ class Store:
         if namespace is None:
             raise errors.resource_not_found()
         if meta.get("namespace") not in (None, "", namespace):
-            raise errors.bad_request("the namespace of the provided object does not match the namespace sent on "
-                                     "the request")
+            raise errors.bad_request(
+                "the namespace of the provided object does not match the namespace sent on the request"
+            )
         meta["namespace"] = namespace
         return namespace
 
@@ -317,9 +404,12 @@ class Store:
         if ns is None:
             raise errors.not_found("", "namespaces", namespace or "")
         if ns["metadata"].get("deletionTimestamp"):
-            raise errors.forbidden_request(kind.group, kind.plural, name,
-                                           f"unable to create new content in namespace {namespace} because it is "
-                                           f"being terminated")
+            raise errors.forbidden_request(
+                kind.group,
+                kind.plural,
+                name,
+                f"unable to create new content in namespace {namespace} because it is being terminated",
+            )
 
     def _existing(self, kind: ResourceKind, namespace: str | None, name: str) -> dict[str, Any]:
         obj = self._objects[kind.storage].get((namespace or "", name))
@@ -327,13 +417,31 @@ class Store:
             raise errors.not_found(kind.group, kind.plural, name)
         return obj
 
-    def _matcher(self, kind: ResourceKind, namespace: str | None, name: str | None,
-                 label_selector: str | None, field_selector: str | None) -> selectors.Matcher:
-        return Watcher(kind, namespace, name, selectors.label_matcher(label_selector),
-                       selectors.field_matcher(field_selector, kind.selectable_fields)).matches
+    def _matcher(
+        self,
+        kind: ResourceKind,
+        namespace: str | None,
+        name: str | None,
+        label_selector: str | None,
+        field_selector: str | None,
+    ) -> selectors.Matcher:
+        return Watcher(
+            kind,
+            namespace,
+            name,
+            selectors.label_matcher(label_selector),
+            selectors.field_matcher(field_selector, kind.selectable_fields),
+        ).matches
 
-    def _update(self, kind: ResourceKind, old: dict[str, Any], candidate: dict[str, Any], subresource: str | None,
-                dry_run: bool, field_validation: str) -> tuple[dict[str, Any], list[str]]:
+    def _update(
+        self,
+        kind: ResourceKind,
+        old: dict[str, Any],
+        candidate: dict[str, Any],
+        subresource: str | None,
+        dry_run: bool,
+        field_validation: str,
+    ) -> tuple[dict[str, Any], list[str]]:
         old_meta, name = old["metadata"], old["metadata"]["name"]
         wanted_rv = (candidate.get("metadata") or {}).get("resourceVersion")
         if wanted_rv and wanted_rv != old_meta["resourceVersion"]:
@@ -349,8 +457,15 @@ class Store:
             decoded = admission.prepare(kind, candidate, field_validation)
             new, warnings = decoded.obj, decoded.warnings
             new_meta = new.setdefault("metadata", {})
-            for field in ("name", "namespace", "uid", "creationTimestamp", "deletionTimestamp",
-                          "deletionGracePeriodSeconds", "generation"):
+            for field in (
+                "name",
+                "namespace",
+                "uid",
+                "creationTimestamp",
+                "deletionTimestamp",
+                "deletionGracePeriodSeconds",
+                "generation",
+            ):
                 if field in old_meta:
                     new_meta[field] = old_meta[field]
                 else:
@@ -363,9 +478,18 @@ class Store:
                     new["status"] = copy_json(old["status"])
             added = [f for f in new_meta.get("finalizers") or [] if f not in (old_meta.get("finalizers") or [])]
             if old_meta.get("deletionTimestamp") and added:
-                raise errors.unprocessable(kind.group, kind.kind, name, [errors.forbidden(
-                    "metadata.finalizers", "no new finalizers can be added if the object is being deleted, found "
-                                           f"new finalizers {json.dumps(added)}")])
+                raise errors.unprocessable(
+                    kind.group,
+                    kind.kind,
+                    name,
+                    [
+                        errors.forbidden(
+                            "metadata.finalizers",
+                            "no new finalizers can be added if the object is being deleted, found "
+                            f"new finalizers {json.dumps(added)}",
+                        )
+                    ],
+                )
         new["metadata"]["resourceVersion"] = old_meta["resourceVersion"]
         admission.normalize(kind, new)
         admission.validate(kind, decoded, old)
@@ -424,16 +548,31 @@ class Store:
         if policy == "Foreground" and dependents:
             finalizers.append("foregroundDeletion")
         if storage == NAMESPACES and any(k[0] == key[1] for objs in self._objects.values() for k in objs):
-            obj = self._modify(storage, key, {
-                "metadata": {**meta, "deletionTimestamp": now(), "deletionGracePeriodSeconds": 0},
-                "status": {**obj.get("status", {}), "phase": "Terminating"}})
+            obj = self._modify(
+                storage,
+                key,
+                {
+                    "metadata": {**meta, "deletionTimestamp": now(), "deletionGracePeriodSeconds": 0},
+                    "status": {**obj.get("status", {}), "phase": "Terminating"},
+                },
+            )
             self._drain_namespace(key[1])
             return self._objects[storage].get(key, obj)
         if not finalizers:
             return self._remove(storage, key)
-        obj = self._modify(storage, key, {"metadata": {
-            **meta, "finalizers": finalizers, "deletionTimestamp": now(), "deletionGracePeriodSeconds": 0,
-            "generation": meta.get("generation", 1) + 1}})
+        obj = self._modify(
+            storage,
+            key,
+            {
+                "metadata": {
+                    **meta,
+                    "finalizers": finalizers,
+                    "deletionTimestamp": now(),
+                    "deletionGracePeriodSeconds": 0,
+                    "generation": meta.get("generation", 1) + 1,
+                }
+            },
+        )
         if policy == "Foreground":
             for dependent_storage, dependent_key in dependents:
                 self._delete(dependent_storage, dependent_key, "Foreground")
@@ -473,8 +612,7 @@ class Store:
             return
         self._draining.add((NAMESPACES, namespace))
         try:
-            content = [(storage, key) for storage, objs in self._objects.items() for key in objs
-                       if key[0] == namespace]
+            content = [(storage, key) for storage, objs in self._objects.items() for key in objs if key[0] == namespace]
             for storage, key in content:
                 obj = self._objects[storage].get(key)
                 if obj is not None and not obj["metadata"].get("deletionTimestamp"):
@@ -483,7 +621,8 @@ class Store:
         finally:
             self._draining.discard((NAMESPACES, namespace))
         if ("", namespace) in self._objects[NAMESPACES] and not any(
-                k[0] == namespace for objs in self._objects.values() for k in objs):
+            k[0] == namespace for objs in self._objects.values() for k in objs
+        ):
             self._remove(NAMESPACES, ("", namespace))
 
     def _drain_crd(self, crd: dict[str, Any]) -> None:
@@ -515,8 +654,12 @@ class Store:
     # --- garbage collection ----------------------------------------------------------------
 
     def _dependents(self, uid: str) -> list[tuple[Storage, Key]]:
-        return [(storage, key) for storage, objs in self._objects.items() for key, obj in objs.items()
-                if any(r.get("uid") == uid for r in obj["metadata"].get("ownerReferences") or [])]
+        return [
+            (storage, key)
+            for storage, objs in self._objects.items()
+            for key, obj in objs.items()
+            if any(r.get("uid") == uid for r in obj["metadata"].get("ownerReferences") or [])
+        ]
 
     def _orphan(self, uid: str) -> None:
         for storage, key in self._dependents(uid):
@@ -596,4 +739,3 @@ class Store:
                     self._remove(storage, key)
         self.pod_logs.clear()
         self.pod_ports.clear()
-

@@ -10,6 +10,7 @@ STAMP = "2026-11-22T12:00:00Z"
 def _ready(cluster, plural, namespace, **status):
     def then(obj):
         cluster.patch_status(plural, obj["metadata"]["name"], {"ready": True, **status}, namespace)
+
     return then
 
 
@@ -56,8 +57,10 @@ def test_list_get_delete(shell, capsys, kube_emulator, kube_namespace):
     shell.run_line_magic("substratus", "dataset colors --url https://e.com/a.jsonl --url https://e.com/b.jsonl")
     assert "Created Dataset colors." in capsys.readouterr().out
     dataset = kube_emulator.get("datasets", "colors", kube_namespace)
-    assert dataset["spec"] == {"image": "substratusai/dataset-loader-http",
-                               "params": {"urls": "https://e.com/a.jsonl,https://e.com/b.jsonl"}}
+    assert dataset["spec"] == {
+        "image": "substratusai/dataset-loader-http",
+        "params": {"urls": "https://e.com/a.jsonl,https://e.com/b.jsonl"},
+    }
     shell.run_line_magic("substratus", "import opt facebook/opt-125m --gpu nvidia-t4:1 --param dtype=float16")
     model = kube_emulator.get("models", "opt", kube_namespace)
     assert model["spec"]["params"] == {"name": "facebook/opt-125m", "dtype": "float16"}
@@ -89,9 +92,18 @@ def test_logs(shell, capsys, kube_emulator, kube_namespace):
     shell.run_line_magic("substratus", "import opt facebook/opt-125m")
     shell.run_line_magic("substratus", "logs model opt")
     assert "no workload running yet" in capsys.readouterr().err
-    kube_emulator.create({"apiVersion": "v1", "kind": "Pod", "metadata": {
-        "name": "opt-load", "labels": {"substratus.ai/owner-kind": "Model", "substratus.ai/owner-name": "opt"}},
-        "spec": {"containers": [{"name": "main", "image": "x"}]}}, kube_namespace)
+    kube_emulator.create(
+        {
+            "apiVersion": "v1",
+            "kind": "Pod",
+            "metadata": {
+                "name": "opt-load",
+                "labels": {"substratus.ai/owner-kind": "Model", "substratus.ai/owner-name": "opt"},
+            },
+            "spec": {"containers": [{"name": "main", "image": "x"}]},
+        },
+        kube_namespace,
+    )
     kube_emulator.set_pod_log(kube_namespace, "opt-load", "downloading\ndone\n")
     shell.run_line_magic("substratus", "logs model opt --follow")
     assert capsys.readouterr().out.splitlines()[-2:] == ["downloading", "done"]
@@ -99,12 +111,38 @@ def test_logs(shell, capsys, kube_emulator, kube_namespace):
 
 def test_wait_shows_progress_and_failure(shell, capsys, kube_emulator, kube_namespace, later):
     def fail(obj):
-        kube_emulator.patch_status("datasets", "colors", {"conditions": [
-            {"type": "Complete", "status": "Unknown", "reason": "Running", "message": "downloading",
-             "lastTransitionTime": STAMP}]}, kube_namespace)
-        kube_emulator.patch_status("datasets", "colors", {"conditions": [
-            {"type": "Complete", "status": "False", "reason": "JobFailed", "message": "404 from the URL",
-             "lastTransitionTime": STAMP}]}, kube_namespace)
+        kube_emulator.patch_status(
+            "datasets",
+            "colors",
+            {
+                "conditions": [
+                    {
+                        "type": "Complete",
+                        "status": "Unknown",
+                        "reason": "Running",
+                        "message": "downloading",
+                        "lastTransitionTime": STAMP,
+                    }
+                ]
+            },
+            kube_namespace,
+        )
+        kube_emulator.patch_status(
+            "datasets",
+            "colors",
+            {
+                "conditions": [
+                    {
+                        "type": "Complete",
+                        "status": "False",
+                        "reason": "JobFailed",
+                        "message": "404 from the URL",
+                        "lastTransitionTime": STAMP,
+                    }
+                ]
+            },
+            kube_namespace,
+        )
 
     later(kube_emulator, "datasets", "colors", kube_namespace, fail)
     assert shell.run_line_magic("substratus", "dataset colors --url https://e.com/a --wait") is None
@@ -115,10 +153,18 @@ def test_wait_shows_progress_and_failure(shell, capsys, kube_emulator, kube_name
 
 def test_finetune_from_the_cell(shell, capsys, kube_emulator, kube_namespace, later, operator_upload):
     code = "import json\nparams = json.load(open('/content/params.json'))\nprint('training', params)\n"
-    later(kube_emulator, "models", "ft", kube_namespace,
-          lambda obj: operator_upload.answer(kube_emulator, "models", "ft", kube_namespace))
-    table = shell.run_cell_magic("substratus", "finetune ft --model opt --dataset colors --gpu nvidia-l4:2 "
-                                               "--param epochs=3 --param lr=0.001", code)
+    later(
+        kube_emulator,
+        "models",
+        "ft",
+        kube_namespace,
+        lambda obj: operator_upload.answer(kube_emulator, "models", "ft", kube_namespace),
+    )
+    table = shell.run_cell_magic(
+        "substratus",
+        "finetune ft --model opt --dataset colors --gpu nvidia-l4:2 --param epochs=3 --param lr=0.001",
+        code,
+    )
     captured = capsys.readouterr()
     out = captured.out
     assert "Model ft: uploading" in out and "building and training in the background" in out
@@ -137,14 +183,22 @@ def test_finetune_from_the_cell(shell, capsys, kube_emulator, kube_namespace, la
         notebook = json.load(tar.extractfile("substratus-finetune.ipynb"))
         dockerfile = tar.extractfile("Dockerfile").read().decode()
     assert notebook["cells"][0]["source"] == code
-    assert "TRAINER_NOTEBOOK=\"/content/src/substratus-finetune.ipynb\"" in dockerfile
+    assert 'TRAINER_NOTEBOOK="/content/src/substratus-finetune.ipynb"' in dockerfile
 
     # The same cell again under another name: the content is stored, nothing is sent.
     signed = operator_upload.signed
-    later(kube_emulator, "models", "ft2", kube_namespace,
-          lambda obj: operator_upload.answer(kube_emulator, "models", "ft2", kube_namespace))
-    shell.run_cell_magic("substratus", "finetune ft2 --model opt --dataset colors --param epochs=3 "
-                                       "--param lr=0.001 --gpu nvidia-l4:2", code)
+    later(
+        kube_emulator,
+        "models",
+        "ft2",
+        kube_namespace,
+        lambda obj: operator_upload.answer(kube_emulator, "models", "ft2", kube_namespace),
+    )
+    shell.run_cell_magic(
+        "substratus",
+        "finetune ft2 --model opt --dataset colors --param epochs=3 --param lr=0.001 --gpu nvidia-l4:2",
+        code,
+    )
     assert "already uploaded" in capsys.readouterr().out
     assert operator_upload.signed == signed
 
@@ -153,8 +207,13 @@ def test_finetune_from_the_cell(shell, capsys, kube_emulator, kube_namespace, la
 
 
 def test_serve_returns_an_openai_client(shell, capsys, kube_emulator, kube_namespace, later):
-    later(kube_emulator, "servers", "chat", kube_namespace,
-          _ready(kube_emulator, "servers", kube_namespace, url="http://chat.example:8080"))
+    later(
+        kube_emulator,
+        "servers",
+        "chat",
+        kube_namespace,
+        _ready(kube_emulator, "servers", kube_namespace, url="http://chat.example:8080"),
+    )
     client = shell.run_line_magic("substratus", "serve chat --model opt --gpu nvidia-l4:1")
     import openai
 
@@ -166,8 +225,13 @@ def test_serve_returns_an_openai_client(shell, capsys, kube_emulator, kube_names
 
 
 def test_open_a_notebook(shell, capsys, kube_emulator, kube_namespace, later):
-    later(kube_emulator, "notebooks", "lab", kube_namespace,
-          _ready(kube_emulator, "notebooks", kube_namespace, url="http://lab.example:8888/?token=t"))
+    later(
+        kube_emulator,
+        "notebooks",
+        "lab",
+        kube_namespace,
+        _ready(kube_emulator, "notebooks", kube_namespace, url="http://lab.example:8888/?token=t"),
+    )
     shell.run_line_magic("substratus", "notebook lab --model opt --dataset colors --gpu nvidia-t4:1")
     assert "Notebook lab is open at http://lab.example:8888/?token=t" in capsys.readouterr().out
     spec = kube_emulator.get("notebooks", "lab", kube_namespace)["spec"]

@@ -241,8 +241,12 @@ def test_config_refuses_incomplete_data_naming_every_problem():
 
 def test_waiters_follow_each_resources_latest_spec():
     def body(kind, name, **spec):
-        return {"apiVersion": "substratus.ai/v1", "kind": kind, "metadata": {"name": name, "namespace": "ns"},
-                "spec": spec}
+        return {
+            "apiVersion": "substratus.ai/v1",
+            "kind": kind,
+            "metadata": {"name": name, "namespace": "ns"},
+            "spec": spec,
+        }
 
     waiters = Waiters()
     tuned = body("Model", "tuned", image="t", model={"name": "base"}, dataset={"name": "data"})
@@ -265,8 +269,9 @@ def test_waiters_follow_each_resources_latest_spec():
 
 
 def test_a_gpu_of_any_type_is_only_a_limit():
-    plan = w.plan(resource("Server", image="i", model={"name": "b"}, resources={"gpu": {"count": 1}}),
-                  w.Inputs("ns", "img"))
+    plan = w.plan(
+        resource("Server", image="i", model={"name": "b"}, resources={"gpu": {"count": 1}}), w.Inputs("ns", "img")
+    )
     for config in (GKE, GENERIC):
         pod = translate.deployment(config, "s-server", OWNER, plan)["spec"]["template"]["spec"]
         assert "nodeSelector" not in pod and "tolerations" not in pod

@@ -149,9 +149,11 @@ def test_a_model_created_again_does_not_adopt_the_job_of_the_one_before(kube_emu
         assert condition(sim.get("models.substratus.ai", "again"), "Complete").get("reason") != "JobFailed"
         kube_emulator.patch("jobs.batch", "again-loader", {"metadata": {"finalizers": []}}, kube_namespace)
         job = wait_for(
-            lambda: (j := sim.get("jobs.batch", "again-loader"))
-            and j["metadata"]["ownerReferences"][0]["uid"] == model["metadata"]["uid"]
-            and j,
+            lambda: (
+                (j := sim.get("jobs.batch", "again-loader"))
+                and j["metadata"]["ownerReferences"][0]["uid"] == model["metadata"]["uid"]
+                and j
+            ),
             what="a Job of the new Model",
         )
         assert not (job.get("status") or {}).get("failed")

@@ -71,8 +71,10 @@ def test_a_server_pod_that_does_not_come_up_says_why(kube_emulator, kube_namespa
         def pod_status(**status) -> str:
             kube_emulator.patch_status("pods", "srv-server-1", status, kube_namespace)
             return wait_for(
-                lambda: condition(sim.get("servers.substratus.ai", "srv"), "Serving").get("message") != previous
-                and condition(sim.get("servers.substratus.ai", "srv"), "Serving"),
+                lambda: (
+                    condition(sim.get("servers.substratus.ai", "srv"), "Serving").get("message") != previous
+                    and condition(sim.get("servers.substratus.ai", "srv"), "Serving")
+                ),
                 what="the Server's condition changed",
             )
 

@@ -70,8 +70,9 @@ class LocalBackend(Backend):
             raise Unavailable(f"max_jobs must be at least 1, not {max_jobs}")
         self.default_namespace = namespace or "default"
         if not is_dns_label(self.default_namespace):
-            raise Unavailable(f"namespace {self.default_namespace!r} is not a DNS-1123 label "
-                              "(lowercase letters, digits and '-')")
+            raise Unavailable(
+                f"namespace {self.default_namespace!r} is not a DNS-1123 label (lowercase letters, digits and '-')"
+            )
         self.store = Store(Path(state_dir) if state_dir else default_state_dir())
         self.owner = StateDirLock(self.store.root)
         self.owner.acquire()
