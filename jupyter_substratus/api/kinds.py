@@ -1,7 +1,7 @@
 """The four kinds of substratus.ai/v1 and how to parse a manifest into one of them."""
 
 from dataclasses import dataclass
-from typing import Any, ClassVar, Literal
+from typing import Any, ClassVar, Final, Literal
 
 import pydantic
 from pydantic import BaseModel, ConfigDict, Field, model_validator
@@ -10,9 +10,8 @@ from .errors import FieldError, ResourceValidationError
 from .fields import NAME_PATTERN, Build, Env, ObjectRef, Params, Resources, SpecPart
 from .status import ArtifactStatus, ServingStatus, Status
 
-GROUP = "substratus.ai"
-VERSION = "v1"
-API_VERSION = f"{GROUP}/{VERSION}"
+API_VERSION: Final = "substratus.ai/v1"
+GROUP, VERSION = API_VERSION.split("/")
 
 _ONE_SOURCE_RULE = {
     "rule": "has(self.image) != has(self.build)",
@@ -144,6 +143,7 @@ class Resource(BaseModel):
     immutable_spec: ClassVar[bool] = False
 
     api_version: Literal["substratus.ai/v1"] = Field(default=API_VERSION, alias="apiVersion")
+    kind: str  # each kind narrows it to its own name
     metadata: ObjectMeta
     spec: WorkloadSpec
     status: Status | None = None

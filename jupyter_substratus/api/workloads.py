@@ -12,7 +12,7 @@ import re
 from dataclasses import dataclass, field
 from enum import StrEnum
 
-from .fields import SECRET_REFERENCE_PATTERN, GitSource, Resources
+from .fields import SECRET_REFERENCE_PATTERN, GitSource, ObjectRef, Resources
 from .kinds import Dataset, Model, Notebook, Resource, Server
 from .status import BUILT, COMPLETE, SERVING, UPLOADED
 
@@ -153,14 +153,18 @@ def role(resource: Resource) -> Role:
 
 def dependencies(resource: Resource) -> list[tuple[str, str]]:
     """(kind, name) of every resource whose artifacts this one mounts, in its namespace."""
-    spec = resource.spec
-    refs = []
-    if getattr(spec, "model", None) is not None:
-        refs.append(("Model", spec.model.name))
-    if getattr(spec, "dataset", None) is not None:
-        refs.append(("Dataset", spec.dataset.name))
-    refs += [("Model", adapter.name) for adapter in getattr(spec, "adapters", None) or []]
+    refs = [
+        (kind, ref.name)
+        for kind, ref in (("Model", _ref(resource, "model")), ("Dataset", _ref(resource, "dataset")))
+        if ref is not None
+    ]
+    refs += [("Model", adapter.name) for adapter in getattr(resource.spec, "adapters", None) or []]
     return refs
+
+
+def _ref(resource: Resource, field: str) -> ObjectRef | None:
+    """spec.model or spec.dataset, where the kind has that field."""
+    return getattr(resource.spec, field, None)
 
 
 def dependency_verdict(resource: Resource, found: dict[tuple[str, str], Resource | None]) -> Verdict | None:
@@ -205,6 +209,7 @@ def build_plan(resource: Resource) -> BuildPlan | None:
     if build.upload is not None:
         return BuildPlan(tag=f"upload-{build.upload.md5_checksum}", upload_md5=build.upload.md5_checksum)
     git = build.git
+    assert git is not None  # Build's validator: exactly one of git, upload
     ref = f"tag:{git.tag}" if git.tag else f"branch:{git.branch or ''}"
     digest = hashlib.sha256(f"{git.url}\n{ref}\n{git.path or ''}".encode()).hexdigest()[:32]
     return BuildPlan(tag=f"git-{digest}", git=git)
@@ -326,7 +331,9 @@ class Inputs:
 
 def plan(resource: Resource, inputs: Inputs) -> Plan:
     what = role(resource)
-    model = inputs.found.get(("Model", resource.spec.model.name)) if getattr(resource.spec, "model", None) else None
+    base = _ref(resource, "model")
+    found = inputs.found.get(("Model", base.name)) if base is not None else None
+    model = found if isinstance(found, Model) else None
     if isinstance(resource, Model) and not resource.spec.is_fine_tune:
         model = resource
     port = {Role.SERVER: SERVER_PORT, Role.NOTEBOOK: NOTEBOOK_PORT}.get(what)
