@@ -6,6 +6,7 @@ import asyncio
 import os
 
 from jupyter_server.extension.application import ExtensionApp
+from jupyter_server.serverapp import ServerApp
 from traitlets import Float, Int, Unicode
 
 from .backends import Backend, choose_kind, make_backend
@@ -23,7 +24,7 @@ class SubstratusState:
         self.backend_kind = choose_kind(app.backend, app.kubeconfig or None)
         if self.backend_kind == "local":
             self.options = {"namespace": app.namespace or None, "state_dir": app.local_state_dir or None,
-                            "max_jobs": app.local_max_jobs, "base_url": app.serverapp.base_url}
+                            "max_jobs": app.local_max_jobs, "base_url": app.linked_server.base_url}
         else:
             self.options = {k: v for k, v in {"namespace": app.namespace or None,
                                                "kubeconfig": app.kubeconfig or None,
@@ -83,19 +84,26 @@ class SubstratusExtension(ExtensionApp):
     heartbeat_seconds = Float(15.0, config=True, help="Seconds between keep-alive comments on /events.")
     upload_timeout = Float(600.0, config=True, help="Seconds an export waits for the signed URL and the PUT.")
 
+    @property
+    def linked_server(self) -> ServerApp:
+        """The server this extension is linked to (it is, before any initialize_* is called)."""
+        if self.serverapp is None:
+            raise RuntimeError("the jupyter_substratus extension is not linked to a Jupyter server yet")
+        return self.serverapp
+
     def initialize_settings(self) -> None:
         self.state = SubstratusState(self)
         self.settings["substratus"] = self.state
         # Kernels inherit this process's environment: this tells the magics in them where this
         # server is (its runtime file: url and token), so they use its backend, never their own.
-        os.environ[SERVER_INFO_ENV] = self.serverapp.info_file
+        os.environ[SERVER_INFO_ENV] = self.linked_server.info_file
 
     def initialize_handlers(self) -> None:
         # Routes are absolute (they carry the server's base_url), so use the web app directly.
-        self.serverapp.web_app.add_handlers(".*$", handlers(self.serverapp.base_url)
-                                            + proxy_handlers(self.serverapp.base_url))
+        server = self.linked_server
+        server.web_app.add_handlers(".*$", [*handlers(server.base_url), *proxy_handlers(server.base_url)])
 
     async def stop_extension(self) -> None:
-        if os.environ.get(SERVER_INFO_ENV) == self.serverapp.info_file:
+        if os.environ.get(SERVER_INFO_ENV) == self.linked_server.info_file:
             del os.environ[SERVER_INFO_ENV]
         await self.state.close()

@@ -19,6 +19,7 @@ import tornado.iostream
 import tornado.web
 from jupyter_server.auth.decorator import authorized
 from jupyter_server.base.handlers import APIHandler
+from tornado.http1connection import HTTP1Connection
 from tornado.httputil import responses
 
 from jupyter_substratus.api import (
@@ -293,7 +294,9 @@ class _StreamingHandler(SubstratusHandler):
             return True
         except TimeoutError:
             self._gone.set()
-            self.request.connection.close()
+            connection = self.request.connection
+            assert isinstance(connection, HTTP1Connection), "tornado's HTTP server serves every request over HTTP/1"
+            connection.close()
             return False
         except tornado.iostream.StreamClosedError:
             self._gone.set()
@@ -480,7 +483,7 @@ class ExportHandler(SubstratusHandler):
                              [_field("path", "must stay inside the root")]) from None
         except OSError as e:
             raise BadRequest(f"path {path[:200]!r} cannot be read: {e.strerror}",
-                             [_field("path", e.strerror)]) from None
+                             [_field("path", e.strerror or str(e))]) from None
         if not is_file:
             raise NotFound(f"there is no notebook {path!r}", [_field("path", "no such file")])
         return target

@@ -6,7 +6,7 @@ alone.
 """
 
 import re
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any, Literal, get_args
 
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, WithJsonSchema, model_validator
 
@@ -15,7 +15,7 @@ from .errors import PATTERN_MEANINGS
 # The GPU types a resource may ask for. To support another, add it here and run
 # `substratus-crds` to regenerate crds/; the operator maps each type to node selectors.
 GPUType = Literal["nvidia-t4", "nvidia-l4", "nvidia-a100", "nvidia-h100"]
-GPU_TYPES: tuple[str, ...] = GPUType.__args__
+GPU_TYPES: tuple[str, ...] = get_args(GPUType)
 
 NAME_PATTERN = r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$"
 # A relative path with no ".." component (no look-ahead: neither Rust's nor Go's regex has it).

@@ -181,6 +181,7 @@ class Reconciler:
         obj["status"]["image"] = image
         plan = workloads.plan(resource, Inputs(obj["metadata"]["namespace"], image, found))
         if plan.role in (Role.LOADER, Role.TRAINER):
+            assert chosen is not None, "only a Notebook runs no program"
             if content.complete(self.store.artifacts_dir(*key)):
                 return self._finish_job(obj, code=0)
             set_verdict(
@@ -192,6 +193,7 @@ class Reconciler:
             self._write_if_changed(obj, before)
             self.tasks[key] = asyncio.create_task(self._run_job(key, plan, chosen, extra_env))
         elif plan.role is Role.SERVER:
+            assert chosen is not None, "only a Notebook runs no program"
             old = self.tasks.pop(key, None)
             if old is not None:
                 old.cancel()
@@ -227,6 +229,7 @@ class Reconciler:
             raise NeedsCluster("spec.build.git builds an image: that needs a cluster (the kubernetes backend)")
         if not isinstance(resource, Model):
             raise NeedsCluster(f"spec.build.upload on a {obj['kind']} builds an image: that needs a cluster")
+        assert plan.upload_md5 is not None, "a build plan without git is an upload"
         stored = (obj["status"].get("buildUpload") or {}).get("storedMD5Checksum")
         uploaded = workloads.upload_verdict(expected_md5=plan.upload_md5, stored_md5=stored)
         set_verdict(obj, uploaded)
@@ -395,7 +398,11 @@ class Reconciler:
         """A kernel spec 'Substratus: <name>': its kernels run here with CONTENT_DIR (model/ and data/
         linked) and the params; suspend removes it."""
         obj = self.store.read(*key)
+        if obj is None:
+            raise LookupError(f"the Notebook {key[0]}/{key[2]} is gone")
         resource = parse(obj)
+        if not isinstance(resource, Notebook):
+            raise TypeError(f"{key[0]}/{key[1]}/{key[2]} is a {obj['kind']}, not a Notebook")
         before = json.dumps(obj.get("status"), sort_keys=True)
         if resource.spec.suspend:
             self._remove_kernel(key)

@@ -16,6 +16,7 @@ file (an InvalidResourceFile condition), and deleting the resource removes its d
 
 from __future__ import annotations
 
+import builtins
 import json
 import os
 import shutil
@@ -104,7 +105,7 @@ class Store:
             return obj
         return _stand_in(path, problem, namespace, plural, name) if damaged else None
 
-    def list(self, namespace: str, plural: str, damaged: bool = False) -> list[Manifest]:
+    def list(self, namespace: str, plural: str, damaged: bool = False) -> builtins.list[Manifest]:
         folder = self.kind_dir(namespace, plural)
         if not folder.is_dir():
             return []
@@ -112,7 +113,7 @@ class Store:
                  if is_dns_label(entry.name))
         return [obj for obj in found if obj is not None]
 
-    def namespaces(self) -> list[str]:
+    def namespaces(self) -> builtins.list[str]:
         return sorted(p.name for p in self.root.iterdir() if p.is_dir() and is_dns_label(p.name))
 
     def everything(self) -> Iterator[Manifest]:
