@@ -23,12 +23,22 @@ class SubstratusState:
     def __init__(self, app: SubstratusExtension):
         self.backend_kind = choose_kind(app.backend, app.kubeconfig or None)
         if self.backend_kind == "local":
-            self.options = {"namespace": app.namespace or None, "state_dir": app.local_state_dir or None,
-                            "max_jobs": app.local_max_jobs, "base_url": app.linked_server.base_url}
+            self.options = {
+                "namespace": app.namespace or None,
+                "state_dir": app.local_state_dir or None,
+                "max_jobs": app.local_max_jobs,
+                "base_url": app.linked_server.base_url,
+            }
         else:
-            self.options = {k: v for k, v in {"namespace": app.namespace or None,
-                                               "kubeconfig": app.kubeconfig or None,
-                                               "context": app.kube_context or None}.items() if v}
+            self.options = {
+                k: v
+                for k, v in {
+                    "namespace": app.namespace or None,
+                    "kubeconfig": app.kubeconfig or None,
+                    "context": app.kube_context or None,
+                }.items()
+                if v
+            }
         self.max_export_bytes = app.max_export_bytes
         self.trainer_image = app.trainer_image
         self.heartbeat_seconds = app.heartbeat_seconds
@@ -44,7 +54,8 @@ class SubstratusState:
                     loop = asyncio.get_running_loop()
                     # Reading a kubeconfig touches files: off the loop too.
                     self._backend = await loop.run_in_executor(
-                        None, lambda: make_backend(self.backend_kind, **self.options))
+                        None, lambda: make_backend(self.backend_kind, **self.options)
+                    )
         return self._backend
 
     def exports(self) -> ExportManager:
@@ -70,14 +81,22 @@ class SubstratusExtension(ExtensionApp):
     name = "jupyter_substratus"
     load_other_extensions = True
 
-    backend = Unicode("auto", config=True, help="Where resources live: kubernetes, local (this machine), or auto: "
-                                                "kubernetes where a cluster is configured, local otherwise.")
-    local_state_dir = Unicode("", config=True, help="The local backend's state directory; default: "
-                                                    "<jupyter data dir>/substratus.")
+    backend = Unicode(
+        "auto",
+        config=True,
+        help="Where resources live: kubernetes, local (this machine), or auto: "
+        "kubernetes where a cluster is configured, local otherwise.",
+    )
+    local_state_dir = Unicode(
+        "", config=True, help="The local backend's state directory; default: <jupyter data dir>/substratus."
+    )
     local_max_jobs = Int(1, config=True, help="The local backend's loaders and trainers running at a time.")
     namespace = Unicode("", config=True, help="The Kubernetes namespace; default: the kubeconfig context's.")
-    kubeconfig = Unicode("", config=True, help="A kubeconfig file; default: $KUBECONFIG, ~/.kube/config, "
-                                               "or the in-cluster service account.")
+    kubeconfig = Unicode(
+        "",
+        config=True,
+        help="A kubeconfig file; default: $KUBECONFIG, ~/.kube/config, or the in-cluster service account.",
+    )
     kube_context = Unicode("", config=True, help="The kubeconfig context; default: the current one.")
     max_export_bytes = Int(DEFAULT_MAX_BYTES, config=True, help="The largest build context an export sends.")
     trainer_image = Unicode(TRAINER_IMAGE, config=True, help="The base image of generated Dockerfiles.")

@@ -41,8 +41,16 @@ AUTH_RESOURCE = "substratus"
 MAX_JSON_DEPTH = 64  # a manifest is a few levels deep; deeper is a mistake or an attack
 MAX_TAIL_LINES = 2**63 - 1  # Kubernetes' tailLines is an int64
 MAX_PATH_LENGTH = 4096  # PATH_MAX: no file has a longer path
-SERVER_SET_METADATA = {"resourceVersion", "uid", "creationTimestamp", "generation", "managedFields", "selfLink",
-                       "deletionTimestamp", "deletionGracePeriodSeconds"}
+SERVER_SET_METADATA = {
+    "resourceVersion",
+    "uid",
+    "creationTimestamp",
+    "generation",
+    "managedFields",
+    "selfLink",
+    "deletionTimestamp",
+    "deletionGracePeriodSeconds",
+}
 
 
 class SubstratusHandler(APIHandler):
@@ -83,8 +91,10 @@ class SubstratusHandler(APIHandler):
         if namespace is None or namespace == "":
             return None
         if not is_dns_label(namespace):
-            raise BadRequest("namespace must be lowercase letters, digits and '-'",
-                             [_field("namespace", "must be lowercase letters, digits and '-'")])
+            raise BadRequest(
+                "namespace must be lowercase letters, digits and '-'",
+                [_field("namespace", "must be lowercase letters, digits and '-'")],
+            )
         return namespace
 
     def json_body(self) -> Any:
@@ -120,20 +130,26 @@ class SubstratusHandler(APIHandler):
         body.setdefault("apiVersion", API_VERSION)
         body.setdefault("kind", cls.__name__)
         if body["kind"] != cls.__name__:
-            raise BadRequest(f"kind must be {cls.__name__} under /{plural}",
-                             [_field("kind", f"must be {cls.__name__} under /{plural}, got {body['kind']!r}")])
+            raise BadRequest(
+                f"kind must be {cls.__name__} under /{plural}",
+                [_field("kind", f"must be {cls.__name__} under /{plural}, got {body['kind']!r}")],
+            )
         try:
             parse(body)
         except ResourceValidationError as e:
             raise BadRequest(str(e).splitlines()[0] + " " + "; ".join(map(str, e.errors)), e.errors) from None
         metadata = body["metadata"]
         if name is not None and metadata["name"] != name:
-            raise BadRequest("metadata.name must match the name in the URL",
-                             [_field("metadata.name", f"must be {name!r}, the name in the URL")])
+            raise BadRequest(
+                "metadata.name must match the name in the URL",
+                [_field("metadata.name", f"must be {name!r}, the name in the URL")],
+            )
         namespace = self.namespace()
         if metadata.get("namespace") and namespace and metadata["namespace"] != namespace:
-            raise BadRequest("metadata.namespace differs from the namespace query parameter",
-                             [_field("metadata.namespace", f"must be {namespace!r} or left out")])
+            raise BadRequest(
+                "metadata.namespace differs from the namespace query parameter",
+                [_field("metadata.namespace", f"must be {namespace!r} or left out")],
+            )
         return body
 
     async def backend(self):
@@ -175,11 +191,26 @@ class InfoHandler(SubstratusHandler):
     @authorized
     async def get(self):
         backend = await self.backend()
-        kinds = [{"kind": k, "plural": cls.names.plural, "runToCompletion": cls.run_to_completion,
-                  "immutableSpec": cls.immutable_spec} for k, cls in KINDS.items()]
-        self.finish({"apiVersion": API_VERSION, "backend": self.state.backend_kind,
-                     "namespace": backend.default_namespace, "kinds": kinds, "images": DEFAULT_IMAGES,
-                     "gpuTypes": list(GPU_TYPES), "reasons": REASONS_BY_PHASE})
+        kinds = [
+            {
+                "kind": k,
+                "plural": cls.names.plural,
+                "runToCompletion": cls.run_to_completion,
+                "immutableSpec": cls.immutable_spec,
+            }
+            for k, cls in KINDS.items()
+        ]
+        self.finish(
+            {
+                "apiVersion": API_VERSION,
+                "backend": self.state.backend_kind,
+                "namespace": backend.default_namespace,
+                "kinds": kinds,
+                "images": DEFAULT_IMAGES,
+                "gpuTypes": list(GPU_TYPES),
+                "reasons": REASONS_BY_PHASE,
+            }
+        )
 
 
 class CollectionHandler(SubstratusHandler):
@@ -256,19 +287,26 @@ class UploadHandler(SubstratusHandler):
         md5 = self.get_query_argument("md5Checksum", "")
         request_id = self.get_query_argument("requestID", "")
         if not md5 or not request_id:
-            raise BadRequest("md5Checksum and requestID (those of spec.build.upload) are required",
-                             [_field("md5Checksum" if not md5 else "requestID", "required")])
+            raise BadRequest(
+                "md5Checksum and requestID (those of spec.build.upload) are required",
+                [_field("md5Checksum" if not md5 else "requestID", "required")],
+            )
         if len(self.request.body) > self.state.max_export_bytes:
             raise BadRequest(f"the build context is larger than {self.state.max_export_bytes} bytes")
         backend = await self.backend()
         obj = await backend.get(plural, name, self.namespace())
         wanted = ((obj.get("spec") or {}).get("build") or {}).get("upload") or {}
         if (wanted.get("md5Checksum"), wanted.get("requestID")) != (md5, request_id):
-            raise BadRequest(f"{name}'s spec.build.upload names another checksum or request id (or none)",
-                             [_field("md5Checksum", "must be spec.build.upload.md5Checksum"),
-                              _field("requestID", "must be spec.build.upload.requestID")])
-        state = await backend.upload(plural, name, self.request.body, md5, request_id, self.namespace(),
-                                     None, self.state.upload_timeout)
+            raise BadRequest(
+                f"{name}'s spec.build.upload names another checksum or request id (or none)",
+                [
+                    _field("md5Checksum", "must be spec.build.upload.md5Checksum"),
+                    _field("requestID", "must be spec.build.upload.requestID"),
+                ],
+            )
+        state = await backend.upload(
+            plural, name, self.request.body, md5, request_id, self.namespace(), None, self.state.upload_timeout
+        )
         self.finish(dataclasses.asdict(state))
 
 
@@ -330,8 +368,10 @@ class LogsHandler(_StreamingHandler):
         tail_lines = None
         if tail is not None:
             if not re.fullmatch(r"[0-9]{1,19}", tail) or int(tail) > MAX_TAIL_LINES:
-                raise BadRequest(f"tail must be a number of lines from 0 to {MAX_TAIL_LINES}",
-                                 [_field("tail", f"must be a whole number from 0 to {MAX_TAIL_LINES}")])
+                raise BadRequest(
+                    f"tail must be a number of lines from 0 to {MAX_TAIL_LINES}",
+                    [_field("tail", f"must be a whole number from 0 to {MAX_TAIL_LINES}")],
+                )
             tail_lines = int(tail)
         backend = await self.backend()
         lines = backend.logs(plural, name, self.namespace(), follow=follow, tail_lines=tail_lines)
@@ -368,8 +408,9 @@ class EventsHandler(_StreamingHandler):
         kinds = set(filter(None, self.get_query_argument("kinds", "").split(",")))
         unknown = kinds - set(KINDS) - set(KINDS_BY_PLURAL)
         if unknown:
-            raise BadRequest(f"unknown kinds: {', '.join(sorted(unknown))}",
-                             [_field("kinds", f"must name {', '.join(KINDS)}")])
+            raise BadRequest(
+                f"unknown kinds: {', '.join(sorted(unknown))}", [_field("kinds", f"must name {', '.join(KINDS)}")]
+            )
         wanted = {KINDS_BY_PLURAL[k].__name__ if k in KINDS_BY_PLURAL else k for k in kinds}
         backend = await self.backend()
         # Subscribed before the first byte, so no change after the response starts is missed.
@@ -384,8 +425,9 @@ class EventsHandler(_StreamingHandler):
             pending = first
             while not self._gone.is_set():
                 waiter = asyncio.ensure_future(self._gone.wait())
-                done, _ = await asyncio.wait({pending, waiter}, timeout=self.state.heartbeat_seconds,
-                                             return_when=asyncio.FIRST_COMPLETED)
+                done, _ = await asyncio.wait(
+                    {pending, waiter}, timeout=self.state.heartbeat_seconds, return_when=asyncio.FIRST_COMPLETED
+                )
                 waiter.cancel()
                 if pending in done:
                     try:
@@ -430,8 +472,9 @@ class ExportHandler(SubstratusHandler):
             return await self.list_context(self.contents_path(path))
         model = body.get("model")
         if not isinstance(model, dict):
-            raise BadRequest("model (the Model manifest to create) is required",
-                             [_field("model", "must be a Model manifest")])
+            raise BadRequest(
+                "model (the Model manifest to create) is required", [_field("model", "must be a Model manifest")]
+            )
         notebook = self.contents_path(path)
         namespace = self.namespace()
         model = {**model, "apiVersion": model.get("apiVersion", API_VERSION), "kind": model.get("kind", "Model")}
@@ -439,9 +482,16 @@ class ExportHandler(SubstratusHandler):
             raise BadRequest("an export creates a Model", [_field("model.kind", "must be Model")])
         backend = await self.backend()
         try:
-            launched = await fine_tune(backend, notebook.parent, notebook.name, model, namespace=namespace,
-                                       max_bytes=self.state.max_export_bytes, base_image=self.state.trainer_image,
-                                       admit=self.state.exports().admit)
+            launched = await fine_tune(
+                backend,
+                notebook.parent,
+                notebook.name,
+                model,
+                namespace=namespace,
+                max_bytes=self.state.max_export_bytes,
+                base_image=self.state.trainer_image,
+                admit=self.state.exports().admit,
+            )
         except ExportError as e:
             raise BadRequest(str(e), [_field("path", str(e))]) from None
         except ResourceValidationError as e:
@@ -456,34 +506,53 @@ class ExportHandler(SubstratusHandler):
         """What an export of `notebook` would pack, without creating anything."""
         try:
             context = await asyncio.get_running_loop().run_in_executor(
-                None, lambda: build_context(notebook.parent, notebook.name, max_bytes=self.state.max_export_bytes,
-                                            base_image=self.state.trainer_image))
+                None,
+                lambda: build_context(
+                    notebook.parent,
+                    notebook.name,
+                    max_bytes=self.state.max_export_bytes,
+                    base_image=self.state.trainer_image,
+                ),
+            )
         except ExportError as e:
             raise BadRequest(str(e), [_field("path", str(e))]) from None
-        self.finish({"notebook": context.notebook, "files": list(context.files), "bytes": context.size,
-                     "dockerfileGenerated": context.dockerfile_generated, "contentHash": context.sha256})
+        self.finish(
+            {
+                "notebook": context.notebook,
+                "files": list(context.files),
+                "bytes": context.size,
+                "dockerfileGenerated": context.dockerfile_generated,
+                "contentHash": context.sha256,
+            }
+        )
 
     def contents_path(self, path: str) -> Path:
         root = Path(self.settings.get("server_root_dir") or os.getcwd()).expanduser().resolve()
         relative = path.strip().lstrip("/")
         if len(relative) > MAX_PATH_LENGTH:
-            raise BadRequest(f"path is {len(relative)} characters long: no file has a path over {MAX_PATH_LENGTH}",
-                             [_field("path", f"must be at most {MAX_PATH_LENGTH} characters")])
+            raise BadRequest(
+                f"path is {len(relative)} characters long: no file has a path over {MAX_PATH_LENGTH}",
+                [_field("path", f"must be at most {MAX_PATH_LENGTH} characters")],
+            )
         if "\x00" in relative or ".." in Path(relative).parts:
             raise BadRequest(f"path {path!r} leaves the Jupyter root", [_field("path", "must stay inside the root")])
         target = root / relative
         try:
             if target.is_symlink():
-                raise BadRequest(f"{path!r} is a symlink: export the notebook it points to",
-                                 [_field("path", "must not be a symlink")])
+                raise BadRequest(
+                    f"{path!r} is a symlink: export the notebook it points to",
+                    [_field("path", "must not be a symlink")],
+                )
             target.resolve().relative_to(root)
             is_file = target.is_file()
         except ValueError:
-            raise BadRequest(f"path {path!r} leaves the Jupyter root",
-                             [_field("path", "must stay inside the root")]) from None
+            raise BadRequest(
+                f"path {path!r} leaves the Jupyter root", [_field("path", "must stay inside the root")]
+            ) from None
         except OSError as e:
-            raise BadRequest(f"path {path[:200]!r} cannot be read: {e.strerror}",
-                             [_field("path", e.strerror or str(e))]) from None
+            raise BadRequest(
+                f"path {path[:200]!r} cannot be read: {e.strerror}", [_field("path", e.strerror or str(e))]
+            ) from None
         if not is_file:
             raise NotFound(f"there is no notebook {path!r}", [_field("path", "no such file")])
         return target

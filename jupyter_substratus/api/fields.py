@@ -26,7 +26,6 @@ VARIABLE_NAME_PATTERN = r"^[A-Za-z_][A-Za-z0-9_]*$"
 SECRET_REFERENCE_PATTERN = r"^\$\{\{ *secrets\.([a-z0-9]([-a-z0-9]*[a-z0-9])?)\.([-._a-zA-Z0-9]+) *\}\}$"
 
 
-
 def is_dns_label(value: object) -> bool:
     """A DNS-1123 label, what names and namespaces are: also what keeps them safe as path parts."""
     return isinstance(value, str) and 0 < len(value) <= 63 and re.fullmatch(NAME_PATTERN, value) is not None

@@ -60,16 +60,20 @@ class Store:
 
     def kind_dir(self, namespace: str, plural: str) -> Path:
         if not is_dns_label(namespace):
-            raise BadRequest(f"namespace {namespace!r} is not a DNS-1123 label (lowercase letters, digits and '-')",
-                             [FieldError("metadata.namespace", "must be a DNS-1123 label")])
+            raise BadRequest(
+                f"namespace {namespace!r} is not a DNS-1123 label (lowercase letters, digits and '-')",
+                [FieldError("metadata.namespace", "must be a DNS-1123 label")],
+            )
         if plural not in KINDS_BY_PLURAL:
             raise BadRequest(f"unknown kind {plural!r}: one of {', '.join(KINDS_BY_PLURAL)}")
         return self.root / namespace / plural
 
     def directory(self, namespace: str, plural: str, name: str) -> Path:
         if not is_dns_label(name):
-            raise BadRequest(f"name {name!r} is not a DNS-1123 label (lowercase letters, digits and '-')",
-                             [FieldError("metadata.name", "must be a DNS-1123 label")])
+            raise BadRequest(
+                f"name {name!r} is not a DNS-1123 label (lowercase letters, digits and '-')",
+                [FieldError("metadata.name", "must be a DNS-1123 label")],
+            )
         return self.kind_dir(namespace, plural) / name
 
     def content_dir(self, namespace: str, plural: str, name: str) -> Path:
@@ -109,8 +113,11 @@ class Store:
         folder = self.kind_dir(namespace, plural)
         if not folder.is_dir():
             return []
-        found = (self.read(namespace, plural, entry.name, damaged) for entry in sorted(folder.iterdir())
-                 if is_dns_label(entry.name))
+        found = (
+            self.read(namespace, plural, entry.name, damaged)
+            for entry in sorted(folder.iterdir())
+            if is_dns_label(entry.name)
+        )
         return [obj for obj in found if obj is not None]
 
     def namespaces(self) -> builtins.list[str]:
@@ -190,10 +197,22 @@ def _shape_problem(obj: Any, namespace: str, plural: str, name: str) -> str | No
 
 def _stand_in(path: Path, problem: str, namespace: str, plural: str, name: str) -> Manifest:
     kind = KINDS_BY_PLURAL[plural].__name__
-    message = (f"the resource file {path} is damaged ({problem[:300]}): nothing runs for it; "
-               "delete the resource, or repair the file")
-    condition = {"type": condition_type(kind), "status": "False", "reason": DAMAGED_REASON, "message": message,
-                 "lastTransitionTime": now(), "observedGeneration": 0}
-    return {"apiVersion": API_VERSION, "kind": kind,
-            "metadata": {"name": name, "namespace": namespace, "resourceVersion": "0", "generation": 0},
-            "spec": {}, "status": {"ready": False, "conditions": [condition]}}
+    message = (
+        f"the resource file {path} is damaged ({problem[:300]}): nothing runs for it; "
+        "delete the resource, or repair the file"
+    )
+    condition = {
+        "type": condition_type(kind),
+        "status": "False",
+        "reason": DAMAGED_REASON,
+        "message": message,
+        "lastTransitionTime": now(),
+        "observedGeneration": 0,
+    }
+    return {
+        "apiVersion": API_VERSION,
+        "kind": kind,
+        "metadata": {"name": name, "namespace": namespace, "resourceVersion": "0", "generation": 0},
+        "spec": {},
+        "status": {"ready": False, "conditions": [condition]},
+    }
