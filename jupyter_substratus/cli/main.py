@@ -255,7 +255,10 @@ class Opener:
                 if deadline - time.monotonic() <= 0:
                     raise Failure(f"Notebook {self.name} is not ready after {self.args.timeout:.0f} s: {line}")
                 try:
-                    event = await asyncio.wait_for(changes.__anext__(), left)
+                    # asyncio.timeout, not wait_for: Python 3.11's wait_for can swallow the Ctrl-C's
+                    # cancel when an event arrives at the same moment.
+                    async with asyncio.timeout(left):
+                        event = await changes.__anext__()
                 except TimeoutError:
                     continue
                 o = event.object

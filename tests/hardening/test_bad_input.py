@@ -40,7 +40,7 @@ async def test_the_largest_tail_is_taken(rest, backend):
     log.parent.mkdir(parents=True, exist_ok=True)
     log.write_text("one\ntwo\n")
     answer = await rest("GET", "/{plural}/{name}/logs", plural="models", name="logged", params={"tail": str(2**63 - 1)})
-    assert answer.status == 200 and answer.body.decode().endswith("two\n")
+    assert answer.status == 200 and "one\ntwo\n" in answer.body.decode()  # all of it (the stand-in may add lines)
 
 
 @pytest.mark.parametrize("path", ["x" * 100_000, "a/" * 3000 + "nb.ipynb", "d" * 300 + "/nb.ipynb"])
