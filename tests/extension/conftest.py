@@ -5,16 +5,13 @@
 
 from __future__ import annotations
 
-import json
-import urllib.parse
-from dataclasses import dataclass
 from typing import Any
 
 import pytest
 from pytest_jupyter.jupyter_server import *  # noqa: F403 - the jp_* fixtures and their async test runner
 
-from tests.extension import openapi_check
 from tests.extension.gcs import OperatorUploadStep
+from tests.extension.rest import caller as rest_caller
 
 
 @pytest.fixture
@@ -30,50 +27,10 @@ def jp_server_config(kube_emulator, kube_namespace):
     }
 
 
-@dataclass
-class Answer:
-    status: int
-    body: bytes
-    headers: Any
-
-    @property
-    def json(self) -> Any:
-        return json.loads(self.body)
-
-
 @pytest.fixture
 def api(jp_fetch):
     """await api("GET", "/{plural}/{name}", plural="models", name="x", body=..., params=...)."""
-
-    async def call(
-        method: str,
-        template: str,
-        *,
-        body: Any = None,
-        raw: bytes | None = None,
-        params: dict | None = None,
-        headers: dict | None = None,
-        check: bool = True,
-        **parts: str,
-    ) -> Answer:
-        path = template.format(**{k: urllib.parse.quote(v, safe="") for k, v in parts.items()})
-        segments = ["substratus", "api", "v1", *[s for s in path.split("/") if s]]
-        kwargs: dict[str, Any] = {"method": method, "raise_error": False}
-        if body is not None or raw is not None:
-            kwargs["body"] = raw if raw is not None else json.dumps(body)
-        if params:
-            kwargs["params"] = params
-        if headers is not None:
-            kwargs["headers"] = headers
-        response = await jp_fetch(*segments, **kwargs)
-        answer = Answer(response.code, response.body or b"", response.headers)
-        if check:
-            openapi_check.check(
-                method, template, answer.status, answer.body, response.headers.get("Content-Type", "application/json")
-            )
-        return answer
-
-    return call
+    return rest_caller(jp_fetch)
 
 
 @pytest.fixture

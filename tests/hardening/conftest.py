@@ -7,10 +7,7 @@ tests take seconds. `rest` calls a route as openapi.yaml names it and checks the
 
 from __future__ import annotations
 
-import json
 import textwrap
-import urllib.parse
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -18,7 +15,7 @@ import pytest
 from pytest_jupyter.jupyter_server import *  # noqa: F403 - the jp_* fixtures and their async test runner
 
 from jupyter_substratus.backends.local import LocalBackend
-from tests.extension import openapi_check
+from tests.extension.rest import caller as rest_caller
 from tests.local.conftest import SCRIPTED_JOB
 
 ECHO_SERVER = textwrap.dedent('''
@@ -81,45 +78,10 @@ def backend(jp_serverapp, tmp_path, images) -> LocalBackend:
     return state._backend
 
 
-@dataclass
-class Answer:
-    status: int
-    body: bytes
-
-    @property
-    def json(self) -> Any:
-        return json.loads(self.body)
-
-
 @pytest.fixture
 def rest(jp_fetch, backend):
     """await rest("GET", "/{plural}/{name}", plural="models", name="x", body=..., params=...)."""
-
-    async def call(
-        method: str,
-        template: str,
-        *,
-        body: Any = None,
-        raw: bytes | None = None,
-        params: dict | None = None,
-        check: bool = True,
-        **parts: str,
-    ) -> Answer:
-        path = template.format(**{k: urllib.parse.quote(v, safe="") for k, v in parts.items()})
-        kwargs: dict[str, Any] = {"method": method, "raise_error": False}
-        if body is not None or raw is not None:
-            kwargs["body"] = raw if raw is not None else json.dumps(body)
-        if params:
-            kwargs["params"] = params
-        response = await jp_fetch("substratus", "api", "v1", *[s for s in path.split("/") if s], **kwargs)
-        answer = Answer(response.code, response.body or b"")
-        if check:
-            openapi_check.check(
-                method, template, answer.status, answer.body, response.headers.get("Content-Type", "application/json")
-            )
-        return answer
-
-    return call
+    return rest_caller(jp_fetch)
 
 
 def manifest(kind: str, name: str, **spec: Any) -> dict:
