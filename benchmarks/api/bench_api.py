@@ -19,9 +19,7 @@ import json
 import os
 import platform
 import secrets
-import socket
 import statistics
-import subprocess
 import sys
 import tempfile
 import threading
@@ -31,15 +29,11 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(ROOT))
 
+import lab_server  # noqa: E402 - beside this script
+
 from tests.kubeemu.harness import KubeCluster  # noqa: E402
 
 NAMESPACE = "bench"
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 def _percentile(values: list[float], q: float) -> float:
@@ -67,7 +61,7 @@ def main() -> None:
 
     scratch = Path(tempfile.mkdtemp(prefix="substratus-bench-"))
     token = secrets.token_hex(16)
-    port = _free_port()
+    port = lab_server.free_port()
     with KubeCluster(kubeconfig=scratch / "kubeconfig", history_limit=2000) as cluster:
         for path in sorted((ROOT / "crds").glob("*.yaml")):
             cluster.post_crds(path)
@@ -82,31 +76,12 @@ def main() -> None:
                 },
                 NAMESPACE,
             )
-        env = {
-            **os.environ,
-            "KUBECONFIG": str(scratch / "kubeconfig"),
-            "JUPYTER_CONFIG_DIR": str(scratch / "cfg"),
-            "JUPYTER_RUNTIME_DIR": str(scratch / "rt"),
-        }
-        server = subprocess.Popen(
-            [
-                sys.executable,
-                "-m",
-                "jupyter_server",
-                "--no-browser",
-                f"--port={port}",
-                "--ip=127.0.0.1",
-                f"--IdentityProvider.token={token}",
-                f"--ServerApp.root_dir={scratch}",
-                "--allow-root",
-                "--ServerApp.jpserver_extensions={'jupyter_substratus': True}",
-                f"--SubstratusExtension.namespace={NAMESPACE}",
-                "--ServerApp.log_level=WARN",
-            ],
-            env=env,
-            cwd=ROOT,
-            stdout=subprocess.DEVNULL,
-            stderr=subprocess.DEVNULL,
+        server = lab_server.start(
+            scratch,
+            port,
+            token,
+            f"--SubstratusExtension.namespace={NAMESPACE}",
+            env={"KUBECONFIG": str(scratch / "kubeconfig")},
         )
         try:
             results = _measure(cluster, port, token, args)

@@ -21,23 +21,17 @@ import os
 import platform
 import secrets
 import socket
-import subprocess
 import sys
 import tempfile
 import threading
 import time
 from pathlib import Path
 
+import lab_server  # beside this script
 import psutil
 
 ROOT = Path(__file__).resolve().parents[1].parent
 IMAGE = "example.com/custom/model:1"  # not a built-in image: the local backend runs nothing for it
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 class Api:
@@ -99,33 +93,13 @@ def main() -> None:
     args = parser.parse_args()
 
     scratch = Path(tempfile.mkdtemp(prefix="substratus-soak-"))
-    token, port = secrets.token_hex(16), free_port()
-    env = {
-        **os.environ,
-        "KUBECONFIG": str(scratch / "no-kubeconfig"),
-        "JUPYTER_CONFIG_DIR": str(scratch / "cfg"),
-        "JUPYTER_RUNTIME_DIR": str(scratch / "rt"),
-        "JUPYTER_DATA_DIR": str(scratch / "data"),
-    }
-    env.pop("KUBERNETES_SERVICE_HOST", None)
-    server = subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "jupyter_server",
-            "--no-browser",
-            f"--port={port}",
-            "--ip=127.0.0.1",
-            f"--IdentityProvider.token={token}",
-            f"--ServerApp.root_dir={scratch}",
-            "--allow-root",
-            "--ServerApp.jpserver_extensions={'jupyter_substratus': True}",
-            f"--SubstratusExtension.local_state_dir={scratch / 'state'}",
-        ],
-        env=env,
-        cwd=ROOT,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
+    token, port = secrets.token_hex(16), lab_server.free_port()
+    server = lab_server.start(
+        scratch,
+        port,
+        token,
+        f"--SubstratusExtension.local_state_dir={scratch / 'state'}",
+        env={"KUBECONFIG": str(scratch / "no-kubeconfig")},
     )
     process = psutil.Process(server.pid)
     stop = threading.Event()
