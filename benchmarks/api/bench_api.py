@@ -2,7 +2,7 @@
 
     .venv/bin/python benchmarks/api/bench_api.py [--resources 1000] [--lists 300] [--changes 100]
 
-Runs the Kubernetes API emulator (tests/kubeemu) in this process, fills a namespace with
+Runs the Kubernetes API emulator (testing/kubeemu) in this process, fills a namespace with
 Models, starts `jupyter server` with the extension as a real subprocess pointed at the
 emulator, then measures over HTTP:
 - GET /substratus/api/v1/models (the whole list, as JSON) latency, p50/p99;
@@ -31,7 +31,7 @@ sys.path.insert(0, str(ROOT))
 
 import lab_server  # noqa: E402 - beside this script
 
-from tests.kubeemu.harness import KubeCluster  # noqa: E402
+from kubeemu.harness import KubeCluster  # noqa: E402
 
 NAMESPACE = "bench"
 

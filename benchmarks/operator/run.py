@@ -64,7 +64,7 @@ def serve_cluster(kubeconfig: str) -> None:
     """The emulator and a Job controller; answers one JSON command a line on stdin."""
     import asyncio
 
-    from tests.kubeemu.harness import KubeCluster
+    from kubeemu.harness import KubeCluster
 
     job_seen: dict[str, float] = {}
     ready: dict[str, float] = {}

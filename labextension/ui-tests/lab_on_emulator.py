@@ -1,6 +1,6 @@
 """jupyter lab for the UI tests, with the Kubernetes API and the operator it relies on.
 
-No kube-apiserver can run here, so the project's Kubernetes API emulator (tests/kubeemu, test
+No kube-apiserver can run here, so the project's Kubernetes API emulator (testing/kubeemu, test
 infrastructure that never ships) serves the API on 127.0.0.1 in a thread of this process, with
 the generated CRDs of crds/ registered, and the real operator (substratus_operator, under kopf's
 KopfRunner) reconciles the resources the UI creates. Nothing runs containers here, so a small
@@ -30,8 +30,8 @@ os.environ["KUBECONFIG"] = str(work / "kubeconfig")
 import kopf  # noqa: E402
 from kopf.testing import KopfRunner  # noqa: E402
 
-from tests.kubeemu.harness import KubeCluster  # noqa: E402
-from tests.kubeemu.store import now  # noqa: E402
+from kubeemu.harness import KubeCluster  # noqa: E402
+from kubeemu.store import now  # noqa: E402
 
 NAMESPACE = "default"
 JOB_SECONDS = float(os.environ.get("SUBSTRATUS_UI_JOB_SECONDS", "4"))

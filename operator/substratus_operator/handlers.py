@@ -26,7 +26,7 @@ import kopf
 
 from jupyter_substratus.api import GROUP, KINDS, VERSION
 from jupyter_substratus.api import workloads as w
-from jupyter_substratus.storage import ObjectStore, open_store
+from .storage import ObjectStore, open_store
 
 from . import names
 from .config import Config, ConfigError

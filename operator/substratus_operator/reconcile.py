@@ -23,7 +23,7 @@ from jupyter_substratus.api import (
     parse,
 )
 from jupyter_substratus.api import workloads as w
-from jupyter_substratus.storage import ObjectStore
+from .storage import ObjectStore
 
 from . import names, translate
 from .config import Config

@@ -6,7 +6,7 @@ import pytest
 
 from jupyter_substratus.api import Server, parse
 from jupyter_substratus.api import workloads as w
-from tests.kubeemu import cel
+from kubeemu import cel
 
 from .manifests import load_examples
 from .test_crds import schema_of

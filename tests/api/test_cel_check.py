@@ -7,7 +7,7 @@ import pytest
 
 from jupyter_substratus.api import KINDS
 from jupyter_substratus.api.fields import SECRET_REFERENCE_PATTERN
-from tests.kubeemu import cel
+from kubeemu import cel
 
 from .test_crds import CRDS, schema_of
 

@@ -5,7 +5,7 @@ import copy
 import pytest
 
 from jupyter_substratus.api import ResourceValidationError, parse
-from tests.kubeemu import cel
+from kubeemu import cel
 
 from .manifests import FINETUNED_MODEL, INVALID, load_examples
 from .test_crds import schema_of

@@ -7,7 +7,7 @@ import yaml
 
 from jupyter_substratus.api import GPU_TYPES, KINDS
 from jupyter_substratus.api.crdgen import differences, main
-from tests.kubeemu import cel
+from kubeemu import cel
 
 from .manifests import ROOT
 
@@ -85,3 +85,9 @@ def test_spec_immutability_rule(kind, immutable):
 @pytest.mark.parametrize("kind", KINDS)
 def test_exactly_one_source_rule_present(kind):
     assert "has(self.image) != has(self.build)" in cel.rules(schema_of(kind)["properties"]["spec"])
+
+
+def test_the_emulator_serves_the_crds_of_kubeemu_crds(kube_emulator):
+    status, body = kube_emulator.request("GET", "/apis/substratus.ai/v1")
+    assert status == 200, body
+    assert {"models", "datasets", "servers", "notebooks"} <= {r["name"] for r in body["resources"]}

@@ -13,9 +13,9 @@ import pytest
 import yaml
 from kopf.testing import KopfRunner
 
-from tests.kubeemu.errors import ApiError
-from tests.kubeemu.harness import KubeCluster
-from tests.kubeemu.store import now
+from kubeemu.errors import ApiError
+from kubeemu.harness import KubeCluster
+from kubeemu.store import now
 
 RBAC = Path(__file__).resolve().parents[2] / "operator" / "deploy" / "rbac.yaml"
 

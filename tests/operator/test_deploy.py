@@ -1,5 +1,7 @@
 """The operator's install manifests and image recipe, checked offline."""
 
+import ast
+import re
 import shutil
 import subprocess
 from pathlib import Path
@@ -54,3 +56,15 @@ def test_kaniko_is_the_maintained_fork_pinned_alike_in_code_and_configmap():
     repository, _, version = image.partition(":")
     assert repository == "ghcr.io/osscontainertools/kaniko"
     assert version.startswith("v") and version != "latest"
+
+
+def test_the_image_copies_every_part_of_jupyter_substratus_the_operator_imports():
+    package = DEPLOY.parent / "substratus_operator"
+    imported = set()
+    for source in package.rglob("*.py"):
+        for node in ast.walk(ast.parse(source.read_text())):
+            names = [node.module or ""] if isinstance(node, ast.ImportFrom) else []
+            names += [alias.name for alias in node.names] if isinstance(node, ast.Import) else []
+            imported |= {n.split(".")[1] for n in names if n.startswith("jupyter_substratus.")}
+    copied = set(re.findall(r"^COPY jupyter_substratus/(\w+)", (DEPLOY.parent / "Dockerfile").read_text(), re.M))
+    assert imported and imported <= copied

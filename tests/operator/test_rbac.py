@@ -14,8 +14,8 @@ import urllib.request
 import pytest
 import yaml
 
-from tests.kubeemu import rbac
-from tests.kubeemu.harness import KubeCluster
+from kubeemu import rbac
+from kubeemu.harness import KubeCluster
 from tests.operator.conftest import (
     GKE_CONFIG,
     PVC_CONFIG,

@@ -11,7 +11,7 @@ from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.asymmetric import padding
 
-from jupyter_substratus.storage import FileStore, GCSStore, open_store
+from substratus_operator.storage import FileStore, GCSStore, open_store
 
 
 @pytest.fixture

@@ -9,7 +9,7 @@ import kubernetes
 import pytest
 from kubernetes.client import ApiException
 
-from tests.kubeemu.harness import KubeCluster
+from kubeemu.harness import KubeCluster
 
 
 def stream(cluster, path: str, count: int | None = None) -> list[dict]:

@@ -4,7 +4,7 @@ import re
 from collections.abc import Callable
 from typing import Any
 
-from tests.kubeemu import errors
+from kubeemu import errors
 
 Matcher = Callable[[dict[str, Any]], bool]
 

@@ -11,7 +11,7 @@ from typing import Any
 import fastjsonschema
 import pytest
 
-from tests.kubeemu import builtin_schemas
+from kubeemu import builtin_schemas
 
 CONTAINER = {
     "name": "loader",

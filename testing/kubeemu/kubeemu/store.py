@@ -37,9 +37,9 @@ import random
 import uuid
 from typing import Any
 
-from tests.kubeemu import admission, errors, patches, selectors
-from tests.kubeemu.jsoncopy import copy_json
-from tests.kubeemu.kinds import Registry, ResourceKind, kinds_from_crd
+from kubeemu import admission, errors, patches, selectors
+from kubeemu.jsoncopy import copy_json
+from kubeemu.kinds import Registry, ResourceKind, kinds_from_crd
 
 NAMESPACES = ("", "namespaces")
 CRDS = ("apiextensions.k8s.io", "customresourcedefinitions")

@@ -27,11 +27,11 @@ import attrs
 import kmock
 from multidict import CIMultiDict
 
-from tests.kubeemu import errors, patches, portforward, rbac
-from tests.kubeemu.errors import ApiError
-from tests.kubeemu.faults import FaultInjector
-from tests.kubeemu.kinds import Registry, ResourceKind
-from tests.kubeemu.store import Store
+from kubeemu import errors, patches, portforward, rbac
+from kubeemu.errors import ApiError
+from kubeemu.faults import FaultInjector
+from kubeemu.kinds import Registry, ResourceKind
+from kubeemu.store import Store
 
 logger = logging.getLogger(__name__)
 

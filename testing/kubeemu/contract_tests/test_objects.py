@@ -6,7 +6,7 @@ import kubernetes
 import pytest
 from kubernetes.client import ApiException
 
-from tests.emulator.conftest import GROUP, PLURAL, VERSION, widget
+from .conftest import GROUP, PLURAL, VERSION, widget
 
 MERGE = "application/merge-patch+json"
 

@@ -15,7 +15,7 @@ import re
 import threading
 from typing import Any
 
-from tests.kubeemu import errors
+from kubeemu import errors
 
 _REASONS = {
     409: (

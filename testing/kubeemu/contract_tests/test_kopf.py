@@ -9,7 +9,7 @@ import kubernetes
 from kopf.testing import KopfRunner
 from kubernetes.client import ApiException
 
-from tests.emulator.conftest import GROUP, PLURAL, VERSION, widget
+from .conftest import GROUP, PLURAL, VERSION, widget
 
 OPERATOR = textwrap.dedent(f"""
     import kopf

@@ -10,7 +10,7 @@ import contextlib
 import aiohttp
 import aiohttp.web
 
-from tests.kubeemu import errors
+from kubeemu import errors
 
 PROTOCOLS = ("v4.channel.k8s.io",)
 

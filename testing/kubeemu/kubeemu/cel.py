@@ -25,8 +25,8 @@ from typing import Any
 from cel_expr_python import cel
 from google.protobuf import descriptor_pb2, descriptor_pool, struct_pb2
 
-from tests.kubeemu import errors
-from tests.kubeemu.errors import FieldError
+from kubeemu import errors
+from kubeemu.errors import FieldError
 
 _Field = descriptor_pb2.FieldDescriptorProto
 _SCALARS = {

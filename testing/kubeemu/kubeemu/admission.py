@@ -13,10 +13,10 @@ import dataclasses
 import re
 from typing import Any
 
-from tests.kubeemu import builtin_schemas, cel, errors, schema
-from tests.kubeemu.errors import FieldError
-from tests.kubeemu.jsoncopy import copy_json
-from tests.kubeemu.kinds import ResourceKind
+from kubeemu import builtin_schemas, cel, errors, schema
+from kubeemu.errors import FieldError
+from kubeemu.jsoncopy import copy_json
+from kubeemu.kinds import ResourceKind
 
 _DNS_LABEL = re.compile(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$")
 _DNS_SUBDOMAIN = re.compile(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$")

@@ -12,7 +12,7 @@ formats, cross-field rules) is not, beyond the few checks in admission.py.
 Every write of a built-in object is checked, so the check is on the emulator's hot path (an
 operator's Job costs about 0.7 ms in jsonschema). A validator compiled from the same schemas by
 fastjsonschema answers first (about 0.1 ms); only an object it refuses goes through jsonschema,
-which gives every error with its path. tests/emulator/test_builtin_schemas.py keeps the two
+which gives every error with its path. testing/kubeemu/contract_tests/test_builtin_schemas.py keeps the two
 verdicts equal.
 """
 
@@ -27,8 +27,8 @@ import fastjsonschema
 import jsonschema
 import referencing
 
-from tests.kubeemu import errors
-from tests.kubeemu.errors import FieldError
+from kubeemu import errors
+from kubeemu.errors import FieldError
 
 SCHEMA_VERSION = "v1.33.0-local-strict"  # the Kubernetes version the emulator reports
 

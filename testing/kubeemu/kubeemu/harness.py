@@ -26,12 +26,12 @@ from typing import Any, Self, TypeVar
 import aiohttp.web
 import yaml
 
-from tests.kubeemu import patches, rbac
-from tests.kubeemu.emulator import KubeEmulator
-from tests.kubeemu.faults import FaultInjector
-from tests.kubeemu.jsoncopy import copy_json
-from tests.kubeemu.kinds import ResourceKind
-from tests.kubeemu.store import now
+from kubeemu import patches, rbac
+from kubeemu.emulator import KubeEmulator
+from kubeemu.faults import FaultInjector
+from kubeemu.jsoncopy import copy_json
+from kubeemu.kinds import ResourceKind
+from kubeemu.store import now
 
 T = TypeVar("T")
 

@@ -4,7 +4,7 @@ preserve-unknown fields, and the wording of its errors."""
 
 import pytest
 
-from tests.kubeemu.errors import ApiError
+from kubeemu.errors import ApiError
 
 from .conftest import widget
 

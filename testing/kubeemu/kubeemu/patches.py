@@ -17,8 +17,8 @@ import jsonpatch
 import jsonpointer
 import yaml
 
-from tests.kubeemu import errors
-from tests.kubeemu.jsoncopy import copy_json
+from kubeemu import errors
+from kubeemu.jsoncopy import copy_json
 
 JSON_PATCH = "application/json-patch+json"
 MERGE_PATCH = "application/merge-patch+json"

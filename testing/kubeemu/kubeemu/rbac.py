@@ -12,8 +12,8 @@ import dataclasses
 from collections.abc import Callable, Iterable
 from typing import Any
 
-from tests.kubeemu import errors
-from tests.kubeemu.errors import ApiError
+from kubeemu import errors
+from kubeemu.errors import ApiError
 
 RBAC_GROUP = "rbac.authorization.k8s.io"
 

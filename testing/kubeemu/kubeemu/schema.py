@@ -22,9 +22,9 @@ import json
 import re
 from typing import Any
 
-from tests.kubeemu import errors
-from tests.kubeemu.errors import FieldError
-from tests.kubeemu.jsoncopy import copy_json
+from kubeemu import errors
+from kubeemu.errors import FieldError
+from kubeemu.jsoncopy import copy_json
 
 OBJECT_META_FIELDS = frozenset(
     {

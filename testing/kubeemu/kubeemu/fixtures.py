@@ -1,6 +1,6 @@
-"""pytest plugin with the Kubernetes API emulator. Register it in the root conftest:
-
-    pytest_plugins = ["tests.kubeemu.fixtures"]
+"""pytest plugin with the Kubernetes API emulator, loaded by pytest whenever kubeemu is installed
+(the `pytest11` entry point). The CRDs to register come from the `kubeemu_crds` ini option: files
+or folders of YAML, relative to the rootdir.
 
 Importing this module points KUBECONFIG at a file of its own, before any test module imports
 `kubernetes` (the client reads the variable at import time) and so that no test can reach a
@@ -18,17 +18,27 @@ from typing import TYPE_CHECKING
 
 import pytest
 
-from tests.kubeemu.errors import ApiError
-from tests.kubeemu.harness import KubeCluster
+from kubeemu.errors import ApiError
+from kubeemu.harness import KubeCluster
 
 if TYPE_CHECKING:
     import kubernetes
 
-CRD_DIR = Path(__file__).resolve().parents[2] / "crds"
 _KUBECONFIG_DIR = Path(tempfile.mkdtemp(prefix="kubeemu-"))
 KUBECONFIG = _KUBECONFIG_DIR / "kubeconfig"
 os.environ["KUBECONFIG"] = str(KUBECONFIG)
 _namespaces = itertools.count(1)
+
+
+def pytest_addoption(parser: pytest.Parser) -> None:
+    parser.addini("kubeemu_crds", "CRD files or folders of *.yaml the emulator registers", type="paths", default=[])
+
+
+def _crd_files(config: pytest.Config) -> list[Path]:
+    files: list[Path] = []
+    for path in config.getini("kubeemu_crds"):
+        files.extend(sorted(path.glob("*.yaml")) if path.is_dir() else [path])
+    return files
 
 
 def pytest_unconfigure(config: pytest.Config) -> None:
@@ -36,10 +46,10 @@ def pytest_unconfigure(config: pytest.Config) -> None:
 
 
 @pytest.fixture(scope="session")
-def kube_emulator() -> Iterator[KubeCluster]:
-    """The emulator for the whole session, with every CRD of crds/*.yaml POSTed to it."""
+def kube_emulator(pytestconfig: pytest.Config) -> Iterator[KubeCluster]:
+    """The emulator for the whole session, with the CRDs of `kubeemu_crds` POSTed to it."""
     with KubeCluster(kubeconfig=KUBECONFIG) as cluster:
-        for path in sorted(CRD_DIR.glob("*.yaml")):
+        for path in _crd_files(pytestconfig):
             cluster.post_crds(path)
         yield cluster
 

@@ -8,7 +8,7 @@ import kubernetes
 import pytest
 from kubernetes.client import ApiException
 
-from tests.kubeemu.harness import KubeCluster
+from kubeemu.harness import KubeCluster
 
 MERGE = "application/merge-patch+json"
 
