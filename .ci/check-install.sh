@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # A plain `pip install .` into a fresh virtualenv is the whole install: afterwards
 # `jupyter labextension list` and `jupyter server extension list` must both report
-# jupyter-substratus as enabled and OK.
+# jupyter-substratus as enabled and OK, without the operator's dependencies; `pip install ./operator`
+# then adds the operator.
 #
 # The check installs from a copy of the tracked files (what a fresh clone holds), so the
 # wheel's build hook really builds the labextension from source; the working tree is not
@@ -43,6 +44,17 @@ fi
 # The local backend runs the workload images' programs from inside the installed package.
 if ! ls "$WORK"/venv/lib/python3*/site-packages/jupyter_substratus/images/model-server/Dockerfile >/dev/null 2>&1; then
     echo "check-install: FAIL: the wheel does not carry images/ (the local backend's programs)" >&2
+    status=1
+fi
+# The operator is a distribution of its own: its dependencies stay out of the user's Jupyter, and
+# it installs beside the extension, whose API it imports.
+if "$WORK/venv/bin/python" -c "import kopf" 2>/dev/null; then
+    echo "check-install: FAIL: pip install . brought the operator's kopf into the user's Jupyter" >&2
+    status=1
+fi
+"$WORK/venv/bin/pip" install --quiet "$WORK/src/operator" 2>&1 | { grep -v "^WARNING: Location '" || true; }
+if ! "$WORK/venv/bin/python" -c "import substratus_operator.handlers"; then
+    echo "check-install: FAIL: the operator (pip install ./operator) does not import" >&2
     status=1
 fi
 end=$(date +%s)
