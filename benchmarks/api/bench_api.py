@@ -30,7 +30,6 @@ ROOT = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(ROOT))
 
 import lab_server  # noqa: E402 - beside this script
-
 from kubeemu.harness import KubeCluster  # noqa: E402
 
 NAMESPACE = "bench"

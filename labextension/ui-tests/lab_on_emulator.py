@@ -29,7 +29,6 @@ os.environ["KUBECONFIG"] = str(work / "kubeconfig")
 
 import kopf  # noqa: E402
 from kopf.testing import KopfRunner  # noqa: E402
-
 from kubeemu.harness import KubeCluster  # noqa: E402
 from kubeemu.store import now  # noqa: E402
 

@@ -5,7 +5,6 @@ import sys
 from kopf.cli import main as kopf_main
 
 
-
 def main() -> int:
     return kopf_main(
         [

@@ -26,12 +26,12 @@ import kopf
 
 from jupyter_substratus.api import GROUP, KINDS, VERSION
 from jupyter_substratus.api import workloads as w
-from .storage import ObjectStore, open_store
 
 from . import names
 from .config import Config, ConfigError
 from .kube import Kube, configuration
 from .reconcile import InvalidSpec, Reconciler
+from .storage import ObjectStore, open_store
 from .waiters import Waiters
 from .workqueue import Cache, WorkQueue, run_workers
 

@@ -23,11 +23,11 @@ from jupyter_substratus.api import (
     parse,
 )
 from jupyter_substratus.api import workloads as w
-from .storage import ObjectStore
 
 from . import names, translate
 from .config import Config
 from .kube import Kube, left_over
+from .storage import ObjectStore
 from .workqueue import Cache
 
 UPLOAD_URL_LIFETIME = timedelta(hours=1)

@@ -3,10 +3,10 @@ examples (falcon-7b-instruct/server-4bit-any-gpu.yaml, llama2-13b-chat-gguf/serv
 
 import kubernetes
 import pytest
+from kubeemu import cel
 
 from jupyter_substratus.api import Server, parse
 from jupyter_substratus.api import workloads as w
-from kubeemu import cel
 
 from .manifests import load_examples
 from .test_crds import schema_of

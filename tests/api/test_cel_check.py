@@ -4,10 +4,10 @@ structural schema), and the check refuses the rules a real server refused."""
 import json
 
 import pytest
+from kubeemu import cel
 
 from jupyter_substratus.api import KINDS
 from jupyter_substratus.api.fields import SECRET_REFERENCE_PATTERN
-from kubeemu import cel
 
 from .test_crds import CRDS, schema_of
 

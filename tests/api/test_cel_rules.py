@@ -3,9 +3,9 @@
 import copy
 
 import pytest
+from kubeemu import cel
 
 from jupyter_substratus.api import ResourceValidationError, parse
-from kubeemu import cel
 
 from .manifests import FINETUNED_MODEL, INVALID, load_examples
 from .test_crds import schema_of

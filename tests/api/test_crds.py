@@ -4,10 +4,10 @@ from pathlib import Path
 
 import pytest
 import yaml
+from kubeemu import cel
 
 from jupyter_substratus.api import GPU_TYPES, KINDS
 from jupyter_substratus.api.crdgen import differences, main
-from kubeemu import cel
 
 from .manifests import ROOT
 

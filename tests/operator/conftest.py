@@ -12,7 +12,6 @@ import kopf
 import pytest
 import yaml
 from kopf.testing import KopfRunner
-
 from kubeemu.errors import ApiError
 from kubeemu.harness import KubeCluster
 from kubeemu.store import now

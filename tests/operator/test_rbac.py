@@ -13,9 +13,9 @@ import urllib.request
 
 import pytest
 import yaml
-
 from kubeemu import rbac
 from kubeemu.harness import KubeCluster
+
 from tests.operator.conftest import (
     GKE_CONFIG,
     PVC_CONFIG,

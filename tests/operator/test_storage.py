@@ -10,7 +10,6 @@ import requests
 from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.asymmetric import padding
-
 from substratus_operator.storage import FileStore, GCSStore, open_store
 
 

@@ -10,7 +10,6 @@ from typing import Any
 
 import fastjsonschema
 import pytest
-
 from kubeemu import builtin_schemas
 
 CONTAINER = {

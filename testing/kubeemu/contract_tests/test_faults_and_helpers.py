@@ -6,9 +6,8 @@ import time
 import kmock
 import kubernetes
 import pytest
-from kubernetes.client import ApiException
-
 from kubeemu.harness import KubeCluster
+from kubernetes.client import ApiException
 
 MERGE = "application/merge-patch+json"
 

@@ -3,7 +3,6 @@ server refuses and rewrites: Job status rules, defaults of built-in fields, null
 preserve-unknown fields, and the wording of its errors."""
 
 import pytest
-
 from kubeemu.errors import ApiError
 
 from .conftest import widget

@@ -7,9 +7,8 @@ import urllib.request
 
 import kubernetes
 import pytest
-from kubernetes.client import ApiException
-
 from kubeemu.harness import KubeCluster
+from kubernetes.client import ApiException
 
 
 def stream(cluster, path: str, count: int | None = None) -> list[dict]:
