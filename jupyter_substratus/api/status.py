@@ -1,6 +1,7 @@
 """What the operator (or the local backend) reports about a resource."""
 
 from datetime import datetime
+from enum import StrEnum
 from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field
@@ -10,6 +11,22 @@ BUILT = "Built"  # the image was built (or did not need building)
 UPLOADED = "Uploaded"  # the build context was uploaded and its checksum verified
 COMPLETE = "Complete"  # Model, Dataset: the artifacts are written and complete
 SERVING = "Serving"  # Server, Notebook: the workload answers
+
+
+class Phase(StrEnum):
+    """One word for where a resource stands, written by the reconcile flow; clients read it
+    instead of working it out from the conditions."""
+
+    PENDING = "Pending"  # waiting: for a dependency, an upload, a slot, a pod to start
+    BUILDING = "Building"  # its image is being built
+    RUNNING = "Running"  # its job runs (Model, Dataset)
+    READY = "Ready"  # complete (Model, Dataset) or answering (Server, Notebook)
+    FAILED = "Failed"  # final until the spec changes or it is run again
+    SUSPENDED = "Suspended"  # a Notebook stopped on purpose
+    STALLED = "Stalled"  # still waiting past the grace period for something that is missing
+
+
+SETTLED_PHASES = frozenset({Phase.READY, Phase.FAILED, Phase.SUSPENDED})
 
 
 class StatusPart(BaseModel):
@@ -39,8 +56,21 @@ class Artifacts(StatusPart):
     url: str
 
 
+class TrainerStatus(StatusPart):
+    """A running fine-tune's progress, as Kubeflow Trainer's TrainJob status puts it."""
+
+    current_step: int | None = Field(default=None, alias="currentStep", ge=0)
+    total_steps: int | None = Field(default=None, alias="totalSteps", ge=0)
+    current_epoch: float | None = Field(default=None, alias="currentEpoch", ge=0)
+    loss: float | None = None
+    progress_percentage: int | None = Field(default=None, alias="progressPercentage", ge=0, le=100)
+    estimated_remaining_seconds: int | None = Field(default=None, alias="estimatedRemainingSeconds", ge=0)
+    last_updated_time: datetime | None = Field(default=None, alias="lastUpdatedTime")
+
+
 class Status(StatusPart):
     ready: bool = False
+    phase: Phase | None = None
     image: str | None = Field(default=None, description="the image in use, built or given")
     conditions: list[Condition] = Field(
         default_factory=list,
@@ -56,6 +86,7 @@ class ArtifactStatus(Status):
     """Model, Dataset: where the output lives."""
 
     artifacts: Artifacts | None = None
+    trainer_status: TrainerStatus | None = Field(default=None, alias="trainerStatus")
 
 
 class ServingStatus(Status):

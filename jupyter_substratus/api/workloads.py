@@ -36,6 +36,7 @@ DEPENDENCY_FAILED = "DependencyFailed"
 CHECKSUM_MISMATCH = "ChecksumMismatch"
 UPLOAD_UNSUPPORTED = "UploadUnsupported"
 INTERRUPTED = "Interrupted"  # the local backend's: the run stopped with the Jupyter server
+CANCELLED = "Cancelled"  # the user cancelled the run (CANCEL_ANNOTATION); run it again to go on
 FAILURE_REASONS = frozenset(
     {
         INVALID_SPEC,
@@ -46,6 +47,7 @@ FAILURE_REASONS = frozenset(
         CHECKSUM_MISMATCH,
         UPLOAD_UNSUPPORTED,
         INTERRUPTED,
+        CANCELLED,
     }
 )
 WAITING_FOR_DEPENDENCY = "WaitingForDependency"
@@ -56,6 +58,11 @@ RUNNING = "Running"
 STARTING = "Starting"
 SUSPENDED = "Suspended"
 SUCCEEDED = "Succeeded"
+
+
+# Set by `Backend.cancel` (its value: when, RFC 3339); the flow stops the run and reports
+# CANCELLED; a rerun removes it.
+CANCEL_ANNOTATION = "substratus.ai/cancel-requested"
 
 
 class Role(StrEnum):
