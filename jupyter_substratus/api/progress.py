@@ -18,7 +18,7 @@ def progress_line(line: str) -> dict | None:
         value = json.loads(line[start:])
     except ValueError:
         return None
-    if not isinstance(value, dict) or not _number(value.get("step")):
+    if not isinstance(value, dict) or _number(value.get("step")) is None:
         return None
     return value
 
@@ -31,19 +31,22 @@ def trainer_status(lines: Iterable[str]) -> TrainerStatus | None:
     if last is None:
         return None
     step = int(last["step"])
-    total = int(last["max_steps"]) if _number(last.get("max_steps")) and last["max_steps"] > 0 else None
-    eta = last.get("eta_seconds")
-    when = last.get("time")
+    total = _number(last.get("max_steps"), minimum=1)
+    eta = _number(last.get("eta_seconds"), minimum=0)
+    when = _number(last.get("time"))
     return TrainerStatus(
         currentStep=step,
-        totalSteps=total,
-        currentEpoch=last["epoch"] if _number(last.get("epoch")) and last["epoch"] >= 0 else None,
-        loss=last["loss"] if _number(last.get("loss")) else None,
-        progressPercentage=min(100, step * 100 // total) if total else None,
-        estimatedRemainingSeconds=round(eta) if _number(eta) and eta >= 0 else None,
-        lastUpdatedTime=datetime.fromtimestamp(when, UTC) if _number(when) else None,
+        totalSteps=int(total) if total else None,
+        currentEpoch=_number(last.get("epoch"), minimum=0),
+        loss=_number(last.get("loss")),
+        progressPercentage=min(100, int(step * 100 // total)) if total else None,
+        estimatedRemainingSeconds=round(eta) if eta is not None else None,
+        lastUpdatedTime=datetime.fromtimestamp(when, UTC) if when is not None else None,
     )
 
 
-def _number(value: object) -> bool:
-    return isinstance(value, int | float) and not isinstance(value, bool) and math.isfinite(value)
+def _number(value: object, minimum: float = -math.inf) -> float | None:
+    """`value` when it is a finite number of at least `minimum`, else None."""
+    if isinstance(value, int | float) and not isinstance(value, bool) and minimum <= value < math.inf:
+        return value
+    return None
