@@ -276,6 +276,16 @@ class RerunHandler(SubstratusHandler):
         self.finish(created)
 
 
+class CancelHandler(SubstratusHandler):
+    @tornado.web.authenticated
+    @authorized
+    async def post(self, plural: str, name: str):
+        self.check_plural(plural)
+        self.check_name(name)
+        cancelled = await (await self.backend()).cancel(plural, name, self.namespace())
+        self.finish(cancelled)
+
+
 class UploadHandler(SubstratusHandler):
     """POST a build context: the backend's upload handshake, for clients of this server (kernels)."""
 
@@ -583,6 +593,7 @@ ROUTES: list[tuple[str, str, type[SubstratusHandler]]] = [
     ("/{plural}", f"/{_PLURAL}", CollectionHandler),
     ("/{plural}/{name}", f"/{_PLURAL}/{_NAME_PART}", ResourceHandler),
     ("/{plural}/{name}/logs", f"/{_PLURAL}/{_NAME_PART}/logs", LogsHandler),
+    ("/{plural}/{name}/cancel", f"/{_PLURAL}/{_NAME_PART}/cancel", CancelHandler),
     ("/{plural}/{name}/rerun", f"/{_PLURAL}/{_NAME_PART}/rerun", RerunHandler),
     ("/{plural}/{name}/upload", f"/{_PLURAL}/{_NAME_PART}/upload", UploadHandler),
 ]

@@ -11,9 +11,12 @@ import abc
 import asyncio
 from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from typing import Any
 
 from jupyter_substratus.api import KINDS_BY_PLURAL, FieldError
+from jupyter_substratus.api.status import Phase
+from jupyter_substratus.api.workloads import CANCEL_ANNOTATION
 
 from .portforward import PortForward
 
@@ -208,9 +211,9 @@ class Backend(abc.ABC):
 
     async def rerun(self, plural: str, name: str, namespace: str | None = None) -> Manifest:
         """Run a failed or interrupted Model or Dataset again. Its spec is immutable, so it is
-        deleted and, once gone, created again with the same name, labels, annotations and spec.
-        A complete one is refused (its artifacts would be lost), and so are Servers and
-        Notebooks (a change of their spec restarts them)."""
+        deleted and, once gone, created again with the same name, labels, annotations (less a
+        cancel request) and spec. A complete one is refused (its artifacts would be lost), and so
+        are Servers and Notebooks (a change of their spec restarts them)."""
         if plural not in RUN_TO_COMPLETION:
             raise BadRequest(f"only Models and Datasets run again; a change of its spec restarts a {plural[:-1]}")
         obj = await self.get(plural, name, namespace)
@@ -225,7 +228,10 @@ class Backend(abc.ABC):
                 f"{obj['kind']} {name}'s build context was never stored: export the notebook again "
                 "(delete this one first)"
             )
-        metadata = {k: v for k, v in obj["metadata"].items() if k in ("name", "labels", "annotations")}
+        metadata = {k: v for k, v in obj["metadata"].items() if k in ("name", "labels")}
+        annotations = {k: v for k, v in (obj["metadata"].get("annotations") or {}).items() if k != CANCEL_ANNOTATION}
+        if annotations:
+            metadata["annotations"] = annotations
         manifest = {"apiVersion": obj["apiVersion"], "kind": obj["kind"], "metadata": metadata, "spec": obj["spec"]}
         await self.delete(plural, name, namespace)
         try:
@@ -238,6 +244,33 @@ class Backend(abc.ABC):
         except TimeoutError:
             raise Conflict(f"{obj['kind']} {name} is still being deleted; create it again later") from None
         return await self.create(manifest, namespace)
+
+    async def cancel(self, plural: str, name: str, namespace: str | None = None) -> Manifest:
+        """Stop a Model's or Dataset's run: CANCEL_ANNOTATION (now, RFC 3339) on the object, which the
+        reconcile flow honours by stopping the run and reporting it failed, reason Cancelled (run it
+        again to go on). Asking again keeps the first request. A complete or failed one is refused
+        (nothing runs), and so are Servers and Notebooks."""
+        if plural not in RUN_TO_COMPLETION:
+            raise BadRequest(
+                "only Models and Datasets are cancelled: stop a Server by deleting it, "
+                "a Notebook by suspending it (spec.suspend)"
+            )
+        obj = await self.get(plural, name, namespace)
+        status = obj.get("status") or {}
+        if status.get("ready"):
+            raise Conflict(f"{obj['kind']} {name} is complete: nothing runs to cancel")
+        if status.get("phase") == Phase.FAILED:
+            raise Conflict(f"{obj['kind']} {name} has failed already: nothing runs to cancel (run it again instead)")
+        if CANCEL_ANNOTATION in (obj["metadata"].get("annotations") or {}):
+            return obj
+        requested = datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+        return await self.annotate(plural, name, {CANCEL_ANNOTATION: requested}, namespace)
+
+    async def annotate(
+        self, plural: str, name: str, annotations: dict[str, str], namespace: str | None = None
+    ) -> Manifest:
+        """Add `annotations` to the object's (replacing those of the same keys), nothing else changed."""
+        raise Unavailable("this backend cannot annotate resources")
 
     async def notebook_token(self, name: str, namespace: str | None = None) -> str:
         """The token of a Notebook's Jupyter (the operator keeps it in a Secret)."""

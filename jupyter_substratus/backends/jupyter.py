@@ -193,6 +193,9 @@ class JupyterServerBackend(Backend):
     async def rerun(self, plural: str, name: str, namespace: str | None = None) -> Manifest:
         return (await self._call("POST", self._path(plural, name, "rerun"), params=self._params(namespace))).json()
 
+    async def cancel(self, plural: str, name: str, namespace: str | None = None) -> Manifest:
+        return (await self._call("POST", self._path(plural, name, "cancel"), params=self._params(namespace))).json()
+
     async def changes(self, namespace: str | None = None) -> EventStream:  # type: ignore[override]
         return await EventStream(self.client, self.api + "/events", self._params(namespace)).open()
 

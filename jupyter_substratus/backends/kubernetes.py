@@ -57,6 +57,7 @@ NAME_LABEL = "substratus.ai/owner-name"
 IMMUTABLE_KINDS = tuple(kind for kind, cls in KINDS.items() if cls.immutable_spec)
 WATCH_SECONDS = 240  # a watch is reopened after this long, as clients of the API server do
 RETRY_SECONDS = 2.0
+MERGE_PATCH = "application/merge-patch+json"
 
 
 def _plural_of(kind: str) -> str:
@@ -249,6 +250,24 @@ class KubernetesBackend(Backend):
             cache.remember(plural, obj)
         else:
             cache.forget(plural, name)
+
+    async def annotate(
+        self, plural: str, name: str, annotations: dict[str, str], namespace: str | None = None
+    ) -> Manifest:
+        self._check_plural(plural)
+        ns = self._namespace(namespace)
+        cache = await self._cache(ns)
+        obj = await self._call(
+            self._custom.patch_namespaced_custom_object,
+            GROUP,
+            VERSION,
+            ns,
+            plural,
+            name,
+            {"metadata": {"annotations": annotations}},
+            _content_type=MERGE_PATCH,
+        )
+        return cache.remember(plural, obj)
 
     async def changes(self, namespace: str | None = None) -> ChangeStream:
         cache = await self._cache(namespace)

@@ -2,6 +2,7 @@
 
 %substratus list [KIND]                    %substratus get KIND NAME
 %substratus delete KIND NAME               %substratus logs KIND NAME [--follow]
+%substratus rerun KIND NAME                %substratus cancel [KIND] NAME (KIND: model unless given)
 %substratus dataset NAME --url URL [--url URL ...] [--param k=v ...]
 %substratus import NAME HF_MODEL [--gpu TYPE:COUNT]
 %%substratus finetune NAME --model BASE --dataset DATA [--gpu TYPE:COUNT] [--param k=v ...] [--wait]
@@ -34,10 +35,11 @@ from jupyter_substratus.api import (
     parse,
 )
 from jupyter_substratus.api.fields import is_dns_label
+from jupyter_substratus.api.workloads import CANCEL_ANNOTATION
 from jupyter_substratus.backends import BackendError, NotFound
 from jupyter_substratus.export import ExportError, fine_tune, fine_tune_manifest, gpu_resource, parse_gpu
 
-from .display import Progress, ResourceTable
+from .display import Progress, ResourceTable, progress_text, trainer_status
 from .session import Session
 
 _ALIASES = {k.lower(): cls.names.plural for k, cls in KINDS.items()}
@@ -110,6 +112,9 @@ def _parser() -> _Parser:
         p = sub.add_parser(name, help=text)
         p.add_argument("kind")
         p.add_argument("name")
+    p = sub.add_parser("cancel", help="stop a Model's or Dataset's run (it fails, reason Cancelled)")
+    p.add_argument("kind", nargs="?", default="model", help="model (the default) or dataset")
+    p.add_argument("name")
     p = sub.add_parser("logs", help="print a resource's workload log")
     p.add_argument("kind")
     p.add_argument("name")
@@ -261,7 +266,9 @@ class SubstratusMagics(Magics):
         return ResourceTable(objects)
 
     def _get(self, args, cell):
-        return ResourceTable([self.session.get(_plural(args.kind), args.name)])
+        obj = self.session.get(_plural(args.kind), args.name)
+        trainer = trainer_status(obj)
+        return ResourceTable([obj], [f"Progress: {progress_text(trainer)}"] if trainer else [])
 
     def _delete(self, args, cell):
         plural = _plural(args.kind)
@@ -272,6 +279,17 @@ class SubstratusMagics(Magics):
         plural = _plural(args.kind)
         self.session.rerun(plural, args.name)
         print(f"Created {KINDS_BY_PLURAL[plural].__name__} {args.name} again; it runs from the start.")
+
+    def _cancel(self, args, cell):
+        plural = _plural(args.kind)
+        kind = KINDS_BY_PLURAL[plural].__name__
+        obj = self.session.cancel(plural, args.name)
+        requested = obj["metadata"]["annotations"][CANCEL_ANNOTATION]
+        print(
+            f"Cancel of {kind} {args.name} requested at {requested}: its run stops and it fails with reason "
+            f"Cancelled (%substratus get {kind.lower()} {args.name}); %substratus rerun {kind.lower()} {args.name} "
+            "runs it again."
+        )
 
     def _logs(self, args, cell):
         self.session.logs(_plural(args.kind), args.name, args.follow, lambda line: print(line, flush=True))
@@ -293,7 +311,13 @@ class SubstratusMagics(Magics):
         progress = Progress(f"{kind} {name}", self.rich)
 
         def show(obj: dict) -> None:
-            progress.update(" ".join(filter(None, state_of(obj))))
+            trainer = trainer_status(obj)
+            if trainer is None:
+                progress.update(" ".join(filter(None, state_of(obj))))
+            else:
+                percentage = trainer.progress_percentage
+                fraction = percentage / 100 if percentage is not None else None
+                progress.update(f"{state_of(obj)[0]}: {progress_text(trainer, percentage=False)}", fraction)
 
         if created is not None:
             show(created)

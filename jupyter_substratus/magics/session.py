@@ -133,6 +133,9 @@ class Session:
     def rerun(self, plural: str, name: str) -> dict:
         return self.run(lambda b: b.rerun(plural, name))
 
+    def cancel(self, plural: str, name: str) -> dict:
+        return self.run(lambda b: b.cancel(plural, name))
+
     def logs(self, plural: str, name: str, follow: bool, on_line: Callable[[str], None]) -> None:
         async def read(backend):
             async for line in backend.logs(plural, name, follow=follow):

@@ -25,3 +25,5 @@ async def test_read_only_user(api):
     assert (await api("DELETE", "/{plural}/{name}", plural="models", name="opt")).status == 403
     assert (await api("PUT", "/{plural}/{name}", plural="models", name="opt", body=model_manifest("opt"))).status == 403
     assert (await api("POST", "/export", body={"path": "x.ipynb", "model": model_manifest("opt")})).status == 403
+    for action in ("rerun", "cancel"):
+        assert (await api("POST", f"/{{plural}}/{{name}}/{action}", raw=b"", plural="models", name="opt")).status == 403

@@ -104,6 +104,7 @@ ROUTES = st.sampled_from(
         ("DELETE", "/{p}/{n}"),
         ("GET", "/{p}/{n}/logs"),
         ("POST", "/{p}/{n}/rerun"),
+        ("POST", "/{p}/{n}/cancel"),
         ("POST", "/export"),
         ("GET", "/export/{n}"),
         ("GET", "/events"),

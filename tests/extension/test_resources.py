@@ -1,7 +1,13 @@
 """CRUD of the four kinds through the REST API, against the emulator."""
 
+import asyncio
+from datetime import datetime
+
 import pytest
 
+from jupyter_substratus.api.workloads import CANCEL_ANNOTATION
+from jupyter_substratus.backends import BadRequest
+from jupyter_substratus.backends.jupyter import JupyterServerBackend
 from tests.extension.conftest import model_manifest
 
 DATASET = {
@@ -221,3 +227,71 @@ async def test_rerun_refuses_what_it_cannot_run_again(api, kube_emulator, kube_n
     await api("POST", "/{plural}", plural="servers", body=server)
     assert (await api("POST", "/{plural}/{name}/rerun", raw=b"", plural="servers", name="s")).status == 400
     assert (await api("POST", "/{plural}/{name}/rerun", raw=b"", plural="models", name="missing")).status == 404
+
+
+def _cancel_requested(kube_emulator, plural, name, namespace) -> str | None:
+    """The cancel annotation of the object as the API server keeps it."""
+    return (kube_emulator.get(plural, name, namespace)["metadata"].get("annotations") or {}).get(CANCEL_ANNOTATION)
+
+
+async def _phase_seen(api, plural, name, phase) -> None:
+    """Until the server's watch has seen the phase the emulator was given."""
+    async with asyncio.timeout(10):
+        while True:
+            got = await api("GET", "/{plural}/{name}", plural=plural, name=name)
+            if (got.json.get("status") or {}).get("phase") == phase:
+                return
+            await asyncio.sleep(0.05)
+
+
+async def test_cancel_asks_the_run_to_stop_and_a_rerun_forgets_it(api, kube_emulator, kube_namespace):
+    await api("POST", "/{plural}", plural="models", body=model_manifest("opt"))
+    cancelled = await api("POST", "/{plural}/{name}/cancel", raw=b"", plural="models", name="opt")
+    assert cancelled.status == 200, cancelled.body
+    requested = _cancel_requested(kube_emulator, "models", "opt", kube_namespace)
+    assert datetime.fromisoformat(requested).tzinfo is not None  # RFC 3339, in UTC
+    assert cancelled.json["metadata"]["annotations"][CANCEL_ANNOTATION] == requested
+    again = await api("POST", "/{plural}/{name}/cancel", raw=b"", plural="models", name="opt")
+    assert again.status == 200 and again.json["metadata"]["annotations"][CANCEL_ANNOTATION] == requested
+
+    rerun = await api("POST", "/{plural}/{name}/rerun", raw=b"", plural="models", name="opt")
+    assert rerun.status == 201, rerun.body
+    assert _cancel_requested(kube_emulator, "models", "opt", kube_namespace) is None
+
+
+async def test_cancel_refuses_what_does_not_run(api, kube_emulator, kube_namespace):
+    await api("POST", "/{plural}", plural="models", body=model_manifest("done"))
+    kube_emulator.patch_status("models", "done", {"ready": True, "phase": "Ready"}, kube_namespace)
+    await _phase_seen(api, "models", "done", "Ready")
+    complete = await api("POST", "/{plural}/{name}/cancel", raw=b"", plural="models", name="done")
+    assert complete.status == 409 and "complete" in complete.json["message"]
+    assert _cancel_requested(kube_emulator, "models", "done", kube_namespace) is None
+    await api("POST", "/{plural}", plural="models", body=model_manifest("broken"))
+    kube_emulator.patch_status("models", "broken", {"phase": "Failed"}, kube_namespace)
+    await _phase_seen(api, "models", "broken", "Failed")
+    failed = await api("POST", "/{plural}/{name}/cancel", raw=b"", plural="models", name="broken")
+    assert failed.status == 409 and "failed already" in failed.json["message"]
+
+    server = {"metadata": {"name": "s"}, "spec": {"image": "substratusai/model-server", "model": {"name": "done"}}}
+    await api("POST", "/{plural}", plural="servers", body=server)
+    refused = await api("POST", "/{plural}/{name}/cancel", raw=b"", plural="servers", name="s")
+    assert refused.status == 400 and "only Models and Datasets" in refused.json["message"]
+    missing = await api("POST", "/{plural}/{name}/cancel", raw=b"", plural="datasets", name="missing")
+    assert missing.status == 404
+
+
+async def test_a_kernel_cancels_through_the_server(
+    api, jp_http_port, jp_base_url, jp_auth_header, kube_emulator, kube_namespace
+):
+    await api("POST", "/{plural}", plural="datasets", body=DATASET)
+    token = jp_auth_header["Authorization"].removeprefix("token ")
+    url = f"http://127.0.0.1:{jp_http_port}{jp_base_url}"
+    backend = await asyncio.to_thread(JupyterServerBackend, url, token)  # it reaches the server as it starts
+    try:
+        cancelled = await backend.cancel("datasets", "squad")
+        requested = _cancel_requested(kube_emulator, "datasets", "squad", kube_namespace)
+        assert requested and cancelled["metadata"]["annotations"][CANCEL_ANNOTATION] == requested
+        with pytest.raises(BadRequest, match="only Models and Datasets"):
+            await backend.cancel("notebooks", "squad")
+    finally:
+        await backend.close()

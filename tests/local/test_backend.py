@@ -10,6 +10,7 @@ from pathlib import Path
 
 import pytest
 
+from jupyter_substratus.api.workloads import CANCEL_ANNOTATION
 from jupyter_substratus.backends import BadRequest, Conflict, Invalid, NotFound
 from tests.local.conftest import manifest, reason, wait_for
 
@@ -90,6 +91,35 @@ async def test_a_failure_carries_its_reason_to_dependents(scripted_backend):
     await backend.delete("datasets", "bad")  # fixed: the fine-tune waiting on it goes on
     await backend.create(manifest("Dataset", "bad", image=DATA_LOADER))
     await wait_for(backend, "models", "tuned", lambda o: o["status"]["ready"])
+
+
+async def test_cancel_marks_the_run_and_a_rerun_forgets_it(scripted_backend):
+    backend = scripted_backend
+    await backend.create(manifest("Dataset", "quick", image=DATA_LOADER))
+    await wait_for(backend, "datasets", "quick", lambda o: o["status"]["ready"])
+    with pytest.raises(Conflict, match="complete"):
+        await backend.cancel("datasets", "quick")
+    with pytest.raises(BadRequest, match="only Models and Datasets"):
+        await backend.cancel("servers", "quick")
+    with pytest.raises(NotFound):
+        await backend.cancel("models", "missing")
+
+    await backend.create(manifest("Dataset", "slow", image=DATA_LOADER, params={"sleep": 30}))
+    await wait_for(backend, "datasets", "slow", lambda o: reason(o, "Complete") == "Running")
+    changes = await backend.changes()
+    cancelled = await backend.cancel("datasets", "slow")
+    requested = cancelled["metadata"]["annotations"][CANCEL_ANNOTATION]
+    assert backend.store.read("default", "datasets", "slow")["metadata"]["annotations"] == {
+        CANCEL_ANNOTATION: requested
+    }
+    async with asyncio.timeout(5):  # published, as every write is, which wakes the reconciler
+        event = await anext(changes)
+    await changes.aclose()
+    assert event.object["metadata"]["annotations"] == {CANCEL_ANNOTATION: requested}
+
+    again = await backend.rerun("datasets", "slow")
+    assert again["metadata"]["uid"] != cancelled["metadata"]["uid"]
+    assert CANCEL_ANNOTATION not in (again["metadata"].get("annotations") or {})
 
 
 async def test_what_needs_a_cluster_says_so(scripted_backend):

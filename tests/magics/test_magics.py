@@ -3,8 +3,19 @@
 import io
 import json
 import tarfile
+import time
+
+from jupyter_substratus.api.workloads import CANCEL_ANNOTATION
 
 STAMP = "2026-11-22T12:00:00Z"
+TRAINER_STATUS = {"currentStep": 10, "totalSteps": 20, "currentEpoch": 0.5, "loss": 1.25, "progressPercentage": 50,
+                  "estimatedRemainingSeconds": 10, "lastUpdatedTime": STAMP}  # fmt: skip
+FINE_TUNE = {
+    "apiVersion": "substratus.ai/v1",
+    "kind": "Model",
+    "metadata": {"name": "ft"},
+    "spec": {"image": "substratusai/model-trainer-huggingface", "model": {"name": "opt"}, "dataset": {"name": "d"}},
+}
 
 
 def _ready(cluster, plural, namespace, **status):
@@ -12,6 +23,15 @@ def _ready(cluster, plural, namespace, **status):
         cluster.patch_status(plural, obj["metadata"]["name"], {"ready": True, **status}, namespace)
 
     return then
+
+
+def _get_when(shell, kind, name, predicate, timeout=10.0):
+    """%substratus get, once the watch shows what the emulator was told (it may lag a moment)."""
+    deadline = time.monotonic() + timeout
+    while not predicate(table := shell.run_line_magic("substratus", f"get {kind} {name}")):
+        assert time.monotonic() < deadline, repr(table)
+        time.sleep(0.05)
+    return table
 
 
 def test_help_and_bad_arguments(shell, capsys):
@@ -28,6 +48,7 @@ def test_help_and_bad_arguments(shell, capsys):
         ("%substratus dataset d --url u --param novalue", "is not key=value"),
         ("%substratus finetune ft --model m --dataset d", "finetune is a cell magic"),
         ("%substratus list 'unbalanced", "cannot read the arguments"),
+        ("%substratus cancel", "required: name"),
     ]:
         result = shell.run_cell(line)
         captured = capsys.readouterr()
@@ -48,6 +69,61 @@ def test_rerun(shell, capsys, kube_emulator, kube_namespace):
     assert again["metadata"]["uid"] != first["metadata"]["uid"] and again["spec"] == first["spec"]
     shell.run_line_magic("substratus", "rerun server colors")
     assert "only Models and Datasets run again" in capsys.readouterr().err
+
+
+def test_cancel(shell, capsys, kube_emulator, kube_namespace):
+    shell.run_line_magic("substratus", "import opt facebook/opt-125m")
+    shell.run_line_magic("substratus", "cancel opt")  # a Model unless the kind is given
+    requested = kube_emulator.get("models", "opt", kube_namespace)["metadata"]["annotations"][CANCEL_ANNOTATION]
+    out = capsys.readouterr().out
+    assert f"Cancel of Model opt requested at {requested}" in out and "%substratus rerun model opt" in out
+
+    shell.run_line_magic("substratus", "dataset colors --url https://e.com/a.jsonl")
+    shell.run_line_magic("substratus", "cancel dataset colors")
+    assert CANCEL_ANNOTATION in kube_emulator.get("datasets", "colors", kube_namespace)["metadata"]["annotations"]
+    assert "Cancel of Dataset colors requested" in capsys.readouterr().out
+
+    kube_emulator.patch_status("datasets", "colors", {"ready": True, "phase": "Ready"}, kube_namespace)
+    _get_when(shell, "dataset", "colors", lambda table: table.rows[0][2] == "Ready")
+    capsys.readouterr()
+    for line, expected in [
+        ("cancel dataset colors", "Dataset colors is complete: nothing runs to cancel"),
+        ("cancel server colors", "only Models and Datasets are cancelled"),
+        ("cancel nope", "nope"),
+        ("cancel widget x", "unknown kind 'widget'"),
+    ]:
+        shell.run_cell(f"%substratus {line}")
+        assert expected in capsys.readouterr().err, line
+
+
+def test_get_shows_the_phase_and_the_training_progress(shell, kube_emulator, kube_namespace):
+    kube_emulator.create(FINE_TUNE, kube_namespace)
+    kube_emulator.patch_status("models", "ft", {"phase": "Running", "trainerStatus": TRAINER_STATUS}, kube_namespace)
+    table = _get_when(shell, "model", "ft", lambda table: table.notes)
+    assert table.rows[0][2] == "Running"
+    assert table.notes == ["Progress: step 10/20 (50%), epoch 0.5, loss 1.25, about 10 s left"]
+    assert repr(table).splitlines()[-1] == table.notes[0]
+    assert "<p>Progress: step 10/20 (50%)" in table._repr_html_()
+
+    stalled = {"type": "Complete", "status": "False", "reason": "DependencyNotFound",
+               "message": "Model opt does not exist (yet)", "lastTransitionTime": STAMP}  # fmt: skip
+    kube_emulator.patch_status("models", "ft", {"phase": "Stalled", "conditions": [stalled]}, kube_namespace)
+    table = _get_when(shell, "model", "ft", lambda table: table.rows[0][2] == "Stalled")
+    assert table.rows[0][3] == "Model opt does not exist (yet)"
+
+
+def test_wait_shows_the_training_progress(shell, capsys, kube_emulator, kube_namespace, later):
+    def train(obj):
+        running = {"phase": "Running", "trainerStatus": TRAINER_STATUS}
+        kube_emulator.patch_status("models", "opt", running, kube_namespace)
+        time.sleep(0.5)
+        kube_emulator.patch_status("models", "opt", {"ready": True, "phase": "Ready"}, kube_namespace)
+
+    later(kube_emulator, "models", "opt", kube_namespace, train)
+    shell.run_line_magic("substratus", "import opt facebook/opt-125m --wait")
+    out = capsys.readouterr().out
+    assert "Model opt: Running: step 10/20, epoch 0.5, loss 1.25, about 10 s left [50%]" in out, out
+    assert "Model opt: ready" in out
 
 
 def test_list_get_delete(shell, capsys, kube_emulator, kube_namespace):

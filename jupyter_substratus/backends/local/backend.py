@@ -235,6 +235,13 @@ class LocalBackend(Backend):
         report("done", "the build context is stored")
         return state
 
+    async def annotate(
+        self, plural: str, name: str, annotations: dict[str, str], namespace: str | None = None
+    ) -> Manifest:
+        obj = await self.get(plural, name, namespace)
+        obj["metadata"]["annotations"] = {**(obj["metadata"].get("annotations") or {}), **annotations}
+        return self.store.write(obj)  # which wakes the reconciler
+
     async def rerun(self, plural: str, name: str, namespace: str | None = None) -> Manifest:
         """As every backend's, and an exported Model keeps its stored build context: a cluster keeps
         it in the bucket, here it lives in the resource's directory, which the delete removes."""
