@@ -1,12 +1,16 @@
-"""The proxy route of the local backend's Servers: /substratus/api/v1/servers/{name}/proxy/{path}
-(or /namespaces/{namespace}/servers/...) forwards to the model server on 127.0.0.1, streaming
-both ways' bodies as they come, behind the Jupyter server's own authentication (a token, a
-cookie, or JupyterHub's). A Server's status.url names this route on the local backend.
+"""The proxy route of Servers: /substratus/api/v1/servers/{name}/proxy/{path} (or
+/namespaces/{namespace}/servers/...) forwards to the Server's model server, streaming both ways'
+bodies as they come (so a completion with stream=True arrives token by token), behind the Jupyter
+server's own authentication (a token, a cookie, or JupyterHub's). Where the request goes is the
+backend's `server_endpoint`: 127.0.0.1 on the local backend; on a cluster, the API server's
+service proxy for the Server's Service, with the kube client's credentials (the browser's and
+the kernel's requests never need a route into the cluster). A local Server's status.url names
+this route.
 
 The path after /proxy is forwarded as it was sent (still percent-encoded; none is `/`), with the
 query string less Jupyter's own credentials (`token`, `_xsrf`), which the model server has no use
-for and would write to the log /logs serves. This route's requests are logged without their
-query string.
+for and would write to the log /logs serves. The client's Authorization and cookies stay here.
+This route's requests are logged without their query string.
 """
 
 from __future__ import annotations
@@ -61,19 +65,13 @@ class ProxyHandler(SubstratusHandler):
             self.check_namespace(namespace)
         path = self.forwarded_path()
         backend = await self.backend()
-        port_of = getattr(backend, "server_port", None)
-        if port_of is None:
-            raise NotFound("this route serves the local backend's Servers; on a cluster, use the Server's status.url")
-        await backend.get("servers", name, namespace)  # NotFound when there is no such Server
-        port = port_of(name, namespace)
-        if port is None:
-            raise Unavailable(f"Server {name} is not running here: see its status and logs")
-        url = f"http://127.0.0.1:{port}{path}"
+        endpoint = await backend.server_endpoint(name, namespace)
+        url = endpoint.url + path
         query = forwarded_query(self.request.query)
         if query:
             url += "?" + query
         headers = {k: v for k, v in self.request.headers.get_all() if k.lower() not in _REQUEST_DROPPED}
-        async with httpx.AsyncClient(timeout=httpx.Timeout(10.0, read=None)) as client:
+        async with httpx.AsyncClient(timeout=httpx.Timeout(10.0, read=None), **endpoint.client_options()) as client:
             try:
                 async with client.stream(
                     self.request.method, url, headers=headers, content=self.request.body or None
@@ -90,7 +88,7 @@ class ProxyHandler(SubstratusHandler):
             except httpx.TransportError as e:
                 if self._headers_written:
                     return  # the server went away mid-answer: the client sees a cut stream
-                raise Unavailable(f"Server {name} did not answer on 127.0.0.1:{port}: {e}") from None
+                raise Unavailable(f"Server {name} did not answer at {endpoint.url}: {e}") from None
             except tornado.iostream.StreamClosedError:
                 return  # the client went away
         self.finish(set_content_type=self._headers.get("Content-Type", "application/octet-stream"))

@@ -141,6 +141,21 @@ class Verdict:
 # --- what a resource needs ----------------------------------------------------------------
 
 
+def child_name(owner: str, suffix: str, limit: int = 63) -> str:
+    """The name of a child the operator makes for a resource (`OWNER-SUFFIX`: its Job, Deployment,
+    Service, ...); past `limit`, the owner's part is cut short and a digest of the whole keeps it unique."""
+    name = f"{owner}-{suffix}"
+    if len(name) <= limit:
+        return name
+    digest = hashlib.sha256(name.encode()).hexdigest()[:8]
+    return f"{owner[: limit - len(suffix) - 10].rstrip('-')}-{digest}-{suffix}"
+
+
+def server_service(server: str) -> tuple[str, int]:
+    """The name and port of the Service in front of a Server's model server on a cluster."""
+    return child_name(server, Role.SERVER.value), SERVER_PORT
+
+
 def condition_type(kind: str) -> str:
     """The condition that says whether a resource of this kind did its job."""
     return COMPLETE if kind in ("Model", "Dataset") else SERVING

@@ -18,6 +18,7 @@ from jupyter_substratus.api import KINDS_BY_PLURAL, FieldError
 from jupyter_substratus.api.status import Phase
 from jupyter_substratus.api.workloads import CANCEL_ANNOTATION
 
+from .endpoint import ServerEndpoint
 from .portforward import PortForward
 
 Manifest = dict[str, Any]
@@ -275,6 +276,12 @@ class Backend(abc.ABC):
     async def notebook_token(self, name: str, namespace: str | None = None) -> str:
         """The token of a Notebook's Jupyter (the operator keeps it in a Secret)."""
         raise Unavailable("a Notebook's token is kept on a cluster: this backend has none")
+
+    @abc.abstractmethod
+    async def server_endpoint(self, name: str, namespace: str | None = None) -> ServerEndpoint:
+        """Where the Server's model server answers for this process, and the credentials to send
+        there: what the proxy route and `%substratus serve`'s client use. NotFound for an unknown
+        Server; Unavailable when this backend cannot tell where it runs yet."""
 
     async def port_forward(
         self, plural: str, name: str, port: int, namespace: str | None = None, local_port: int = 0

@@ -33,6 +33,7 @@ from .base import (
     Unavailable,
     UploadProgress,
 )
+from .endpoint import ServerEndpoint
 
 API_PREFIX = "substratus/api/v1"
 # Set by the server extension in the environment its kernels inherit: the server's runtime file
@@ -195,6 +196,13 @@ class JupyterServerBackend(Backend):
 
     async def cancel(self, plural: str, name: str, namespace: str | None = None) -> Manifest:
         return (await self._call("POST", self._path(plural, name, "cancel"), params=self._params(namespace))).json()
+    async def server_endpoint(self, name: str, namespace: str | None = None) -> ServerEndpoint:
+        """The server's proxy route for the Server (which reaches it on either of its backends)."""
+        await self.get("servers", name, namespace)  # NotFound when there is no such Server
+        ns = quote(namespace or self.default_namespace, safe="")
+        url = f"{self.api}/namespaces/{ns}/servers/{quote(name, safe='')}/proxy"
+        headers = {"Authorization": f"token {self.token}"} if self.token else {}
+        return ServerEndpoint(url, lambda: dict(headers))
 
     async def changes(self, namespace: str | None = None) -> EventStream:  # type: ignore[override]
         return await EventStream(self.client, self.api + "/events", self._params(namespace)).open()

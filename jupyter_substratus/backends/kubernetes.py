@@ -20,11 +20,13 @@ import concurrent.futures
 import json
 import logging
 import os
+import ssl
 import threading
 from collections.abc import AsyncIterator
 from typing import TYPE_CHECKING, Any, cast
 
 from jupyter_substratus.api import API_VERSION, GROUP, KINDS, KINDS_BY_PLURAL, VERSION, FieldError
+from jupyter_substratus.api.workloads import server_service
 
 from . import upload as uploads
 from .base import (
@@ -41,6 +43,7 @@ from .base import (
     Unavailable,
     UploadProgress,
 )
+from .endpoint import ServerEndpoint
 from .portforward import PortForward
 
 if TYPE_CHECKING:
@@ -350,6 +353,34 @@ class KubernetesBackend(Backend):
             if token := (secret.data or {}).get("token"):
                 return base64.b64decode(token).decode()
         raise NotFound(f"Notebook {name} has no token Secret yet: the operator makes it when it starts the Notebook")
+
+    async def server_endpoint(self, name: str, namespace: str | None = None) -> ServerEndpoint:
+        """The API server's service proxy for the Service the operator puts in front of the
+        Server, with this client's credentials: it reaches the cluster from anywhere the API
+        server does (RBAC: get, create, ... on services/proxy in the namespace)."""
+        ns = self._namespace(namespace)
+        await self.get("servers", name, ns)  # NotFound when there is no such Server
+        service, port = server_service(name)
+        configuration = self._api_client.configuration
+        url = f"{configuration.host.rstrip('/')}/api/v1/namespaces/{ns}/services/{service}:{port}/proxy"
+
+        def headers() -> dict[str, str]:
+            # auth_settings() asks the kubeconfig's refresh hook first (exec plugins, OIDC).
+            return {s["key"]: s["value"] for s in configuration.auth_settings().values() if s["value"]}
+
+        return ServerEndpoint(url, headers, self._tls(), configuration.proxy)
+
+    def _tls(self) -> ssl.SSLContext | bool:
+        """The kube client's TLS settings (CA, client certificate, verification) as an SSLContext."""
+        configuration = self._api_client.configuration
+        if not configuration.host.startswith("https:"):
+            return True
+        if not configuration.verify_ssl:
+            return False
+        context = ssl.create_default_context(cafile=configuration.ssl_ca_cert)
+        if configuration.cert_file:
+            context.load_cert_chain(configuration.cert_file, configuration.key_file)
+        return context
 
     async def port_forward(
         self, plural: str, name: str, port: int, namespace: str | None = None, local_port: int = 0

@@ -382,19 +382,18 @@ class SubstratusMagics(Magics):
         parse(manifest)
         created = self.session.create(manifest)
         obj = self._wait("servers", args.name, args.timeout, created)
-        url = (obj.get("status") or {}).get("url")
-        if not url:
-            print(f"substratus: Server {args.name} is ready but reports no URL", file=sys.stderr)
-            return None
-        address, token = self.session.address(url)
+        endpoint = self.session.server_endpoint(obj["metadata"]["name"])
         try:
             import openai
         except ImportError:
-            print(f"Server {args.name} is serving at {address} (pip install openai for a client).")
-            return address
-        print(f"Server {args.name} is serving at {address}.")
+            print(f"Server {args.name} is serving at {endpoint.url} (pip install openai for a client).")
+            return endpoint.url
+        print(f"Server {args.name} is serving at {endpoint.url}.")
+        # The credentials are the endpoint's (the Jupyter token, or the kube client's), set by the
+        # http client on each request; the api_key the openai client insists on is never sent.
+        http_client = openai.DefaultHttpxClient(**endpoint.client_options())
         return _client_for(
-            openai.OpenAI(base_url=address.rstrip("/") + "/v1", api_key=token or "substratus"), args.name
+            openai.OpenAI(base_url=endpoint.url + "/v1", api_key="substratus", http_client=http_client), args.name
         )
 
     def _notebook(self, args, cell):

@@ -19,11 +19,11 @@ import threading
 import time
 from collections.abc import Callable
 from typing import Any
-from urllib.parse import urljoin
 
 from jupyter_substratus.api import KINDS_BY_PLURAL
 from jupyter_substratus.api.workloads import FAILURE_REASONS
 from jupyter_substratus.backends import Backend, BackendError, choose_kind, make_backend
+from jupyter_substratus.backends.endpoint import ServerEndpoint
 from jupyter_substratus.backends.jupyter import JupyterServerBackend, NoJupyterServer
 from jupyter_substratus.backends.local import LocalBackend
 from jupyter_substratus.backends.local.owner import StateDirOwned
@@ -69,13 +69,9 @@ class Session:
         """Run `coroutine_function()` on the session's loop (no backend made for it)."""
         return asyncio.run_coroutine_threadsafe(coroutine_function(), self._ensure_loop()).result()
 
-    def address(self, url: str) -> tuple[str, str | None]:
-        """A status URL as a client of this kernel reaches it, and the token it sends (None: no token).
-        A path (the local backend's proxy route on the Jupyter server) is joined to the server's URL."""
-        backend = self.run(_value)
-        if url.startswith("/") and isinstance(backend, JupyterServerBackend):
-            return urljoin(backend.url, url), backend.token
-        return url, None
+    def server_endpoint(self, name: str) -> ServerEndpoint:
+        """Where this process reaches the Server's model server, and with which credentials."""
+        return self.run(lambda backend: backend.server_endpoint(name))
 
     @property
     def where(self) -> str:

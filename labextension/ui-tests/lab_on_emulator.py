@@ -7,7 +7,11 @@ KopfRunner) reconciles the resources the UI creates. Nothing runs containers her
 loop plays the kubelet and the Job and Deployment controllers, as the project's operator tests
 do: each Job gets a Pod with a log (a trainer's log carries progress lines) and succeeds a few
 seconds later; Deployments become available and Notebook pods ready a few seconds after they
-appear. KUBECONFIG points at the emulator before anything imports the kubernetes client; then
+appear. Behind every Server's Service is one real model server (images/model-server on a tiny
+Llama, started in the background on 127.0.0.1): its Deployment becomes available once that
+answers, with the Pod and Endpoints a cluster would have (KubeCluster.serve_service), so the
+sidebar's prompt box gets a completion through the API server's service proxy. KUBECONFIG
+points at the emulator before anything imports the kubernetes client; then
 jupyter lab (with the jupyter_substratus server extension) runs in this process with the
 arguments given to this script.
 """
@@ -58,7 +62,35 @@ def progress_log(steps: int = 12) -> str:
     return "\n".join(lines) + "\n"
 
 
-def play_job_controller(cluster: KubeCluster, stop: threading.Event) -> None:
+class ModelServer:
+    """images/model-server on a tiny Llama on 127.0.0.1, started in a thread: what every Server's
+    pod runs here. `address` is set once it answers; `stop()` ends it."""
+
+    def __init__(self) -> None:
+        self.address: tuple[str, int] | None = None
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, name="model-server", daemon=True)
+        self._thread.start()
+
+    def _run(self) -> None:
+        from tests.images.fixtures import build_tiny_model, make_toy_tokenizer
+        from tests.images.serving import complete_copy, serve
+
+        built = build_tiny_model("llama", work / "tiny-llama", make_toy_tokenizer())
+        content = work / "model-server"
+        content.mkdir(exist_ok=True)
+        complete_copy(built, content / "model")
+        with serve(content, {"max_new_tokens": 8}) as running:
+            self.address = ("127.0.0.1", running.port)
+            print(f"lab_on_emulator: model server on {running.url}", flush=True)
+            self._stop.wait()
+
+    def stop(self) -> None:
+        self._stop.set()
+        self._thread.join(30)
+
+
+def play_job_controller(cluster: KubeCluster, stop: threading.Event, model_server: ModelServer) -> None:
     """For each new Job: a Pod (from the Job's template) with a log; JOB_SECONDS later the Job
     and the Pod succeed. No containers run here; this is what the kubelet and the Job
     controller would report."""
@@ -81,11 +113,12 @@ def play_job_controller(cluster: KubeCluster, stop: threading.Event) -> None:
                     cluster.patch_status("pods", f"{name}-pod", {"phase": "Succeeded"}, NAMESPACE)
                     cluster.complete_job(NAMESPACE, name)
         with contextlib.suppress(Exception):
-            play_serving(cluster, first_seen)
+            play_serving(cluster, first_seen, model_server)
 
 
-def play_serving(cluster: KubeCluster, first_seen: dict[str, float]) -> None:
-    """Deployments (Servers) become available, and Notebook pods ready, JOB_SECONDS after they appear."""
+def play_serving(cluster: KubeCluster, first_seen: dict[str, float], model_server: ModelServer) -> None:
+    """Deployments (Servers) become available, and Notebook pods ready, JOB_SECONDS after they
+    appear; a Server's once the model server answers behind its Service."""
     for deployment in cluster.list("deployments.apps", NAMESPACE):
         name = deployment["metadata"]["name"]
         generation = deployment["metadata"].get("generation", 1)
@@ -94,6 +127,9 @@ def play_serving(cluster: KubeCluster, first_seen: dict[str, float]) -> None:
             continue
         key = f"deployment/{name}/{generation}"
         if time.monotonic() - first_seen.setdefault(key, time.monotonic()) >= JOB_SECONDS:
+            if model_server.address is None:
+                continue  # its readiness probe would not pass yet
+            cluster.serve_service(NAMESPACE, name, model_server.address)  # the operator names both alike
             cluster.patch_status(
                 "deployments.apps",
                 name,
@@ -166,7 +202,9 @@ with contextlib.ExitStack() as stack:
     # so that jupyter lab's log reaches the log file.
     sys.stdout, sys.stderr = sys.__stdout__, sys.__stderr__
     stack.callback(stop.set)
-    threading.Thread(target=play_job_controller, args=(cluster, stop), daemon=True).start()
+    model_server = ModelServer()
+    stack.callback(model_server.stop)
+    threading.Thread(target=play_job_controller, args=(cluster, stop, model_server), daemon=True).start()
     print("lab_on_emulator: operator running", flush=True)
 
     from jupyterlab.labapp import main

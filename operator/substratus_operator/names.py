@@ -5,6 +5,7 @@ import hashlib
 import json
 
 from jupyter_substratus.api import API_VERSION
+from jupyter_substratus.api.workloads import child_name  # noqa: F401 - shared with the backends
 
 MANAGED_BY = "app.kubernetes.io/managed-by"
 OPERATOR = "substratus-operator"
@@ -15,14 +16,6 @@ BUILD_TAG = "substratus.ai/build-tag"
 SPEC_HASH = "substratus.ai/spec-hash"
 PARAMS = "substratus.ai/params"  # on a workload's pods: its params.json (translate.py)
 ARTIFACTS_PVC = "substratus-artifacts"
-
-
-def child_name(owner: str, suffix: str, limit: int = 63) -> str:
-    name = f"{owner}-{suffix}"
-    if len(name) <= limit:
-        return name
-    digest = hashlib.sha256(name.encode()).hexdigest()[:8]
-    return f"{owner[: limit - len(suffix) - 10].rstrip('-')}-{digest}-{suffix}"
 
 
 def build_job_name(tag: str) -> str:

@@ -282,3 +282,15 @@ def smollm2_dir(model_artifacts) -> Path:
     """SmolLM2-135M-Instruct as safetensors: the model loader's conversion of the wheel's GGUF (done
     once per session; the dir is also a complete Model artifacts dir, with manifest and marker)."""
     return model_artifacts("smollm2")
+
+
+@pytest.fixture(scope="session")
+def tiny_model_server(tmp_path_factory, model_artifacts):
+    """images/model-server on the tiny Llama on 127.0.0.1 (what a Server's pod runs), for the tests
+    that reach it through a proxy: `.port`, `.url`."""
+    from tests.images.serving import serve
+
+    content = tmp_path_factory.mktemp("served-llama")
+    (content / "model").symlink_to(model_artifacts("llama"), target_is_directory=True)
+    with serve(content, {"max_new_tokens": 6}) as running:
+        yield running

@@ -186,7 +186,9 @@ def test_the_magics_in_a_kernel_of_the_lab(jupyter_server, tmp_path, tiny_model_
     assert "No resources." in texts[3], texts[3]
     assert "answered" in texts[9], texts[9]
     facts = json.loads(texts[10].strip().splitlines()[-1])
-    assert facts["base_url"].startswith(jupyter_server.url + "substratus/api/v1/servers/srv/proxy/v1")
+    assert facts["base_url"].startswith(
+        jupyter_server.url + "substratus/api/v1/namespaces/default/servers/srv/proxy/v1"
+    )
 
     tuned = jupyter_server.client.get("substratus/api/v1/models/tuned").json()
     assert tuned["status"]["ready"], tuned["status"]

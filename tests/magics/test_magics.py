@@ -7,6 +7,8 @@ import time
 
 from jupyter_substratus.api.workloads import CANCEL_ANNOTATION
 
+from jupyter_substratus.api.workloads import server_service
+
 STAMP = "2026-11-22T12:00:00Z"
 TRAINER_STATUS = {"currentStep": 10, "totalSteps": 20, "currentEpoch": 0.5, "loss": 1.25, "progressPercentage": 50,
                   "estimatedRemainingSeconds": 10, "lastUpdatedTime": STAMP}  # fmt: skip
@@ -282,22 +284,45 @@ def test_finetune_from_the_cell(shell, capsys, kube_emulator, kube_namespace, la
     assert "required: --dataset" in capsys.readouterr().err
 
 
-def test_serve_returns_an_openai_client(shell, capsys, kube_emulator, kube_namespace, later):
-    later(
-        kube_emulator,
-        "servers",
-        "chat",
-        kube_namespace,
-        _ready(kube_emulator, "servers", kube_namespace, url="http://chat.example:8080"),
-    )
+def test_serve_returns_an_openai_client_on_the_api_servers_service_proxy(
+    shell, capsys, kube_emulator, kube_namespace, later, tiny_model_server
+):
+    """On the kubernetes backend (a terminal IPython with a kubeconfig) the client goes through the
+    API server's service proxy with the kubeconfig's credentials, to the Service the operator puts
+    in front of the Server (here: the test, with the real model server as its one endpoint)."""
+    service, port = server_service("chat")
+
+    def serving(obj):
+        kube_emulator.create(
+            {
+                "apiVersion": "v1",
+                "kind": "Service",
+                "metadata": {"name": service, "namespace": kube_namespace},
+                "spec": {
+                    "selector": {"substratus.ai/owner-name": "chat"},
+                    "ports": [{"name": "http", "port": port, "targetPort": port}],
+                },
+            }
+        )
+        kube_emulator.serve_service(kube_namespace, service, ("127.0.0.1", tiny_model_server.port))
+        _ready(kube_emulator, "servers", kube_namespace, url=f"http://{service}.{kube_namespace}.svc:{port}")(obj)
+
+    later(kube_emulator, "servers", "chat", kube_namespace, serving)
     client = shell.run_line_magic("substratus", "serve chat --model opt --gpu nvidia-l4:1")
     import openai
 
     assert isinstance(client, openai.OpenAI)
-    assert str(client.base_url).rstrip("/") == "http://chat.example:8080/v1"
+    proxy = f"{kube_emulator.url}/api/v1/namespaces/{kube_namespace}/services/{service}:{port}/proxy"
+    assert str(client.base_url).rstrip("/") == proxy + "/v1"
     out = capsys.readouterr().out
-    assert "Server chat: Pending" in out and "Server chat is serving at http://chat.example:8080" in out
+    assert "Server chat: Pending" in out and f"Server chat is serving at {proxy}" in out
     assert kube_emulator.get("servers", "chat", kube_namespace)["spec"]["model"] == {"name": "opt"}
+
+    assert client.completions.create(prompt="Q: color of sky?", max_tokens=3).usage.completion_tokens >= 1
+    streamed = list(client.completions.create(prompt="Q:", max_tokens=3, stream=True))
+    assert streamed and all(chunk.choices for chunk in streamed)
+    chat = list(client.chat.completions.create(messages=[{"role": "user", "content": "hi"}], max_tokens=3, stream=True))
+    assert chat and chat[0].choices[0].delta.role == "assistant"
 
 
 def test_open_a_notebook(shell, capsys, kube_emulator, kube_namespace, later):

@@ -27,6 +27,7 @@ from ..base import (
     Unavailable,
     UploadProgress,
 )
+from ..endpoint import ServerEndpoint
 from . import build
 from .logs import follow_log
 from .owner import StateDirLock
@@ -262,11 +263,12 @@ class LocalBackend(Backend):
         again["status"]["buildUpload"] = stored
         return self.store.write(again)
 
-    # --- local only ---------------------------------------------------------------------------
-
-    def server_port(self, name: str, namespace: str | None = None) -> int | None:
-        """The local port a ready Server listens on, for the proxy route."""
-        return self.reconciler.server_port((self._namespace(namespace), "servers", name))
+    async def server_endpoint(self, name: str, namespace: str | None = None) -> ServerEndpoint:
+        await self.get("servers", name, namespace)  # NotFound when there is no such Server
+        port = self.reconciler.server_port((self._namespace(namespace), "servers", name))
+        if port is None:
+            raise Unavailable(f"Server {name} is not running here: see its status and logs")
+        return ServerEndpoint(f"http://127.0.0.1:{port}")
 
     async def close(self) -> None:
         for queue in list(self.subscribers):

@@ -165,8 +165,13 @@ test.describe('Substratus sidebar', () => {
     await expect(server).toHaveAttribute('data-phase', 'ready', { timeout: 60000 });
     await server.locator('button[data-action="details"]').click();
     const details = page.locator(`#substratus-details-Server-${model}-server`);
-    await expect(details.locator('.jp-substratus-Prompt textarea')).toBeVisible();
     await expect(details.locator('.jp-substratus-Facts')).toContainText('svc.cluster.local:8080');
+    // The prompt goes through Jupyter's proxy route and the API server's service proxy to the
+    // model server behind the Server's Service, and the completion streams back.
+    await details.locator('.jp-substratus-Prompt textarea').fill('Q: color of sky?\nA:');
+    await details.locator('.jp-substratus-Prompt').getByRole('button', { name: 'Send' }).click();
+    await expect(details.locator('.jp-substratus-Answer')).not.toBeEmpty({ timeout: 60000 });
+    await expect(details.locator('.jp-substratus-Prompt .jp-substratus-Error')).toHaveCount(0);
 
     const nb = `nb-${RUN}`;
     await page.locator(`#${SIDEBAR_ID} button[aria-label="New Notebook"]`).click();

@@ -10,7 +10,8 @@ included), discovery of built-in and CRD-registered kinds, watch streams with
 resourceVersion/timeoutSeconds, and the `Store` (store.py) with the API server's semantics.
 
 Served: /version, /api, /apis (with or without a trailing slash), /api/v1, /apis/GROUP[/VERSION],
-CRUD, list, watch, deletecollection, status subresources, pods/log, pods/portforward, /healthz, /livez, /readyz.
+CRUD, list, watch, deletecollection, status subresources, pods/log, pods/portforward, services/proxy
+(serviceproxy.py), /healthz, /livez, /readyz.
 """
 
 import asyncio
@@ -27,7 +28,7 @@ import attrs
 import kmock
 from multidict import CIMultiDict
 
-from kubeemu import errors, patches, portforward, rbac
+from kubeemu import errors, patches, portforward, rbac, serviceproxy
 from kubeemu.errors import ApiError
 from kubeemu.faults import FaultInjector
 from kubeemu.kinds import Registry, ResourceKind
@@ -73,6 +74,10 @@ def parse_path(path: str) -> Route | None:
     if rest[0] == "namespaces" and len(rest) >= 3 and rest[2] not in ("status", "finalize"):
         namespace, rest = rest[1], rest[2:]
     return Route(group, version, rest[0], namespace, rest[1] if len(rest) > 1 else None, "/".join(rest[2:]) or None)
+
+
+def _is_proxy(subresource: str | None) -> bool:
+    return subresource is not None and (subresource == "proxy" or subresource.startswith("proxy/"))
 
 
 def _json(data: Any, status: int = 200, warnings: list[str] = ()) -> aiohttp.web.Response:
@@ -144,8 +149,12 @@ class KubeEmulator(kmock.KubernetesScaffold):
         elif raw.method == "DELETE":
             verb = "delete" if route.name is not None else "deletecollection"
         else:
-            verb = {"POST": "create", "PUT": "update", "PATCH": "patch"}.get(raw.method, raw.method.lower())
-        resource = f"{route.plural}/{route.subresource}" if route.subresource else route.plural
+            verb = {"POST": "create", "PUT": "update", "PATCH": "patch", "HEAD": "get"}.get(
+                raw.method, raw.method.lower()
+            )
+        # services/NAME/proxy/PATH is the subresource proxy; the path after it is no part of the resource
+        subresource = route.subresource.split("/")[0] if route.subresource else None
+        resource = f"{route.plural}/{subresource}" if subresource else route.plural
         access = rbac.Access(verb, route.group, resource, route.namespace, route.name)
         rbac_kind = {
             plural: self.registry.lookup(rbac.RBAC_GROUP, "v1", plural)
@@ -216,6 +225,8 @@ class KubeEmulator(kmock.KubernetesScaffold):
             raise errors.resource_not_found()
         if route.namespace is not None and not kind.namespaced:
             raise errors.resource_not_found()
+        if kind.storage == ("", "services") and route.namespace and route.name and _is_proxy(route.subresource):
+            return await self._service_proxy(raw, route, body)
         if route.subresource is not None and route.subresource not in kind.subresources:
             raise errors.resource_not_found()
         query = raw.query
@@ -295,6 +306,18 @@ class KubeEmulator(kmock.KubernetesScaffold):
                     )
                 )
         raise errors.method_not_allowed()
+
+    async def _service_proxy(
+        self, raw: aiohttp.web.BaseRequest, route: Route, body: bytes
+    ) -> aiohttp.web.StreamResponse:
+        namespace = route.namespace or ""
+
+        def lookup(plural: str, name: str) -> dict[str, Any]:
+            return self.store.get(self.registry.lookup("", "v1", plural), namespace, name)
+
+        # The path after /proxy as sent (still percent-encoded): raw.path has it decoded.
+        rest = raw.rel_url.raw_path.partition("/services/")[2].partition("/")[2].removeprefix("proxy")
+        return await serviceproxy.serve(raw, body, route.name or "", rest, namespace, lookup)
 
     @staticmethod
     def _body(body: bytes) -> Any:

@@ -14,6 +14,7 @@ loop and so keep every write ordered with the HTTP ones and visible to watchers.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import secrets
 import threading
@@ -28,6 +29,7 @@ import yaml
 
 from kubeemu import patches, rbac
 from kubeemu.emulator import KubeEmulator
+from kubeemu.errors import ApiError
 from kubeemu.faults import FaultInjector
 from kubeemu.jsoncopy import copy_json
 from kubeemu.kinds import ResourceKind
@@ -252,6 +254,45 @@ class KubeCluster:
     def forward_pod_port(self, namespace: str, name: str, address: tuple[str, int]) -> None:
         """Where GET pods/NAME/portforward relays to (the pod must exist when it is asked)."""
         self.call(self.emulator.store.pod_ports.__setitem__, (namespace, name), address)
+
+    def serve_service(self, namespace: str, service: str, address: tuple[str, int]) -> dict[str, Any]:
+        """Make `address` (something listening here, e.g. 127.0.0.1 and a port) the one ready
+        endpoint of the Service, as the kubelet and the endpoints controller would for a pod
+        behind it: a running, ready Pod with the Service's selector labels and `address`'s IP
+        as its podIP, and the Endpoints object (named after the Service) with that address for
+        the Service's first port. services/NAME:PORT/proxy then reaches `address`. The Endpoints."""
+        spec = self.get("services", service, namespace)["spec"]
+        ip, port = address
+        pod_name = f"{service}-endpoint"
+        with contextlib.suppress(ApiError):
+            self.delete("pods", pod_name, namespace)
+        pod = self.create(
+            {
+                "apiVersion": "v1",
+                "kind": "Pod",
+                "metadata": {"name": pod_name, "namespace": namespace, "labels": dict(spec.get("selector") or {})},
+                "spec": {"containers": [{"name": "main", "image": "kubeemu/endpoint"}]},
+            }
+        )
+        ready = {"type": "Ready", "status": "True", "lastTransitionTime": now()}
+        self.patch_status(
+            "pods",
+            pod_name,
+            {"phase": "Running", "podIP": ip, "podIPs": [{"ip": ip}], "conditions": [ready]},
+            namespace,
+        )
+        first = (spec.get("ports") or [{}])[0]
+        reference = {"kind": "Pod", "namespace": namespace, "name": pod_name, "uid": pod["metadata"]["uid"]}
+        endpoint_port = {"port": port, "protocol": "TCP", **({"name": first["name"]} if first.get("name") else {})}
+        endpoints = {
+            "apiVersion": "v1",
+            "kind": "Endpoints",
+            "metadata": {"name": service, "namespace": namespace},
+            "subsets": [{"addresses": [{"ip": ip, "targetRef": reference}], "ports": [endpoint_port]}],
+        }
+        with contextlib.suppress(ApiError):
+            self.delete("endpoints", service, namespace)
+        return self.create(endpoints)
 
     def start_job(self, namespace: str, name: str) -> dict[str, Any]:
         """Mark a Job started with one active pod, as the Job controller does (once: startTime is then fixed)."""

@@ -11,7 +11,12 @@ from typing import Any
 
 VERBS = ("create", "delete", "deletecollection", "get", "list", "patch", "update", "watch")
 # the only subresources served
-SUBRESOURCE_VERBS = {"status": ("get", "patch", "update"), "log": ("get",), "portforward": ("create", "get")}
+SUBRESOURCE_VERBS = {
+    "status": ("get", "patch", "update"),
+    "log": ("get",),
+    "portforward": ("create", "get"),
+    "proxy": ("create", "delete", "get", "patch", "update"),
+}
 
 
 @dataclasses.dataclass(frozen=True)
@@ -126,9 +131,10 @@ BUILTINS: tuple[ResourceKind, ...] = (
         "Service",
         short_names=("svc",),
         categories=("all",),
-        subresources=_STATUS,
+        subresources=frozenset({"status", "proxy"}),
         verbs=tuple(v for v in VERBS if v != "deletecollection"),
     ),
+    _builtin("", "v1", "endpoints", "Endpoints", short_names=("ep",)),
     _builtin("", "v1", "secrets", "Secret", selectable_fields=("type",)),
     _builtin("", "v1", "configmaps", "ConfigMap", short_names=("cm",)),
     _builtin("", "v1", "events", "Event", short_names=("ev",), selectable_fields=_EVENT_FIELDS),
