@@ -8,6 +8,7 @@ import { nullTranslator, TranslationBundle } from '@jupyterlab/translation';
 
 import { errorMessageOf, fieldErrorsOf } from '../logic/errors';
 import {
+  API_ROOT,
   IExportListing,
   IExportRequest,
   IExportStatus,
@@ -18,7 +19,7 @@ import {
   PLURALS
 } from './types';
 
-export const API_ROOT = 'substratus/api/v1';
+export { API_ROOT };
 
 /** An error answer of the API: its message and, for validation errors, field paths. */
 export class ApiError extends Error {

@@ -62,7 +62,7 @@ export class DetailsPanel extends ReactWidget {
         <div className="jp-substratus-DetailsInner">{this._loadError ?? trans.__('Loading…')}</div>
       );
     }
-    const state = deriveState(r, this._store.reasons);
+    const state = deriveState(r);
     const last = this._progress[this._progress.length - 1];
     const spec = r.spec;
     return (

@@ -72,7 +72,7 @@ interface IRowProps {
 
 function Row(props: IRowProps): JSX.Element {
   const { resource, commands, store, trans } = props;
-  const state = deriveState(resource, store.reasons);
+  const state = deriveState(resource);
   const name = resource.metadata.name;
   return (
     <li
