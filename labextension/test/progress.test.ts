@@ -7,8 +7,10 @@ import {
   niceTicks,
   parseProgress,
   parseProgressLine,
+  progressLabel,
   trainingProgress
 } from '../src/logic/progress';
+import { trans } from './fixtures';
 
 describe('parseProgressLine', () => {
   it('reads a trainer progress line', () => {
@@ -100,6 +102,15 @@ describe('trainingProgress', () => {
   });
 });
 
+describe('progressLabel', () => {
+  it('names what is known', () => {
+    expect(
+      progressLabel({ percent: 42, step: 5, totalSteps: 12, loss: 1.23456, etaSeconds: 35 }, trans)
+    ).toBe('42% · step 5/12 · loss 1.2346 · ETA 35s');
+    expect(progressLabel({ step: 3 }, trans)).toBe('step 3');
+  });
+});
+
 describe('loss chart geometry', () => {
   it('keeps the points with a loss', () => {
     expect(lossPoints([{ step: 1, loss: 2 }, { step: 2 }])).toEqual([{ step: 1, loss: 2 }]);
@@ -127,6 +138,7 @@ describe('loss chart geometry', () => {
     expect(g.x(10)).toBe(110);
     expect(g.y(2)).toBe(55);
     expect(g.y(4)).toBe(5);
+    expect(g.stepAt(60)).toBe(5);
   });
 
   it('finds the point nearest a step', () => {

@@ -3,6 +3,8 @@
  * and eta_seconds, one a line, mixed with ordinary log output; and what a running training shows
  * from them or from status.trainerStatus.
  */
+import type { TranslationBundle } from '@jupyterlab/translation';
+
 import type { IStatus } from '../api/types';
 
 export interface IProgressPoint {
@@ -126,6 +128,28 @@ export function trainingProgress(
   };
 }
 
+/** "42% · step 5/12 · loss 1.2345 · ETA 35s", the parts that are known. */
+export function progressLabel(progress: ITrainingProgress, trans: TranslationBundle): string {
+  const parts: string[] = [];
+  if (progress.percent !== undefined) {
+    parts.push(trans.__('%1%', progress.percent));
+  }
+  if (progress.step !== undefined) {
+    parts.push(
+      progress.totalSteps
+        ? trans.__('step %1/%2', progress.step, progress.totalSteps)
+        : trans.__('step %1', progress.step)
+    );
+  }
+  if (progress.loss !== undefined) {
+    parts.push(trans.__('loss %1', progress.loss.toFixed(4)));
+  }
+  if (progress.etaSeconds !== undefined) {
+    parts.push(trans.__('ETA %1', formatEta(progress.etaSeconds)));
+  }
+  return parts.join(' · ');
+}
+
 /** One curve of a loss chart: a run's name and its (step, loss) points. */
 export interface ILossSeries {
   name: string;
@@ -161,6 +185,8 @@ export function niceTicks(min: number, max: number, count = 5): number[] {
 export interface IChartGeometry {
   x: (step: number) => number;
   y: (loss: number) => number;
+  /** The step under a horizontal position (the inverse of x). */
+  stepAt: (px: number) => number;
   xTicks: number[];
   yTicks: number[];
 }
@@ -185,6 +211,7 @@ export function chartGeometry(
       y1 === y0
         ? area.top + area.height / 2
         : area.top + (1 - (loss - y0) / (y1 - y0)) * area.height,
+    stepAt: px => (x1 === x0 ? x0 : x0 + ((px - area.left) / area.width) * (x1 - x0)),
     xTicks,
     yTicks
   };

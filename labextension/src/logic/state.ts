@@ -34,10 +34,10 @@ export function deriveState(resource: IResource): IResourceState {
   const phase: Phase = suspended
     ? 'suspended'
     : status.phase
-    ? (status.phase.toLowerCase() as Phase)
-    : status.ready
-      ? 'ready'
-      : 'pending';
+      ? (status.phase.toLowerCase() as Phase)
+      : status.ready
+        ? 'ready'
+        : 'pending';
   const open = (status.conditions ?? []).find(c => c.status !== 'True');
   if (phase === 'ready' || !open) {
     return { phase };
