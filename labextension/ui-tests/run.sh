@@ -94,20 +94,24 @@ printf '{"prompt": "Hello", "completion": " world"}\n{"prompt": "Good", "complet
     >"$WORK/root/train.jsonl"
 start_lab "$WORK/root" "$HERE/jupyter-lab.log" \
     "$PYTHON" "$HERE/lab_on_emulator.py" --config "$HERE/jupyter_server_test_config.py"
+export SUBSTRATUS_UI_LAB=emulator
 jlpm playwright test tests/substratus.spec.ts tests/details.spec.ts --pass-with-no-tests "$@" || STATUS=$?
 stop_lab
 fi
 
-# 2. The README quickstart on the local backend, from a fresh state directory: real loaders,
-# trainer and model server run as processes of this machine.
+# 2. The README quickstart on the local backend, from a fresh state directory (inside the lab's
+# root, so that the details' artifacts links open in the file browser): real loaders, trainer and
+# model server run as processes of this machine. Then the details of what it made.
 if [[ " $PARTS " == *" local "* ]]; then
 mkdir -p "$WORK/local/root"
 SUBSTRATUS_QUICKSTART="$("$PYTHON" "$HERE/local_quickstart_files.py" "$WORK/local/root" 2>/dev/null)"
 export SUBSTRATUS_QUICKSTART
 start_lab "$WORK/local/root" "$HERE/jupyter-lab-local.log" \
     "$BIN/jupyter" lab --config "$HERE/jupyter_server_test_config.py" \
-    --SubstratusExtension.backend=local --SubstratusExtension.local_state_dir="$WORK/local/state"
+    --SubstratusExtension.backend=local --SubstratusExtension.local_state_dir="$WORK/local/root/substratus-state"
+export SUBSTRATUS_UI_LAB=local
 jlpm playwright test tests/local-quickstart.spec.ts --pass-with-no-tests "$@" || STATUS=$?
+jlpm playwright test tests/details.spec.ts --pass-with-no-tests "$@" || STATUS=$?
 fi
 
 echo "run.sh: jupyter lab logs: $HERE/jupyter-lab.log, $HERE/jupyter-lab-local.log;" \

@@ -1,19 +1,19 @@
 /**
  * The sidebar's rows and the details views against jupyter lab on the Kubernetes API emulator
  * with the real operator (lab_on_emulator.py): a running training's progress and ETA, the loss
- * chart with another run of the same base model, the artifacts link into the file browser, a
- * Server's endpoint and prompt controls, Cancel, and screenshots in the light and dark themes.
+ * chart with another run of the same base model, a Server's endpoint and prompt controls, Cancel, and screenshots in the light and dark themes;
+ * on the local lab, after the quickstart, the artifacts link into the file browser and the
+ * executed notebook and its HTML.
  *
  * The resources are made through the REST API, so that this spec does not depend on the create
  * dialogs. A running training is a fine-tune named held-* (its Job never ends on the emulator);
- * its status.phase, trainerStatus and artifacts are written through the emulator's status
+ * its status.phase and trainerStatus are written through the emulator's status
  * subresource, as the reconcile flow would write them.
  */
 import { expect, IJupyterLabPageFixture, test } from '@jupyterlab/galata';
 import type { APIRequestContext } from '@playwright/test';
 import * as fs from 'fs';
 import * as path from 'path';
-import { pathToFileURL } from 'url';
 
 import { openSidebar, row, SCREENSHOTS } from './helpers';
 
@@ -137,6 +137,7 @@ async function openDetails(page: IJupyterLabPageFixture, kind: string, name: str
 }
 
 test.describe('Substratus rows and details', () => {
+  test.skip(process.env.SUBSTRATUS_UI_LAB !== 'emulator', 'runs on the emulator lab (run.sh part 1)');
   test.describe.configure({ mode: 'serial' });
   test.use({ autoGoto: true, viewport: { width: 1400, height: 900 } });
 
@@ -202,32 +203,6 @@ test.describe('Substratus rows and details', () => {
     await screenshotBothThemes(page, details, 'details-training');
   });
 
-  test('local artifacts open in the file browser; the executed notebook and its HTML one click away', async ({
-    page
-  }) => {
-    const root = process.env.JUPYTERLAB_GALATA_ROOT_DIR!;
-    const folder = `artifacts-${RUN}`;
-    fs.mkdirSync(path.join(root, folder, 'notebook'), { recursive: true });
-    const notebook = { cells: [], metadata: {}, nbformat: 4, nbformat_minor: 5 };
-    fs.writeFileSync(path.join(root, folder, 'notebook', 'finetune.ipynb'), JSON.stringify(notebook));
-    fs.writeFileSync(path.join(root, folder, 'notebook', 'finetune.html'), '<html><body><p>executed</p></body></html>');
-    await patchModelStatus(NAMES.held, { artifacts: { url: pathToFileURL(path.join(root, folder)).href } });
-
-    await openSidebar(page);
-    const details = await openDetails(page, 'Model', NAMES.held);
-    const link = details.locator('.jp-substratus-Artifacts a');
-    await expect(link).toHaveText(folder);
-    await link.click();
-    await expect(page.locator('.jp-FileBrowser-crumbs')).toContainText(folder);
-    await expect(page.locator('.jp-DirListing-item[title*="notebook"]').first()).toBeVisible();
-
-    await details.locator('button[data-open="notebook"]').click();
-    await expect(page.locator('.lm-TabBar-tab', { hasText: 'finetune.ipynb' })).toBeVisible();
-    await page.locator(`.lm-TabBar-tab[data-id="substratus-details-Model-${NAMES.held}"]`).click();
-    await details.locator('button[data-open="html"]').click();
-    await expect(page.locator('.lm-TabBar-tab', { hasText: 'finetune.html' })).toBeVisible();
-  });
-
   test("a ready Server's details: endpoint with copy, openai snippet, prompt controls", async ({
     page,
     baseURL,
@@ -282,5 +257,33 @@ test.describe('Substratus rows and details', () => {
       // A server without the cancel route (before it is merged) answers an error: it is shown.
       await expect(page.locator('.Toastify__toast').filter({ hasText: `Cancel Model ${NAMES.held}` })).toBeVisible();
     }
+  });
+});
+
+test.describe('Artifacts on the local backend', () => {
+  test.skip(process.env.SUBSTRATUS_UI_LAB !== 'local', 'runs on the local lab after the quickstart (run.sh part 2)');
+  test.use({ autoGoto: true });
+
+  test('open in the file browser; the executed notebook and its HTML one click away', async ({ page }) => {
+    // The quickstart's fine-tune (an exported notebook): its artifacts are in the lab's root, as
+    // run.sh puts the local state directory there.
+    await openSidebar(page);
+    await expect(row(page, 'Model', 'tuned')).toHaveAttribute('data-phase', 'ready');
+    const details = await openDetails(page, 'Model', 'tuned');
+    const link = details.locator('.jp-substratus-Artifacts a');
+    await expect(link).toHaveAttribute('data-path', /^substratus-state\/.+artifacts/);
+    const folder = (await link.getAttribute('data-path'))!;
+    await link.click();
+    await expect.poll(() => page.filebrowser.getCurrentDirectory()).toBe(folder);
+    await expect(page.locator('.jp-DirListing-item[title*="notebook"]').first()).toBeVisible();
+
+    const current = () => page.evaluate(() => (window as any).jupyterapp.shell.currentWidget?.context?.path);
+    await details.locator('button[data-open="notebook"]').click();
+    await expect.poll(current).toBe(`${folder}/notebook/finetune.ipynb`);
+    await page.locator('.lm-TabBar-tab[data-id="substratus-details-Model-tuned"]').click();
+    await details.locator('button[data-open="html"]').click();
+    await expect.poll(current).toBe(`${folder}/notebook/finetune.html`);
+    fs.mkdirSync(SCREENSHOTS, { recursive: true });
+    await page.screenshot({ path: path.join(SCREENSHOTS, 'details-local-artifacts-html.png') });
   });
 });
