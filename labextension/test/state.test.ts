@@ -32,6 +32,15 @@ describe('deriveState', () => {
       conditions: [cond('Complete', 'False', 'JobFailed', 'retrying')]
     });
     expect(deriveState(r).phase).toBe('running');
+    expect(describeState(deriveState(r), trans)).toBe('running (JobFailed)');
+  });
+
+  it('does not repeat a reason that only names the phase', () => {
+    const r = res('Model', {
+      phase: 'Running',
+      conditions: [cond('Complete', 'False', 'Running')]
+    });
+    expect(describeState(deriveState(r), trans)).toBe('running');
   });
 
   it('shows a stalled wait with what is missing', () => {

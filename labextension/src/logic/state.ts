@@ -65,7 +65,8 @@ export function describeState(state: IResourceState, trans: TranslationBundle): 
     return trans.__('failed: %1', state.message || state.reason || trans.__('unknown reason'));
   }
   const phase = phaseLabel(state.phase, trans);
-  return state.reason ? trans.__('%1 (%2)', phase, state.reason) : phase;
+  const news = state.reason && state.reason.toLowerCase() !== state.phase;
+  return news ? trans.__('%1 (%2)', phase, state.reason) : phase;
 }
 
 /** Actions the sidebar offers for a resource, by kind and state. */

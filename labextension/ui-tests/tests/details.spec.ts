@@ -116,6 +116,8 @@ function ensureResources(request: APIRequestContext, baseURL: string): Promise<v
 async function setTheme(page: IJupyterLabPageFixture, theme: string) {
   await page.evaluate(t => (window as any).jupyterapp.commands.execute('apputils:change-theme', { theme: t }), theme);
   await expect(page.locator('body')).toHaveAttribute('data-jp-theme-name', theme);
+  // The theme change shows the splash screen for a moment.
+  await expect(page.locator('#jupyterlab-splash')).toHaveCount(0);
 }
 
 /** Screenshots of a part of the page in both themes, as NAME-light.png and NAME-dark.png. */
@@ -156,7 +158,6 @@ test.describe('Substratus rows and details', () => {
       await expect(button).toHaveAttribute('aria-label', new RegExp(`Model ${NAMES.tuned}$`));
       await expect(button.locator('svg')).toBeVisible();
     }
-    await screenshotBothThemes(page, page.locator('#jupyter-substratus-sidebar'), 'rows-sidebar');
   });
 
   test('a running training shows progress with its ETA in the row and the details', async ({ page }) => {
@@ -181,6 +182,7 @@ test.describe('Substratus rows and details', () => {
     const bar = held.locator('.jp-substratus-ProgressBar [role="progressbar"]');
     await expect(bar).toHaveAttribute('aria-valuenow', /^\d+$/);
     await expect(held.locator('.jp-substratus-ProgressBar')).toContainText(/\d+% · step \d+\/12 .*ETA \d/);
+    await screenshotBothThemes(page, page.locator('#jupyter-substratus-sidebar'), 'rows-sidebar');
     const details = await openDetails(page, 'Model', NAMES.held);
     await expect(details.locator('.jp-substratus-ProgressBar')).toContainText(/\d+%.*ETA \d/);
   });
