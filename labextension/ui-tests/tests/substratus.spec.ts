@@ -67,7 +67,7 @@ test.describe('Substratus sidebar', () => {
     const notebook = `${tmpPath}/finetune.ipynb`;
     await page.contents.uploadFile(EXAMPLE_NOTEBOOK, notebook);
     await page.evaluate(
-      p => (window as any).jupyterapp.commands.execute('docmanager:open', { path: p }),
+      async p => void (await (window as any).jupyterapp.commands.execute('docmanager:open', { path: p })),
       notebook
     );
     await expect(page.locator('.jp-NotebookPanel').first()).toBeVisible();
