@@ -285,6 +285,7 @@ test.describe('Artifacts on the local backend', () => {
     await page.locator('.lm-TabBar-tab[data-id="substratus-details-Model-tuned"]').click();
     await details.locator('button[data-open="html"]').click();
     await expect.poll(current).toBe(`${folder}/notebook/finetune.html`);
+    await expect(page.frameLocator('.jp-HTMLViewer iframe').locator('body')).not.toBeEmpty();
     fs.mkdirSync(SCREENSHOTS, { recursive: true });
     await page.screenshot({ path: path.join(SCREENSHOTS, 'details-local-artifacts-html.png') });
   });
