@@ -196,6 +196,7 @@ class JupyterServerBackend(Backend):
 
     async def cancel(self, plural: str, name: str, namespace: str | None = None) -> Manifest:
         return (await self._call("POST", self._path(plural, name, "cancel"), params=self._params(namespace))).json()
+
     async def server_endpoint(self, name: str, namespace: str | None = None) -> ServerEndpoint:
         """The server's proxy route for the Server (which reaches it on either of its backends)."""
         await self.get("servers", name, namespace)  # NotFound when there is no such Server

@@ -32,6 +32,7 @@ export namespace CommandIDs {
   export const logs = 'substratus:logs';
   export const delete_ = 'substratus:delete';
   export const rerun = 'substratus:rerun';
+  export const cancel = 'substratus:cancel';
   export const suspend = 'substratus:suspend';
   export const resume = 'substratus:resume';
   export const openNotebook = 'substratus:open-notebook';
@@ -189,6 +190,39 @@ export function registerCommands(context: ICommandContext): void {
         });
       } catch (error) {
         reportError(trans.__('Run %1 %2 again', kind, name), error);
+      }
+    }
+  });
+  commands.addCommand(CommandIDs.cancel, {
+    label: args =>
+      args.name
+        ? trans.__('Cancel %1 %2', String(args.kind), String(args.name))
+        : trans.__('Cancel Run'),
+    isVisible: args => named(args) && runsToCompletion(String(args.kind), store.info),
+    execute: async args => {
+      if (!isKind(args.kind) || !args.name) {
+        return;
+      }
+      const kind = args.kind;
+      const name = String(args.name);
+      const answer = await showDialog({
+        title: trans.__('Cancel %1 %2?', kind, name),
+        body: trans.__(
+          'Its run stops now and it reads as failed (Cancelled); Run again starts it anew.'
+        ),
+        buttons: [
+          Dialog.cancelButton({ label: trans.__('Keep running') }),
+          Dialog.warnButton({ label: trans.__('Cancel run') })
+        ]
+      });
+      if (!answer.button.accept) {
+        return;
+      }
+      try {
+        store.upsert(await client.cancel(kind, name));
+        Notification.info(trans.__('%1 %2: cancel requested', kind, name), { autoClose: 4000 });
+      } catch (error) {
+        reportError(trans.__('Cancel %1 %2', kind, name), error);
       }
     }
   });

@@ -106,7 +106,7 @@ export function followExport(
     if (finished) {
       return;
     }
-    const { step, detail } = exportStep(store.find('Model', name), upload, store.reasons, trans);
+    const { step, detail } = exportStep(store.find('Model', name), upload, trans);
     const message = exportMessage(name, step, detail, trans);
     finished = step === 'done' || step === 'failed';
     if (finished) {

@@ -160,7 +160,10 @@ const plugin: JupyterFrontEndPlugin<IResourceStore> = {
         }
         return;
       }
-      const content = new DetailsPanel(store, kind, name, trans);
+      const content = new DetailsPanel(store, kind, name, trans, {
+        commands: app.commands,
+        contents: app.serviceManager.contents
+      });
       const widget = new MainAreaWidget({ content });
       widget.id = `substratus-details-${kind}-${name}`;
       widget.title.label = content.title.label;

@@ -7,7 +7,6 @@ import { ISignal, Signal } from '@lumino/signaling';
 
 import { SubstratusClient } from './api/client';
 import { IResource, IServerInfo, Kind, KINDS } from './api/types';
-import { NO_REASONS, Reasons } from './logic/state';
 import {
   applyChange,
   emptyLists,
@@ -26,11 +25,6 @@ export class ResourceStore implements IDisposable {
   /** The server's backend, default namespace and facts (GET /), once known. */
   get info(): IServerInfo | undefined {
     return this._info;
-  }
-
-  /** The server's reasons for each phase; none until it has answered. */
-  get reasons(): Reasons {
-    return this._info?.reasons ?? NO_REASONS;
   }
 
   /**

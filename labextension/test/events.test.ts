@@ -2,7 +2,7 @@ import { IResource } from '../src/api/types';
 import { applyChange, emptyLists, parseChangeEvent, replaceKind } from '../src/logic/events';
 import { exportMessage, exportStep } from '../src/logic/exportProgress';
 import { completionDelta, SseParser } from '../src/logic/sse';
-import { cond, reasons, trans } from './fixtures';
+import { cond, trans } from './fixtures';
 
 const ds = (name: string, ready = false): IResource => ({
   apiVersion: 'substratus.ai/v1',
@@ -43,21 +43,20 @@ describe('change events', () => {
 });
 
 describe('export progress', () => {
-  const model = (conditions: any[], ready = false): IResource => ({
+  const model = (conditions: any[], ready = false, phase?: 'Failed'): IResource => ({
     apiVersion: 'substratus.ai/v1',
     kind: 'Model',
     metadata: { name: 'm' },
     spec: { build: { upload: { md5Checksum: 'x', requestID: 'r' } }, model: { name: 'base' } },
-    status: { ready, conditions }
+    status: { ready, conditions, phase }
   });
 
   it('moves through upload, build, training and done', () => {
-    expect(exportStep(undefined, undefined, reasons, trans).step).toBe('uploading');
+    expect(exportStep(undefined, undefined, trans).step).toBe('uploading');
     expect(
       exportStep(
         model([{ type: 'Uploaded', status: 'False', reason: 'AwaitingUpload' }]),
         undefined,
-        reasons,
         trans
       ).step
     ).toBe('uploading');
@@ -68,7 +67,6 @@ describe('export progress', () => {
           { type: 'Built', status: 'False', reason: 'JobNotComplete' }
         ]),
         undefined,
-        reasons,
         trans
       ).step
     ).toBe('building');
@@ -80,18 +78,20 @@ describe('export progress', () => {
           { type: 'Complete', status: 'False', reason: 'JobNotComplete', message: 'training' }
         ]),
         undefined,
-        reasons,
         trans
       ).step
     ).toBe('training');
-    expect(exportStep(model([], true), undefined, reasons, trans).step).toBe('done');
+    expect(exportStep(model([], true), undefined, trans).step).toBe('done');
   });
 
   it('reports a failure with its reason', () => {
     const s = exportStep(
-      model([{ type: 'Built', status: 'False', reason: 'BuildFailed', message: 'pip failed' }]),
+      model(
+        [{ type: 'Built', status: 'False', reason: 'BuildFailed', message: 'pip failed' }],
+        false,
+        'Failed'
+      ),
       undefined,
-      reasons,
       trans
     );
     expect(s).toEqual({ step: 'failed', detail: 'BuildFailed: pip failed' });
@@ -113,7 +113,7 @@ describe('SSE completions', () => {
 describe('export upload progress', () => {
   it('reports the upload from the server before the Model moves', () => {
     expect(
-      exportStep(undefined, { step: 'waiting', bytesSent: 0, bytesTotal: 2048 }, reasons, trans)
+      exportStep(undefined, { step: 'waiting', bytesSent: 0, bytesTotal: 2048 }, trans)
     ).toEqual({
       step: 'uploading',
       detail: 'waiting for the upload URL'
@@ -126,7 +126,7 @@ describe('export upload progress', () => {
       status: { conditions: [cond('Uploaded', 'False', 'AwaitingUpload')] }
     };
     expect(
-      exportStep(model, { step: 'uploading', bytesSent: 1024, bytesTotal: 4096 }, reasons, trans)
+      exportStep(model, { step: 'uploading', bytesSent: 1024, bytesTotal: 4096 }, trans)
     ).toEqual({
       step: 'uploading',
       detail: '25% of 4.0 KiB'
@@ -135,7 +135,6 @@ describe('export upload progress', () => {
       exportStep(
         model,
         { step: 'failed', bytesSent: 0, bytesTotal: 1, message: 'signed URL expired' },
-        reasons,
         trans
       )
     ).toEqual({

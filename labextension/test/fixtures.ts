@@ -41,8 +41,6 @@ export const info: IServerInfo = {
   }
 };
 
-export const reasons = info.reasons;
-
 export function cond(
   type: string,
   status: ICondition['status'],

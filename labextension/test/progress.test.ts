@@ -1,10 +1,16 @@
 import {
   formatEta,
+  chartGeometry,
   LineBuffer,
-  lossPolyline,
+  lossPoints,
+  nearestPoint,
+  niceTicks,
   parseProgress,
-  parseProgressLine
+  parseProgressLine,
+  progressLabel,
+  trainingProgress
 } from '../src/logic/progress';
+import { trans } from './fixtures';
 
 describe('parseProgressLine', () => {
   it('reads a trainer progress line', () => {
@@ -12,7 +18,7 @@ describe('parseProgressLine', () => {
       parseProgressLine(
         '{"step": 10, "epoch": 0.5, "loss": 2.31, "learning_rate": 0.0002, "eta_seconds": 42}'
       )
-    ).toEqual({ step: 10, epoch: 0.5, loss: 2.31, learningRate: 0.0002, etaSeconds: 42 });
+    ).toMatchObject({ step: 10, epoch: 0.5, loss: 2.31, learningRate: 0.0002, etaSeconds: 42 });
   });
 
   it('reads a progress line behind a log prefix', () => {
@@ -55,19 +61,93 @@ describe('formatEta', () => {
   });
 });
 
-describe('lossPolyline', () => {
-  it('scales the highest loss to the top and the lowest to the bottom', () => {
-    const pts = lossPolyline(
-      [{ step: 0, loss: 4 }, { step: 5 }, { step: 10, loss: 2 }],
-      100,
-      50,
-      0
-    );
-    expect(pts).toBe('0.0,0.0 100.0,50.0');
+describe('trainingProgress', () => {
+  it('reads status.trainerStatus first', () => {
+    expect(
+      trainingProgress(
+        {
+          currentStep: 30,
+          totalSteps: 120,
+          loss: 1.25,
+          progressPercentage: 25,
+          estimatedRemainingSeconds: 90
+        },
+        [{ step: 2, maxSteps: 10, loss: 3 }]
+      )
+    ).toEqual({ percent: 25, step: 30, totalSteps: 120, loss: 1.25, etaSeconds: 90 });
   });
 
-  it('draws a single point in the middle and nothing without losses', () => {
-    expect(lossPolyline([{ step: 1, loss: 1 }], 100, 50)).toBe('50.0,25.0');
-    expect(lossPolyline([{ step: 1 }], 100, 50)).toBe('');
+  it('works the percentage out of the steps when the status has none', () => {
+    expect(trainingProgress({ currentStep: 1, totalSteps: 3 }, [])?.percent).toBe(33);
+  });
+
+  it('falls back to the last progress line of the log', () => {
+    expect(
+      trainingProgress(undefined, [
+        { step: 1, maxSteps: 4, loss: 2, etaSeconds: 30 },
+        { step: 2, maxSteps: 4, etaSeconds: 20 }
+      ])
+    ).toEqual({ percent: 50, step: 2, totalSteps: 4, loss: 2, etaSeconds: 20 });
+    expect(trainingProgress({}, [{ step: 3 }])).toEqual({
+      percent: undefined,
+      step: 3,
+      totalSteps: undefined,
+      loss: undefined,
+      etaSeconds: undefined
+    });
+  });
+
+  it('says nothing without a status or progress lines', () => {
+    expect(trainingProgress(undefined, [])).toBeUndefined();
+  });
+});
+
+describe('progressLabel', () => {
+  it('names what is known', () => {
+    expect(
+      progressLabel({ percent: 42, step: 5, totalSteps: 12, loss: 1.23456, etaSeconds: 35 }, trans)
+    ).toBe('42% · step 5/12 · loss 1.2346 · ETA 35s');
+    expect(progressLabel({ step: 3 }, trans)).toBe('step 3');
+  });
+});
+
+describe('loss chart geometry', () => {
+  it('keeps the points with a loss', () => {
+    expect(lossPoints([{ step: 1, loss: 2 }, { step: 2 }])).toEqual([{ step: 1, loss: 2 }]);
+  });
+
+  it('picks round ticks that cover the range', () => {
+    expect(niceTicks(0, 10)).toEqual([0, 5, 10]);
+    expect(niceTicks(0, 12)).toEqual([0, 5, 10, 15]);
+    expect(niceTicks(0.33, 2.4)).toEqual([0, 1, 2, 3]);
+    expect(niceTicks(0.42, 0.61)).toEqual([0.4, 0.45, 0.5, 0.55, 0.6, 0.65]);
+    expect(niceTicks(3, 3)).toEqual([3]);
+    expect(niceTicks(Infinity, -Infinity)).toEqual([]);
+  });
+
+  it('maps the lowest tick to the bottom-left and the highest to the top-right', () => {
+    const g = chartGeometry(
+      [
+        { name: 'a', points: [{ step: 0, loss: 4 }] },
+        { name: 'b', points: [{ step: 10, loss: 2 }] }
+      ],
+      { left: 10, top: 5, width: 100, height: 50 }
+    );
+    expect(g.xTicks[0]).toBe(0);
+    expect(g.x(0)).toBe(10);
+    expect(g.x(10)).toBe(110);
+    expect(g.y(2)).toBe(55);
+    expect(g.y(4)).toBe(5);
+    expect(g.stepAt(60)).toBe(5);
+  });
+
+  it('finds the point nearest a step', () => {
+    const pts = [
+      { step: 1, loss: 3 },
+      { step: 5, loss: 2 },
+      { step: 9, loss: 1 }
+    ];
+    expect(nearestPoint(pts, 6)).toEqual({ step: 5, loss: 2 });
+    expect(nearestPoint([], 6)).toBeUndefined();
   });
 });

@@ -1,124 +1,76 @@
 import { IResource } from '../src/api/types';
-import { actionsFor, deriveState, describeState, NO_REASONS } from '../src/logic/state';
-import { cond, info, reasons, trans } from './fixtures';
+import { actionsFor, deriveState, describeState, phaseLabel } from '../src/logic/state';
+import { cond, info, trans } from './fixtures';
 
 function res(kind: IResource['kind'], status?: IResource['status'], spec = {}): IResource {
   return { apiVersion: 'substratus.ai/v1', kind, metadata: { name: 'x' }, spec, status };
 }
 
 describe('deriveState', () => {
-  it('is pending without a status', () => {
-    expect(deriveState(res('Dataset'), reasons).phase).toBe('pending');
-    expect(deriveState(res('Dataset', { conditions: [] }), reasons).phase).toBe('pending');
+  it('reads status.phase, in lower case', () => {
+    for (const phase of ['Pending', 'Building', 'Running', 'Ready', 'Failed', 'Stalled'] as const) {
+      expect(deriveState(res('Model', { phase })).phase).toBe(phase.toLowerCase());
+    }
   });
 
-  it('is building while an uploaded build is not built', () => {
-    const r = res(
-      'Model',
-      {
-        conditions: [
-          cond('Uploaded', 'True', 'UploadFound'),
-          cond('Built', 'False', 'JobNotComplete')
-        ]
-      },
-      { build: { upload: { md5Checksum: 'abc' } } }
-    );
-    expect(deriveState(r, reasons)).toEqual({
-      phase: 'building',
-      reason: 'JobNotComplete',
-      message: ''
-    });
-  });
-
-  it('is building while waiting for the upload', () => {
-    const r = res(
-      'Model',
-      { conditions: [cond('Uploaded', 'False', 'AwaitingUpload', 'upload the build context')] },
-      { build: { upload: { md5Checksum: 'abc' } } }
-    );
-    expect(deriveState(r, reasons).phase).toBe('building');
-  });
-
-  it('is running when built but not complete', () => {
-    const r = res('Dataset', {
-      conditions: [cond('Built', 'True', 'ImageGiven'), cond('Complete', 'False', 'JobNotComplete')]
-    });
-    expect(deriveState(r, reasons)).toMatchObject({ phase: 'running', reason: 'JobNotComplete' });
-  });
-
-  it('is ready when status.ready', () => {
-    const r = res('Server', {
-      ready: true,
-      conditions: [cond('Serving', 'True', 'DeploymentReady')]
-    });
-    expect(deriveState(r, reasons).phase).toBe('ready');
-  });
-
-  it('is failed with the reason and message of a failed condition, before anything else', () => {
+  it('takes the reason and message from the first condition that is not True', () => {
     const r = res('Model', {
-      ready: true,
+      phase: 'Failed',
       conditions: [
         cond('Built', 'True', 'ImageGiven'),
         cond('Complete', 'False', 'JobFailed', 'exit code 1')
       ]
     });
-    const state = deriveState(r, reasons);
+    const state = deriveState(r);
     expect(state).toEqual({ phase: 'failed', reason: 'JobFailed', message: 'exit code 1' });
     expect(describeState(state, trans)).toBe('failed: exit code 1');
   });
 
-  it('reads only the reasons the server names as failures as failed', () => {
-    const r = res('Server', {
-      conditions: [cond('Serving', 'False', 'InvalidGPUType', 'nvidia-x1 is unknown')]
+  it('does not guess from the reasons: an open condition with phase Running is running', () => {
+    const r = res('Model', {
+      phase: 'Running',
+      conditions: [cond('Complete', 'False', 'JobFailed', 'retrying')]
     });
-    expect(deriveState(r, reasons).phase).toBe('running');
-    const named = { ...reasons, failed: [...reasons.failed, 'InvalidGPUType'] };
-    expect(deriveState(r, named).phase).toBe('failed');
+    expect(deriveState(r).phase).toBe('running');
+    expect(describeState(deriveState(r), trans)).toBe('running (JobFailed)');
   });
 
-  it('shows a wait for a dependency as pending with its reason, not as a failure', () => {
+  it('does not repeat a reason that only names the phase', () => {
     const r = res('Model', {
-      conditions: [
-        cond('Complete', 'False', 'DependencyNotFound', 'Model opt-125m does not exist (yet)')
-      ]
+      phase: 'Running',
+      conditions: [cond('Complete', 'False', 'Running')]
     });
-    expect(deriveState(r, reasons)).toEqual({
-      phase: 'pending',
+    expect(describeState(deriveState(r), trans)).toBe('running');
+  });
+
+  it('shows a stalled wait with what is missing', () => {
+    const r = res('Model', {
+      phase: 'Stalled',
+      conditions: [cond('Complete', 'False', 'DependencyNotFound', 'Model opt-125m does not exist')]
+    });
+    const state = deriveState(r);
+    expect(state).toEqual({
+      phase: 'stalled',
       reason: 'DependencyNotFound',
-      message: 'Model opt-125m does not exist (yet)'
+      message: 'Model opt-125m does not exist'
     });
-    const waiting = res('Model', {
-      conditions: [cond('Complete', 'False', 'WaitingForDependency')]
-    });
-    expect(deriveState(waiting, reasons).phase).toBe('pending');
+    expect(describeState(state, trans)).toBe('stalled (DependencyNotFound)');
+    expect(phaseLabel('stalled', trans)).toBe('stalled');
   });
 
-  it('reads every open condition as running before the server has named its reasons', () => {
-    const r = res('Model', { conditions: [cond('Complete', 'False', 'JobFailed')] });
-    expect(deriveState(r, NO_REASONS).phase).toBe('running');
+  it('keeps no reason on a ready resource', () => {
+    const r = res('Server', { phase: 'Ready', conditions: [cond('Serving', 'True', 'Ready')] });
+    expect(deriveState(r)).toEqual({ phase: 'ready' });
   });
 
-  it('shows a suspended reason as suspended', () => {
-    const r = res('Notebook', { conditions: [cond('Serving', 'False', 'Suspended')] });
-    expect(deriveState(r, reasons).phase).toBe('suspended');
+  it('is pending, or ready by status.ready, before the reconcile flow has written a phase', () => {
+    expect(deriveState(res('Dataset')).phase).toBe('pending');
+    expect(deriveState(res('Dataset', { conditions: [] })).phase).toBe('pending');
+    expect(deriveState(res('Dataset', { ready: true })).phase).toBe('ready');
   });
 
-  it('orders by the lifecycle: an open Built comes before an open Complete', () => {
-    const r = res('Model', {
-      conditions: [
-        cond('Complete', 'False', 'Running'),
-        cond('Built', 'False', 'Building', 'kaniko')
-      ]
-    });
-    expect(deriveState(r, reasons)).toEqual({
-      phase: 'building',
-      reason: 'Building',
-      message: 'kaniko'
-    });
-  });
-
-  it('shows a suspended notebook as suspended', () => {
-    expect(deriveState(res('Notebook', { ready: false }, { suspend: true }), reasons).phase).toBe(
+  it('shows a Notebook the user suspended as suspended at once', () => {
+    expect(deriveState(res('Notebook', { phase: 'Ready' }, { suspend: true })).phase).toBe(
       'suspended'
     );
   });
@@ -126,45 +78,50 @@ describe('deriveState', () => {
 
 describe('actionsFor', () => {
   it('offers fine-tune and deploy only for a ready Model', () => {
-    const ready = res('Model', { ready: true });
-    expect(actionsFor(ready, deriveState(ready, reasons), info)).toEqual([
+    const ready = res('Model', { phase: 'Ready' });
+    expect(actionsFor(ready, deriveState(ready), info)).toEqual([
       'details',
       'logs',
       'finetune',
       'deploy',
       'delete'
     ]);
-    const pending = res('Model');
-    expect(actionsFor(pending, deriveState(pending, reasons), info)).toEqual([
-      'details',
-      'logs',
-      'delete'
-    ]);
+  });
+
+  it('offers to cancel a Model or Dataset until it settles, not a Server', () => {
+    const of = (kind: IResource['kind'], phase: 'Running' | 'Pending' | 'Stalled') => {
+      const r = res(kind, { phase });
+      return actionsFor(r, deriveState(r), info);
+    };
+    expect(of('Model', 'Running')).toEqual(['details', 'logs', 'cancel', 'delete']);
+    expect(of('Dataset', 'Pending')).toContain('cancel');
+    expect(of('Model', 'Stalled')).toContain('cancel');
+    expect(of('Server', 'Running')).not.toContain('cancel');
   });
 
   it('offers to run a failed Model or Dataset again, not a failed Server', () => {
     const failed = (kind: IResource['kind']) => {
-      const r = res(kind, {
-        conditions: [cond(kind === 'Server' ? 'Serving' : 'Complete', 'False', 'Interrupted')]
-      });
-      return actionsFor(r, deriveState(r, reasons), info);
+      const r = res(kind, { phase: 'Failed' });
+      return actionsFor(r, deriveState(r), info);
     };
     expect(failed('Model')).toEqual(['details', 'logs', 'rerun', 'delete']);
     expect(failed('Dataset')).toContain('rerun');
     expect(failed('Server')).not.toContain('rerun');
   });
 
-  it('offers no rerun before the server has said which kinds run to completion', () => {
-    const r = res('Model', { conditions: [cond('Complete', 'False', 'Interrupted')] });
-    expect(actionsFor(r, deriveState(r, reasons), undefined)).not.toContain('rerun');
+  it('offers no rerun or cancel before the server has said which kinds run to completion', () => {
+    const r = res('Model', { phase: 'Failed' });
+    expect(actionsFor(r, deriveState(r), undefined)).not.toContain('rerun');
+    const running = res('Model', { phase: 'Running' });
+    expect(actionsFor(running, deriveState(running), undefined)).not.toContain('cancel');
   });
 
   it('offers suspend/open for a running notebook and resume for a suspended one', () => {
-    const running = res('Notebook', { ready: true, url: 'http://nb' });
-    expect(actionsFor(running, deriveState(running, reasons), info)).toContain('open');
-    expect(actionsFor(running, deriveState(running, reasons), info)).toContain('suspend');
+    const running = res('Notebook', { phase: 'Ready', ready: true, url: 'http://nb' });
+    expect(actionsFor(running, deriveState(running), info)).toContain('open');
+    expect(actionsFor(running, deriveState(running), info)).toContain('suspend');
     const suspended = res('Notebook', {}, { suspend: true });
-    expect(actionsFor(suspended, deriveState(suspended, reasons), info)).toContain('resume');
-    expect(actionsFor(suspended, deriveState(suspended, reasons), info)).not.toContain('open');
+    expect(actionsFor(suspended, deriveState(suspended), info)).toContain('resume');
+    expect(actionsFor(suspended, deriveState(suspended), info)).not.toContain('open');
   });
 });

@@ -6,7 +6,8 @@ the generated CRDs of crds/ registered, and the real operator (substratus_operat
 KopfRunner) reconciles the resources the UI creates. Nothing runs containers here, so a small
 loop plays the kubelet and the Job and Deployment controllers, as the project's operator tests
 do: each Job gets a Pod with a log (a trainer's log carries progress lines) and succeeds a few
-seconds later; Deployments become available and Notebook pods ready a few seconds after they
+seconds later (the Jobs of resources named held-* run until they are deleted, for the tests of a
+running training); Deployments become available and Notebook pods ready a few seconds after they
 appear. Behind every Server's Service is one real model server (images/model-server on a tiny
 Llama, started in the background on 127.0.0.1): its Deployment becomes available once that
 answers, with the Pod and Endpoints a cluster would have (KubeCluster.serve_service), so the
@@ -38,12 +39,14 @@ from kubeemu.store import now  # noqa: E402
 
 NAMESPACE = "default"
 JOB_SECONDS = float(os.environ.get("SUBSTRATUS_UI_JOB_SECONDS", "4"))
+HELD_PREFIX = "held-"
+OWNER_NAME = "substratus.ai/owner-name"
 # The operator's configuration on a cluster without a bucket: artifacts on volumes.
 OPERATOR_CONFIG = {"CLUSTER_NAME": "ui-tests", "REGISTRY": "registry.example/substratus", "PLATFORM": "generic"}
 
 
 def progress_log(steps: int = 12) -> str:
-    """What the trainer prints: progress JSON lines (step, epoch, loss, learning_rate, eta_seconds)."""
+    """What the trainer prints: progress JSON lines (step, max_steps, epoch, loss, learning_rate, eta_seconds)."""
     lines = ["loading the base model from /content/model", "tokenizing /content/data"]
     for step in range(1, steps + 1):
         loss = 2.5 * 0.85**step + 0.3
@@ -51,6 +54,7 @@ def progress_log(steps: int = 12) -> str:
             json.dumps(
                 {
                     "step": step,
+                    "max_steps": steps,
                     "epoch": round(step / steps, 3),
                     "loss": round(loss, 4),
                     "learning_rate": 2e-4,
@@ -103,13 +107,14 @@ def play_job_controller(cluster: KubeCluster, stop: threading.Event, model_serve
         for job in jobs:
             name = job["metadata"]["name"]
             status = job.get("status") or {}
+            held = (job["metadata"].get("labels") or {}).get(OWNER_NAME, "").startswith(HELD_PREFIX)
             if status.get("succeeded") or status.get("failed"):
                 continue
             with contextlib.suppress(Exception):
                 if name not in first_seen:
                     first_seen[name] = time.monotonic()
                     start_pod(cluster, job)
-                elif time.monotonic() - first_seen[name] >= JOB_SECONDS:
+                elif not held and time.monotonic() - first_seen[name] >= JOB_SECONDS:
                     cluster.patch_status("pods", f"{name}-pod", {"phase": "Succeeded"}, NAMESPACE)
                     cluster.complete_job(NAMESPACE, name)
         with contextlib.suppress(Exception):

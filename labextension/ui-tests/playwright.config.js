@@ -7,6 +7,9 @@ const baseConfig = require('@jupyterlab/galata/lib/playwright-config');
 module.exports = {
   ...baseConfig,
   webServer: undefined,
+  // Playwright empties its output folder at each run: keep it apart from test-results/screenshots,
+  // which run.sh's parts fill one after the other.
+  outputDir: 'test-results/playwright',
   workers: 1,
   retries: 0,
   timeout: 180000,

@@ -6,6 +6,7 @@
 #   labextension/ui-tests/run.sh [playwright args...]
 #
 # PYTHON: the Python whose environment has jupyter-substratus (default: the repo's .venv).
+# SUBSTRATUS_UI_PARTS: which parts run, of "emulator local" (the default: both).
 # Screenshots land in labextension/ui-tests/test-results/screenshots/.
 set -euo pipefail
 
@@ -82,26 +83,36 @@ start_lab() {
 
 cd "$HERE"
 STATUS=0
+PARTS="${SUBSTRATUS_UI_PARTS:-emulator local}"
 
-# 1. The sidebar against jupyter lab on the Kubernetes API emulator with the real operator (see
-# lab_on_emulator.py), and a small dataset file the Dataset tests load over http.
+# 1. The sidebar and the details views against jupyter lab on the Kubernetes API emulator with
+# the real operator (see lab_on_emulator.py), and a small dataset file the Dataset tests load over
+# http.
+if [[ " $PARTS " == *" emulator "* ]]; then
 mkdir -p "$WORK/root"
 printf '{"prompt": "Hello", "completion": " world"}\n{"prompt": "Good", "completion": " morning"}\n' \
     >"$WORK/root/train.jsonl"
 start_lab "$WORK/root" "$HERE/jupyter-lab.log" \
     "$PYTHON" "$HERE/lab_on_emulator.py" --config "$HERE/jupyter_server_test_config.py"
-jlpm playwright test tests/substratus.spec.ts --pass-with-no-tests "$@" || STATUS=$?
+export SUBSTRATUS_UI_LAB=emulator
+jlpm playwright test tests/substratus.spec.ts tests/details.spec.ts --pass-with-no-tests "$@" || STATUS=$?
 stop_lab
+fi
 
-# 2. The README quickstart on the local backend, from a fresh state directory: real loaders,
-# trainer and model server run as processes of this machine.
+# 2. The README quickstart on the local backend, from a fresh state directory (inside the lab's
+# root, so that the details' artifacts links open in the file browser): real loaders, trainer and
+# model server run as processes of this machine. Then the details of what it made.
+if [[ " $PARTS " == *" local "* ]]; then
 mkdir -p "$WORK/local/root"
 SUBSTRATUS_QUICKSTART="$("$PYTHON" "$HERE/local_quickstart_files.py" "$WORK/local/root" 2>/dev/null)"
 export SUBSTRATUS_QUICKSTART
 start_lab "$WORK/local/root" "$HERE/jupyter-lab-local.log" \
     "$BIN/jupyter" lab --config "$HERE/jupyter_server_test_config.py" \
-    --SubstratusExtension.backend=local --SubstratusExtension.local_state_dir="$WORK/local/state"
+    --SubstratusExtension.backend=local --SubstratusExtension.local_state_dir="$WORK/local/root/substratus-state"
+export SUBSTRATUS_UI_LAB=local
 jlpm playwright test tests/local-quickstart.spec.ts --pass-with-no-tests "$@" || STATUS=$?
+jlpm playwright test tests/details.spec.ts --pass-with-no-tests "$@" || STATUS=$?
+fi
 
 echo "run.sh: jupyter lab logs: $HERE/jupyter-lab.log, $HERE/jupyter-lab-local.log;" \
     "screenshots: $HERE/test-results/screenshots"

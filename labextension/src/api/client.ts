@@ -8,6 +8,7 @@ import { nullTranslator, TranslationBundle } from '@jupyterlab/translation';
 
 import { errorMessageOf, fieldErrorsOf } from '../logic/errors';
 import {
+  API_ROOT,
   IExportListing,
   IExportRequest,
   IExportStatus,
@@ -18,7 +19,7 @@ import {
   PLURALS
 } from './types';
 
-export const API_ROOT = 'substratus/api/v1';
+export { API_ROOT };
 
 /** An error answer of the API: its message and, for validation errors, field paths. */
 export class ApiError extends Error {
@@ -38,6 +39,13 @@ export interface IClientOptions {
   namespace?: () => string;
   /** The messages of connection errors. */
   trans?: TranslationBundle;
+}
+
+/** The prompt box's controls, as the OpenAI completions API names them. */
+export interface ICompletionOptions {
+  maxTokens?: number;
+  temperature?: number;
+  stream?: boolean;
 }
 
 export class SubstratusClient {
@@ -145,6 +153,14 @@ export class SubstratusClient {
     return this.request(`${PLURALS[kind]}/${encodeURIComponent(name)}/rerun`, { method: 'POST' });
   }
 
+  /**
+   * Stop a running Model or Dataset: the server marks it (annotation substratus.ai/cancel-requested)
+   * and the reconcile flow stops its workload; it then reads Failed, reason Cancelled.
+   */
+  cancel(kind: Kind, name: string): Promise<IResource> {
+    return this.request(`${PLURALS[kind]}/${encodeURIComponent(name)}/cancel`, { method: 'POST' });
+  }
+
   async delete(kind: Kind, name: string): Promise<void> {
     await this.request(`${PLURALS[kind]}/${encodeURIComponent(name)}`, { method: 'DELETE' });
   }
@@ -159,15 +175,26 @@ export class SubstratusClient {
   }
 
   /**
-   * A streamed completion from a ready Server, through the API (the browser never calls
-   * the Server's own address).
+   * A completion from a ready Server, through the API (the browser never calls the Server's
+   * own address): server-sent events when `stream`, else one JSON answer. Without maxTokens the
+   * Server's max_new_tokens applies, shortened to what the model's context leaves.
    */
-  complete(server: string, prompt: string, signal?: AbortSignal): Promise<Response> {
+  complete(
+    server: string,
+    prompt: string,
+    options: ICompletionOptions = {},
+    signal?: AbortSignal
+  ): Promise<Response> {
+    const { maxTokens, temperature, stream = true } = options;
     return this.fetch(`servers/${encodeURIComponent(server)}/proxy/v1/completions`, {
       method: 'POST',
       signal,
-      // No max_tokens: the Server's max_new_tokens, shortened to what the model's context leaves.
-      body: JSON.stringify({ prompt, stream: true })
+      body: JSON.stringify({
+        prompt,
+        stream,
+        ...(maxTokens !== undefined ? { max_tokens: maxTokens } : {}),
+        ...(temperature !== undefined ? { temperature } : {})
+      })
     });
   }
 

@@ -6,6 +6,9 @@ import type { components } from './schema';
 
 type Schemas = components['schemas'];
 
+/** Where the REST API lives under the Jupyter server's base URL. */
+export const API_ROOT = 'substratus/api/v1';
+
 export const API_VERSION: Schemas['Resource']['apiVersion'] = 'substratus.ai/v1';
 
 export type Kind = Schemas['Resource']['kind'];

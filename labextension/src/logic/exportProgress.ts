@@ -4,7 +4,7 @@
 import type { TranslationBundle } from '@jupyterlab/translation';
 
 import { IExportStatus, IResource } from '../api/types';
-import { deriveState, Reasons } from './state';
+import { deriveState } from './state';
 
 export type ExportStep = 'uploading' | 'building' | 'training' | 'done' | 'failed';
 
@@ -38,7 +38,6 @@ export function uploadPending(upload: IUploadState | undefined): boolean {
 export function exportStep(
   model: IResource | undefined,
   upload: IUploadState | undefined,
-  reasons: Reasons,
   trans: TranslationBundle
 ): { step: ExportStep; detail: string } {
   if (upload?.step === 'failed') {
@@ -50,7 +49,7 @@ export function exportStep(
       detail: upload ? uploadDetail(upload, trans) : trans.__('uploading the notebook')
     };
   }
-  const state = deriveState(model, reasons);
+  const state = deriveState(model);
   const conditions = model.status?.conditions ?? [];
   const get = (t: string) => conditions.find(c => c.type === t);
   if (state.phase === 'failed') {

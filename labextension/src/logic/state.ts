@@ -3,71 +3,46 @@
  */
 import type { TranslationBundle } from '@jupyterlab/translation';
 
-import { ICondition, IResource, IServerInfo } from '../api/types';
+import { IResource, IServerInfo, IStatus } from '../api/types';
 
-export type Phase = 'pending' | 'building' | 'running' | 'ready' | 'failed' | 'suspended';
+/** status.phase as the reconcile flow writes it (jupyter_substratus/api/status.py `Phase`). */
+export type ApiPhase = NonNullable<IStatus['phase']>;
+
+/** The phase in lower case, as the sidebar's CSS classes and data-phase attributes name it. */
+export type Phase = Lowercase<ApiPhase>;
 
 export interface IResourceState {
   phase: Phase;
-  /** The reason and message that explain the phase, for failures and waits. */
+  /** The reason and message of the condition that explains the phase, for failures and waits. */
   reason?: string;
   message?: string;
 }
 
-/** The reasons of a False condition for each phase but running, as the server names them. */
-export type Reasons = IServerInfo['reasons'];
-
-/** Before the server has answered: every open condition reads as running. */
-export const NO_REASONS: Reasons = { failed: [], pending: [], building: [], suspended: [] };
-
-/** A "False" condition with a failure reason is final until the spec changes. */
-export function isFailure(condition: ICondition, reasons: Reasons): boolean {
-  return condition.status === 'False' && reasons.failed.includes(condition.reason);
-}
-
-const ORDER = ['Uploaded', 'Built', 'Complete', 'Serving'];
+/** Phases a resource stays in until something changes it (a client waiting stops there). */
+export const SETTLED_PHASES: readonly Phase[] = ['ready', 'failed', 'suspended'];
 
 /**
- * Failed: a condition is False with a failure reason. Suspended: a suspended Notebook.
- * Ready: status.ready. Pending: nothing reported yet, or waiting for a dependency.
- * Building: the build context is uploaded or the image built. Running: the job or workload
- * runs but is not done or not answering yet.
+ * The phase is status.phase, as the reconcile flow writes it (a suspended Notebook's spec first). A resource it has not reached yet
+ * (no status, or one written by a server that predates phase) is ready when status.ready says so
+ * and pending otherwise. The reason and message come from the first condition that is not True:
+ * the one that says what is missing or what went wrong.
  */
-export function deriveState(resource: IResource, reasons: Reasons): IResourceState {
+export function deriveState(resource: IResource): IResourceState {
   const status = resource.status ?? {};
-  const conditions = status.conditions ?? [];
-  const failed = conditions.find(c => isFailure(c, reasons));
-  if (failed) {
-    return { phase: 'failed', reason: failed.reason, message: failed.message };
+  // A Notebook the user suspended reads so at once, before its workload has stopped.
+  const suspended = resource.kind === 'Notebook' && !!resource.spec.suspend;
+  const phase: Phase = suspended
+    ? 'suspended'
+    : status.phase
+      ? (status.phase.toLowerCase() as Phase)
+      : status.ready
+        ? 'ready'
+        : 'pending';
+  const open = (status.conditions ?? []).find(c => c.status !== 'True');
+  if (phase === 'ready' || !open) {
+    return { phase };
   }
-  if (resource.kind === 'Notebook' && resource.spec.suspend) {
-    return { phase: 'suspended' };
-  }
-  if (status.ready) {
-    return { phase: 'ready' };
-  }
-  if (conditions.length === 0) {
-    return { phase: 'pending' };
-  }
-  const rank = (type: string) => (ORDER.includes(type) ? ORDER.indexOf(type) : ORDER.length);
-  const sorted = [...conditions].sort((a, b) => rank(a.type) - rank(b.type));
-  const open = sorted.find(c => c.status !== 'True');
-  if (!open) {
-    // Every condition is True but ready is not set yet: the last step is settling.
-    const last = conditions[conditions.length - 1];
-    return { phase: 'running', reason: last.reason, message: last.message };
-  }
-  const why = { reason: open.reason, message: open.message };
-  if (reasons.pending.includes(open.reason)) {
-    return { phase: 'pending', ...why };
-  }
-  if (reasons.suspended.includes(open.reason)) {
-    return { phase: 'suspended', ...why };
-  }
-  if (open.type === 'Uploaded' || open.type === 'Built' || reasons.building.includes(open.reason)) {
-    return { phase: 'building', ...why };
-  }
-  return { phase: 'running', ...why };
+  return { phase, reason: open.reason, message: open.message };
 }
 
 /** A phase as the user reads it. */
@@ -78,7 +53,8 @@ export function phaseLabel(phase: Phase, trans: TranslationBundle): string {
     running: trans.__('running'),
     ready: trans.__('ready'),
     failed: trans.__('failed'),
-    suspended: trans.__('suspended')
+    suspended: trans.__('suspended'),
+    stalled: trans.__('stalled')
   };
   return labels[phase];
 }
@@ -89,12 +65,22 @@ export function describeState(state: IResourceState, trans: TranslationBundle): 
     return trans.__('failed: %1', state.message || state.reason || trans.__('unknown reason'));
   }
   const phase = phaseLabel(state.phase, trans);
-  return state.reason ? trans.__('%1 (%2)', phase, state.reason) : phase;
+  const news = state.reason && state.reason.toLowerCase() !== state.phase;
+  return news ? trans.__('%1 (%2)', phase, state.reason) : phase;
 }
 
 /** Actions the sidebar offers for a resource, by kind and state. */
 export type Action =
-  'details' | 'logs' | 'delete' | 'rerun' | 'finetune' | 'deploy' | 'suspend' | 'resume' | 'open';
+  | 'details'
+  | 'logs'
+  | 'delete'
+  | 'rerun'
+  | 'cancel'
+  | 'finetune'
+  | 'deploy'
+  | 'suspend'
+  | 'resume'
+  | 'open';
 
 /** Whether a kind's workload runs to completion (and so can be run again), as the server says. */
 export function runsToCompletion(
@@ -113,8 +99,12 @@ export function actionsFor(
   if (resource.kind === 'Model' && state.phase === 'ready') {
     actions.push('finetune', 'deploy');
   }
-  if (state.phase === 'failed' && runsToCompletion(resource.kind, info)) {
-    actions.push('rerun');
+  if (runsToCompletion(resource.kind, info)) {
+    if (state.phase === 'failed') {
+      actions.push('rerun');
+    } else if (!SETTLED_PHASES.includes(state.phase)) {
+      actions.push('cancel');
+    }
   }
   if (resource.kind === 'Notebook' && resource.spec.suspend) {
     actions.push('resume');

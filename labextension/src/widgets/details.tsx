@@ -1,17 +1,40 @@
 /**
- * One resource in the main area: state, conditions, where its output lives, its logs as
- * they stream, the training loss curve, and for a ready Server a prompt box.
+ * One resource in the main area: state, conditions, where its output lives (a link into the
+ * file browser when it is in the Jupyter root), its logs as they stream, a training's progress
+ * and loss curve (comparable with the other runs of its base model), and for a ready Server its
+ * endpoint, an openai snippet and a prompt box.
  */
 import { ReactWidget } from '@jupyterlab/apputils';
+import { PageConfig } from '@jupyterlab/coreutils';
+import type { Contents } from '@jupyterlab/services';
 import type { TranslationBundle } from '@jupyterlab/translation';
+import type { CommandRegistry } from '@lumino/commands';
 import * as React from 'react';
 
+import { readLogLines } from '../api/logs';
 import { IResource, Kind } from '../api/types';
-import { deriveState, describeState } from '../logic/state';
-import { formatEta, IProgressPoint, LineBuffer, parseProgressLine } from '../logic/progress';
+import { sameBaseRuns } from '../logic/runs';
+import { deriveState, describeState, SETTLED_PHASES } from '../logic/state';
+import {
+  ILossSeries,
+  IProgressPoint,
+  lossPoints,
+  parseProgress,
+  parseProgressLine,
+  trainingProgress
+} from '../logic/progress';
 import { ResourceStore } from '../model';
+import { ArtifactsLink } from './artifacts';
+import { ServerEndpoint } from './endpoint';
 import { LossChart } from './lossChart';
+import { ProgressBar } from './progressBar';
 import { PromptBox } from './prompt';
+
+/** What a details view acts with besides the store: the Lab's commands and contents. */
+export interface IDetailsServices {
+  commands: CommandRegistry;
+  contents: Contents.IManager;
+}
 
 const MAX_LOG_LINES = 5000;
 
@@ -20,7 +43,8 @@ export class DetailsPanel extends ReactWidget {
     private readonly _store: ResourceStore,
     readonly kind: Kind,
     readonly name: string,
-    private readonly _trans: TranslationBundle
+    private readonly _trans: TranslationBundle,
+    private readonly _services: IDetailsServices
   ) {
     super();
     this.addClass('jp-substratus-Details');
@@ -62,8 +86,7 @@ export class DetailsPanel extends ReactWidget {
         <div className="jp-substratus-DetailsInner">{this._loadError ?? trans.__('Loading…')}</div>
       );
     }
-    const state = deriveState(r, this._store.reasons);
-    const last = this._progress[this._progress.length - 1];
+    const state = deriveState(r);
     const spec = r.spec;
     return (
       <div className="jp-substratus-DetailsInner">
@@ -122,7 +145,14 @@ export class DetailsPanel extends ReactWidget {
           {r.status?.artifacts?.url && (
             <>
               <dt>{trans.__('Artifacts')}</dt>
-              <dd>{r.status.artifacts.url}</dd>
+              <dd>
+                <ArtifactsLink
+                  url={r.status.artifacts.url}
+                  serverRoot={PageConfig.getOption('serverRoot')}
+                  services={this._services}
+                  trans={trans}
+                />
+              </dd>
             </>
           )}
           {r.status?.url && (
@@ -153,20 +183,19 @@ export class DetailsPanel extends ReactWidget {
             ))}
           </tbody>
         </table>
-        {this._progress.some(p => p.loss !== undefined) && (
-          <>
-            <h3>{trans.__('Training')}</h3>
-            <div className="jp-substratus-Progress">
-              {trans.__('step %1', last.step)}
-              {last.epoch !== undefined && trans.__(', epoch %1', last.epoch.toFixed(2))}
-              {last.loss !== undefined && trans.__(', loss %1', last.loss.toFixed(4))}
-              {last.etaSeconds !== undefined && trans.__(', ETA %1', formatEta(last.etaSeconds))}
-            </div>
-            <LossChart points={this._progress} trans={trans} />
-          </>
-        )}
+        {r.kind === 'Model' && this._renderTraining(r, !SETTLED_PHASES.includes(state.phase))}
         {r.kind === 'Server' && state.phase === 'ready' && (
           <>
+            <h3>{trans.__('Endpoint')}</h3>
+            <ServerEndpoint
+              server={r}
+              namespace={
+                r.metadata.namespace !== this._store.info?.namespace
+                  ? (r.metadata.namespace ?? '')
+                  : ''
+              }
+              trans={trans}
+            />
             <h3>{trans.__('Prompt')}</h3>
             <PromptBox client={this._store.client} server={r.metadata.name} trans={trans} />
           </>
@@ -183,6 +212,76 @@ export class DetailsPanel extends ReactWidget {
         </pre>
       </div>
     );
+  }
+
+  /** Progress while it runs, the loss curve, and the other runs of its base model to compare. */
+  private _renderTraining(model: IResource, running: boolean): JSX.Element | null {
+    const trans = this._trans;
+    const progress = trainingProgress(model.status?.trainerStatus, this._progress);
+    const own = lossPoints(this._progress);
+    if (!progress && own.length === 0) {
+      return null;
+    }
+    const others = sameBaseRuns(model, this._store.lists.Model);
+    const series: ILossSeries[] = [
+      { name: model.metadata.name, points: own },
+      ...others
+        .filter(m => this._compared.has(m.metadata.name))
+        .map(m => ({
+          name: m.metadata.name,
+          points: lossPoints(this._compared.get(m.metadata.name) ?? [])
+        }))
+    ];
+    return (
+      <>
+        <h3>{trans.__('Training')}</h3>
+        {progress && running && <ProgressBar progress={progress} trans={trans} />}
+        <LossChart series={series} trans={trans} />
+        {others.length > 0 && (
+          <fieldset className="jp-substratus-Compare">
+            <legend>
+              {trans.__('Compare with other fine-tunes of %1', model.spec.model?.name ?? '')}
+            </legend>
+            {others.map(m => (
+              <label key={m.metadata.name} title={m.metadata.name}>
+                <input
+                  type="checkbox"
+                  data-run={m.metadata.name}
+                  checked={this._compared.has(m.metadata.name)}
+                  onChange={e => this._compare(m.metadata.name, e.target.checked)}
+                />
+                {m.metadata.name}
+              </label>
+            ))}
+          </fieldset>
+        )}
+      </>
+    );
+  }
+
+  /** Put another run's losses (read from its log) on the chart, or take them off. */
+  private _compare(name: string, on: boolean): void {
+    if (!on) {
+      this._compared.delete(name);
+      this.update();
+      return;
+    }
+    this._compared.set(name, []);
+    this.update();
+    const text: string[] = [];
+    readLogLines(this._store.client, 'Model', name, lines => text.push(...lines), {
+      follow: false
+    })
+      .then(() => {
+        if (this._compared.has(name)) {
+          this._compared.set(name, parseProgress(text.join('\n')));
+          this.update();
+        }
+      })
+      .catch(error => {
+        this._logError = this._trans.__('Logs of %1: %2', name, (error as Error).message ?? error);
+        this.update();
+      });
   }
 
   private _onStore(): void {
@@ -207,24 +306,11 @@ export class DetailsPanel extends ReactWidget {
   }
 
   private async _follow(abort: AbortController): Promise<void> {
-    const buffer = new LineBuffer();
     this._following = true;
     try {
-      const response = await this._store.client.logs(this.kind, this.name, true, abort.signal);
-      const reader = response.body?.getReader();
-      if (!reader) {
-        this._addLines(buffer.push(await response.text()).concat(buffer.flush()));
-        return;
-      }
-      const decoder = new TextDecoder();
-      for (;;) {
-        const { done, value } = await reader.read();
-        if (done) {
-          break;
-        }
-        this._addLines(buffer.push(decoder.decode(value, { stream: true })));
-      }
-      this._addLines(buffer.flush());
+      await readLogLines(this._store.client, this.kind, this.name, lines => this._addLines(lines), {
+        signal: abort.signal
+      });
     } catch (error) {
       if (!abort.signal.aborted) {
         this._logError = this._trans.__('Logs: %1', (error as Error).message ?? error);
@@ -238,9 +324,6 @@ export class DetailsPanel extends ReactWidget {
   }
 
   private _addLines(lines: string[]): void {
-    if (!lines.length) {
-      return;
-    }
     for (const line of lines) {
       const p = parseProgressLine(line);
       if (p) {
@@ -259,6 +342,8 @@ export class DetailsPanel extends ReactWidget {
   private _logs: string[] = [];
   private _logError: string | undefined;
   private _progress: IProgressPoint[] = [];
+  /** The runs on the chart besides this one, with their progress lines. */
+  private _compared = new Map<string, IProgressPoint[]>();
   private _abort: AbortController | undefined;
   private _following = false;
   private _started = 0;

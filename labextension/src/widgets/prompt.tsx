@@ -1,5 +1,6 @@
 /**
- * A prompt box for a ready Server: sends the prompt and shows the answer as it streams.
+ * A prompt box for a ready Server: sends the prompt with its controls (max tokens, temperature,
+ * streaming) and shows the answer, as it streams or at once.
  */
 import type { TranslationBundle } from '@jupyterlab/translation';
 import * as React from 'react';
@@ -17,6 +18,10 @@ export function PromptBox(props: {
   const [answer, setAnswer] = React.useState('');
   const [error, setError] = React.useState('');
   const [busy, setBusy] = React.useState(false);
+  // Empty: the Server's own default.
+  const [maxTokens, setMaxTokens] = React.useState('');
+  const [temperature, setTemperature] = React.useState('');
+  const [stream, setStream] = React.useState(true);
   const abort = React.useRef<AbortController>();
 
   React.useEffect(() => () => abort.current?.abort(), []);
@@ -29,7 +34,21 @@ export function PromptBox(props: {
     setError('');
     setBusy(true);
     try {
-      const response = await props.client.complete(props.server, prompt, controller.signal);
+      const options = {
+        maxTokens: maxTokens ? Number(maxTokens) : undefined,
+        temperature: temperature ? Number(temperature) : undefined,
+        stream
+      };
+      const response = await props.client.complete(
+        props.server,
+        prompt,
+        options,
+        controller.signal
+      );
+      if (!stream) {
+        setAnswer(completionDelta(await response.text()) ?? '');
+        return;
+      }
       const reader = response.body!.getReader();
       const decoder = new TextDecoder();
       const parser = new SseParser();
@@ -69,6 +88,37 @@ export function PromptBox(props: {
         }}
         placeholder={trans.__('Ask the model… (Ctrl+Enter sends)')}
       />
+      <div className="jp-substratus-PromptControls">
+        <label>
+          {trans.__('Max tokens')}
+          <input
+            className="jp-mod-styled"
+            type="number"
+            min={1}
+            step={1}
+            value={maxTokens}
+            placeholder={trans.__('default')}
+            onChange={e => setMaxTokens(e.target.value)}
+          />
+        </label>
+        <label>
+          {trans.__('Temperature')}
+          <input
+            className="jp-mod-styled"
+            type="number"
+            min={0}
+            max={2}
+            step={0.1}
+            value={temperature}
+            placeholder={trans.__('default')}
+            onChange={e => setTemperature(e.target.value)}
+          />
+        </label>
+        <label>
+          <input type="checkbox" checked={stream} onChange={e => setStream(e.target.checked)} />
+          {trans.__('Stream')}
+        </label>
+      </div>
       <div>
         <button
           className="jp-mod-styled jp-mod-accept"

@@ -4,13 +4,34 @@
  */
 import { ReactWidget } from '@jupyterlab/apputils';
 import type { TranslationBundle } from '@jupyterlab/translation';
+import {
+  buildIcon,
+  deleteIcon,
+  infoIcon,
+  launchIcon,
+  LabIcon,
+  listIcon,
+  pauseIcon,
+  refreshIcon,
+  runIcon,
+  stopIcon
+} from '@jupyterlab/ui-components';
 import { CommandRegistry } from '@lumino/commands';
 import * as React from 'react';
 
 import { IResource, IServerInfo, Kind, KINDS } from '../api/types';
-import { Action, actionsFor, deriveState, describeState, phaseLabel } from '../logic/state';
+import { trainingProgress } from '../logic/progress';
+import {
+  Action,
+  actionsFor,
+  deriveState,
+  describeState,
+  IResourceState,
+  phaseLabel
+} from '../logic/state';
 import { ResourceStore } from '../model';
 import { CommandIDs } from '../commands';
+import { ProgressBar, useLogProgress } from './progressBar';
 
 function sectionTitle(kind: Kind, trans: TranslationBundle): string {
   const titles: Record<Kind, string> = {
@@ -38,22 +59,45 @@ function createButtons(
   return buttons[kind];
 }
 
-function actionCommand(
-  action: Action,
-  trans: TranslationBundle
-): { command: string; label: string } {
-  const commands: Record<Action, { command: string; label: string }> = {
-    details: { command: CommandIDs.details, label: trans.__('Details') },
-    logs: { command: CommandIDs.logs, label: trans.__('Logs') },
-    delete: { command: CommandIDs.delete_, label: trans.__('Delete') },
-    rerun: { command: CommandIDs.rerun, label: trans.__('Run again') },
-    finetune: { command: CommandIDs.fineTune, label: trans.__('Fine-tune') },
-    deploy: { command: CommandIDs.deployServer, label: trans.__('Deploy') },
-    suspend: { command: CommandIDs.suspend, label: trans.__('Suspend') },
-    resume: { command: CommandIDs.resume, label: trans.__('Resume') },
-    open: { command: CommandIDs.openNotebook, label: trans.__('Open') }
+interface IActionButton {
+  command: string;
+  label: string;
+  icon: LabIcon;
+}
+
+function actionCommand(action: Action, trans: TranslationBundle): IActionButton {
+  const commands: Record<Action, IActionButton> = {
+    details: { command: CommandIDs.details, label: trans.__('Details'), icon: infoIcon },
+    logs: { command: CommandIDs.logs, label: trans.__('Logs'), icon: listIcon },
+    delete: { command: CommandIDs.delete_, label: trans.__('Delete'), icon: deleteIcon },
+    rerun: { command: CommandIDs.rerun, label: trans.__('Run again'), icon: refreshIcon },
+    cancel: { command: CommandIDs.cancel, label: trans.__('Cancel'), icon: stopIcon },
+    finetune: { command: CommandIDs.fineTune, label: trans.__('Fine-tune'), icon: buildIcon },
+    deploy: { command: CommandIDs.deployServer, label: trans.__('Deploy'), icon: runIcon },
+    suspend: { command: CommandIDs.suspend, label: trans.__('Suspend'), icon: pauseIcon },
+    resume: { command: CommandIDs.resume, label: trans.__('Resume'), icon: runIcon },
+    open: { command: CommandIDs.openNotebook, label: trans.__('Open'), icon: launchIcon }
   };
   return commands[action];
+}
+
+/**
+ * A fine-tune's progress bar while it runs: status.trainerStatus, or (until the reconcile flow
+ * writes one) the progress lines of its log.
+ */
+function RowProgress(props: {
+  resource: IResource;
+  state: IResourceState;
+  store: ResourceStore;
+  trans: TranslationBundle;
+}): JSX.Element | null {
+  const { resource, state, store, trans } = props;
+  const trainer = resource.status?.trainerStatus;
+  const training = resource.kind === 'Model' && !!resource.spec.dataset;
+  const running = training && state.phase === 'running';
+  const points = useLogProgress(store.client, resource, running && !trainer);
+  const progress = running ? trainingProgress(trainer, points) : undefined;
+  return progress ? <ProgressBar progress={progress} trans={trans} /> : null;
 }
 
 function argsFor(action: Action, r: IResource): Record<string, string> {
@@ -72,7 +116,7 @@ interface IRowProps {
 
 function Row(props: IRowProps): JSX.Element {
   const { resource, commands, store, trans } = props;
-  const state = deriveState(resource, store.reasons);
+  const state = deriveState(resource);
   const name = resource.metadata.name;
   return (
     <li
@@ -91,36 +135,43 @@ function Row(props: IRowProps): JSX.Element {
         <span className="jp-substratus-Name" title={name}>
           {name}
         </span>
+        <div
+          className="jp-substratus-Actions"
+          role="toolbar"
+          aria-label={trans.__('Actions for %1', name)}
+        >
+          {actionsFor(resource, state, store.info).map(action => {
+            const { command, label, icon } = actionCommand(action, trans);
+            return (
+              <button
+                key={action}
+                className="jp-substratus-Action jp-substratus-IconAction"
+                data-action={action}
+                title={label}
+                aria-label={trans.__('%1 %2 %3', label, resource.kind, name)}
+                onClick={() => void commands.execute(command, argsFor(action, resource))}
+              >
+                <icon.react tag="span" elementPosition="center" />
+              </button>
+            );
+          })}
+        </div>
       </div>
+      <RowProgress resource={resource} state={state} store={store} trans={trans} />
       {state.phase === 'failed' && (
         <div className="jp-substratus-Reason">
           {state.reason}
           {state.message ? `: ${state.message}` : ''}
         </div>
       )}
-      {state.phase !== 'failed' && state.phase !== 'ready' && state.message && (
+      {state.phase === 'stalled' && (
+        <div className="jp-substratus-Stalled" role="status">
+          {state.message || state.reason || trans.__('waiting for something that is missing')}
+        </div>
+      )}
+      {!['failed', 'ready', 'stalled'].includes(state.phase) && state.message && (
         <div className="jp-substratus-Why">{state.message}</div>
       )}
-      <div
-        className="jp-substratus-Actions"
-        role="toolbar"
-        aria-label={trans.__('Actions for %1', name)}
-      >
-        {actionsFor(resource, state, store.info).map(action => {
-          const { command, label } = actionCommand(action, trans);
-          return (
-            <button
-              key={action}
-              className="jp-substratus-Action"
-              data-action={action}
-              aria-label={`${label} ${resource.kind} ${name}`}
-              onClick={() => void commands.execute(command, argsFor(action, resource))}
-            >
-              {label}
-            </button>
-          );
-        })}
-      </div>
     </li>
   );
 }

@@ -49,7 +49,7 @@ test.describe('The quickstart on the local backend', () => {
 
     // Export the example notebook: its directory is the build context, it runs as the training.
     await page.evaluate(
-      p => (window as any).jupyterapp.commands.execute('docmanager:open', { path: p }),
+      async p => void (await (window as any).jupyterapp.commands.execute('docmanager:open', { path: p })),
       FILES.notebook
     );
     await expect(page.locator('.jp-NotebookPanel').first()).toBeVisible();

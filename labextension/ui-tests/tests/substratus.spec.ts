@@ -6,8 +6,8 @@ import { expect, IJupyterLabPageFixture, test } from '@jupyterlab/galata';
 import * as fs from 'fs';
 import * as path from 'path';
 
-const SIDEBAR_ID = 'jupyter-substratus-sidebar';
-const SCREENSHOTS = path.join(__dirname, '..', 'test-results', 'screenshots');
+import { openSidebar, row, SCREENSHOTS, SIDEBAR_ID } from './helpers';
+
 const EXAMPLE_NOTEBOOK = path.resolve(
   __dirname,
   '../../../examples/notebook-from-directory/finetune.ipynb'
@@ -15,17 +15,6 @@ const EXAMPLE_NOTEBOOK = path.resolve(
 
 // Every test sees the same server state; names are unique per run.
 const RUN = Date.now().toString(36).slice(-5);
-
-async function openSidebar(page: IJupyterLabPageFixture) {
-  await page.sidebar.openTab(SIDEBAR_ID);
-  const sidebar = page.locator(`#${SIDEBAR_ID}`);
-  await expect(sidebar).toBeVisible();
-  return sidebar;
-}
-
-function row(page: IJupyterLabPageFixture, kind: string, name: string) {
-  return page.locator(`#${SIDEBAR_ID} .jp-substratus-Row[data-kind="${kind}"][data-name="${name}"]`);
-}
 
 async function createDataset(page: IJupyterLabPageFixture, name: string, urls: string) {
   await page.locator(`#${SIDEBAR_ID} button[aria-label="New Dataset"]`).click();
@@ -78,7 +67,7 @@ test.describe('Substratus sidebar', () => {
     const notebook = `${tmpPath}/finetune.ipynb`;
     await page.contents.uploadFile(EXAMPLE_NOTEBOOK, notebook);
     await page.evaluate(
-      p => (window as any).jupyterapp.commands.execute('docmanager:open', { path: p }),
+      async p => void (await (window as any).jupyterapp.commands.execute('docmanager:open', { path: p })),
       notebook
     );
     await expect(page.locator('.jp-NotebookPanel').first()).toBeVisible();
@@ -140,7 +129,7 @@ test.describe('Substratus sidebar', () => {
     // The trainer's progress lines: the logs stream in and the loss curve is drawn.
     await expect(details.locator('.jp-substratus-Logs')).toContainText('"loss"', { timeout: 60000 });
     await expect(details.locator('.jp-substratus-LossChart polyline')).toHaveAttribute('points', /,/);
-    await expect(details.locator('.jp-substratus-Progress')).toContainText('step 12');
+    await expect(details.locator('.jp-substratus-Legend')).toContainText(tuned);
     await expect(row(page, 'Model', tuned)).toHaveAttribute('data-phase', 'ready', { timeout: 60000 });
     fs.mkdirSync(SCREENSHOTS, { recursive: true });
     await details.screenshot({ path: path.join(SCREENSHOTS, 'details-fine-tune.png') });
