@@ -221,7 +221,9 @@ def test_serve_returns_an_openai_client(shell, capsys, kube_emulator, kube_names
     assert str(client.base_url).rstrip("/") == "http://chat.example:8080/v1"
     out = capsys.readouterr().out
     assert "Server chat: Pending" in out and "Server chat is serving at http://chat.example:8080" in out
-    assert kube_emulator.get("servers", "chat", kube_namespace)["spec"]["model"] == {"name": "opt"}
+    spec = kube_emulator.get("servers", "chat", kube_namespace)["spec"]
+    assert spec["model"] == {"name": "opt"}
+    assert "image" not in spec  # the operator picks vLLM for its GPU
 
 
 def test_open_a_notebook(shell, capsys, kube_emulator, kube_namespace, later):
