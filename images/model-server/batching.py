@@ -27,11 +27,22 @@ class GenerationFailed(RuntimeError):
 class BatchedEngine:
     """Token ids in, token ids out, many requests at once."""
 
-    def __init__(self, model, eos: set[int], pad: int | None, max_batch: int, context_length: int | None):
+    def __init__(
+        self,
+        model,
+        eos: set[int],
+        pad: int | None,
+        max_batch: int,
+        context_length: int | None,
+        share_prefixes: bool = True,
+    ):
+        """`share_prefixes=False` where one prompt's cached keys and values do not serve another
+        request with the same prompt (LoRA adapters taking turns: adapter_turns.py)."""
         on_cpu = model.device.type == "cpu"
         config = ContinuousBatchingConfig(
             max_requests_per_batch=max_batch,
             use_async_batching=False,  # the sampler plans each step just before it runs (sampling.py)
+            allow_block_sharing=share_prefixes,
             **(_cpu_cache(model, max_batch, context_length) if on_cpu else {"max_memory_percent": 0.8}),
         )
         generation = GenerationConfig(do_sample=False, eos_token_id=sorted(eos) or -1, pad_token_id=pad)
