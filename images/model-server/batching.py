@@ -14,6 +14,7 @@ from collections.abc import AsyncIterator
 
 from sampling import request_sampler_list, sampling_kwargs
 from transformers import ContinuousBatchingConfig, GenerationConfig
+from transformers.generation.continuous_batching.cache import PagedAttentionCache
 
 # The KV cache a request can count on when the server sizes the cache on CPU (the library sizes
 # it from free GPU memory, but from total RAM on CPU, which is no budget on a shared machine).
@@ -22,6 +23,18 @@ CPU_TOKENS_PER_REQUEST = 2048
 
 class GenerationFailed(RuntimeError):
     pass
+
+
+def _length_never_read(self, layer_idx: int = 0) -> int:
+    return 0
+
+
+# OPT's decoder asks its cache for the tokens it holds before it looks at `position_ids` and the
+# attention mask, and uses the answer only where those are missing; the batch always passes
+# both (each request has its own positions), but the paged cache, holding many requests, has
+# no such method, and the batch would refuse OPT.
+if not hasattr(PagedAttentionCache, "get_seq_length"):
+    PagedAttentionCache.get_seq_length = _length_never_read
 
 
 class BatchedEngine:
