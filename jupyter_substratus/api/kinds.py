@@ -42,6 +42,10 @@ def _spec_schema(*rules: dict) -> dict:
     }
 
 
+def _optional_image_schema() -> dict:
+    return {"x-kubernetes-validations": [_AT_MOST_ONE_SOURCE_RULE]}
+
+
 class WorkloadSpec(SpecPart):
     """What every kind has: the container that does the work and how to run it."""
 
@@ -89,9 +93,7 @@ class DatasetSpec(WorkloadSpec):
 
 
 class ServerSpec(WorkloadSpec):
-    model_config = ConfigDict(
-        **SpecPart.model_config, json_schema_extra={"x-kubernetes-validations": [_AT_MOST_ONE_SOURCE_RULE]}
-    )
+    model_config = ConfigDict(**SpecPart.model_config, json_schema_extra=_optional_image_schema())
     source_rule = _AT_MOST_ONE_SOURCE_RULE
 
     model: ObjectRef = Field(description="the Model to serve")
