@@ -14,6 +14,7 @@ from collections.abc import AsyncIterator
 
 from sampling import request_sampler_list, sampling_kwargs
 from transformers import ContinuousBatchingConfig, GenerationConfig
+from transformers.generation.continuous_batching.cache import PagedAttentionCache
 
 # The KV cache a request can count on when the server sizes the cache on CPU (the library sizes
 # it from free GPU memory, but from total RAM on CPU, which is no budget on a shared machine).
@@ -24,14 +25,37 @@ class GenerationFailed(RuntimeError):
     pass
 
 
+def _length_never_read(self, layer_idx: int = 0) -> int:
+    return 0
+
+
+# OPT's decoder asks its cache for the tokens it holds before it looks at `position_ids` and the
+# attention mask, and uses the answer only where those are missing; the batch always passes
+# both (each request has its own positions), but the paged cache, holding many requests, has
+# no such method, and the batch would refuse OPT.
+if not hasattr(PagedAttentionCache, "get_seq_length"):
+    PagedAttentionCache.get_seq_length = _length_never_read
+
+
 class BatchedEngine:
     """Token ids in, token ids out, many requests at once."""
 
-    def __init__(self, model, eos: set[int], pad: int | None, max_batch: int, context_length: int | None):
+    def __init__(
+        self,
+        model,
+        eos: set[int],
+        pad: int | None,
+        max_batch: int,
+        context_length: int | None,
+        share_prefixes: bool = True,
+    ):
+        """`share_prefixes=False` where one prompt's cached keys and values do not serve another
+        request with the same prompt (LoRA adapters taking turns: adapter_turns.py)."""
         on_cpu = model.device.type == "cpu"
         config = ContinuousBatchingConfig(
             max_requests_per_batch=max_batch,
             use_async_batching=False,  # the sampler plans each step just before it runs (sampling.py)
+            allow_block_sharing=share_prefixes,
             **(_cpu_cache(model, max_batch, context_length) if on_cpu else {"max_memory_percent": 0.8}),
         )
         generation = GenerationConfig(do_sample=False, eos_token_id=sorted(eos) or -1, pad_token_id=pad)

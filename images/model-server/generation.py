@@ -115,13 +115,7 @@ class Generator:
         pad = tokenizer.pad_token_id if tokenizer.pad_token_id is not None else next(iter(self._eos), None)
         self.max_admitted = max_concurrency + max_queue
         self._admitted = 0
-        if self.adapters:
-            from sequential import SequentialEngine
-
-            self.engine = SequentialEngine(model, pad, switch_adapters=True)
-            self.batching_refused = "adapters are switched per request, and the batch runs one model"
-        else:
-            self.engine, self.batching_refused = _engine(model, tokenizer, self._eos, pad, max_concurrency)
+        self.engine, self.batching_refused = _engine(model, tokenizer, self._eos, pad, max_concurrency, self.adapters)
 
     def encode(self, text: str, add_special_tokens: bool = True) -> list[int]:
         ids = self.tokenizer(text, add_special_tokens=add_special_tokens)["input_ids"]
@@ -181,19 +175,24 @@ class _Slot:
             self._generator._admitted -= 1
 
 
-def _engine(model, tokenizer, eos: set[int], pad: int | None, max_batch: int):
+def _engine(model, tokenizer, eos: set[int], pad: int | None, max_batch: int, adapters: list[str]):
     """(the batched engine, None), or (the sequential one, why not batched) for a model the
-    library's continuous batching cannot run."""
+    library's continuous batching cannot run. With adapters, they take turns in the batch."""
     from batching import BatchedEngine
 
     try:
-        engine = BatchedEngine(model, eos, pad, max_batch, getattr(model.config, "max_position_embeddings", None))
+        context_length = getattr(model.config, "max_position_embeddings", None)
+        engine = BatchedEngine(model, eos, pad, max_batch, context_length, share_prefixes=not adapters)
         probe_token = tokenizer.bos_token_id if tokenizer.bos_token_id is not None else next(iter(eos), 0)
         refused = engine.probe(probe_token)
     except Exception as e:  # the library refuses the model before generating
         refused = f"{type(e).__name__}: {e}"
     if refused is None:
+        if adapters:
+            from adapter_turns import AdapterTurns
+
+            return AdapterTurns(engine, model), None
         return engine, None
     from sequential import SequentialEngine
 
-    return SequentialEngine(model, pad), refused
+    return SequentialEngine(model, pad, switch_adapters=bool(adapters)), refused

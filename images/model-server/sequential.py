@@ -1,6 +1,6 @@
 """The fallback for a model that continuous batching cannot run (a class the library's paged cache
-does not serve yet, an unmerged adapter on a quantized base, a base served with several LoRA
-adapters, switched per request with peft): `model.generate` in its own thread,
+does not serve yet, an unmerged adapter on a quantized base; with LoRA adapters, switched per
+request with peft): `model.generate` in its own thread,
 one request at a time, each new token handed to the event loop through an asyncio queue; leaving
 the iteration stops the generation at its next token.
 """

@@ -12,7 +12,8 @@ params (params.json or PARAM_* env vars):
   max_queue       requests waiting to join the batch (default 32); past both, 429 with Retry-After
   max_request_bytes  the largest request body (default 1 MiB); a bigger one answers 413
 LoRA adapter Models mounted at $CONTENT_DIR/adapters/<name>/ are served on the one base in
-model/, each its own `model` in the OpenAI API (peft adapters switched per request).
+model/, each its own `model` in the OpenAI API; the requests for one adapter batch
+continuously, the adapters take turns (adapter_turns.py).
 The port opens at once and GET / answers 503 while the weights load, 200 once they are loaded.
 Anything that makes the model unservable (no completion marker, unreadable files, bad params,
 weights that fail to load) ends the process with a one-line reason in the termination log.

@@ -6,7 +6,7 @@ The single source of truth for the API: crds/ is generated from these classes
 
 from .errors import FieldError, ResourceValidationError
 from .fields import GPU, GPU_TYPES, Build, GitSource, ObjectRef, Resources, UploadSource
-from .images import DEFAULT_IMAGES
+from .images import DEFAULT_IMAGES, GPU_SERVER_IMAGE, server_image
 from .kinds import (
     API_VERSION,
     GROUP,
@@ -36,6 +36,7 @@ __all__ = [
     "COMPLETE",
     "Condition",
     "DEFAULT_IMAGES",
+    "GPU_SERVER_IMAGE",
     "Dataset",
     "DatasetSpec",
     "FieldError",
@@ -62,4 +63,5 @@ __all__ = [
     "UploadSource",
     "VERSION",
     "parse",
+    "server_image",
 ]

@@ -17,6 +17,12 @@ _ONE_SOURCE_RULE = {
     "rule": "has(self.image) != has(self.build)",
     "message": "set exactly one of image, build.git, build.upload",
 }
+# A Server may name no image: it then gets the default model server for its hardware
+# (jupyter_substratus.api.images.server_image).
+_AT_MOST_ONE_SOURCE_RULE = {
+    "rule": "!has(self.image) || !has(self.build)",
+    "message": "set at most one of image, build.git, build.upload",
+}
 _IMMUTABLE_RULE = {
     "rule": "self == oldSelf",
     "message": "spec is immutable: create a new object with the changes instead",
@@ -36,6 +42,10 @@ def _spec_schema(*rules: dict) -> dict:
     }
 
 
+def _optional_image_schema() -> dict:
+    return {"x-kubernetes-validations": [_AT_MOST_ONE_SOURCE_RULE]}
+
+
 class WorkloadSpec(SpecPart):
     """What every kind has: the container that does the work and how to run it."""
 
@@ -46,10 +56,15 @@ class WorkloadSpec(SpecPart):
     params: Params | None = None
     resources: Resources | None = None
 
+    # The CRD's rule on the image's sources, checked here too.
+    source_rule: ClassVar[dict[str, str]] = _ONE_SOURCE_RULE
+
     @model_validator(mode="after")
     def _one_source(self):
-        if (self.image is None) == (self.build is None):
-            raise ValueError("set exactly one of image, build.git, build.upload")
+        both = self.image is not None and self.build is not None
+        neither = self.image is None and self.build is None
+        if both or (neither and self.source_rule is _ONE_SOURCE_RULE):
+            raise ValueError(self.source_rule["message"])
         return self
 
 
@@ -78,7 +93,8 @@ class DatasetSpec(WorkloadSpec):
 
 
 class ServerSpec(WorkloadSpec):
-    model_config = ConfigDict(**SpecPart.model_config, json_schema_extra=_spec_schema())
+    model_config = ConfigDict(**SpecPart.model_config, json_schema_extra=_optional_image_schema())
+    source_rule = _AT_MOST_ONE_SOURCE_RULE
 
     model: ObjectRef = Field(description="the Model to serve")
     adapters: list[ObjectRef] | None = Field(

@@ -148,7 +148,7 @@ def _parser() -> _Parser:
     p = sub.add_parser("serve", help="serve a Model; returns an OpenAI client for it")
     p.add_argument("name")
     p.add_argument("--model", required=True)
-    p.add_argument("--image", default=DEFAULT_IMAGES["server"])
+    p.add_argument("--image", help="default: vLLM with --gpu, else the transformers model server")
     p.add_argument("--gpu", type=_gpu)
     p.add_argument("--param", action="append", type=_param, default=[], dest="params")
     p.add_argument("--timeout", type=float, default=1800.0)
@@ -172,12 +172,12 @@ def _parser() -> _Parser:
 def _manifest(
     kind: str,
     name: str,
-    image: str,
+    image: str | None,
     params: list[tuple[str, Any]] | dict | None = None,
     gpu: tuple[str | None, int] | None = None,
     **refs: str | None,
 ) -> dict:
-    spec: dict[str, Any] = {"image": image}
+    spec: dict[str, Any] = {"image": image} if image else {}
     for key, value in refs.items():
         if value:
             spec[key] = {"name": value}

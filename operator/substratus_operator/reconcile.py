@@ -21,6 +21,7 @@ from jupyter_substratus.api import (
     ResourceValidationError,
     Server,
     parse,
+    server_image,
 )
 from jupyter_substratus.api import workloads as w
 
@@ -80,6 +81,8 @@ class Reconciler:
             if not done:
                 await self._report(body, verdicts, extra=extra)
                 return outcome
+        elif isinstance(resource, Server):
+            image = server_image(resource)
 
         found, failed = await self._dependencies(resource, namespace)
         waiting = failed or w.dependency_verdict(resource, found)
@@ -87,7 +90,7 @@ class Reconciler:
             await self._report(body, [*verdicts, waiting], image=image, extra=extra)
             return Outcome()
 
-        if image is None:  # parse() holds exactly one of image and build
+        if image is None:  # parse() holds an image or a build, or a Server's default
             raise InvalidSpec(f"{body['kind']} has neither an image nor a build")
         plan = w.plan(resource, w.Inputs(namespace, image, found))
         verdict, extra2 = await self._run(body, resource, plan)

@@ -74,6 +74,27 @@ def test_exactly_one_of_image_and_build(spec, broken):
 
 
 @pytest.mark.parametrize(
+    "spec, broken",
+    [
+        ({}, False),  # the default model server for its hardware
+        ({"image": "x"}, False),
+        ({"build": {"git": {"url": "https://example.com/repo"}}}, False),
+        ({"image": "x", "build": {"git": {"url": "https://example.com/repo"}}}, True),
+    ],
+)
+def test_a_server_has_at_most_one_of_image_and_build(spec, broken):
+    spec = {**spec, "model": {"name": "m"}}
+    manifest = {"apiVersion": "substratus.ai/v1", "kind": "Server", "metadata": {"name": "s"}, "spec": spec}
+    messages = [message for _, message in _violations(manifest)]
+    assert messages == (["set at most one of image, build.git, build.upload"] if broken else [])
+    if broken:
+        with pytest.raises(ResourceValidationError, match="set at most one of image"):
+            parse(manifest)
+    else:
+        parse(manifest)
+
+
+@pytest.mark.parametrize(
     "value, broken",
     [
         ("plain value", False),

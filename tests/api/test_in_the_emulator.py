@@ -90,6 +90,17 @@ def test_image_and_build_together_are_refused_with_the_rule_message(custom, kube
     assert 'spec: Invalid value: "object": set exactly one of image, build.git, build.upload' in body["message"]
 
 
+def test_a_server_may_name_no_image_but_not_an_image_and_a_build(custom, kube_namespace):
+    manifest = json.loads(json.dumps(EXAMPLES["facebook-opt-125m/server.yaml"]))
+    del manifest["spec"]["image"]
+    assert "image" not in _create(custom, kube_namespace, manifest)["spec"]
+    manifest["metadata"]["name"] = "both"
+    manifest["spec"].update(image="x", build={"git": {"url": "https://example.com/repo"}})
+    status, body = _refusal(lambda: _create(custom, kube_namespace, manifest))
+    assert status == 422
+    assert 'spec: Invalid value: "object": set at most one of image, build.git, build.upload' in body["message"]
+
+
 @pytest.mark.parametrize("when", ["create", "update"])
 def test_a_malformed_secret_reference_is_refused_with_the_rule_message(custom, kube_namespace, when):
     manifest = json.loads(json.dumps(EXAMPLES["facebook-opt-125m/server.yaml"]))

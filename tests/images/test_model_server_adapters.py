@@ -1,6 +1,6 @@
 """LoRA adapters on a shared base: a Server's adapter Models mounted at adapters/<name>/ beside
-its base in model/ are each their own `model` in the OpenAI API, answered by one base in memory
-with the adapter switched per request."""
+its base in model/ are each their own `model` in the OpenAI API, answered by one base in memory;
+the requests for one adapter batch continuously, the adapters take turns."""
 
 from __future__ import annotations
 
@@ -9,6 +9,7 @@ import pytest
 
 from tests.images.fixtures import mark_complete
 from tests.images.serving import serve
+from tests.images.test_model_server_batching import PROMPTS, concurrently, stream_completion
 
 PROMPT = "Q: color of grass?\nA:"
 
@@ -69,6 +70,23 @@ def test_each_adapter_answers_as_itself_and_the_base_as_the_base(served):
         assert (answer["model"], answer["choices"][0]["text"]) == (name, expected[name])
     base = complete(server.url, "anything-else")
     assert base["choices"][0]["text"] == expected["base"]
+
+
+def test_concurrent_requests_to_one_adapter_batch_and_each_gets_its_greedy_output_alone(served):
+    server, _ = served
+    alone = [stream_completion(server.url, prompt, model="colors") for prompt in PROMPTS]
+    together = concurrently([lambda p=prompt: stream_completion(server.url, p, model="colors") for prompt in PROMPTS])
+    assert [(t["text"], t["reason"]) for t in together] == [(a["text"], a["reason"]) for a in alone]
+    assert len({a["text"] for a in alone}) > 1, "the prompts should not all give the same text"
+    # In one batch every stream has begun before the first one ends; one at a time, none would have.
+    assert max(t["first"] for t in together) < min(t["last"] for t in together)
+
+
+def test_requests_for_several_adapters_at_once_each_get_their_own_answer(served):
+    server, expected = served
+    asked = ["colors", "shapes", "base", "colors", "shapes", "base"]
+    answers = concurrently([lambda m=model: complete(server.url, m) for model in asked])
+    assert [a["choices"][0]["text"] for a in answers] == [expected[model] for model in asked]
 
 
 def test_models_lists_the_adapters_on_their_one_base(served):

@@ -79,6 +79,27 @@ def test_a_seeded_sample_repeats_beside_other_requests(server):
     assert beside == alone
 
 
+def test_opt_generates_in_the_batch_as_model_generate_does(tmp_path, model_artifacts):
+    """OPT's decoder asks the cache its length, which the paged cache lacks (batching.py)."""
+    import torch
+    from transformers import AutoModelForCausalLM, AutoTokenizer
+
+    opt = model_artifacts("opt")
+    (tmp_path / "model").symlink_to(opt, target_is_directory=True)
+    tokenizer, model = AutoTokenizer.from_pretrained(opt), AutoModelForCausalLM.from_pretrained(opt)
+    prompts = PROMPTS[:4]
+    expected = []
+    for prompt in prompts:
+        ids = tokenizer(prompt, return_tensors="pt")
+        with torch.no_grad():
+            out = model.generate(**ids, max_new_tokens=LONG, do_sample=False, pad_token_id=tokenizer.pad_token_id)
+        expected.append(tokenizer.decode(out[0, ids["input_ids"].shape[1] :], skip_special_tokens=True))
+    with serve(tmp_path, {"max_concurrency": 4}) as server:
+        together = concurrently([lambda p=prompt: stream_completion(server.url, p) for prompt in prompts])
+    assert [t["text"] for t in together] == [e.rstrip("\ufffd") for e in expected]
+    assert max(t["first"] for t in together) < min(t["last"] for t in together)
+
+
 def test_past_the_bound_answers_429_and_a_client_that_leaves_frees_its_slot(tmp_path, smollm2_dir):
     """On SmolLM2 (about 20 tokens/s here), so that the held request is still generating when the
     client leaves: the slot comes back at once, not when its 300 tokens would have been done."""

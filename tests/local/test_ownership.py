@@ -185,6 +185,17 @@ async def test_a_server_is_not_ready_from_the_moment_its_restart_begins(tmp_path
         await backend.close()
 
 
+async def test_a_server_without_an_image_runs_the_transformers_server_here_even_with_a_gpu(tmp_path, server_images):
+    backend = LocalBackend(state_dir=tmp_path / "state", images_dir=server_images)
+    try:
+        await backend.create(manifest("Model", "m", image=LOADER))
+        await backend.create(manifest("Server", "s", model={"name": "m"}, resources={"gpu": {"count": 1}}))
+        served = await wait_for(backend, "servers", "s", lambda o: o["status"]["ready"], timeout=30)
+        assert served["status"]["image"] == SERVER
+    finally:
+        await backend.close()
+
+
 async def test_run_again_keeps_an_exported_models_uploaded_context(scripted_backend):
     backend = scripted_backend
     dockerfile = f'FROM {TRAINER}\nCOPY . /content/src\nENV TRAINER_NOTEBOOK="/content/src/nb.ipynb"\n'

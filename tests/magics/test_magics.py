@@ -316,7 +316,9 @@ def test_serve_returns_an_openai_client_on_the_api_servers_service_proxy(
     assert str(client.base_url).rstrip("/") == proxy + "/v1"
     out = capsys.readouterr().out
     assert "Server chat: Pending" in out and f"Server chat is serving at {proxy}" in out
-    assert kube_emulator.get("servers", "chat", kube_namespace)["spec"]["model"] == {"name": "opt"}
+    spec = kube_emulator.get("servers", "chat", kube_namespace)["spec"]
+    assert spec["model"] == {"name": "opt"}
+    assert "image" not in spec  # the operator picks vLLM for its GPU
 
     assert client.completions.create(prompt="Q: color of sky?", max_tokens=3).usage.completion_tokens >= 1
     streamed = list(client.completions.create(prompt="Q:", max_tokens=3, stream=True))

@@ -57,6 +57,21 @@ def test_server_deployment_service_url_and_a_spec_change_rolls(kube_emulator, ku
         ready(sim, "servers.substratus.ai", "srv")
 
 
+def test_a_server_without_an_image_gets_vllm_on_a_gpu_and_the_transformers_server_on_cpu(
+    kube_emulator, kube_namespace, sim
+):
+    with running_operator(kube_emulator, kube_namespace, GKE_CONFIG):
+        ready_model(kube_emulator, kube_namespace, sim)
+        gpu = {"gpu": {"type": "nvidia-l4", "count": 1}}
+        kube_emulator.create(manifest("Server", "gpu", model={"name": "base"}, resources=gpu), kube_namespace)
+        kube_emulator.create(manifest("Server", "cpu", model={"name": "base"}), kube_namespace)
+        for name, image in (("gpu", "substratusai/model-server-vllm"), ("cpu", "substratusai/model-server")):
+            deployment = sim.wait("deployments.apps", f"{name}-server")
+            assert deployment["spec"]["template"]["spec"]["containers"][0]["image"] == image
+            sim.ready_deployment(f"{name}-server")
+            assert ready(sim, "servers.substratus.ai", name)["status"]["image"] == image
+
+
 def test_a_server_pod_that_does_not_come_up_says_why(kube_emulator, kube_namespace, sim):
     with running_operator(kube_emulator, kube_namespace, GKE_CONFIG):
         ready_model(kube_emulator, kube_namespace, sim)

@@ -18,8 +18,8 @@ from typing import Any
 
 import httpx
 
-from jupyter_substratus.api import parse, workloads
-from jupyter_substratus.api.kinds import Dataset, Model, Notebook, Resource
+from jupyter_substratus.api import parse, server_image, workloads
+from jupyter_substratus.api.kinds import Dataset, Model, Notebook, Resource, Server
 from jupyter_substratus.api.workloads import Inputs, Plan, Progress, Role, Verdict
 
 from . import build, content
@@ -202,7 +202,7 @@ class Reconciler:
                 message = f"restarting: generation {generation} of the spec"
                 set_verdict(obj, workloads.workload_verdict(resource, Progress.PENDING, message))
                 obj["status"].update(ready=False, url=None)
-                self._write_if_changed(obj, before)
+            self._write_if_changed(obj, before)  # status.image too
             self.served_generation[key] = generation
             self.tasks[key] = asyncio.create_task(self._run_server(key, old, plan, chosen))
         else:
@@ -220,7 +220,8 @@ class Reconciler:
         """The image to run and the env it needs here; None while the build context is awaited."""
         plan = workloads.build_plan(resource)
         if plan is None:
-            return resource.spec.image, {}
+            image = server_image(resource, vllm=False) if isinstance(resource, Server) else resource.spec.image
+            return image, {}
         if plan.git is not None:
             set_verdict(
                 obj,
