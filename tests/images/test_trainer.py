@@ -8,7 +8,15 @@ from pathlib import Path
 
 import pytest
 
-from tests.images.fixtures import ROOT, TOY_PAIRS, prepare_content, run_program, termination_reason, toy_records
+from tests.images.fixtures import (
+    NOTEBOOK_NOISE,
+    ROOT,
+    TOY_PAIRS,
+    prepare_content,
+    run_program,
+    termination_reason,
+    toy_records,
+)
 
 TRAINER = "model-trainer-huggingface"
 FULL = {"max_steps": 60, "learning_rate": 3e-3, "per_device_train_batch_size": 8, "warmup_steps": 0}
@@ -164,14 +172,6 @@ def test_notebook_mode_runs_the_example(model_artifacts, tmp_path):
 
     model = AutoModelForCausalLM.from_pretrained(artifacts)
     assert manifest["parameters"] == sum(p.numel() for p in model.parameters()) and manifest["dtype"] == "float32"
-
-
-NOTEBOOK_NOISE = (
-    "does not contain a cell with tag",  # papermill, when params are given and no cell is tagged
-    "Passed unknown parameter",  # papermill, likewise
-    "without encryption",  # ipykernel on a TCP transport
-    "IProgress not found",  # tqdm.auto in a kernel without ipywidgets
-)
 
 
 @pytest.mark.slow  # a kernel start-up, about 15 s
