@@ -70,8 +70,8 @@ def has_parameters_cell(notebook: Path) -> bool:
 
 def run_notebook(notebook: Path) -> None:
     import papermill
-    from traitlets.config import Config
     from papermill.exceptions import PapermillExecutionError
+    from traitlets.config import Config
 
     if not notebook.is_absolute():
         notebook = (Path.cwd() / notebook).resolve()
