@@ -1,5 +1,6 @@
 """Notebook mode: $TRAINER_NOTEBOOK runs headless with papermill (params injected into the cell
-tagged `parameters`, cwd = the notebook's folder, CONTENT_DIR passed through). The executed
+tagged `parameters`; a notebook without one reads them itself from $CONTENT_DIR/params.json;
+cwd = the notebook's folder, CONTENT_DIR passed through). The executed
 notebook and its HTML go to artifacts/notebook/, then manifest.json and the completion marker.
 A failing cell ends the job with a one-line summary (the executed notebook is still kept), and so
 does a notebook that saved no model (config.json or adapter_config.json) into artifacts/."""
@@ -16,6 +17,11 @@ import substratus_contract as contract
 from substratus_contract import ContractError
 
 OUTPUT = "notebook"
+# The kernel runs beside the trainer: IPC sockets, not TCP ones that ipykernel warns are unencrypted.
+KERNEL_CONFIG = {"KernelManager": {"transport": "ipc"}}
+# No front end renders widgets here, so tqdm.auto's text bar is the right one; its advice to install
+# ipywidgets is not for a headless run.
+NO_WIDGETS_WARNING = "ignore:IProgress not found"
 SAFETENSORS_DTYPES = {"F32": "float32", "F16": "float16", "BF16": "bfloat16", "F64": "float64"}
 
 
@@ -56,9 +62,16 @@ def describe_model(artifacts: Path) -> dict:
     }
 
 
+def has_parameters_cell(notebook: Path) -> bool:
+    import nbformat
+
+    return any("parameters" in cell.metadata.get("tags", []) for cell in nbformat.read(notebook, as_version=4).cells)
+
+
 def run_notebook(notebook: Path) -> None:
     import papermill
     from papermill.exceptions import PapermillExecutionError
+    from traitlets.config import Config
 
     if not notebook.is_absolute():
         notebook = (Path.cwd() / notebook).resolve()
@@ -71,18 +84,21 @@ def run_notebook(notebook: Path) -> None:
     output_dir.mkdir(exist_ok=True)
     executed = output_dir / notebook.name
     os.environ.setdefault("CONTENT_DIR", str(contract.content_dir()))
+    os.environ["PYTHONWARNINGS"] = ",".join(filter(None, [os.environ.get("PYTHONWARNINGS"), NO_WIDGETS_WARNING]))
     print(f"running notebook {notebook.name} with params {sorted(values)}", flush=True)
     failure = None
     try:
         papermill.execute_notebook(
             str(notebook),
             str(executed),
-            parameters=values,
+            # papermill would put them in a cell of its own at the top, warning that none is tagged
+            parameters=values if has_parameters_cell(notebook) else None,
             cwd=str(notebook.parent),
             kernel_name="python3",
             stdout_file=sys.stdout,  # the cells' output goes to the job's log as it is printed
             stderr_file=sys.stderr,
             progress_bar=False,
+            config=Config(KERNEL_CONFIG),
         )
     except PapermillExecutionError as error:
         failure = (

@@ -10,7 +10,8 @@
 - run_program(): run an image's program the way the local backend does (termination_reason() reads
   the one-line failure); load_model_artifact(): a complete Model artifacts dir via the model loader;
   prepare_content(): a trainer's content dir (model/ linked to a complete model, data/ complete);
-  mark_complete(), write_jsonl(), toy_records(), TOY_PAIRS.
+  mark_complete(), write_jsonl(), toy_records(), TOY_PAIRS; NOTEBOOK_NOISE, the warnings a notebook
+  fine-tune's log must not hold.
 Register it as a plugin (pytest_plugins = ["tests.images.fixtures"]) or run pytest -p tests.images.fixtures.
 """
 
@@ -44,6 +45,13 @@ CHAT_TEMPLATE = (
     "{% if add_generation_prompt %}assistant:{% endif %}"
 )
 SMOLLM2_GGUF = "SmolLM2-135M-Instruct.Q4_1.gguf"
+# What a notebook fine-tune's log must not hold: warnings its user cannot act on.
+NOTEBOOK_NOISE = (
+    "does not contain a cell with tag",  # papermill, when params are given and no cell is tagged
+    "Passed unknown parameter",  # papermill, likewise
+    "without encryption",  # ipykernel on a TCP transport
+    "IProgress not found",  # tqdm.auto in a kernel without ipywidgets
+)
 
 
 def toy_records() -> list[dict[str, str]]:

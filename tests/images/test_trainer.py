@@ -8,7 +8,15 @@ from pathlib import Path
 
 import pytest
 
-from tests.images.fixtures import ROOT, TOY_PAIRS, prepare_content, run_program, termination_reason, toy_records
+from tests.images.fixtures import (
+    NOTEBOOK_NOISE,
+    ROOT,
+    TOY_PAIRS,
+    prepare_content,
+    run_program,
+    termination_reason,
+    toy_records,
+)
 
 TRAINER = "model-trainer-huggingface"
 FULL = {"max_steps": 60, "learning_rate": 3e-3, "per_device_train_batch_size": 8, "warmup_steps": 0}
@@ -164,6 +172,33 @@ def test_notebook_mode_runs_the_example(model_artifacts, tmp_path):
 
     model = AutoModelForCausalLM.from_pretrained(artifacts)
     assert manifest["parameters"] == sum(p.numel() for p in model.parameters()) and manifest["dtype"] == "float32"
+
+
+@pytest.mark.slow  # a kernel start-up, about 15 s
+def test_notebook_mode_log_has_no_noise(model_artifacts, tmp_path):
+    """A notebook with no `parameters` cell reads the params itself, and its log holds what its
+    cells print, not warnings about the kernel's transport, papermill's parameters or widgets."""
+    import nbformat
+
+    code = (
+        "import json, os, shutil\nfrom pathlib import Path\nfrom tqdm.auto import tqdm\n"
+        "content = Path(os.environ['CONTENT_DIR'])\n"
+        "params = json.loads((content / 'params.json').read_text())\n"
+        "for epoch in tqdm(range(params['num_train_epochs'])):\n    print('epoch', epoch + 1)\n"
+        "shutil.copytree(content / 'model', content / 'artifacts', dirs_exist_ok=True)"
+    )
+    notebook = nbformat.v4.new_notebook(cells=[nbformat.v4.new_code_cell(code)])
+    notebook.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3", "language": "python"}
+    nbformat.write(notebook, tmp_path / "own-params.ipynb")
+    content = prepare_content(tmp_path / "content", model_artifacts("gpt2"), toy_records())
+    env = {"TRAINER_NOTEBOOK": str(tmp_path / "own-params.ipynb")}
+    result = run_program(TRAINER, content, {"num_train_epochs": 2}, env=env, timeout=240)
+    assert result.returncode == 0, result.stderr[-3000:]
+    log = result.stdout + result.stderr
+    assert "epoch 2" in log and "2/2" in log, log  # the cell's prints and its tqdm bar, as text
+    assert not [noise for noise in NOTEBOOK_NOISE if noise in log], log
+    executed = nbformat.read(content / "artifacts" / "notebook" / "own-params.ipynb", as_version=4)
+    assert [cell.source for cell in executed.cells] == [code]  # nothing injected
 
 
 @pytest.mark.parametrize(

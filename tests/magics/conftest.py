@@ -1,4 +1,5 @@
-"""An IPython InteractiveShell with %load_ext jupyter_substratus, pointed at the emulator."""
+"""An IPython InteractiveShell with %load_ext jupyter_substratus, pointed at the emulator; a real
+Jupyter server whose kernels run the magics (jupyter_kernel.py)."""
 
 import threading
 import time
@@ -7,6 +8,7 @@ import pytest
 from IPython.core.interactiveshell import InteractiveShell
 
 from tests.extension.gcs import OperatorUploadStep
+from tests.magics.jupyter_kernel import JupyterServer
 
 
 @pytest.fixture
@@ -59,3 +61,10 @@ def later():
     for thread in helper.threads:
         thread.join(30)
     assert not helper.errors, helper.errors
+
+
+@pytest.fixture
+def jupyter_server(tmp_path):
+    server = JupyterServer(tmp_path)
+    yield server
+    server.stop()
