@@ -5,9 +5,7 @@ import json
 import tarfile
 import time
 
-from jupyter_substratus.api.workloads import CANCEL_ANNOTATION
-
-from jupyter_substratus.api.workloads import server_service
+from jupyter_substratus.api.workloads import CANCEL_ANNOTATION, server_service
 
 STAMP = "2026-11-22T12:00:00Z"
 TRAINER_STATUS = {"currentStep": 10, "totalSteps": 20, "currentEpoch": 0.5, "loss": 1.25, "progressPercentage": 50,
