@@ -65,11 +65,15 @@ export function dependencyFields(store: ResourceStore, trans: TranslationBundle)
 }
 
 /** One typed field per trainer param, folded together; empty keeps the trainer's default. */
-function trainerParamFields(params: readonly TrainerParam[], trans: TranslationBundle): IFieldSpec[] {
+function trainerParamFields(
+  params: readonly TrainerParam[],
+  trans: TranslationBundle
+): IFieldSpec[] {
   const group = trans.__('Trainer params');
   return params.map(param => {
     const shown = param.default === undefined ? undefined : String(param.default);
-    const byDefault = shown === undefined ? trans.__('trainer default') : trans.__('default %1', shown);
+    const byDefault =
+      shown === undefined ? trans.__('trainer default') : trans.__('default %1', shown);
     const spec: IFieldSpec = {
       name: paramField(param.name),
       label: param.name,

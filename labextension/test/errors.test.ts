@@ -22,9 +22,9 @@ describe('statusMessage', () => {
   it('says something for an error answer without our message', () => {
     expect(statusMessage(400, '', '')).toBe('400 Bad Request'); // HTTP/2 sends no reason phrase
     expect(statusMessage(413, 'Payload Too Large', '')).toBe('413 Payload Too Large');
-    expect(statusMessage(403, '', '<html><title>403: Forbidden</title><body>...</body></html>')).toBe(
-      '403: Forbidden'
-    );
+    expect(
+      statusMessage(403, '', '<html><title>403: Forbidden</title><body>...</body></html>')
+    ).toBe('403: Forbidden');
     expect(statusMessage(502, '', 'upstream timed out')).toBe('upstream timed out');
     expect(statusMessage(418, '', '<p>teapot</p>')).toBe('418 error');
   });

@@ -14,7 +14,11 @@ import { cond, info, reasons, trans } from './fixtures';
 
 const [learningRate, maxSteps, loraDropout, mergeAdapter, scheduler] = info.trainerParams;
 
-function model(name: string, ready = false, conditions = [cond('Complete', 'False', 'JobRunning')]): IResource {
+function model(
+  name: string,
+  ready = false,
+  conditions = [cond('Complete', 'False', 'JobRunning')]
+): IResource {
   return {
     apiVersion: 'substratus.ai/v1',
     kind: 'Model',
@@ -27,7 +31,11 @@ function model(name: string, ready = false, conditions = [cond('Complete', 'Fals
 describe('resourceChoices', () => {
   it('lists ready ones first, each with its state', () => {
     const choices = resourceChoices(
-      [model('zeta'), model('beta', true, [cond('Complete', 'True', 'JobComplete')]), model('alpha')],
+      [
+        model('zeta'),
+        model('beta', true, [cond('Complete', 'True', 'JobComplete')]),
+        model('alpha')
+      ],
       reasons,
       trans
     );
@@ -39,7 +47,11 @@ describe('resourceChoices', () => {
   });
 
   it('shows a failed one as failed', () => {
-    const [choice] = resourceChoices([model('broken', false, [cond('Complete', 'False', 'JobFailed')])], reasons, trans);
+    const [choice] = resourceChoices(
+      [model('broken', false, [cond('Complete', 'False', 'JobFailed')])],
+      reasons,
+      trans
+    );
     expect(choice.label).toBe('broken (failed)');
   });
 });
@@ -96,7 +108,11 @@ describe('typed params into the manifest', () => {
       [paramField('lr_scheduler_type')]: 'cosine'
     };
     const typed = typedParams(info.trainerParams, values);
-    expect(typed).toEqual({ learning_rate: 0.0002, merge_adapter: false, lr_scheduler_type: 'cosine' });
+    expect(typed).toEqual({
+      learning_rate: 0.0002,
+      merge_adapter: false,
+      lr_scheduler_type: 'cosine'
+    });
     const manifest = fineTuneManifest(
       {
         name: 'tuned',

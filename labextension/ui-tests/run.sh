@@ -90,7 +90,7 @@ printf '{"prompt": "Hello", "completion": " world"}\n{"prompt": "Good", "complet
     >"$WORK/root/train.jsonl"
 start_lab "$WORK/root" "$HERE/jupyter-lab.log" \
     "$PYTHON" "$HERE/lab_on_emulator.py" --config "$HERE/jupyter_server_test_config.py"
-jlpm playwright test tests/substratus.spec.ts --pass-with-no-tests "$@" || STATUS=$?
+jlpm playwright test tests/substratus.spec.ts tests/forms.spec.ts --pass-with-no-tests "$@" || STATUS=$?
 stop_lab
 
 # 2. The README quickstart on the local backend, from a fresh state directory: real loaders,

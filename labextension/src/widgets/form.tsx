@@ -49,8 +49,8 @@ export interface IFormState {
   tried: boolean;
 }
 
-/** The value the "other…" entry of a choice stands for in its select. */
-const OTHER = '\u0000other';
+/** The "other…" entry of a choice: no name (a DNS label) can be this. */
+const OTHER = '(other)';
 
 function ChoiceInput(props: {
   common: React.SelectHTMLAttributes<HTMLSelectElement>;
@@ -348,7 +348,10 @@ export class FormBody extends ReactWidget {
   }
 
   /** A group opens when one of its fields has something to say, and stays open after. */
-  private _opened(group: { name?: string; fields: IFieldSpec[] }, problems: Record<string, string[]>): boolean {
+  private _opened(
+    group: { name?: string; fields: IFieldSpec[] },
+    problems: Record<string, string[]>
+  ): boolean {
     const { errors } = this._state;
     if (group.name && group.fields.some(f => problems[f.name] || errors[f.name])) {
       this._openGroups.add(group.name);
