@@ -115,15 +115,17 @@ Env = Annotated[
 ]
 
 
-_GPU_TYPE_NEEDS_COUNT_RULE = {
-    "rule": "!has(self.type) || !has(self.count) || self.count >= 1",
-    "message": "a GPU type asks for GPUs: set spec.resources.gpu.count ≥ 1 or remove gpu.type",
-}
+_GPU_TYPE_NEEDS_COUNT = "a GPU type asks for GPUs: set spec.resources.gpu.count ≥ 1 or remove gpu.type"
 
 
 class GPU(SpecPart):
     model_config = ConfigDict(
-        **SpecPart.model_config, json_schema_extra={"x-kubernetes-validations": [_GPU_TYPE_NEEDS_COUNT_RULE]}
+        **SpecPart.model_config,
+        json_schema_extra={
+            "x-kubernetes-validations": [
+                {"rule": "!has(self.type) || !has(self.count) || self.count >= 1", "message": _GPU_TYPE_NEEDS_COUNT}
+            ]
+        },
     )
 
     type: GPUType | None = Field(default=None, description="a GPU model; without it, any GPU")
@@ -132,7 +134,7 @@ class GPU(SpecPart):
     @model_validator(mode="after")
     def _type_needs_count(self):
         if self.type is not None and self.count == 0:
-            raise ValueError(_GPU_TYPE_NEEDS_COUNT_RULE["message"])
+            raise ValueError(_GPU_TYPE_NEEDS_COUNT)
         return self
 
 

@@ -75,23 +75,35 @@ TRAINER_PARAMS: tuple[TrainerParam, ...] = (
         "lora_target_modules", "string", "modules the adapter wraps, comma-separated (default: all linear layers)"
     ),
     TrainerParam("lora_modules_to_save", "string", "modules trained in full beside the adapter, e.g. lm_head"),
+    TrainerParam("merge_adapter", "boolean", "merge the adapter into the weights; false keeps it apart", default=True),
     TrainerParam(
-        "merge_adapter", "boolean", "merge the adapter into the weights; false keeps it apart", default=True
+        "load_in_4bit", "boolean", "QLoRA: load the base model in 4 bits (CUDA GPU, with lora_r)", default=False
     ),
-    TrainerParam("load_in_4bit", "boolean", "QLoRA: load the base model in 4 bits (CUDA GPU, with lora_r)", default=False),
     TrainerParam("max_length", "integer", "tokens per example; longer ones are cut", default=512, minimum=1),
     # transformers TrainingArguments fields, with train.py's defaults where it sets its own.
     TrainerParam("num_train_epochs", "number", "passes over the dataset", default=3.0, minimum=0),
-    TrainerParam("max_steps", "integer", "training steps; a positive value overrides num_train_epochs", default=-1, minimum=-1),
+    TrainerParam(
+        "max_steps", "integer", "training steps; a positive value overrides num_train_epochs", default=-1, minimum=-1
+    ),
     TrainerParam("learning_rate", "number", "the optimizer's initial learning rate", default=5e-05, minimum=0),
     TrainerParam("per_device_train_batch_size", "integer", "examples per step on each device", default=8, minimum=1),
     TrainerParam(
         "gradient_accumulation_steps", "integer", "steps whose gradients add up before an update", default=1, minimum=1
     ),
-    TrainerParam("warmup_steps", "number", "steps of linear warmup (a value below 1: a share of the steps)", default=0, minimum=0),
+    TrainerParam(
+        "warmup_steps", "number", "steps of linear warmup (a value below 1: a share of the steps)", default=0, minimum=0
+    ),
     TrainerParam("weight_decay", "number", "the optimizer's weight decay", default=0.0, minimum=0),
-    TrainerParam("lr_scheduler_type", "string", "the learning rate schedule: linear, cosine, constant, ...", default="linear"),
-    TrainerParam("logging_steps", "number", "a progress line every N steps (a value below 1: a share of the steps)", default=0.01, minimum=0),
+    TrainerParam(
+        "lr_scheduler_type", "string", "the learning rate schedule: linear, cosine, constant, ...", default="linear"
+    ),
+    TrainerParam(
+        "logging_steps",
+        "number",
+        "a progress line every N steps (a value below 1: a share of the steps)",
+        default=0.01,
+        minimum=0,
+    ),
     TrainerParam("seed", "integer", "the random seed of the run", default=42, minimum=0),
     TrainerParam("bf16", "boolean", "bfloat16 mixed precision (a GPU that has it)", default=False),
     TrainerParam("fp16", "boolean", "float16 mixed precision (a GPU)", default=False),
