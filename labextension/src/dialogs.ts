@@ -42,7 +42,6 @@ export function gpuFields(info: IServerInfo, trans: TranslationBundle): IFieldSp
       name: 'gpuCount',
       label: trans.__('GPU count'),
       kind: 'number',
-      min: 0,
       check: (count, values) => gpuProblem(values.gpuType ?? '', count, trans)
     }
   ];

@@ -20,7 +20,10 @@ export interface IFieldSpec {
   help?: string;
   /** Empty is refused before sending ("required"). */
   required?: boolean;
-  /** Number inputs: the bounds the browser's spinner keeps to. */
+  /**
+   * Number inputs: the bounds the browser's spinner keeps to; a value out of them disables the
+   * Dialog's accept button (JupyterLab's Dialog does that while its body has an :invalid input).
+   */
   min?: number;
   max?: number;
   /** What is wrong with the value (checked as it is typed; refused before sending). */
