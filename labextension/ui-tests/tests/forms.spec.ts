@@ -145,7 +145,9 @@ test.describe('Forms that guide', () => {
     await openSidebar(page);
     const notebook = `${tmpPath}/finetune.ipynb`;
     await page.contents.uploadFile(EXAMPLE_NOTEBOOK, notebook);
-    await page.evaluate(p => (window as any).jupyterapp.commands.execute('docmanager:open', { path: p }), notebook);
+    await page.evaluate(async p => {
+      await (window as any).jupyterapp.commands.execute('docmanager:open', { path: p });
+    }, notebook);
     await expect(page.locator('.jp-NotebookPanel').first()).toBeVisible();
     await page.locator('.jp-NotebookPanel-toolbar .jp-substratus-ExportButton').first().click();
     const dialog = page.locator('.jp-Dialog');
