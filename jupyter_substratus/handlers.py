@@ -33,6 +33,7 @@ from jupyter_substratus.api import (
 )
 from jupyter_substratus.api import workloads as w
 from jupyter_substratus.api.fields import is_dns_label
+from jupyter_substratus.api.trainer_params import TRAINER_PARAMS
 from jupyter_substratus.backends import BackendError, BadRequest, ChangeStreamOverflow, NotFound
 from jupyter_substratus.export import ExportError, build_context, fine_tune
 
@@ -209,6 +210,7 @@ class InfoHandler(SubstratusHandler):
                 "images": DEFAULT_IMAGES,
                 "gpuTypes": list(GPU_TYPES),
                 "reasons": REASONS_BY_PHASE,
+                "trainerParams": [param.to_json() for param in TRAINER_PARAMS],
             }
         )
 

@@ -38,6 +38,8 @@ def _field_error(detail) -> FieldError:
         message = "unknown field"
     elif kind == "missing":
         message = "required field is missing"
+    elif kind == "string_too_short" and detail["ctx"].get("min_length") == 1:
+        message = "required"
     elif kind == "string_pattern_mismatch":
         message = PATTERN_MEANINGS.get(detail["ctx"]["pattern"], detail["msg"])
         if "[key]" in detail["loc"]:

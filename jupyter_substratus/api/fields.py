@@ -115,9 +115,27 @@ Env = Annotated[
 ]
 
 
+_GPU_TYPE_NEEDS_COUNT = "a GPU type asks for GPUs: set spec.resources.gpu.count ≥ 1 or remove gpu.type"
+
+
 class GPU(SpecPart):
+    model_config = ConfigDict(
+        **SpecPart.model_config,
+        json_schema_extra={
+            "x-kubernetes-validations": [
+                {"rule": "!has(self.type) || !has(self.count) || self.count >= 1", "message": _GPU_TYPE_NEEDS_COUNT}
+            ]
+        },
+    )
+
     type: GPUType | None = Field(default=None, description="a GPU model; without it, any GPU")
-    count: int = Field(default=1, ge=0, le=16)
+    count: int = Field(default=1, ge=0, le=16, description="0: no GPU (then leave type out)")
+
+    @model_validator(mode="after")
+    def _type_needs_count(self):
+        if self.type is not None and self.count == 0:
+            raise ValueError(_GPU_TYPE_NEEDS_COUNT)
+        return self
 
 
 class Resources(SpecPart):

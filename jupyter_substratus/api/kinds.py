@@ -5,10 +5,12 @@ from typing import Any, ClassVar, Final, Literal
 
 import pydantic
 from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic_core import InitErrorDetails, PydanticCustomError, ValidationError
 
 from .errors import FieldError, ResourceValidationError
 from .fields import NAME_PATTERN, Build, Env, ObjectRef, Params, Resources, SpecPart
 from .status import ArtifactStatus, ServingStatus, Status
+from .trainer_params import trainer_param_problems
 
 API_VERSION: Final = "substratus.ai/v1"
 GROUP, VERSION = API_VERSION.split("/")
@@ -81,6 +83,27 @@ class ModelSpec(WorkloadSpec):
     def _dataset_needs_model(self):
         if self.dataset is not None and self.model is None:
             raise ValueError(_DATASET_NEEDS_MODEL_RULE["message"])
+        return self
+
+    @model_validator(mode="after")
+    def _trainer_params(self):
+        # A fine-tune that runs an image gives its params to the trainer; one built from a
+        # notebook (spec.build) hands them to the notebook, whose names mean what it says.
+        if not self.is_fine_tune or self.build is not None or not self.params:
+            return self
+        problems = trainer_param_problems(self.params)
+        if problems:
+            raise ValidationError.from_exception_data(
+                "params",
+                [
+                    InitErrorDetails(
+                        type=PydanticCustomError("trainer_param", "{problem}", {"problem": problem}),
+                        loc=("params", key),
+                        input=self.params[key],
+                    )
+                    for key, problem in problems.items()
+                ],
+            )
         return self
 
     @property

@@ -339,7 +339,7 @@ class SubstratusMagics(Magics):
         except NotFound:
             kind = KINDS_BY_PLURAL[plural].__name__
             print(
-                f"substratus: warning: {kind} {name} does not exist (yet): the fine-tune waits until it does "
+                f"substratus: warning: no {kind} named {name} yet; the fine-tune will wait for it "
                 f"(%substratus list {plural})",
                 file=sys.stderr,
             )

@@ -6,6 +6,16 @@ import type { TranslationBundle } from '@jupyterlab/translation';
 
 import { IResource, IServerInfo } from './api/types';
 import {
+  gpuProblem,
+  missingDependency,
+  otherParamsProblem,
+  paramField,
+  paramProblem,
+  resourceChoices,
+  TrainerParam,
+  typedParams
+} from './logic/formChecks';
+import {
   datasetManifest,
   FIELD_PATHS,
   fineTuneManifest,
@@ -28,21 +38,68 @@ export function gpuFields(info: IServerInfo, trans: TranslationBundle): IFieldSp
   ];
   return [
     { name: 'gpuType', label: trans.__('GPU type'), kind: 'select', options },
-    { name: 'gpuCount', label: trans.__('GPU count'), kind: 'number' }
+    {
+      name: 'gpuCount',
+      label: trans.__('GPU count'),
+      kind: 'number',
+      check: (count, values) => gpuProblem(values.gpuType ?? '', count, trans)
+    }
   ];
 }
 
-function names(
-  store: ResourceStore,
-  kind: 'Model' | 'Dataset',
-  trans: TranslationBundle,
-  readyOnly = false
-): string {
-  const known = store.lists[kind]
-    .filter(r => !readyOnly || r.status?.ready)
-    .map(r => r.metadata.name)
-    .join(', ');
-  return known || trans.__('none yet');
+/** A fine-tune's base model and dataset: what exists (ready first), or a name to come. */
+export function dependencyFields(store: ResourceStore, trans: TranslationBundle): IFieldSpec[] {
+  const field = (name: string, kind: 'Model' | 'Dataset', label: string): IFieldSpec => ({
+    name,
+    label,
+    kind: 'choice',
+    required: true,
+    options: resourceChoices(store.lists[kind], store.reasons, trans),
+    warn: value => missingDependency(kind, value, store.lists[kind], trans)
+  });
+  return [
+    field('baseModel', 'Model', trans.__('Base model')),
+    field('dataset', 'Dataset', trans.__('Dataset'))
+  ];
+}
+
+/** One typed field per trainer param, folded together; empty keeps the trainer's default. */
+function trainerParamFields(
+  params: readonly TrainerParam[],
+  trans: TranslationBundle
+): IFieldSpec[] {
+  const group = trans.__('Trainer params');
+  return params.map(param => {
+    const shown = param.default === undefined ? undefined : String(param.default);
+    const byDefault =
+      shown === undefined ? trans.__('trainer default') : trans.__('default %1', shown);
+    const spec: IFieldSpec = {
+      name: paramField(param.name),
+      label: param.name,
+      help: param.description,
+      group,
+      check: value => paramProblem(param, value, trans)
+    };
+    if (param.type === 'boolean') {
+      return {
+        ...spec,
+        kind: 'select',
+        options: [
+          { value: '', label: byDefault },
+          { value: 'true', label: 'true' },
+          { value: 'false', label: 'false' }
+        ]
+      };
+    }
+    const numeric = param.type === 'integer' || param.type === 'number';
+    return {
+      ...spec,
+      kind: numeric ? 'number' : 'text',
+      min: param.minimum,
+      max: param.maximum,
+      placeholder: byDefault
+    };
+  });
 }
 
 async function createAndShow(store: ResourceStore, resource: IResource): Promise<IResource> {
@@ -60,13 +117,16 @@ export async function createDatasetDialog(
     title: trans.__('Create a Dataset'),
     acceptLabel: trans.__('Create'),
     fields: [
-      { name: 'name', label: trans.__('Name'), placeholder: 'squad' },
+      { name: 'name', label: trans.__('Name'), placeholder: 'squad', required: true },
       {
         name: 'urls',
         label: trans.__('URLs'),
         kind: 'textarea',
-        placeholder: 'https://example.com/train.jsonl',
-        help: trans.__('One or more http(s) URLs; the loader downloads them into the Dataset.')
+        required: true,
+        placeholder: 'https://example.com/train.jsonl\nfile:///data/extra.jsonl\n/data/local.jsonl',
+        help: trans.__(
+          'One or more, one a line: http(s) URLs, file:// URLs or local paths; the loader copies them into the Dataset.'
+        )
       }
     ],
     initial: { name: '', urls: '' },
@@ -85,11 +145,12 @@ export async function importModelDialog(
     title: trans.__('Import a Model'),
     acceptLabel: trans.__('Import'),
     fields: [
-      { name: 'name', label: trans.__('Name'), placeholder: 'opt-125m' },
+      { name: 'name', label: trans.__('Name'), placeholder: 'opt-125m', required: true },
       {
         name: 'source',
         label: trans.__('Hugging Face id or path'),
         placeholder: 'facebook/opt-125m',
+        required: true,
         help: trans.__('A model id on the Hugging Face hub, or a local directory.')
       }
     ],
@@ -108,6 +169,7 @@ export async function fineTuneDialog(
   baseModel = ''
 ): Promise<unknown> {
   const info = store.info ?? (await store.loadInfo());
+  const params = info.trainerParams;
   return showFormDialog({
     title: baseModel ? trans.__('Fine-tune %1', baseModel) : trans.__('Fine-tune a Model'),
     acceptLabel: trans.__('Fine-tune'),
@@ -115,26 +177,20 @@ export async function fineTuneDialog(
       {
         name: 'name',
         label: trans.__('New Model name'),
-        placeholder: `${baseModel || 'model'}-tuned`
+        placeholder: `${baseModel || 'model'}-tuned`,
+        required: true
       },
-      {
-        name: 'baseModel',
-        label: trans.__('Base model'),
-        help: trans.__('Ready: %1', names(store, 'Model', trans, true))
-      },
-      {
-        name: 'dataset',
-        label: trans.__('Dataset'),
-        help: trans.__('Known: %1', names(store, 'Dataset', trans))
-      },
+      ...dependencyFields(store, trans),
+      ...gpuFields(info, trans),
+      ...trainerParamFields(params, trans),
       {
         name: 'params',
-        label: trans.__('Params'),
+        label: trans.__('Other params'),
         kind: 'textarea',
-        placeholder: 'epochs=1\nlearning_rate=0.0002',
-        help: trans.__('key=value, one a line')
-      },
-      ...gpuFields(info, trans)
+        placeholder: 'warmup_ratio=0.1',
+        help: trans.__('key=value, one a line: any other transformers TrainingArguments field'),
+        check: value => otherParamsProblem(value, params, trans)
+      }
     ],
     initial: {
       name: '',
@@ -144,7 +200,10 @@ export async function fineTuneDialog(
       gpuType: defaults.gpuType,
       gpuCount: String(defaults.gpuCount)
     },
-    fieldPaths: FIELD_PATHS.fineTune,
+    fieldPaths: {
+      ...FIELD_PATHS.fineTune,
+      ...Object.fromEntries(params.map(p => [paramField(p.name), [`spec.params.${p.name}`]]))
+    },
     submit: v =>
       createAndShow(
         store,
@@ -154,6 +213,7 @@ export async function fineTuneDialog(
             baseModel: v.baseModel,
             dataset: v.dataset,
             params: v.params,
+            typedParams: typedParams(params, v),
             gpuType: v.gpuType,
             gpuCount: v.gpuCount
           },
@@ -176,11 +236,18 @@ export async function deployServerDialog(
     title: model ? trans.__('Deploy a Server for %1', model) : trans.__('Deploy a Server'),
     acceptLabel: trans.__('Deploy'),
     fields: [
-      { name: 'name', label: trans.__('Server name'), placeholder: `${model || 'model'}-server` },
+      {
+        name: 'name',
+        label: trans.__('Server name'),
+        placeholder: `${model || 'model'}-server`,
+        required: true
+      },
       {
         name: 'model',
         label: trans.__('Model'),
-        help: trans.__('Ready: %1', names(store, 'Model', trans, true))
+        kind: 'choice',
+        required: true,
+        options: resourceChoices(store.lists.Model, store.reasons, trans)
       },
       ...gpuFields(info, trans)
     ],
@@ -213,9 +280,19 @@ export async function createNotebookDialog(
     title: trans.__('Start a GPU Notebook'),
     acceptLabel: trans.__('Start'),
     fields: [
-      { name: 'name', label: trans.__('Name'), placeholder: 'explore' },
-      { name: 'model', label: trans.__('Model (optional, mounted)') },
-      { name: 'dataset', label: trans.__('Dataset (optional, mounted)') },
+      { name: 'name', label: trans.__('Name'), placeholder: 'explore', required: true },
+      {
+        name: 'model',
+        label: trans.__('Model (optional, mounted)'),
+        kind: 'choice',
+        options: resourceChoices(store.lists.Model, store.reasons, trans)
+      },
+      {
+        name: 'dataset',
+        label: trans.__('Dataset (optional, mounted)'),
+        kind: 'choice',
+        options: resourceChoices(store.lists.Dataset, store.reasons, trans)
+      },
       ...gpuFields(info, trans)
     ],
     initial: {

@@ -7,7 +7,7 @@ import type { TranslationBundle } from '@jupyterlab/translation';
 import { CommandRegistry } from '@lumino/commands';
 
 import { IResource } from './api/types';
-import { gpuFields, IDefaults } from './dialogs';
+import { dependencyFields, gpuFields, IDefaults } from './dialogs';
 import { exportMessage, exportStep, IUploadState, uploadPending } from './logic/exportProgress';
 import { defaultModelName, FIELD_PATHS, fineTuneManifest } from './logic/manifests';
 import { ResourceStore } from './model';
@@ -30,9 +30,8 @@ export async function exportNotebook(
     acceptLabel: trans.__('Export'),
     trans,
     fields: [
-      { name: 'name', label: trans.__('Model name') },
-      { name: 'baseModel', label: trans.__('Base model') },
-      { name: 'dataset', label: trans.__('Dataset') },
+      { name: 'name', label: trans.__('Model name'), required: true },
+      ...dependencyFields(store, trans),
       {
         name: 'params',
         label: trans.__('Params'),

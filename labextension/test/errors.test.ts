@@ -1,4 +1,10 @@
-import { errorMessageOf, fieldErrorsOf, mapFieldErrors, normalisePath } from '../src/logic/errors';
+import {
+  errorMessageOf,
+  fieldErrorsOf,
+  mapFieldErrors,
+  normalisePath,
+  statusMessage
+} from '../src/logic/errors';
 import { FIELD_PATHS } from '../src/logic/manifests';
 
 describe('errorMessageOf', () => {
@@ -9,6 +15,18 @@ describe('errorMessageOf', () => {
     );
     expect(errorMessageOf({ error: 'x' })).toBeUndefined();
     expect(errorMessageOf('text')).toBeUndefined();
+  });
+});
+
+describe('statusMessage', () => {
+  it('says something for an error answer without our message', () => {
+    expect(statusMessage(400, '', '')).toBe('400 Bad Request'); // HTTP/2 sends no reason phrase
+    expect(statusMessage(413, 'Payload Too Large', '')).toBe('413 Payload Too Large');
+    expect(
+      statusMessage(403, '', '<html><title>403: Forbidden</title><body>...</body></html>')
+    ).toBe('403: Forbidden');
+    expect(statusMessage(502, '', 'upstream timed out')).toBe('upstream timed out');
+    expect(statusMessage(418, '', '<p>teapot</p>')).toBe('418 error');
   });
 });
 

@@ -38,7 +38,20 @@ export const info: IServerInfo = {
     pending: ['WaitingForDependency', 'DependencyNotFound'],
     building: ['Building', 'AwaitingUpload'],
     suspended: ['Suspended']
-  }
+  },
+  trainerParams: [
+    {
+      name: 'learning_rate',
+      type: 'number',
+      default: 5e-5,
+      minimum: 0,
+      description: "the optimizer's initial learning rate"
+    },
+    { name: 'max_steps', type: 'integer', default: -1, minimum: -1, description: 'steps' },
+    { name: 'lora_dropout', type: 'number', minimum: 0, maximum: 1, description: 'dropout' },
+    { name: 'merge_adapter', type: 'boolean', default: true, description: 'merge' },
+    { name: 'lr_scheduler_type', type: 'string', default: 'linear', description: 'schedule' }
+  ]
 };
 
 export function cond(

@@ -95,7 +95,7 @@ printf '{"prompt": "Hello", "completion": " world"}\n{"prompt": "Good", "complet
 start_lab "$WORK/root" "$HERE/jupyter-lab.log" \
     "$PYTHON" "$HERE/lab_on_emulator.py" --config "$HERE/jupyter_server_test_config.py"
 export SUBSTRATUS_UI_LAB=emulator
-jlpm playwright test tests/substratus.spec.ts tests/details.spec.ts --pass-with-no-tests "$@" || STATUS=$?
+jlpm playwright test tests/substratus.spec.ts tests/details.spec.ts tests/forms.spec.ts --pass-with-no-tests "$@" || STATUS=$?
 stop_lab
 fi
 

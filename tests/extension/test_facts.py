@@ -2,6 +2,7 @@
 
 from jupyter_substratus.api import DEFAULT_IMAGES, GPU_TYPES, KINDS
 from jupyter_substratus.api import workloads as w
+from jupyter_substratus.api.trainer_params import TRAINER_PARAMS
 
 
 async def test_the_facts_are_the_python_ones(api):
@@ -11,6 +12,10 @@ async def test_the_facts_are_the_python_ones(api):
     assert set(facts["reasons"]["failed"]) == w.FAILURE_REASONS
     assert w.WAITING_FOR_DEPENDENCY in facts["reasons"]["pending"]
     assert w.AWAITING_UPLOAD in facts["reasons"]["building"]
+    assert [p["name"] for p in facts["trainerParams"]] == [p.name for p in TRAINER_PARAMS]
+    learning_rate = next(p for p in facts["trainerParams"] if p["name"] == "learning_rate")
+    assert learning_rate["type"] == "number" and learning_rate["minimum"] == 0 and learning_rate["description"]
+    assert "maximum" not in learning_rate  # unset bounds are left out, not null
 
 
 async def test_kind_traits(api):

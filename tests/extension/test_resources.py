@@ -98,6 +98,20 @@ async def test_conflict(api):
         ({"metadata": {"name": "x"}, "spec": {"image": "a", "params": {"lora": {"r": 8}}}}, "spec.params.lora"),
         ({"metadata": {"name": "x"}, "spec": {"image": "a", "dataset": {"name": "d"}}}, "spec"),
         ({"kind": "Server", "metadata": {"name": "x"}, "spec": {"image": "a"}}, "kind"),
+        (
+            {
+                "metadata": {"name": "x"},
+                "spec": {"image": "a", "model": {"name": "b"}, "params": {"learning_rate": "fast"}},
+            },
+            "spec.params.learning_rate",
+        ),
+        (
+            {
+                "metadata": {"name": "x"},
+                "spec": {"image": "a", "resources": {"gpu": {"type": "nvidia-t4", "count": 0}}},
+            },
+            "spec.resources.gpu",
+        ),
         ({"spec": {"image": "a"}}, "metadata"),
         ([], ""),
     ],
@@ -107,6 +121,14 @@ async def test_bad_bodies_name_the_field(api, body, path):
     assert answer.status == 400, answer.body
     assert answer.json["message"]
     assert path in [e["path"] for e in answer.json["errors"]], answer.json
+
+
+async def test_an_empty_required_field_says_required(api):
+    body = {"metadata": {"name": "x"}, "spec": {"image": "a", "model": {"name": ""}}}
+    answer = await api("POST", "/{plural}", plural="models", body=body)
+    assert answer.status == 400
+    assert answer.json["errors"] == [{"path": "spec.model.name", "message": "required"}]
+    assert "spec.model.name: required" in answer.json["message"]
 
 
 async def test_not_json(api):

@@ -244,8 +244,8 @@ def test_finetune_from_the_cell(shell, capsys, kube_emulator, kube_namespace, la
     captured = capsys.readouterr()
     out = captured.out
     assert "Model ft: uploading" in out and "building and training in the background" in out
-    assert "warning: Model opt does not exist (yet)" in captured.err
-    assert "warning: Dataset colors does not exist (yet)" in captured.err
+    assert "warning: no Model named opt yet; the fine-tune will wait for it" in captured.err
+    assert "warning: no Dataset named colors yet; the fine-tune will wait for it" in captured.err
     assert table.rows[0][1] == "ft"
     model = kube_emulator.get("models", "ft", kube_namespace)
     spec = model["spec"]

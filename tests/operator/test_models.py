@@ -187,6 +187,20 @@ def test_invalid_spec_is_reported_and_does_not_stop_the_operator(kube_emulator, 
         invalid = reason(sim, "models.substratus.ai", "odd", "Complete", "InvalidSpec")
         assert "spec.params.lora" in invalid["message"], invalid["message"]
         assert "must be a string, number or boolean" in invalid["message"]
+        # A value the trainer would refuse (trainer_params.py), before any Job runs.
+        kube_emulator.create(
+            manifest(
+                "Model",
+                "fast",
+                image="trainer",
+                model={"name": "base"},
+                dataset={"name": "data"},
+                params={"learning_rate": "fast"},
+            ),
+            kube_namespace,
+        )
+        invalid = reason(sim, "models.substratus.ai", "fast", "Complete", "InvalidSpec")
+        assert "spec.params.learning_rate: must be a number, not 'fast'" in invalid["message"], invalid["message"]
         kube_emulator.create(manifest("Model", "fine", image="loader"), kube_namespace)
         sim.wait("jobs.batch", "fine-loader")
     assert runner.exception is None

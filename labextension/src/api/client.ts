@@ -6,7 +6,7 @@ import { URLExt } from '@jupyterlab/coreutils';
 import { ServerConnection } from '@jupyterlab/services';
 import { nullTranslator, TranslationBundle } from '@jupyterlab/translation';
 
-import { errorMessageOf, fieldErrorsOf } from '../logic/errors';
+import { errorMessageOf, fieldErrorsOf, statusMessage } from '../logic/errors';
 import {
   API_ROOT,
   IExportListing,
@@ -222,24 +222,20 @@ export class SubstratusClient {
 
 async function toApiError(response: Response, trans: TranslationBundle): Promise<ApiError> {
   let body: unknown = undefined;
-  let message = `${response.status} ${response.statusText}`;
+  let text = '';
   try {
-    const text = await response.text();
-    try {
-      body = JSON.parse(text);
-      message = errorMessageOf(body) ?? message;
-    } catch {
-      if (response.status === 404 && /^\s*</.test(text)) {
-        message = trans.__(
-          '%1: the Substratus API is not there (is the jupyter_substratus server extension enabled?)',
-          response.status
-        );
-      } else if (text && !/^\s*</.test(text)) {
-        message = text.slice(0, 500);
-      }
-    }
+    text = await response.text();
+    body = JSON.parse(text);
   } catch {
-    // keep the status line
+    // not JSON (or unreadable): the text or the status line says what there is
   }
+  let message = errorMessageOf(body);
+  if (message === undefined && response.status === 404 && /^\s*</.test(text)) {
+    message = trans.__(
+      '%1: the Substratus API is not there (is the jupyter_substratus server extension enabled?)',
+      response.status
+    );
+  }
+  message ??= statusMessage(response.status, response.statusText, body === undefined ? text : '');
   return new ApiError(response.status, message, fieldErrorsOf(body), body);
 }

@@ -40,6 +40,37 @@ export function errorMessageOf(body: unknown): string | undefined {
   return typeof m === 'string' && m ? m : undefined;
 }
 
+const STATUS_PHRASES: Record<number, string> = {
+  400: 'Bad Request',
+  401: 'Unauthorized',
+  403: 'Forbidden',
+  404: 'Not Found',
+  405: 'Method Not Allowed',
+  409: 'Conflict',
+  413: 'Payload Too Large',
+  422: 'Unprocessable Entity',
+  429: 'Too Many Requests',
+  500: 'Internal Server Error',
+  502: 'Bad Gateway',
+  503: 'Service Unavailable',
+  504: 'Gateway Timeout'
+};
+
+/**
+ * The message of an error answer with no message of ours: an HTML page's title, a short plain
+ * text, or the status line, with its phrase even where HTTP/2 sends none ("400 Bad Request").
+ */
+export function statusMessage(status: number, statusText: string, text: string): string {
+  const title = /<title>([^<]*)<\/title>/i.exec(text)?.[1]?.trim();
+  if (title) {
+    return title;
+  }
+  if (text.trim() && !/^\s*</.test(text)) {
+    return text.trim().slice(0, 500);
+  }
+  return `${status} ${statusText || STATUS_PHRASES[status] || 'error'}`;
+}
+
 /** Normalise "spec.params[urls]" and "spec.params.urls" to one form. */
 export function normalisePath(path: string): string {
   return path.replace(/\[([^\]]+)\]/g, '.$1').replace(/^\./, '');

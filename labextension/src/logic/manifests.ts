@@ -108,7 +108,10 @@ export interface IFineTuneValues extends IGpuValues {
   name: string;
   baseModel: string;
   dataset: string;
+  /** "key=value" lines (or a JSON object). */
   params: string;
+  /** Params already typed (the form's trainer param fields); they win over `params`' keys. */
+  typedParams?: Record<string, ParamValue>;
   image?: string;
 }
 
@@ -122,7 +125,7 @@ export function fineTuneManifest(
     model: { name: v.baseModel.trim() },
     dataset: { name: v.dataset.trim() }
   };
-  const params = parseParams(v.params, trans);
+  const params = { ...parseParams(v.params, trans), ...v.typedParams };
   if (Object.keys(params).length) {
     spec.params = params;
   }

@@ -10,6 +10,8 @@ import { expect, IJupyterLabPageFixture, test } from '@jupyterlab/galata';
 import * as fs from 'fs';
 import * as path from 'path';
 
+import { chooseName } from './choose';
+
 const SIDEBAR_ID = 'jupyter-substratus-sidebar';
 const SCREENSHOTS = path.join(__dirname, '..', 'test-results', 'screenshots');
 // Written by local_quickstart_files.py: {tinyModel, smollm2, data, notebook}.
@@ -28,7 +30,11 @@ async function fill(page: IJupyterLabPageFixture, opener: string, values: Record
 async function submit(page: IJupyterLabPageFixture, values: Record<string, string>, accept: string) {
   const dialog = page.locator('.jp-Dialog');
   for (const [field, value] of Object.entries(values)) {
-    await dialog.locator(`[data-field="${field}"] input, [data-field="${field}"] textarea`).fill(value);
+    if (await dialog.locator(`[data-field="${field}"] .jp-substratus-Choice`).count()) {
+      await chooseName(dialog, field, value);
+    } else {
+      await dialog.locator(`[data-field="${field}"] input, [data-field="${field}"] textarea`).fill(value);
+    }
   }
   await dialog.getByRole('button', { name: accept }).click();
   await expect(dialog).toHaveCount(0, { timeout: MINUTE });

@@ -6,6 +6,7 @@ import { expect, IJupyterLabPageFixture, test } from '@jupyterlab/galata';
 import * as fs from 'fs';
 import * as path from 'path';
 
+import { chooseName } from './choose';
 import { openSidebar, row, SCREENSHOTS, SIDEBAR_ID } from './helpers';
 
 const EXAMPLE_NOTEBOOK = path.resolve(
@@ -76,8 +77,8 @@ test.describe('Substratus sidebar', () => {
     const dialog = page.locator('.jp-Dialog');
     await expect(dialog.getByText('to a Model')).toBeVisible();
     await dialog.locator('[data-field="name"] input').fill(name);
-    await dialog.locator('[data-field="baseModel"] input').fill('opt-125m');
-    await dialog.locator('[data-field="dataset"] input').fill(`squad-${RUN}`);
+    await chooseName(dialog, 'baseModel', 'opt-125m');
+    await chooseName(dialog, 'dataset', `squad-${RUN}`);
     await dialog.locator('[data-field="params"] textarea').fill('epochs=1');
     await dialog.getByRole('button', { name: 'Export' }).click();
     await expect(dialog).toHaveCount(0, { timeout: 60000 });
@@ -108,9 +109,9 @@ test.describe('Substratus sidebar', () => {
     // Fine-tune from the Model's row; a bad GPU count comes back beside its field.
     await row(page, 'Model', base).locator('button[data-action="finetune"]').click();
     dialog = page.locator('.jp-Dialog');
-    await expect(dialog.locator('[data-field="baseModel"] input')).toHaveValue(base);
+    await expect(dialog.locator('[data-field="baseModel"] select')).toHaveValue(base);
     await dialog.locator('[data-field="name"] input').fill(tuned);
-    await dialog.locator('[data-field="dataset"] input').fill(data);
+    await chooseName(dialog, 'dataset', data);
     await dialog.locator('[data-field="params"] textarea').fill('epochs=1\nlearning_rate=0.0002');
     await dialog.locator('[data-field="gpuType"] select').selectOption('nvidia-l4');
     await dialog.locator('[data-field="gpuCount"] input').fill('-1');
@@ -166,7 +167,7 @@ test.describe('Substratus sidebar', () => {
     await page.locator(`#${SIDEBAR_ID} button[aria-label="New Notebook"]`).click();
     dialog = page.locator('.jp-Dialog');
     await dialog.locator('[data-field="name"] input').fill(nb);
-    await dialog.locator('[data-field="model"] input').fill(model);
+    await chooseName(dialog, 'model', model);
     await dialog.getByRole('button', { name: 'Start' }).click();
     await expect(dialog).toHaveCount(0);
     const notebook = row(page, 'Notebook', nb);
