@@ -54,7 +54,7 @@ export function dependencyFields(store: ResourceStore, trans: TranslationBundle)
     label,
     kind: 'choice',
     required: true,
-    options: resourceChoices(store.lists[kind], store.reasons, trans),
+    options: resourceChoices(store.lists[kind], trans),
     warn: value => missingDependency(kind, value, store.lists[kind], trans)
   });
   return [
@@ -247,7 +247,7 @@ export async function deployServerDialog(
         label: trans.__('Model'),
         kind: 'choice',
         required: true,
-        options: resourceChoices(store.lists.Model, store.reasons, trans)
+        options: resourceChoices(store.lists.Model, trans)
       },
       ...gpuFields(info, trans)
     ],
@@ -285,13 +285,13 @@ export async function createNotebookDialog(
         name: 'model',
         label: trans.__('Model (optional, mounted)'),
         kind: 'choice',
-        options: resourceChoices(store.lists.Model, store.reasons, trans)
+        options: resourceChoices(store.lists.Model, trans)
       },
       {
         name: 'dataset',
         label: trans.__('Dataset (optional, mounted)'),
         kind: 'choice',
-        options: resourceChoices(store.lists.Dataset, store.reasons, trans)
+        options: resourceChoices(store.lists.Dataset, trans)
       },
       ...gpuFields(info, trans)
     ],

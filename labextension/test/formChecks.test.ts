@@ -10,13 +10,13 @@ import {
   typedParams
 } from '../src/logic/formChecks';
 import { fineTuneManifest } from '../src/logic/manifests';
-import { cond, info, reasons, trans } from './fixtures';
+import { cond, info, trans } from './fixtures';
 
 const [learningRate, maxSteps, loraDropout, mergeAdapter, scheduler] = info.trainerParams;
 
 function model(
   name: string,
-  ready = false,
+  phase: 'Running' | 'Ready' | 'Failed' = 'Running',
   conditions = [cond('Complete', 'False', 'JobRunning')]
 ): IResource {
   return {
@@ -24,7 +24,7 @@ function model(
     kind: 'Model',
     metadata: { name },
     spec: { image: 'x' },
-    status: { ready, conditions }
+    status: { ready: phase === 'Ready', phase, conditions }
   };
 }
 
@@ -33,10 +33,9 @@ describe('resourceChoices', () => {
     const choices = resourceChoices(
       [
         model('zeta'),
-        model('beta', true, [cond('Complete', 'True', 'JobComplete')]),
+        model('beta', 'Ready', [cond('Complete', 'True', 'JobComplete')]),
         model('alpha')
       ],
-      reasons,
       trans
     );
     expect(choices).toEqual([
@@ -48,8 +47,7 @@ describe('resourceChoices', () => {
 
   it('shows a failed one as failed', () => {
     const [choice] = resourceChoices(
-      [model('broken', false, [cond('Complete', 'False', 'JobFailed')])],
-      reasons,
+      [model('broken', 'Failed', [cond('Complete', 'False', 'JobFailed')])],
       trans
     );
     expect(choice.label).toBe('broken (failed)');

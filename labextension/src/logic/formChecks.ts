@@ -6,7 +6,7 @@ import type { TranslationBundle } from '@jupyterlab/translation';
 
 import { IResource, IServerInfo } from '../api/types';
 import { parseParams, ParamValue } from './manifests';
-import { deriveState, phaseLabel, Reasons } from './state';
+import { deriveState, phaseLabel } from './state';
 
 /** One param the built-in trainer knows, as GET / serves it (trainer_params.py). */
 export type TrainerParam = IServerInfo['trainerParams'][number];
@@ -19,14 +19,12 @@ export interface IChoice {
 /** The existing resources to pick from: ready ones first, each with its state. */
 export function resourceChoices(
   resources: readonly IResource[],
-  reasons: Reasons,
   trans: TranslationBundle
 ): IChoice[] {
-  const rows = resources.map(r => ({
-    name: r.metadata.name,
-    ready: !!r.status?.ready,
-    state: phaseLabel(deriveState(r, reasons).phase, trans)
-  }));
+  const rows = resources.map(r => {
+    const phase = deriveState(r).phase;
+    return { name: r.metadata.name, ready: phase === 'ready', state: phaseLabel(phase, trans) };
+  });
   rows.sort((a, b) => Number(b.ready) - Number(a.ready) || a.name.localeCompare(b.name));
   return rows.map(r => ({ value: r.name, label: trans.__('%1 (%2)', r.name, r.state) }));
 }
