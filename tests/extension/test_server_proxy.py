@@ -119,7 +119,9 @@ async def test_serves_client_in_a_kernel_goes_through_the_jupyter_server(
     shell.run_line_magic("load_ext", "jupyter_substratus")
     magics = shell.magics_manager.registry["SubstratusMagics"]
     try:
-        await asyncio.to_thread(shell.run_line_magic, "substratus", "use --backend jupyter")
+        await asyncio.to_thread(
+            shell.run_line_magic, "substratus", f"use --backend jupyter --namespace {kube_namespace}"
+        )
         serving = asyncio.to_thread(shell.run_line_magic, "substratus", "serve chat --model base --timeout 60")
         address = ("127.0.0.1", tiny_model_server.port)
         client, _ = await asyncio.gather(

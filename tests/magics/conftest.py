@@ -15,7 +15,9 @@ from tests.magics.jupyter_kernel import JupyterServer
 def shell(kube_emulator, kube_namespace):
     ip = InteractiveShell.instance()
     ip.run_line_magic("load_ext", "jupyter_substratus")
-    ip.run_line_magic("substratus", f"use --namespace {kube_namespace} --kubeconfig {kube_emulator.kubeconfig}")
+    ip.run_line_magic(
+        "substratus", f"use --backend kubernetes --namespace {kube_namespace} --kubeconfig {kube_emulator.kubeconfig}"
+    )
     yield ip
     ip.magics_manager.registry["SubstratusMagics"].session.close()
 
