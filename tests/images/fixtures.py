@@ -300,5 +300,5 @@ def tiny_model_server(tmp_path_factory, model_artifacts):
 
     content = tmp_path_factory.mktemp("served-llama")
     (content / "model").symlink_to(model_artifacts("llama"), target_is_directory=True)
-    with serve(content, {"max_new_tokens": 6}) as running:
+    with serve(content, {"max_new_tokens": 6}, env={"HOST": "127.0.0.1"}) as running:
         yield running
