@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from jupyter_substratus.api import KINDS_BY_PLURAL, FieldError
+from jupyter_substratus.api.workloads import CANCEL_ANNOTATION
 
 from .portforward import PortForward
 
@@ -226,6 +227,9 @@ class Backend(abc.ABC):
                 "(delete this one first)"
             )
         metadata = {k: v for k, v in obj["metadata"].items() if k in ("name", "labels", "annotations")}
+        annotations = dict(metadata.get("annotations") or {})
+        if annotations.pop(CANCEL_ANNOTATION, None) is not None:  # a cancel of the last run is done with
+            metadata["annotations"] = annotations
         manifest = {"apiVersion": obj["apiVersion"], "kind": obj["kind"], "metadata": metadata, "spec": obj["spec"]}
         await self.delete(plural, name, namespace)
         try:
