@@ -29,6 +29,8 @@ def state_of(obj: dict) -> tuple[str, str]:
     verdict = outcome(obj)
     if verdict == "ready":
         return "Ready", status.get("url") or (status.get("artifacts") or {}).get("url") or ""
+    if verdict == "suspended":
+        return "Suspended", ""
     if verdict:
         return "Failed", verdict
     conditions = [c for c in status.get("conditions") or [] if c.get("status") != "True"]
