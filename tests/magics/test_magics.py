@@ -76,7 +76,9 @@ def test_list_get_delete(shell, capsys, kube_emulator, kube_namespace):
     assert "<table" in table._repr_html_() and "<td>colors</td>" in table._repr_html_()
     assert len(shell.run_line_magic("substratus", "list ds")) == 1
 
-    kube_emulator.patch_status("models", "opt", {"ready": True, "phase": "Ready", "artifacts": {"url": "gs://b/opt"}}, kube_namespace)
+    kube_emulator.patch_status(
+        "models", "opt", {"ready": True, "phase": "Ready", "artifacts": {"url": "gs://b/opt"}}, kube_namespace
+    )
     got = shell.run_line_magic("substratus", "get model opt")
     assert got.rows[0][2:4] in {("Ready", "gs://b/opt"), ("Pending", "")}  # the watch may lag a moment
 
@@ -124,7 +126,7 @@ def test_wait_shows_progress_and_failure(shell, capsys, kube_emulator, kube_name
                         "message": "downloading",
                         "lastTransitionTime": STAMP,
                     }
-                ]
+                ],
             },
             kube_namespace,
         )
@@ -141,7 +143,7 @@ def test_wait_shows_progress_and_failure(shell, capsys, kube_emulator, kube_name
                         "message": "404 from the URL",
                         "lastTransitionTime": STAMP,
                     }
-                ]
+                ],
             },
             kube_namespace,
         )
