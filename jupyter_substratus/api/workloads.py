@@ -14,7 +14,7 @@ from enum import StrEnum
 
 from .fields import SECRET_REFERENCE_PATTERN, GitSource, ObjectRef, Resources
 from .kinds import Dataset, Model, Notebook, Resource, Server
-from .status import BUILT, COMPLETE, SERVING, UPLOADED
+from .status import COMPLETE, SERVING
 
 CONTENT_DIR = "/content"
 MODEL_DIR = f"{CONTENT_DIR}/model"
@@ -120,24 +120,6 @@ class Plan:
     readiness_path: str | None = None
 
 
-@dataclass(frozen=True)
-class Verdict:
-    """A condition to report: its status, a CamelCase reason and a human message."""
-
-    type: str
-    status: str  # "True" | "False" | "Unknown"
-    reason: str
-    message: str = ""
-
-    @property
-    def failed(self) -> bool:
-        return self.status == "False" and self.reason in FAILURE_REASONS
-
-    @property
-    def ok(self) -> bool:
-        return self.status == "True"
-
-
 # --- what a resource needs ----------------------------------------------------------------
 
 
@@ -189,26 +171,6 @@ def _ref(resource: Resource, field: str) -> ObjectRef | None:
     return getattr(resource.spec, field, None)
 
 
-def dependency_verdict(resource: Resource, found: dict[tuple[str, str], Resource | None]) -> Verdict | None:
-    """None when every dependency is complete; else why it fails (first) or waits."""
-    condition = main_condition(resource)
-    verdicts = []
-    for kind, name in dependencies(resource):
-        dependency = found.get((kind, name))
-        complete = dependency.status.condition(COMPLETE) if dependency is not None and dependency.status else None
-        if dependency is None:
-            verdicts.append(Verdict(condition, "False", DEPENDENCY_NOT_FOUND, f"{kind} {name} does not exist (yet)"))
-        elif complete is not None and complete.status == "False" and complete.reason in FAILURE_REASONS:
-            return Verdict(
-                condition, "False", DEPENDENCY_FAILED, f"{kind} {name} failed ({complete.reason}): {complete.message}"
-            )
-        elif not (dependency.status and dependency.status.ready):
-            verdicts.append(
-                Verdict(condition, "False", WAITING_FOR_DEPENDENCY, f"waiting for {kind} {name} to be ready")
-            )
-    return verdicts[0] if verdicts else None
-
-
 # --- the image ----------------------------------------------------------------------------
 
 
@@ -235,29 +197,6 @@ def build_plan(resource: Resource) -> BuildPlan | None:
     ref = f"tag:{git.tag}" if git.tag else f"branch:{git.branch or ''}"
     digest = hashlib.sha256(f"{git.url}\n{ref}\n{git.path or ''}".encode()).hexdigest()[:32]
     return BuildPlan(tag=f"git-{digest}", git=git)
-
-
-def build_verdict(*, built: bool, failed: bool, message: str = "") -> Verdict:
-    if failed:
-        return Verdict(BUILT, "False", BUILD_FAILED, message or "the image build failed")
-    if built:
-        return Verdict(BUILT, "True", SUCCEEDED, "the image is built")
-    return Verdict(BUILT, "False", BUILDING, "building the image")
-
-
-def upload_verdict(*, expected_md5: str, stored_md5: str | None) -> Verdict:
-    if stored_md5 is None:
-        return Verdict(
-            UPLOADED, "False", AWAITING_UPLOAD, "waiting for the build context at status.buildUpload.signedURL"
-        )
-    if stored_md5 != expected_md5:
-        return Verdict(
-            UPLOADED,
-            "False",
-            CHECKSUM_MISMATCH,
-            f"the uploaded object's MD5 is {stored_md5}, spec.build.upload.md5Checksum is {expected_md5}",
-        )
-    return Verdict(UPLOADED, "True", SUCCEEDED, "the build context is uploaded and its checksum matches")
 
 
 # --- the workload -------------------------------------------------------------------------
@@ -370,33 +309,3 @@ def plan(resource: Resource, inputs: Inputs) -> Plan:
         port=port,
         readiness_path="/" if what is Role.SERVER else ("/api" if what is Role.NOTEBOOK else None),
     )
-
-
-# --- what the running workload says -------------------------------------------------------
-
-
-class Progress(StrEnum):
-    PENDING = "Pending"
-    RUNNING = "Running"
-    SUCCEEDED = "Succeeded"
-    FAILED = "Failed"
-    SUSPENDED = "Suspended"
-
-
-def workload_verdict(resource: Resource, progress: Progress, message: str = "") -> Verdict:
-    condition = main_condition(resource)
-    if progress is Progress.FAILED:
-        reason = JOB_FAILED if condition == COMPLETE else POD_FAILED
-        return Verdict(condition, "False", reason, message or "the workload failed")
-    if progress is Progress.SUSPENDED:
-        return Verdict(condition, "False", SUSPENDED, "suspended: the pod is stopped, the work is kept")
-    if progress is Progress.SUCCEEDED:
-        text = "the artifacts are complete" if condition == COMPLETE else "answering requests"
-        return Verdict(condition, "True", SUCCEEDED if condition == COMPLETE else RUNNING, text)
-    if progress is Progress.RUNNING:
-        return Verdict(condition, "False", RUNNING if condition == COMPLETE else STARTING, message or "running")
-    return Verdict(condition, "False", STARTING, message or "starting")
-
-
-def invalid_verdict(resource_kind: str, message: str) -> Verdict:
-    return Verdict(condition_type(resource_kind), "False", INVALID_SPEC, message)

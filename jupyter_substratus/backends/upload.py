@@ -15,6 +15,7 @@ import urllib.parse
 from typing import Any
 
 from jupyter_substratus.api import workloads
+from jupyter_substratus.api.status import UPLOADED
 
 from .base import BackendError, ProgressCallback, Unavailable, UploadProgress
 
@@ -49,7 +50,7 @@ def upload_refused(obj: dict[str, Any]) -> str | None:
     generation = obj.get("metadata", {}).get("generation") or 0
     for condition in (obj.get("status") or {}).get("conditions") or []:
         if (
-            condition.get("type") == workloads.UPLOADED
+            condition.get("type") == UPLOADED
             and condition.get("status") == "False"
             and condition.get("reason") in workloads.FAILURE_REASONS
             and (condition.get("observedGeneration") or 0) >= generation

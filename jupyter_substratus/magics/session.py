@@ -21,7 +21,8 @@ from collections.abc import Callable
 from typing import Any
 
 from jupyter_substratus.api import KINDS_BY_PLURAL
-from jupyter_substratus.api.workloads import FAILURE_REASONS
+from jupyter_substratus.api.status import SETTLED_PHASES, Phase
+from jupyter_substratus.api.workloads import condition_type
 from jupyter_substratus.backends import Backend, BackendError, choose_kind, make_backend
 from jupyter_substratus.backends.endpoint import ServerEndpoint
 from jupyter_substratus.backends.jupyter import JupyterServerBackend, NoJupyterServer
@@ -154,7 +155,7 @@ class Session:
                 while True:
                     on_change(obj)
                     verdict = outcome(obj)
-                    if verdict == "ready":
+                    if verdict in ("ready", "suspended"):
                         return obj
                     if verdict is not None:
                         raise WaitFailed(f"{kind} {name} failed: {verdict}")
@@ -229,11 +230,14 @@ def _where(backend: Backend) -> str:
 
 
 def outcome(obj: dict) -> str | None:
-    """ "ready", a failure message, or None while it is still on its way."""
+    """ "ready", "suspended", a failure message, or None while it is still on its way: what
+    `status.phase` says (the reconcile flow writes it), nothing worked out here."""
     status = obj.get("status") or {}
-    if status.get("ready"):
-        return "ready"
-    for condition in status.get("conditions") or []:
-        if condition.get("status") == "False" and condition.get("reason") in FAILURE_REASONS:
-            return f"{condition.get('reason')}: {condition.get('message', '')}".strip()
-    return None
+    phase = status.get("phase")
+    if phase not in SETTLED_PHASES:
+        return None
+    if phase == Phase.FAILED:
+        main = condition_type(obj.get("kind", ""))
+        failed: dict = next((c for c in status.get("conditions") or [] if c.get("type") == main), {})
+        return f"{failed.get('reason', 'Failed')}: {failed.get('message', '')}".strip()
+    return "ready" if phase == Phase.READY else "suspended"

@@ -1,7 +1,10 @@
 """The operator's configuration: the data of one ConfigMap, checked before anything runs."""
 
 from dataclasses import dataclass
+from datetime import timedelta
 from urllib.parse import urlparse
+
+from jupyter_substratus.reconcile import DEFAULT_STALLED_AFTER
 
 # The maintained fork of kaniko (Google's was archived in June 2025; see operator/README.md).
 DEFAULT_KANIKO_IMAGE = "ghcr.io/osscontainertools/kaniko:v1.28.3"
@@ -26,6 +29,12 @@ class Config:
     kaniko_image: str = DEFAULT_KANIKO_IMAGE
     workload_service_account: str | None = None
     upload_poll_seconds: float = 5.0
+    # How long a resource waits for a dependency that does not exist before it shows Stalled.
+    stalled_after_seconds: float = DEFAULT_STALLED_AFTER.total_seconds()
+
+    @property
+    def stalled_after(self) -> timedelta:
+        return timedelta(seconds=self.stalled_after_seconds)
 
     @property
     def gke(self) -> bool:
@@ -59,7 +68,10 @@ class Config:
                 "when uploads go to a bucket"
             )
         numbers = {}
-        for key, default in (("UPLOAD_POLL_SECONDS", 5.0),):
+        for key, default in (
+            ("UPLOAD_POLL_SECONDS", 5.0),
+            ("STALLED_AFTER_SECONDS", DEFAULT_STALLED_AFTER.total_seconds()),
+        ):
             try:
                 numbers[key] = float(data.get(key, default))
             except ValueError:
@@ -79,4 +91,5 @@ class Config:
             kaniko_image=data.get("KANIKO_IMAGE", DEFAULT_KANIKO_IMAGE),
             workload_service_account=data.get("WORKLOAD_SERVICE_ACCOUNT"),
             upload_poll_seconds=numbers["UPLOAD_POLL_SECONDS"],
+            stalled_after_seconds=numbers["STALLED_AFTER_SECONDS"],
         )

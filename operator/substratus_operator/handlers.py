@@ -9,8 +9,10 @@ queued. The events that queue a resource:
 - a Model or Dataset turning ready or failed: the resources that wait for it (`Waiters`, kept
   from the same events: a wake-up, not polling);
 - a build Job's news: every resource waiting for that content;
-- one periodic resync: every resource not yet settled, the safety net for a wake-up lost to an
-  API error. A failed reconcile is tried again after a growing delay.
+- one periodic resync: every resource not yet settled (its `status.phase`), the safety net for a
+  wake-up lost to an API error, and how a running fine-tune's trainerStatus and a missing
+  dependency's Stalled are brought up to date. A failed reconcile is tried again after a
+  growing delay.
 
 Nothing here writes to the API but the reconciles: no progress or diff-base annotations. And
 no kopf indexes either: each costs a handler call on every event of its kind, and the cache
@@ -26,6 +28,7 @@ import kopf
 
 from jupyter_substratus.api import GROUP, KINDS, VERSION
 from jupyter_substratus.api import workloads as w
+from jupyter_substratus.reconcile import settled
 
 from . import names
 from .config import Config, ConfigError
@@ -170,18 +173,8 @@ async def _resync(memo: kopf.Memo) -> None:
     while True:
         await asyncio.sleep(RESYNC_SECONDS)
         for body in memo.cache.of_kinds(KINDS):
-            if not _settled(body):
+            if not settled(body):
                 memo.queue.add(Cache.key(body))
-
-
-def _settled(body, **_) -> bool:
-    status = body.get("status") or {}
-    if status.get("ready"):
-        return True
-    condition = w.condition_type(body["kind"])
-    return any(
-        c.get("type") == condition and c.get("reason") in w.FAILURE_REASONS for c in status.get("conditions", [])
-    )
 
 
 def _reported(body) -> bool:
@@ -208,12 +201,12 @@ async def resource_changed(event, namespace, name, type, memo: kopf.Memo, **_):
     key = Cache.key(obj)
     if type is None:
         # kopf's initial listing (a start): what is not settled, or changed since its status
-        if not _settled(obj) or not _reported(obj):
+        if not settled(obj) or not _reported(obj):
             memo.queue.add(key)
         return
     if type != "DELETED" and news:
         memo.queue.add(key)
-    if obj["kind"] in ("Model", "Dataset") and (type != "MODIFIED" or _settled(obj)):
+    if obj["kind"] in ("Model", "Dataset") and (type != "MODIFIED" or settled(obj)):
         # ready, failed or gone: whatever waits for it looks again
         _queue_waiters(memo, (namespace, obj["kind"], name))
 

@@ -87,7 +87,9 @@ class Kube:
             self._credentials_read = time.monotonic()
         return {"Accept": "application/json", "Content-Type": content_type, **self._credentials}
 
-    async def _call(self, method: str, path: str, body=None, content_type: str = "application/json", query=None):
+    async def _call(
+        self, method: str, path: str, body=None, content_type: str = "application/json", query=None, text=False
+    ):
         if self._session is None:  # made on the loop that uses it
             connector = aiohttp.TCPConnector(ssl=_ssl_context(self.config), limit=32)
             self._session = aiohttp.ClientSession(connector=connector, timeout=TIMEOUT)
@@ -103,6 +105,8 @@ class Kube:
             data = await response.read()
         if not 200 <= response.status <= 299:
             raise ApiException(status=response.status, reason=response.reason, body=data.decode(errors="replace"))
+        if text:
+            return data.decode(errors="replace")
         return json.loads(data) if data else None
 
     def _proxy(self) -> str | None:
@@ -159,6 +163,17 @@ class Kube:
     async def patch(self, kind: str, namespace: str, name: str, patch: dict, subresource: str | None = None) -> dict:
         path = self.path(kind, namespace, name, subresource)
         return await self._call("PATCH", path, body=patch, content_type=MERGE_PATCH)
+
+    async def log(self, namespace: str, pod: str, tail_lines: int) -> str:
+        """The last `tail_lines` lines of a pod's log ("" while it has none to give, or is gone)."""
+        try:
+            return await self._call(
+                "GET", self.path("Pod", namespace, pod, "log"), query={"tailLines": str(tail_lines)}, text=True
+            )
+        except ApiException as e:
+            if e.status in (400, 404):  # its container is not started (400) or it is gone
+                return ""
+            raise
 
     async def delete(self, kind: str, namespace: str, name: str) -> None:
         try:

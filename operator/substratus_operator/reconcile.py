@@ -7,13 +7,11 @@ calls are asynchronous (kube.py), the object store's in a thread.
 
 import asyncio
 import secrets
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from jupyter_substratus.api import (
-    BUILT,
-    UPLOADED,
     Dataset,
     Model,
     Notebook,
@@ -21,9 +19,9 @@ from jupyter_substratus.api import (
     ResourceValidationError,
     Server,
     parse,
-    server_image,
 )
 from jupyter_substratus.api import workloads as w
+from jupyter_substratus.reconcile import Action, Observed, Progress, Seen, decide, same_but_times
 
 from . import names, translate
 from .config import Config
@@ -48,7 +46,13 @@ def now() -> str:
     return datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
+TRAINER_LOG_LINES = 20  # the trainer's log tail read for its progress, while its Job runs
+
+
 class Reconciler:
+    """The operator's adapter of the reconcile flow: it observes a resource's children in the
+    cluster, acts as the flow decides, and writes the status the flow made."""
+
     def __init__(self, kube: Kube, config: Config, uploads: ObjectStore | None, cache: Cache):
         self.kube = kube
         self.config = config
@@ -60,44 +64,61 @@ class Reconciler:
 
     async def reconcile(self, body: dict) -> Outcome:
         meta = body["metadata"]
-        namespace = meta["namespace"]
         manifest = {k: body[k] for k in ("apiVersion", "kind", "metadata", "spec") if k in body}
         manifest["metadata"] = {k: meta[k] for k in ("name", "namespace", "labels", "annotations") if k in meta}
         manifest["status"] = body.get("status") or {}
+        blank = Observed(body["kind"], meta.get("generation"), body.get("status") or {}, namespace=meta["namespace"])
         try:
             resource = parse(manifest)
         except ResourceValidationError as error:
-            await self._report(body, [w.invalid_verdict(body["kind"], str(error))])
+            await self._report(body, decide(replace(blank, invalid=str(error))).status)
             raise InvalidSpec(str(error)) from None
 
-        # The image first: an upload or a build need not wait for the dependencies.
-        verdicts: list[w.Verdict] = []
+        seen, context_url = await self._observe(body, resource, replace(blank, resource=resource))
+        decision = decide(seen, self.config.stalled_after)
+        if decision.action is Action.BUILD and decision.build is not None:
+            job = await self.kube.get_or_create(
+                translate.build_job(self.config, body, decision.build, seen.built_image or "", context_url)
+            )
+            decision = decide(replace(seen, build=await self._job_progress(job)), self.config.stalled_after)
+        elif decision.action is Action.RUN and decision.plan is not None:
+            workload, extra = await self._run(body, resource, decision.plan)
+            decision = decide(seen.seeing(workload, **extra), self.config.stalled_after)
+        elif decision.action is Action.STOP:
+            await self.kube.delete("Job", meta["namespace"], names.child_name(meta["name"], w.role(resource).value))
+        await self._report(body, decision.status)
+        return Outcome(ready=decision.ready, awaiting_upload=decision.awaiting_upload)
+
+    async def _observe(self, body: dict, resource: Resource, seen: Observed) -> tuple[Observed, str | None]:
+        """The upload and the image build, the dependencies, the Job and its trainer's progress;
+        and where an uploaded build context is, for the build Job."""
+        namespace = seen.namespace
         extra: dict[str, Any] = {}
-        image = resource.spec.image
+        context_url = None
         build = w.build_plan(resource)
         if build is not None:
             image = build.image(f"{self.config.registry}/{namespace}")
-            done, outcome = await self._build(body, resource, build, image, verdicts, extra)
-            if not done:
-                await self._report(body, verdicts, extra=extra)
-                return outcome
-        elif isinstance(resource, Server):
-            image = server_image(resource)
-
-        found, failed = await self._dependencies(resource, namespace)
-        waiting = failed or w.dependency_verdict(resource, found)
-        if waiting is not None:
-            await self._report(body, [*verdicts, waiting], image=image, extra=extra)
-            return Outcome()
-
-        if image is None:  # parse() holds an image or a build, or a Server's default
-            raise InvalidSpec(f"{body['kind']} has neither an image nor a build")
-        plan = w.plan(resource, w.Inputs(namespace, image, found))
-        verdict, extra2 = await self._run(body, resource, plan)
-        verdicts.append(verdict)
-        ready = verdict.ok
-        await self._report(body, verdicts, ready=ready, image=image, extra={**extra, **extra2})
-        return Outcome(ready=ready)
+            seen = replace(seen, built_image=image, uploads=self.uploads is not None)
+            if build.upload_md5 is not None and self.uploads is not None:
+                stored = await self._upload(body, resource, build.upload_md5, extra)
+                seen = replace(seen, stored_md5=stored)
+                if stored != build.upload_md5:
+                    return replace(seen, extra=extra), None
+                artifact = w.ArtifactRef(resource.kind, namespace, resource.name)
+                context_url = self.uploads.url(translate.upload_key(self.config, artifact, build.upload_md5))
+            if build.upload_md5 is None or self.uploads is not None:
+                job = await self.kube.get("Job", namespace, names.build_job_name(build.tag))
+                if job is not None:
+                    seen = replace(seen, build=await self._job_progress(job))
+        found, invalid = await self._dependencies(resource, namespace)
+        seen = replace(seen, found=found, invalid_dependency=invalid, extra=extra)
+        if isinstance(resource, (Model, Dataset)):
+            job = self.cache.get("Job", namespace, names.child_name(resource.name, w.role(resource).value))
+            if job is not None and not left_over(job, {"metadata": {"ownerReferences": [names.owner_reference(body)]}}):
+                workload = await self._job_progress(job)
+                lines = await self._trainer_lines(job) if w.role(resource) is w.Role.TRAINER else ()
+                seen = replace(seen, workload=workload, trainer_lines=lines)
+        return seen, context_url
 
     # --- dependencies ---------------------------------------------------------------------
 
@@ -111,58 +132,21 @@ class Reconciler:
             try:
                 found[(kind, name)] = parse(body)
             except ResourceValidationError:
-                return found, w.Verdict(
-                    w.main_condition(resource), "False", w.DEPENDENCY_FAILED, f"{kind} {name} has an invalid spec"
-                )
+                return found, (kind, name)
         return found, None
 
     # --- image builds ---------------------------------------------------------------------
 
-    async def _build(self, body, resource, build: w.BuildPlan, image: str, verdicts: list, extra: dict):
-        """(built?, outcome when not): the upload handshake, then one kaniko Job per content."""
-        namespace = body["metadata"]["namespace"]
-        condition = w.main_condition(resource)
-        context_url = None
-        if build.upload_md5 is not None:
-            uploaded = await self._upload(body, resource, build.upload_md5, extra)
-            verdicts.append(uploaded)
-            if not uploaded.ok:
-                reason = uploaded.reason if uploaded.failed else w.AWAITING_UPLOAD
-                verdicts.append(w.Verdict(condition, "False", reason, uploaded.message))
-                return False, Outcome(awaiting_upload=not uploaded.failed)
-            if self.uploads is None:
-                raise RuntimeError("an upload was verified without an upload bucket")
-            artifact = w.ArtifactRef(resource.kind, namespace, resource.name)
-            context_url = self.uploads.url(translate.upload_key(self.config, artifact, build.upload_md5))
-
-        job = await self.kube.get_or_create(translate.build_job(self.config, body, build, image, context_url))
-        progress, message = await self._job_progress(job)
-        built = w.build_verdict(
-            built=progress is w.Progress.SUCCEEDED, failed=progress is w.Progress.FAILED, message=message
-        )
-        verdicts.append(built)
-        if built.ok:
-            return True, None
-        reason = w.BUILD_FAILED if built.failed else w.BUILDING
-        verdicts.append(w.Verdict(condition, "False", reason, built.message))
-        return False, Outcome()
-
-    async def _upload(self, body, resource: Resource, md5: str, extra: dict) -> w.Verdict:
-        if self.uploads is None:
-            return w.Verdict(
-                UPLOADED,
-                "False",
-                w.UPLOAD_UNSUPPORTED,
-                "this cluster has no upload bucket: set UPLOAD_URL in the operator's ConfigMap",
-            )
+    async def _upload(self, body, resource: Resource, md5: str, extra: dict) -> str | None:
+        """The stored context's MD5, if any; status.buildUpload (a fresh signed URL) in `extra`."""
         source = resource.spec.build.upload if resource.spec.build is not None else None
-        if source is None:
+        if source is None or self.uploads is None:
             raise RuntimeError(f"{body['kind']} {resource.name} does not build from an upload")
         request_id = source.request_id
         current = (body.get("status") or {}).get("buildUpload") or {}
         if current.get("requestID") == request_id and current.get("storedMD5Checksum") == md5:
             extra["buildUpload"] = current
-            return w.upload_verdict(expected_md5=md5, stored_md5=md5)
+            return md5
         artifact = w.ArtifactRef(body["kind"], body["metadata"]["namespace"], resource.name)
         key = translate.upload_key(self.config, artifact, md5)
         stored = await asyncio.to_thread(self.uploads.md5, key)
@@ -179,11 +163,11 @@ class Reconciler:
         if stored is not None:
             upload["storedMD5Checksum"] = stored
         extra["buildUpload"] = upload
-        return w.upload_verdict(expected_md5=md5, stored_md5=stored)
+        return stored
 
     # --- workloads ------------------------------------------------------------------------
 
-    async def _run(self, body, resource: Resource, plan: w.Plan) -> tuple[w.Verdict, dict]:
+    async def _run(self, body, resource: Resource, plan: w.Plan) -> tuple[Seen, dict]:
         namespace, name = body["metadata"]["namespace"], body["metadata"]["name"]
         if not self.config.gke and plan.mounts:
             await self.kube.get_or_create(translate.artifacts_claim(self.config, namespace))
@@ -196,10 +180,7 @@ class Reconciler:
                 # No GET first: a create answered 409 finds the one there (kube.ensure).
                 job = await self.kube.ensure(wanted)
                 self.cache.wrote(job)
-            progress, message = await self._job_progress(job)
-            return w.workload_verdict(resource, progress, message), {
-                "artifacts": {"url": translate.artifact_url(self.config, artifact)}
-            }
+            return await self._job_progress(job), {"artifacts": {"url": translate.artifact_url(self.config, artifact)}}
         if isinstance(resource, Server):
             return await self._server(body, resource, plan)
         if isinstance(resource, Notebook):
@@ -217,10 +198,10 @@ class Reconciler:
         serving = rolled and status.get("readyReplicas", 0) >= 1 and status.get("updatedReplicas", 0) >= 1
         url = {"url": self._url(child, namespace, port)}
         if serving:
-            return w.workload_verdict(resource, w.Progress.SUCCEEDED), url
+            return Seen(Progress.SUCCEEDED), url
         selector = deployment["spec"]["selector"]["matchLabels"]
         troubles = filter(None, map(_pod_trouble, await self.kube.list("Pod", namespace, selector)))
-        return w.workload_verdict(resource, *next(troubles, (w.Progress.PENDING, ""))), url
+        return next(troubles, Seen(Progress.PENDING)), url
 
     async def _notebook(self, body, resource: Notebook, plan: w.Plan):
         namespace, name = body["metadata"]["namespace"], body["metadata"]["name"]
@@ -236,7 +217,7 @@ class Reconciler:
         if resource.spec.suspend:
             if pod is not None:
                 await self.kube.delete("Pod", namespace, child)
-            return w.workload_verdict(resource, w.Progress.SUSPENDED), {"url": None}
+            return Seen(Progress.SUSPENDED), {"url": None}
         wanted = translate.notebook_pod(self.config, child, body, plan, child, secret)
         annotations = wanted["metadata"]["annotations"]
         annotations[names.SPEC_HASH] = names.spec_hash({"spec": wanted["spec"], "annotations": annotations})
@@ -248,10 +229,10 @@ class Reconciler:
             # A pod's spec is immutable: replace it; its deletion event brings us back to create.
             if not pod["metadata"].get("deletionTimestamp"):
                 await self.kube.delete("Pod", namespace, child)
-            return w.workload_verdict(resource, w.Progress.PENDING, "restarting with the new spec"), url
+            return Seen(Progress.PENDING, "restarting with the new spec"), url
         if pod is None:
             pod = await self.kube.ensure(wanted)
-        return w.workload_verdict(resource, *self._pod_progress(pod)), url
+        return self._pod_progress(pod), url
 
     async def _ensure_current(self, wanted: dict, field: str) -> dict:
         """Create-or-adopt, then bring `field` up to date when the resource's spec moved on."""
@@ -272,57 +253,44 @@ class Reconciler:
 
     # --- reading children -----------------------------------------------------------------
 
-    async def _job_progress(self, job: dict) -> tuple[w.Progress, str]:
+    async def _job_progress(self, job: dict) -> Seen:
         conditions = {c["type"]: c for c in (job.get("status") or {}).get("conditions", []) if c["status"] == "True"}
         if "Complete" in conditions:
-            return w.Progress.SUCCEEDED, ""
+            return Seen(Progress.SUCCEEDED)
         if "Failed" in conditions:
             meta = job["metadata"]
             pods = await self.kube.list("Pod", meta["namespace"], {"job-name": meta["name"]})
-            message = next(filter(None, map(_termination_message, pods)), "") or conditions["Failed"].get("message", "")
-            return w.Progress.FAILED, f"Job {meta['name']} failed: {message}"
-        return w.Progress.RUNNING, ""
+            # What the program said (its termination message), as the local backend reports it.
+            said = next(filter(None, map(_termination_message, pods)), "")
+            return Seen(
+                Progress.FAILED, said or f"Job {meta['name']} failed: {conditions['Failed'].get('message', '')}"
+            )
+        return Seen(Progress.RUNNING)
+
+    async def _trainer_lines(self, job: dict) -> tuple[str, ...]:
+        """The tail of the running trainer's log: its progress lines (none once the Job ended)."""
+        if any(c.get("status") == "True" for c in (job.get("status") or {}).get("conditions", [])):
+            return ()
+        meta = job["metadata"]
+        pods = await self.kube.list("Pod", meta["namespace"], {"job-name": meta["name"]})
+        running = [p for p in pods if (p.get("status") or {}).get("phase") == "Running"]
+        if not running:
+            return ()
+        newest = max(running, key=lambda p: p["metadata"].get("creationTimestamp", ""))
+        return tuple(
+            (await self.kube.log(meta["namespace"], newest["metadata"]["name"], TRAINER_LOG_LINES)).splitlines()
+        )
 
     @staticmethod
-    def _pod_progress(pod: dict) -> tuple[w.Progress, str]:
+    def _pod_progress(pod: dict) -> Seen:
         status = pod.get("status") or {}
         ready = any(c["type"] == "Ready" and c["status"] == "True" for c in status.get("conditions", []))
-        return (w.Progress.SUCCEEDED, "") if ready else (_pod_trouble(pod) or (w.Progress.PENDING, ""))
+        return Seen(Progress.SUCCEEDED) if ready else (_pod_trouble(pod) or Seen(Progress.PENDING))
 
     # --- status ---------------------------------------------------------------------------
 
-    async def _report(
-        self,
-        body,
-        verdicts: list[w.Verdict],
-        *,
-        ready: bool = False,
-        image: str | None = None,
-        extra: dict | None = None,
-    ) -> None:
-        old = body.get("status") or {}
-        previous = {c["type"]: c for c in old.get("conditions", [])}
-        generation = body["metadata"].get("generation")
-        conditions = dict(previous)
-        for verdict in verdicts:
-            before = previous.get(verdict.type, {})
-            changed = before.get("status") != verdict.status
-            conditions[verdict.type] = {
-                "type": verdict.type,
-                "status": verdict.status,
-                "reason": verdict.reason,
-                "message": verdict.message[:32768],
-                "lastTransitionTime": now() if changed else before.get("lastTransitionTime", now()),
-                **({"observedGeneration": generation} if generation else {}),
-            }
-        if not any(v.type == BUILT for v in verdicts) and BUILT in conditions and body["spec"].get("image"):
-            del conditions[BUILT]
-        status = {"ready": ready, "conditions": list(conditions.values())}
-        if image:
-            status["image"] = image
-        status.update(extra or {})
-        comparable = {k: old.get(k) for k in status}
-        if _without_times(comparable) == _without_times(status):
+    async def _report(self, body, status: dict) -> None:
+        if same_but_times(body.get("status") or {}, status):
             return
         meta = body["metadata"]
         patched = await self.kube.patch(body["kind"], meta["namespace"], meta["name"], {"status": status}, "status")
@@ -341,21 +309,24 @@ def _served_port(plan: w.Plan) -> int:
     return plan.port
 
 
-def _pod_trouble(pod: dict) -> tuple[w.Progress, str] | None:
+def _pod_trouble(pod: dict) -> Seen | None:
     """Why a pod does not come up, when it says: failed, crash-looping, no image, no node."""
     status, name = pod.get("status") or {}, pod["metadata"]["name"]
     if status.get("phase") == "Failed":
-        return w.Progress.FAILED, f"Pod {name} failed: {_termination_message(pod)}"
+        return Seen(Progress.FAILED, f"Pod {name} failed: {_termination_message(pod)}")
     for container in status.get("containerStatuses", []):
         waiting = (container.get("state") or {}).get("waiting") or {}
         if waiting.get("reason") == CRASHING:
             last = _termination_message(pod) or waiting.get("message", "")
-            return w.Progress.FAILED, f"Pod {name} keeps crashing ({container.get('restartCount', 0)} restarts): {last}"
+            restarts = container.get("restartCount", 0)
+            return Seen(Progress.FAILED, f"Pod {name} keeps crashing ({restarts} restarts): {last}")
         if waiting.get("reason") in CANNOT_PULL:
-            return w.Progress.FAILED, f"Pod {name} cannot pull {container.get('image')}: {waiting.get('message', '')}"
+            return Seen(
+                Progress.FAILED, f"Pod {name} cannot pull {container.get('image')}: {waiting.get('message', '')}"
+            )
     for condition in status.get("conditions", []):
         if condition.get("type") == "PodScheduled" and condition.get("reason") == "Unschedulable":
-            return w.Progress.PENDING, f"Pod {name} waits for a node: {condition.get('message', '')}"
+            return Seen(Progress.PENDING, f"Pod {name} waits for a node: {condition.get('message', '')}")
     return None
 
 
@@ -366,8 +337,3 @@ def _termination_message(pod: dict) -> str:
             if message:
                 return message.strip()
     return ""
-
-
-def _without_times(status: dict) -> dict:
-    conditions = [{k: v for k, v in c.items() if k != "lastTransitionTime"} for c in status.get("conditions") or []]
-    return {**status, "conditions": conditions}

@@ -18,13 +18,18 @@ from pytest_jupyter.jupyter_server import *  # noqa: F403 - the jp_* fixtures an
 from jupyter_substratus.backends.local import LocalBackend
 
 SCRIPTED_JOB = textwrap.dedent('''
-    """A stand-in job following the container contract: PARAM_SLEEP seconds, then fail with
-    PARAM_FAIL as the reason, or write artifacts/out.txt and the completion marker."""
+    """A stand-in job following the container contract: PARAM_PROGRESS as its progress line,
+    PARAM_SLEEP seconds, then fail with PARAM_FAIL as the reason, or write artifacts/out.txt and
+    the completion marker."""
     import os, sys, time
     from pathlib import Path
 
     content = Path(os.environ["CONTENT_DIR"])
     print("started", flush=True)
+    if os.environ.get("PARAM_PROGRESS"):  # one progress line, as the trainer writes them
+        print(os.environ["PARAM_PROGRESS"], flush=True)
+        with (content / "artifacts" / "progress.jsonl").open("a") as progress:
+            progress.write(os.environ["PARAM_PROGRESS"] + "\\n")
     time.sleep(float(os.environ.get("PARAM_SLEEP", "0")))
     if os.environ.get("PARAM_FAIL"):
         Path(os.environ["TERMINATION_LOG"]).write_text(os.environ["PARAM_FAIL"])

@@ -20,7 +20,7 @@ FINE_TUNE = {
 
 def _ready(cluster, plural, namespace, **status):
     def then(obj):
-        cluster.patch_status(plural, obj["metadata"]["name"], {"ready": True, **status}, namespace)
+        cluster.patch_status(plural, obj["metadata"]["name"], {"ready": True, "phase": "Ready", **status}, namespace)
 
     return then
 
@@ -62,7 +62,7 @@ def test_rerun(shell, capsys, kube_emulator, kube_namespace):
     first = kube_emulator.get("datasets", "colors", kube_namespace)
     failed = {"type": "Complete", "status": "False", "reason": "JobFailed", "message": "HTTP 503",
               "lastTransitionTime": "2026-01-01T00:00:00Z"}  # fmt: skip
-    kube_emulator.patch_status("datasets", "colors", {"conditions": [failed]}, kube_namespace)
+    kube_emulator.patch_status("datasets", "colors", {"phase": "Failed", "conditions": [failed]}, kube_namespace)
     shell.run_line_magic("substratus", "rerun dataset colors")
     assert "Created Dataset colors again" in capsys.readouterr().out
     again = kube_emulator.get("datasets", "colors", kube_namespace)
@@ -152,7 +152,9 @@ def test_list_get_delete(shell, capsys, kube_emulator, kube_namespace):
     assert "<table" in table._repr_html_() and "<td>colors</td>" in table._repr_html_()
     assert len(shell.run_line_magic("substratus", "list ds")) == 1
 
-    kube_emulator.patch_status("models", "opt", {"ready": True, "artifacts": {"url": "gs://b/opt"}}, kube_namespace)
+    kube_emulator.patch_status(
+        "models", "opt", {"ready": True, "phase": "Ready", "artifacts": {"url": "gs://b/opt"}}, kube_namespace
+    )
     got = shell.run_line_magic("substratus", "get model opt")
     assert got.rows[0][2:4] in {("Ready", "gs://b/opt"), ("Pending", "")}  # the watch may lag a moment
 
@@ -191,6 +193,7 @@ def test_wait_shows_progress_and_failure(shell, capsys, kube_emulator, kube_name
             "datasets",
             "colors",
             {
+                "phase": "Running",
                 "conditions": [
                     {
                         "type": "Complete",
@@ -199,7 +202,7 @@ def test_wait_shows_progress_and_failure(shell, capsys, kube_emulator, kube_name
                         "message": "downloading",
                         "lastTransitionTime": STAMP,
                     }
-                ]
+                ],
             },
             kube_namespace,
         )
@@ -207,6 +210,7 @@ def test_wait_shows_progress_and_failure(shell, capsys, kube_emulator, kube_name
             "datasets",
             "colors",
             {
+                "phase": "Failed",
                 "conditions": [
                     {
                         "type": "Complete",
@@ -215,7 +219,7 @@ def test_wait_shows_progress_and_failure(shell, capsys, kube_emulator, kube_name
                         "message": "404 from the URL",
                         "lastTransitionTime": STAMP,
                     }
-                ]
+                ],
             },
             kube_namespace,
         )

@@ -7,12 +7,14 @@ import copy
 import os
 import shutil
 from collections.abc import AsyncIterator
+from datetime import timedelta
 from pathlib import Path
 
 from jupyter_core.paths import jupyter_data_dir
 
 from jupyter_substratus.api import KINDS, KINDS_BY_PLURAL, FieldError, ResourceValidationError, parse
 from jupyter_substratus.api.fields import is_dns_label
+from jupyter_substratus.reconcile import DEFAULT_STALLED_AFTER
 
 from ..base import (
     Backend,
@@ -53,7 +55,8 @@ class LocalBackend(Backend):
     """Options: `state_dir` (default <jupyter data dir>/substratus), `namespace` ("default"),
     `max_jobs` (loaders and trainers at a time, 1), `images_dir` (the built-in images' programs),
     `kernels_dir` (where Notebooks' kernel specs go, <jupyter data dir>/kernels), `base_url` (the
-    Jupyter server's, for the URLs in status).
+    Jupyter server's, for the URLs in status), `stalled_after_seconds` (how long a missing dependency is
+    waited for before the phase is Stalled, 60).
 
     It owns its state directory from construction to `close()`: a second LocalBackend on the
     same directory, in this process or another, raises StateDirOwned."""
@@ -66,6 +69,7 @@ class LocalBackend(Backend):
         images_dir: str | Path | None = None,
         kernels_dir: str | Path | None = None,
         base_url: str = "/",
+        stalled_after_seconds: float = DEFAULT_STALLED_AFTER.total_seconds(),
     ):
         if max_jobs < 1:
             raise Unavailable(f"max_jobs must be at least 1, not {max_jobs}")
@@ -84,6 +88,7 @@ class LocalBackend(Backend):
             base_url,
             max_jobs,
             self.default_namespace,
+            timedelta(seconds=stalled_after_seconds),
         )
         self.subscribers: set[asyncio.Queue[ChangeEvent | None]] = set()
         self.store.listeners.append(self._publish)

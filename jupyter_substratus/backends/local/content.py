@@ -17,6 +17,7 @@ from jupyter_substratus.api.workloads import ArtifactRef, Plan, SecretRef
 from .programs import NeedsCluster, Program
 
 TERMINATION_LOG = "termination-log"
+PROGRESS = "progress.jsonl"  # in artifacts/: the trainer's progress lines (images/common's contract)
 # What a workload takes from this process's environment: what finding programs, files, the
 # locale and the machine's threads and devices need, and nothing that could carry a secret
 # (JUPYTER_TOKEN, HF_TOKEN, cloud keys) or pose as a param (PARAM_*). The rest comes from the

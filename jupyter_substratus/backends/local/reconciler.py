@@ -1,9 +1,11 @@
-"""The local reconciler: the operator's decisions (api/workloads.py) carried out as processes.
+"""The local reconciler: the reconcile flow (jupyter_substratus/reconcile) carried out as processes.
 
 Loaders and trainers run to completion, at most `max_jobs` at a time, in the order they became
 runnable; Servers run the model-server program on a free local port until deleted or changed;
 a Notebook is a Jupyter kernel spec whose kernels get the content directory. A resource is
-reconciled whenever something is written to the store, and once a second.
+reconciled whenever something is written to the store, and once a second. Each status written
+is the flow's decision on what this adapter observed (`_observe`): the same conditions, reasons
+and phases the operator reports for the same events.
 """
 
 from __future__ import annotations
@@ -13,17 +15,30 @@ import json
 import logging
 import socket
 import sys
+from dataclasses import replace
+from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
 import httpx
 
-from jupyter_substratus.api import parse, server_image, workloads
+from jupyter_substratus.api import ResourceValidationError, parse, server_image, workloads
 from jupyter_substratus.api.kinds import Dataset, Model, Notebook, Resource, Server
-from jupyter_substratus.api.workloads import Inputs, Plan, Progress, Role, Verdict
+from jupyter_substratus.api.workloads import Plan, Role
+from jupyter_substratus.reconcile import (
+    DEFAULT_STALLED_AFTER,
+    Action,
+    Decision,
+    Observed,
+    Progress,
+    Seen,
+    decide,
+    main_condition_of,
+    settled,
+)
 
 from . import build, content
-from .conditions import condition, set_verdict
+from .gpus import local_gpus
 from .process import Recorded, Workload
 from .programs import NeedsCluster, Program, image_name, program
 from .store import Store, plural_of
@@ -33,10 +48,8 @@ log = logging.getLogger(__name__)
 Key = tuple[str, str, str]  # namespace, plural, name
 TICK_SECONDS = 1.0
 READY_POLL_SECONDS = 0.5
-INTERRUPTED_MESSAGE = (
-    "the Jupyter server stopped while this ran; its partial output is not used. "
-    "Run it again: Run again in the sidebar, %substratus rerun, or POST .../rerun"
-)
+PROGRESS_SECONDS = 1.0  # how often a running trainer's progress lines are read into trainerStatus
+PROGRESS_TAIL_BYTES = 16384
 
 
 def _key(obj: dict[str, Any]) -> Key:
@@ -50,9 +63,27 @@ def _free_port() -> int:
         return sock.getsockname()[1]
 
 
+def _tail(path: Path) -> tuple[str, ...]:
+    """The last lines of a file (its last PROGRESS_TAIL_BYTES), none when it does not exist."""
+    try:
+        with path.open("rb") as stream:
+            stream.seek(0, 2)
+            stream.seek(max(0, stream.tell() - PROGRESS_TAIL_BYTES))
+            return tuple(stream.read().decode(errors="replace").splitlines())
+    except OSError:
+        return ()
+
+
 class Reconciler:
     def __init__(
-        self, store: Store, images_dir: Path, kernels_dir: Path, base_url: str, max_jobs: int, default_namespace: str
+        self,
+        store: Store,
+        images_dir: Path,
+        kernels_dir: Path,
+        base_url: str,
+        max_jobs: int,
+        default_namespace: str,
+        stalled_after: timedelta = DEFAULT_STALLED_AFTER,
     ):
         self.store = store
         self.default_namespace = default_namespace
@@ -60,6 +91,7 @@ class Reconciler:
         self.kernels_dir = kernels_dir
         self.base_url = base_url.rstrip("/") + "/"
         self.max_jobs = max_jobs
+        self.stalled_after = stalled_after
         self.slots = asyncio.Semaphore(max_jobs)
         self.tasks: dict[Key, asyncio.Task] = {}  # a queued or running job, or a running server
         self.workloads: dict[Key, Workload] = {}
@@ -90,14 +122,12 @@ class Reconciler:
         if recorded is not None:
             recorded.kill()
             self.store.run_file(*key).unlink(missing_ok=True)
-        main = condition(obj, workloads.condition_type(obj["kind"]))
+        main = main_condition_of(obj)
         if obj["kind"] in ("Model", "Dataset") and main and main["reason"] == workloads.RUNNING:
-            self._finish_job(obj, interrupted=True)
+            self._finish_job(key, interrupted=True)
         elif obj["kind"] == "Server" and obj["status"].get("ready"):
             # Its process went with the old Jupyter server: not ready until started again.
-            set_verdict(obj, workloads.workload_verdict(parse(obj), Progress.PENDING, "restarting"))
-            obj["status"].update(ready=False, url=None)
-            self.store.write(obj)
+            self._report(key, Seen(Progress.PENDING, "restarting"), url=None)
 
     async def close(self) -> None:
         self.closing = True
@@ -136,133 +166,131 @@ class Reconciler:
         except Exception:  # one broken resource must not stop the others
             log.exception("reconciling %s %s failed", obj.get("kind"), obj["metadata"].get("name"))
 
-    # --- decisions ----------------------------------------------------------------------------
-
-    def _write_if_changed(self, obj: dict[str, Any], before: str) -> None:
-        if json.dumps(obj.get("status"), sort_keys=True) != before:
-            self.store.write(obj)
+    # --- observing, deciding, acting ----------------------------------------------------------
 
     def reconcile(self, obj: dict[str, Any]) -> None:
         key = _key(obj)
-        if key in self.tasks and not (obj["kind"] == "Server" and self._server_outdated(key, obj)):
+        cancelling = workloads.CANCEL_ANNOTATION in (obj["metadata"].get("annotations") or {})
+        if key in self.tasks and not cancelling and not (obj["kind"] == "Server" and self._server_outdated(key, obj)):
             return
-        before = json.dumps(obj.get("status"), sort_keys=True)
-        resource = parse(obj)
-        main = condition(obj, workloads.main_condition(resource))
-        generation = obj["metadata"]["generation"]
-        settled = (
-            main is not None
-            and main.get("observedGeneration") == generation
-            and main["reason"] in workloads.FAILURE_REASONS
-            # a failed dependency may be run again: look at it again
-            and main["reason"] != workloads.DEPENDENCY_FAILED
-        )
-        if settled or (isinstance(resource, (Model, Dataset)) and obj["status"].get("ready")):
+        main = main_condition_of(obj)
+        # Settled, but a failed dependency may be run again: it looks at that one again.
+        if settled(obj) and not (main and main["reason"] == workloads.DEPENDENCY_FAILED):
             return
+        seen, chosen, extra_env = self._observe(obj)
+        decision = decide(seen, self.stalled_after)
+        if decision.action is Action.STOP:
+            task = self.tasks.pop(key, None)
+            if task is not None:
+                task.cancel()  # it stops the process, then reports (the flow says Cancelled)
+            return self._write(obj, decision)
+        if decision.action is not Action.RUN or decision.plan is None:
+            return self._write(obj, decision)
+        plan = decision.plan
         try:
-            image, extra_env = self._image(obj, resource)
-            if image is None:
-                return self._write_if_changed(obj, before)
-            if resource.spec.command:
-                raise NeedsCluster("spec.command replaces the image's program: that needs a cluster")
-            if isinstance(resource, Notebook) and image_name(image) != "notebook-base":
-                raise NeedsCluster(f"image {image!r} is not substratusai/notebook-base: that needs a cluster")
-            chosen = program(image, self.images_dir) if not isinstance(resource, Notebook) else None
+            if plan.role in (Role.LOADER, Role.TRAINER):
+                assert chosen is not None, "only a Notebook runs no program"
+                queued = f"queued: waiting for a free job slot ({self.max_jobs} at a time)"
+                self._write(obj, decide(seen.seeing(Seen(Progress.PENDING, queued)), self.stalled_after))
+                self.tasks[key] = asyncio.create_task(self._run_job(key, plan, chosen, extra_env))
+            elif plan.role is Role.SERVER:
+                assert chosen is not None, "only a Notebook runs no program"
+                old = self.tasks.pop(key, None)
+                if old is not None:
+                    old.cancel()
+                if obj["status"].get("ready") or old is not None:
+                    # Not ready from the moment the restart begins, not once the old process is gone.
+                    restarting = Seen(Progress.PENDING, f"restarting: generation {seen.generation} of the spec")
+                    self._write(obj, decide(seen.seeing(restarting, url=None), self.stalled_after))
+                self.served_generation[key] = obj["metadata"]["generation"]
+                self.tasks[key] = asyncio.create_task(self._run_server(key, old, plan, chosen))
+            else:
+                workload, extra = self._notebook(key, plan)
+                self._write(obj, decide(seen.seeing(workload, **extra), self.stalled_after))
         except NeedsCluster as e:
-            set_verdict(obj, workloads.invalid_verdict(obj["kind"], str(e)))
-            obj["status"]["ready"] = False
-            return self._write_if_changed(obj, before)
-        found = {dep: self._find(obj["metadata"]["namespace"], *dep) for dep in workloads.dependencies(resource)}
-        waiting = workloads.dependency_verdict(resource, found)
-        if waiting is not None:
-            set_verdict(obj, waiting)
-            obj["status"]["ready"] = False
-            return self._write_if_changed(obj, before)
-        obj["status"]["image"] = image
-        plan = workloads.plan(resource, Inputs(obj["metadata"]["namespace"], image, found))
-        if plan.role in (Role.LOADER, Role.TRAINER):
-            assert chosen is not None, "only a Notebook runs no program"
-            if content.complete(self.store.artifacts_dir(*key)):
-                return self._finish_job(obj, code=0)
-            set_verdict(
-                obj,
-                workloads.workload_verdict(
-                    resource, Progress.PENDING, f"queued: waiting for a free job slot ({self.max_jobs} at a time)"
-                ),
+            self._write(obj, decide(replace(seen, invalid=str(e)), self.stalled_after))
+
+    def _observe(self, obj: dict[str, Any]) -> tuple[Observed, Program | None, dict[str, str]]:
+        """What the flow decides on, and the program to run with the env it needs here."""
+        key = _key(obj)
+        seen = Observed(obj["kind"], obj["metadata"].get("generation"), obj.get("status") or {}, namespace=key[0])
+        try:
+            resource = parse(obj)
+        except ResourceValidationError as e:
+            return replace(seen, invalid=str(e)), None, {}
+        seen = replace(seen, resource=resource)
+        try:
+            seen, extra_env = self._observe_image(seen, resource, key)
+            image = seen.built_image or (
+                server_image(resource, vllm=False) if isinstance(resource, Server) else resource.spec.image
             )
-            self._write_if_changed(obj, before)
-            self.tasks[key] = asyncio.create_task(self._run_job(key, plan, chosen, extra_env))
-        elif plan.role is Role.SERVER:
-            assert chosen is not None, "only a Notebook runs no program"
-            old = self.tasks.pop(key, None)
-            if old is not None:
-                old.cancel()
-            if obj["status"].get("ready") or old is not None:
-                # Not ready from the moment the restart begins, not once the old process is gone.
-                message = f"restarting: generation {generation} of the spec"
-                set_verdict(obj, workloads.workload_verdict(resource, Progress.PENDING, message))
-                obj["status"].update(ready=False, url=None)
-            self._write_if_changed(obj, before)  # status.image too
-            self.served_generation[key] = generation
-            self.tasks[key] = asyncio.create_task(self._run_server(key, old, plan, chosen))
-        else:
-            self._write_if_changed(obj, before)
-            self._notebook(key, plan)
+            chosen = None
+            if image is not None:
+                if resource.spec.command:
+                    raise NeedsCluster("spec.command replaces the image's program: that needs a cluster")
+                if isinstance(resource, Notebook) and image_name(image) != "notebook-base":
+                    raise NeedsCluster(f"image {image!r} is not substratusai/notebook-base: that needs a cluster")
+                chosen = program(image, self.images_dir) if not isinstance(resource, Notebook) else None
+        except NeedsCluster as e:
+            return replace(seen, invalid=str(e)), None, {}
+        found: dict[tuple[str, str], Resource | None] = {}
+        for kind, name in workloads.dependencies(resource):
+            dependency = self.store.read(key[0], plural_of(kind), name)
+            try:
+                found[(kind, name)] = parse(dependency) if dependency is not None else None
+            except ResourceValidationError:
+                seen = replace(seen, invalid_dependency=(kind, name))
+        artifacts = self.store.artifacts_dir(*key)
+        if isinstance(resource, (Model, Dataset)):
+            seen = replace(seen, trainer_lines=_tail(artifacts / content.PROGRESS))
+            if content.complete(artifacts):
+                seen = seen.seeing(Seen(Progress.SUCCEEDED), artifacts={"url": artifacts.as_uri()})
+            elif key in self.tasks:
+                seen = seen.seeing(Seen(Progress.RUNNING))
+        return replace(seen, found=found, gpus=local_gpus(), runs_vllm=False), chosen, extra_env
+
+    def _observe_image(self, seen: Observed, resource: Resource, key: Key) -> tuple[Observed, dict[str, str]]:
+        """An uploaded context's notebook runs here with its base image's program: no image build."""
+        plan = workloads.build_plan(resource)
+        if plan is None:
+            return seen, {}
+        if plan.git is not None:
+            seen = replace(seen, build=Seen(Progress.FAILED, "building an image from git needs a cluster"))
+            return replace(
+                seen, invalid="spec.build.git builds an image: that needs a cluster (the kubernetes backend)"
+            ), {}
+        if not isinstance(resource, Model):
+            raise NeedsCluster(f"spec.build.upload on a {seen.kind} builds an image: that needs a cluster")
+        stored = (seen.status.get("buildUpload") or {}).get("storedMD5Checksum")
+        seen = replace(seen, stored_md5=stored)
+        if stored != plan.upload_md5:
+            return seen, {}
+        local = build.read(self.store.upload_dir(*key))
+        built = Seen(
+            Progress.SUCCEEDED, f"no image build here: the notebook {local.notebook.name} runs in this environment"
+        )
+        return replace(seen, build=built, built_image=local.image), {"TRAINER_NOTEBOOK": str(local.notebook)}
+
+    def _write(self, obj: dict[str, Any], decision: Decision) -> None:
+        if json.dumps(obj.get("status"), sort_keys=True) != json.dumps(decision.status, sort_keys=True):
+            obj["status"] = decision.status
+            self.store.write(obj)
+
+    def _report(self, key: Key, workload: Seen, **extra: Any) -> None:
+        """Observe again, with the workload as its task sees it, and write the flow's status."""
+        obj = self.store.read(*key)
+        if obj is None:
+            return
+        seen, _, _ = self._observe(obj)
+        self._write(obj, decide(seen.seeing(workload, **extra), self.stalled_after))
 
     def _server_outdated(self, key: Key, obj: dict[str, Any]) -> bool:
         return self.served_generation.get(key) != obj["metadata"]["generation"]
-
-    def _find(self, namespace: str, kind: str, name: str) -> Resource | None:
-        obj = self.store.read(namespace, plural_of(kind), name)
-        return parse(obj) if obj is not None else None
-
-    def _image(self, obj: dict[str, Any], resource: Resource) -> tuple[str | None, dict[str, str]]:
-        """The image to run and the env it needs here; None while the build context is awaited."""
-        plan = workloads.build_plan(resource)
-        if plan is None:
-            image = server_image(resource, vllm=False) if isinstance(resource, Server) else resource.spec.image
-            return image, {}
-        if plan.git is not None:
-            set_verdict(
-                obj,
-                workloads.build_verdict(built=False, failed=True, message="building an image from git needs a cluster"),
-            )
-            raise NeedsCluster("spec.build.git builds an image: that needs a cluster (the kubernetes backend)")
-        if not isinstance(resource, Model):
-            raise NeedsCluster(f"spec.build.upload on a {obj['kind']} builds an image: that needs a cluster")
-        assert plan.upload_md5 is not None, "a build plan without git is an upload"
-        stored = (obj["status"].get("buildUpload") or {}).get("storedMD5Checksum")
-        uploaded = workloads.upload_verdict(expected_md5=plan.upload_md5, stored_md5=stored)
-        set_verdict(obj, uploaded)
-        if not uploaded.ok:
-            main = Verdict(workloads.main_condition(resource), "False", uploaded.reason, uploaded.message)
-            set_verdict(obj, main)
-            return None, {}
-        local = build.read(self.store.upload_dir(*_key(obj)))
-        set_verdict(
-            obj,
-            Verdict(
-                workloads.BUILT,
-                "True",
-                workloads.SUCCEEDED,
-                f"no image build here: the notebook {local.notebook.name} runs in this environment",
-            ),
-        )
-        return local.image, {"TRAINER_NOTEBOOK": str(local.notebook)}
 
     # --- jobs ---------------------------------------------------------------------------------
 
     def _artifacts_of(self, ref: workloads.ArtifactRef) -> Path:
         return self.store.artifacts_dir(ref.namespace, plural_of(ref.kind), ref.name)
-
-    def _update(self, key: Key, change) -> dict[str, Any] | None:
-        obj = self.store.read(*key)
-        if obj is None:
-            return None
-        before = json.dumps(obj.get("status"), sort_keys=True)
-        change(obj, parse(obj))
-        self._write_if_changed(obj, before)
-        return obj
 
     async def _run_job(self, key: Key, plan: Plan, chosen: Program, extra_env: dict[str, str]) -> None:
         workload = None
@@ -275,48 +303,42 @@ class Reconciler:
                     chosen.entry, env, folder, self.store.log_file(*key), self.store.run_file(*key)
                 )
                 self.workloads[key] = workload
-                message = f"running {chosen.name} (pid {workload.process.pid})"
-                self._update(
-                    key, lambda obj, r: set_verdict(obj, workloads.workload_verdict(r, Progress.RUNNING, message))
-                )
-                code = await workload.wait()
+                running = Seen(Progress.RUNNING, f"running {chosen.name} (pid {workload.process.pid})")
+                exited = asyncio.ensure_future(workload.wait())
+                try:
+                    while not exited.done():
+                        self._report(key, running)  # the trainer's progress: trainerStatus
+                        await asyncio.wait({exited}, timeout=PROGRESS_SECONDS)
+                finally:
+                    exited.cancel()
+                code = exited.result()
             self.tasks.pop(key, None)
-            obj = self.store.read(*key)
-            if obj is not None:
-                self._finish_job(obj, code=code)
+            self._finish_job(key, code=code)
         except asyncio.CancelledError:
             if workload is not None:
                 await workload.stop()
-                obj = self.store.read(*key)
-                if obj is not None:
-                    self._finish_job(obj, interrupted=True)
+                self._finish_job(key, interrupted=True)
             raise
         except NeedsCluster as e:
             self.tasks.pop(key, None)
-            message = str(e)
-            self._update(key, lambda obj, r: set_verdict(obj, workloads.invalid_verdict(obj["kind"], message)))
+            obj = self.store.read(*key)
+            if obj is not None:
+                seen, _, _ = self._observe(obj)
+                self._write(obj, decide(replace(seen, invalid=str(e)), self.stalled_after))
         finally:
             self.workloads.pop(key, None)
 
-    def _finish_job(self, obj: dict[str, Any], code: int | None = None, interrupted: bool = False) -> None:
-        key = _key(obj)
-        before = json.dumps(obj.get("status"), sort_keys=True)
-        resource = parse(obj)
+    def _finish_job(self, key: Key, code: int | None = None, interrupted: bool = False) -> None:
+        """A job's process ended (with `code`, or stopped with the Jupyter server or by a cancel)."""
         artifacts = self.store.artifacts_dir(*key)
-        done = not interrupted and code == 0 and content.complete(artifacts)
-        if interrupted and not content.complete(artifacts):
-            set_verdict(obj, Verdict(workloads.COMPLETE, "False", workloads.INTERRUPTED, INTERRUPTED_MESSAGE))
-        elif done or (interrupted and content.complete(artifacts)):
-            set_verdict(obj, workloads.workload_verdict(resource, Progress.SUCCEEDED))
-            obj["status"]["artifacts"] = {"url": artifacts.as_uri()}
-            done = True
-        else:
-            reason = content.failure_reason(self.store.content_dir(*key)) or (
-                f"the program exited with code {code} without completing its artifacts; see the logs"
-            )
-            set_verdict(obj, workloads.workload_verdict(resource, Progress.FAILED, reason))
-        obj["status"]["ready"] = done
-        self._write_if_changed(obj, before)
+        if content.complete(artifacts) and (interrupted or code == 0):
+            return self._report(key, Seen(Progress.SUCCEEDED), artifacts={"url": artifacts.as_uri()})
+        if interrupted:
+            return self._report(key, Seen(Progress.INTERRUPTED))
+        reason = content.failure_reason(self.store.content_dir(*key)) or (
+            f"the program exited with code {code} without completing its artifacts; see the logs"
+        )
+        self._report(key, Seen(Progress.FAILED, reason))
 
     # --- servers ------------------------------------------------------------------------------
 
@@ -337,12 +359,7 @@ class Reconciler:
             content.prepare(plan, folder, self._artifacts_of)
             port = _free_port()
             env = content.environment(plan, chosen, folder, {"HOST": "127.0.0.1", "PORT": str(port)})
-            self._update(
-                key,
-                lambda obj, r: set_verdict(
-                    obj, workloads.workload_verdict(r, Progress.PENDING, f"starting {chosen.name} on 127.0.0.1:{port}")
-                ),
-            )
+            self._report(key, Seen(Progress.PENDING, f"starting {chosen.name} on 127.0.0.1:{port}"))
             workload = await Workload.start(
                 chosen.entry, env, folder, self.store.log_file(*key), self.store.run_file(*key)
             )
@@ -358,27 +375,19 @@ class Reconciler:
                         pass
                     await asyncio.wait({exited}, timeout=READY_POLL_SECONDS)
             if not exited.done():
-
-                def serving(obj, resource):
-                    set_verdict(obj, workloads.workload_verdict(resource, Progress.SUCCEEDED))
-                    obj["status"].update(ready=True, url=self.proxy_url(key[0], key[2], self.default_namespace))
-
-                self._update(key, serving)
+                self._report(key, Seen(Progress.SUCCEEDED), url=self.proxy_url(key[0], key[2], self.default_namespace))
             code = await exited
             reason = content.failure_reason(folder) or f"the server exited with code {code}; see the logs"
-
-            def failed(obj, resource):
-                set_verdict(obj, workloads.workload_verdict(resource, Progress.FAILED, reason))
-                obj["status"].update(ready=False, url=None)
-
-            self._update(key, failed)
+            self._report(key, Seen(Progress.FAILED, reason), url=None)
         except asyncio.CancelledError:
             if workload is not None:
                 await workload.stop()
             raise
         except NeedsCluster as e:
-            message = str(e)
-            self._update(key, lambda obj, r: set_verdict(obj, workloads.invalid_verdict(obj["kind"], message)))
+            obj = self.store.read(*key)
+            if obj is not None:
+                seen, _, _ = self._observe(obj)
+                self._write(obj, decide(replace(seen, invalid=str(e)), self.stalled_after))
         finally:
             if self.workloads.get(key) is workload:
                 self.workloads.pop(key, None)
@@ -395,7 +404,7 @@ class Reconciler:
         if folder.is_dir():
             folder.rmdir()
 
-    def _notebook(self, key: Key, plan: Plan) -> None:
+    def _notebook(self, key: Key, plan: Plan) -> tuple[Seen, dict[str, Any]]:
         """A kernel spec 'Substratus: <name>': its kernels run here with CONTENT_DIR (model/ and data/
         linked) and the params; suspend removes it."""
         obj = self.store.read(*key)
@@ -404,18 +413,14 @@ class Reconciler:
         resource = parse(obj)
         if not isinstance(resource, Notebook):
             raise TypeError(f"{key[0]}/{key[1]}/{key[2]} is a {obj['kind']}, not a Notebook")
-        before = json.dumps(obj.get("status"), sort_keys=True)
         if resource.spec.suspend:
             self._remove_kernel(key)
-            set_verdict(obj, workloads.workload_verdict(resource, Progress.SUSPENDED))
-            obj["status"].update(ready=False, url=None)
-            return self._write_if_changed(obj, before)
-        folder = self.store.content_dir(*key)
-        content.prepare(plan, folder, self._artifacts_of)
+            return Seen(Progress.SUSPENDED), {"url": None}
         env = {k: v for k, v in plan.env.items() if isinstance(v, str)}
         if len(env) != len(plan.env):
-            set_verdict(obj, workloads.invalid_verdict("Notebook", "secret references in env need a cluster"))
-            return self._write_if_changed(obj, before)
+            raise NeedsCluster("secret references in env need a cluster")
+        folder = self.store.content_dir(*key)
+        content.prepare(plan, folder, self._artifacts_of)
         env.update(CONTENT_DIR=str(folder))
         spec = {
             "argv": [sys.executable, "-m", "ipykernel_launcher", "-f", "{connection_file}"],
@@ -426,11 +431,6 @@ class Reconciler:
         kernel = self._kernel_dir(key)
         kernel.mkdir(parents=True, exist_ok=True)
         (kernel / "kernel.json").write_text(json.dumps(spec, indent=1))
-        set_verdict(
-            obj,
-            Verdict(
-                workloads.SERVING, "True", workloads.RUNNING, f"open a notebook with the kernel 'Substratus: {key[2]}'"
-            ),
-        )
-        obj["status"].update(ready=True, url=f"{self.base_url}lab")
-        self._write_if_changed(obj, before)
+        return Seen(Progress.SUCCEEDED, f"open a notebook with the kernel 'Substratus: {key[2]}'"), {
+            "url": f"{self.base_url}lab"
+        }
