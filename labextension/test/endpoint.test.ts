@@ -27,18 +27,18 @@ describe('openaiSnippet', () => {
 
 describe('contentsPath', () => {
   it('is the path inside the server root', () => {
-    expect(contentsPath('file:///home/me/work/.state/models/m/artifacts', '/home/me/work')).toBe(
+    expect(contentsPath('file:///srv/lab/.state/models/m/artifacts', '/srv/lab')).toBe(
       '.state/models/m/artifacts'
     );
-    expect(contentsPath('file:///home/me/work/a%20b/', '/home/me/work/')).toBe('a b');
-    expect(contentsPath('file:///home/me/work', '/home/me/work')).toBe('');
+    expect(contentsPath('file:///srv/lab/a%20b/', '/srv/lab/')).toBe('a b');
+    expect(contentsPath('file:///srv/lab', '/srv/lab')).toBe('');
   });
 
   it('is undefined outside the root or for other URLs', () => {
-    expect(contentsPath('file:///home/me/workshop/x', '/home/me/work')).toBeUndefined();
-    expect(contentsPath('file:///tmp/x', '/home/me/work')).toBeUndefined();
-    expect(contentsPath('gs://bucket/models/m', '/home/me/work')).toBeUndefined();
-    expect(contentsPath('file:///home/me/work/x', '')).toBeUndefined();
+    expect(contentsPath('file:///srv/labshop/x', '/srv/lab')).toBeUndefined();
+    expect(contentsPath('file:///tmp/x', '/srv/lab')).toBeUndefined();
+    expect(contentsPath('gs://bucket/models/m', '/srv/lab')).toBeUndefined();
+    expect(contentsPath('file:///srv/lab/x', '')).toBeUndefined();
   });
 });
 
