@@ -106,15 +106,17 @@ def play_job_controller(cluster: KubeCluster, stop: threading.Event, model_serve
             continue
         for job in jobs:
             name = job["metadata"]["name"]
+            # By uid: a Model run again gets a new Job of the same name.
+            key = f"job/{job['metadata']['uid']}"
             status = job.get("status") or {}
             held = (job["metadata"].get("labels") or {}).get(OWNER_NAME, "").startswith(HELD_PREFIX)
             if status.get("succeeded") or status.get("failed"):
                 continue
             with contextlib.suppress(Exception):
-                if name not in first_seen:
-                    first_seen[name] = time.monotonic()
-                    start_pod(cluster, job)
-                elif not held and time.monotonic() - first_seen[name] >= JOB_SECONDS:
+                if key not in first_seen:
+                    start_pod(cluster, job)  # again next time while the last Job's Pod is still there
+                    first_seen[key] = time.monotonic()
+                elif not held and time.monotonic() - first_seen[key] >= JOB_SECONDS:
                     cluster.patch_status("pods", f"{name}-pod", {"phase": "Succeeded"}, NAMESPACE)
                     cluster.complete_job(NAMESPACE, name)
         with contextlib.suppress(Exception):
@@ -169,7 +171,22 @@ def start_pod(cluster: KubeCluster, job: dict) -> None:
         {
             "apiVersion": "v1",
             "kind": "Pod",
-            "metadata": {"name": f"{name}-pod", "namespace": NAMESPACE, "labels": labels},
+            "metadata": {
+                "name": f"{name}-pod",
+                "namespace": NAMESPACE,
+                "labels": labels,
+                # The Job's, as the Job controller sets it: the Pod goes with a deleted Job.
+                "ownerReferences": [
+                    {
+                        "apiVersion": "batch/v1",
+                        "kind": "Job",
+                        "name": name,
+                        "uid": job["metadata"]["uid"],
+                        "controller": True,
+                        "blockOwnerDeletion": True,
+                    }
+                ],
+            },
             "spec": template["spec"],
         }
     )

@@ -1,7 +1,8 @@
 /**
  * The sidebar's rows and the details views against jupyter lab on the Kubernetes API emulator
  * with the real operator (lab_on_emulator.py): a running training's progress and ETA, the loss
- * chart with another run of the same base model, a Server's endpoint and prompt controls, Cancel, and screenshots in the light and dark themes;
+ * chart with another run of the same base model, a Server's endpoint and prompt controls, Cancel
+ * and Run again, and screenshots in the light and dark themes;
  * on the local lab, after the quickstart, the artifacts link into the file browser and the
  * executed notebook and its HTML.
  *
@@ -23,6 +24,7 @@ const NAMES = {
   data: `ddata-${RUN}`,
   tuned: `dtuned-${RUN}`,
   held: `held-${RUN}`,
+  cancelled: `held-cancel-${RUN}`,
   server: `dsrv-${RUN}`
 };
 const API = 'substratus/api/v1';
@@ -43,6 +45,11 @@ async function kubeGet(apiPath: string): Promise<any> {
   const response = await fetch(`${server}${apiPath}`, { headers: { Authorization: `Bearer ${token}` } });
   expect(response.ok).toBe(true);
   return response.json();
+}
+
+/** A label selector of the children the operator made for a resource. */
+function ownedBy(name: string): string {
+  return encodeURIComponent(`substratus.ai/owner-name=${name}`);
 }
 
 /** A merge patch of a Model's status subresource, as the reconcile flow writes status. */
@@ -87,7 +94,7 @@ function ensureResources(request: APIRequestContext, baseURL: string): Promise<v
       image: images.datasetLoader,
       params: { urls: `${baseURL}/files/train.jsonl` }
     });
-    for (const name of [NAMES.tuned, NAMES.held]) {
+    for (const name of [NAMES.tuned, NAMES.held, NAMES.cancelled]) {
       await create(request, baseURL, 'Model', name, {
         image: images.trainer,
         model: { name: NAMES.base },
@@ -103,9 +110,8 @@ function ensureResources(request: APIRequestContext, baseURL: string): Promise<v
       (await resource(request, baseURL, plural, name))?.status?.ready === true;
     await expect.poll(() => ready('models', NAMES.tuned), { timeout: 120000 }).toBe(true);
     await expect.poll(() => ready('servers', NAMES.server), { timeout: 120000 }).toBe(true);
-    const selector = encodeURIComponent(`substratus.ai/owner-name=${NAMES.held}`);
     await expect
-      .poll(async () => (await kubeGet(`/apis/batch/v1/namespaces/default/jobs?labelSelector=${selector}`)).items.length, {
+      .poll(async () => (await kubeGet(`/apis/batch/v1/namespaces/default/jobs?labelSelector=${ownedBy(NAMES.held)}`)).items.length, {
         timeout: 60000
       })
       .toBeGreaterThan(0);
@@ -237,28 +243,53 @@ test.describe('Substratus rows and details', () => {
     await screenshotBothThemes(page, details, 'details-server');
   });
 
-  test('Cancel asks first, then asks the server to stop the run', async ({ page, baseURL }) => {
+  test('Cancel asks first, stops the run and keeps the Model; Run again starts it anew', async ({
+    page,
+    baseURL
+  }) => {
+    // A fine-tune of its own: the tests above write held's status by hand.
+    const name = NAMES.cancelled;
+    const jobs = async () => (await kubeGet(`/apis/batch/v1/namespaces/default/jobs?labelSelector=${ownedBy(name)}`)).items;
     await openSidebar(page);
-    const held = row(page, 'Model', NAMES.held);
-    await held.locator('button[data-action="cancel"]').click();
+    const cancelled = row(page, 'Model', name);
+    await expect(cancelled).toHaveAttribute('data-phase', 'running', { timeout: 60000 });
+    await cancelled.locator('button[data-action="cancel"]').click();
     const dialog = page.locator('.jp-Dialog');
-    await expect(dialog).toContainText(`Cancel Model ${NAMES.held}?`);
+    await expect(dialog).toContainText(`Cancel Model ${name}?`);
     await dialog.getByRole('button', { name: 'Keep running' }).click();
     await expect(dialog).toHaveCount(0);
+    await expect(cancelled).toHaveAttribute('data-phase', 'running');
 
-    await held.locator('button[data-action="cancel"]').click();
+    await cancelled.locator('button[data-action="cancel"]').click();
     const answered = page.waitForResponse(
-      r => r.url().includes(`/${API}/models/${NAMES.held}/cancel`) && r.request().method() === 'POST'
+      r => r.url().includes(`/${API}/models/${name}/cancel`) && r.request().method() === 'POST'
     );
     await dialog.getByRole('button', { name: 'Cancel run' }).click();
-    const response = await answered;
-    if (response.ok()) {
-      const model = await resource(page.request, baseURL!, 'models', NAMES.held);
-      expect(model.metadata.annotations?.['substratus.ai/cancel-requested']).toMatch(/^\d{4}-/);
-    } else {
-      // A server without the cancel route (before it is merged) answers an error: it is shown.
-      await expect(page.locator('.Toastify__toast').filter({ hasText: `Cancel Model ${NAMES.held}` })).toBeVisible();
-    }
+    expect((await answered).ok()).toBe(true);
+    // The reconcile flow stops the Job and reports the Model failed, reason Cancelled; it stays.
+    await expect(cancelled).toHaveAttribute('data-phase', 'failed', { timeout: 60000 });
+    await expect(cancelled.locator('.jp-substratus-Reason')).toContainText(/^Cancelled: cancelled by the user at \d{4}-/);
+    await expect.poll(async () => (await jobs()).length, { timeout: 30000 }).toBe(0);
+    const model = await resource(page.request, baseURL!, 'models', name);
+    expect(model.metadata.annotations?.['substratus.ai/cancel-requested']).toMatch(/^\d{4}-/);
+    expect(model.status.phase).toBe('Failed');
+    expect(model.status.conditions).toContainEqual(expect.objectContaining({ status: 'False', reason: 'Cancelled' }));
+    await expect(cancelled.locator('button[data-action="cancel"]')).toHaveCount(0);
+    await screenshotBothThemes(page, cancelled, 'row-cancelled');
+
+    // Run again: the same spec, created anew without the cancel request; a new Job runs it.
+    const rerun = page.waitForResponse(
+      r => r.url().includes(`/${API}/models/${name}/rerun`) && r.request().method() === 'POST'
+    );
+    await cancelled.locator('button[data-action="rerun"]').click();
+    expect((await rerun).status()).toBe(201);
+    await expect(cancelled).toHaveAttribute('data-phase', 'running', { timeout: 60000 });
+    await expect(cancelled.locator('.jp-substratus-Reason')).toHaveCount(0);
+    await expect(cancelled.locator('button[data-action="cancel"]')).toBeVisible();
+    const again = await resource(page.request, baseURL!, 'models', name);
+    expect(again.metadata.uid).not.toBe(model.metadata.uid);
+    expect(again.metadata.annotations?.['substratus.ai/cancel-requested']).toBeUndefined();
+    await expect.poll(async () => (await jobs()).length, { timeout: 30000 }).toBe(1);
   });
 });
 
