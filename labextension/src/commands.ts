@@ -112,51 +112,57 @@ export function registerCommands(context: ICommandContext): void {
       createNotebookDialog(store, trans, context.defaults())
     )
   });
-  commands.addCommand(CommandIDs.details, {
-    label: args =>
-      args.name
-        ? trans.__('Details of %1 %2', String(args.kind), String(args.name))
-        : trans.__('Resource Details'),
-    isVisible: named,
-    execute: args => {
-      if (isKind(args.kind) && args.name) {
-        context.openDetails(args.kind, String(args.name));
-      }
+  /** A warning dialog before an action that stops a workload: whether the user went on. */
+  const confirm = async (ask: { title: string; body: string; keep: string; go: string }) => {
+    const answer = await showDialog({
+      title: ask.title,
+      body: ask.body,
+      buttons: [Dialog.cancelButton({ label: ask.keep }), Dialog.warnButton({ label: ask.go })]
+    });
+    return answer.button.accept;
+  };
+  /** A command on one resource, named by its args kind and name: labelled with both. */
+  const addResourceCommand = (
+    id: string,
+    command: {
+      label: (kind: string, name: string) => string;
+      /** The label without a resource (the palette's, the menus'). */
+      unnamed: string;
+      /** Whether a kind has the command; every kind by default. */
+      forKind?: (kind: string) => boolean;
+      execute: (kind: Kind, name: string) => unknown;
     }
+  ) =>
+    commands.addCommand(id, {
+      label: args =>
+        args.name ? command.label(String(args.kind), String(args.name)) : command.unnamed,
+      isVisible: args => named(args) && (command.forKind?.(String(args.kind)) ?? true),
+      execute: args =>
+        isKind(args.kind) && args.name ? command.execute(args.kind, String(args.name)) : undefined
+    });
+  const runsAgain = (kind: string) => runsToCompletion(kind, store.info);
+
+  addResourceCommand(CommandIDs.details, {
+    label: (kind, name) => trans.__('Details of %1 %2', kind, name),
+    unnamed: trans.__('Resource Details'),
+    execute: (kind, name) => context.openDetails(kind, name)
   });
-  commands.addCommand(CommandIDs.logs, {
-    label: args =>
-      args.name
-        ? trans.__('Logs of %1 %2', String(args.kind), String(args.name))
-        : trans.__('Resource Logs'),
-    isVisible: named,
-    execute: args => {
-      if (isKind(args.kind) && args.name) {
-        context.openDetails(args.kind, String(args.name), true);
-      }
-    }
+  addResourceCommand(CommandIDs.logs, {
+    label: (kind, name) => trans.__('Logs of %1 %2', kind, name),
+    unnamed: trans.__('Resource Logs'),
+    execute: (kind, name) => context.openDetails(kind, name, true)
   });
-  commands.addCommand(CommandIDs.delete_, {
-    label: args =>
-      args.name
-        ? trans.__('Delete %1 %2', String(args.kind), String(args.name))
-        : trans.__('Delete Resource'),
-    isVisible: named,
-    execute: async args => {
-      if (!isKind(args.kind) || !args.name) {
-        return;
-      }
-      const kind = args.kind;
-      const name = String(args.name);
-      const answer = await showDialog({
+  addResourceCommand(CommandIDs.delete_, {
+    label: (kind, name) => trans.__('Delete %1 %2', kind, name),
+    unnamed: trans.__('Delete Resource'),
+    execute: async (kind, name) => {
+      const asked = await confirm({
         title: trans.__('Delete %1 %2?', kind, name),
         body: trans.__('Its workload stops and its outputs are removed.'),
-        buttons: [
-          Dialog.cancelButton({ label: trans.__('Cancel') }),
-          Dialog.warnButton({ label: trans.__('Delete') })
-        ]
+        keep: trans.__('Cancel'),
+        go: trans.__('Delete')
       });
-      if (!answer.button.accept) {
+      if (!asked) {
         return;
       }
       try {
@@ -171,18 +177,11 @@ export function registerCommands(context: ICommandContext): void {
       }
     }
   });
-  commands.addCommand(CommandIDs.rerun, {
-    label: args =>
-      args.name
-        ? trans.__('Run %1 %2 Again', String(args.kind), String(args.name))
-        : trans.__('Run Again'),
-    isVisible: args => named(args) && runsToCompletion(String(args.kind), store.info),
-    execute: async args => {
-      if (!isKind(args.kind) || !args.name) {
-        return;
-      }
-      const kind = args.kind;
-      const name = String(args.name);
+  addResourceCommand(CommandIDs.rerun, {
+    label: (kind, name) => trans.__('Run %1 %2 Again', kind, name),
+    unnamed: trans.__('Run Again'),
+    forKind: runsAgain,
+    execute: async (kind, name) => {
       try {
         store.upsert(await client.rerun(kind, name));
         Notification.success(trans.__('%1 %2 runs again from the start', kind, name), {
@@ -193,29 +192,20 @@ export function registerCommands(context: ICommandContext): void {
       }
     }
   });
-  commands.addCommand(CommandIDs.cancel, {
-    label: args =>
-      args.name
-        ? trans.__('Cancel %1 %2', String(args.kind), String(args.name))
-        : trans.__('Cancel Run'),
-    isVisible: args => named(args) && runsToCompletion(String(args.kind), store.info),
-    execute: async args => {
-      if (!isKind(args.kind) || !args.name) {
-        return;
-      }
-      const kind = args.kind;
-      const name = String(args.name);
-      const answer = await showDialog({
+  addResourceCommand(CommandIDs.cancel, {
+    label: (kind, name) => trans.__('Cancel %1 %2', kind, name),
+    unnamed: trans.__('Cancel Run'),
+    forKind: runsAgain,
+    execute: async (kind, name) => {
+      const asked = await confirm({
         title: trans.__('Cancel %1 %2?', kind, name),
         body: trans.__(
           'Its run stops now and it reads as failed (Cancelled); Run again starts it anew.'
         ),
-        buttons: [
-          Dialog.cancelButton({ label: trans.__('Keep running') }),
-          Dialog.warnButton({ label: trans.__('Cancel run') })
-        ]
+        keep: trans.__('Keep running'),
+        go: trans.__('Cancel run')
       });
-      if (!answer.button.accept) {
+      if (!asked) {
         return;
       }
       try {

@@ -249,22 +249,35 @@ export async function deployServerDialog(
         required: true,
         options: resourceChoices(store.lists.Model, trans)
       },
-      ...gpuFields(info, trans)
+      ...gpuFields(info, trans),
+      {
+        name: 'image',
+        label: trans.__('Image (optional)'),
+        placeholder: trans.__('chosen by the server'),
+        help: trans.__(
+          'Empty: the vLLM image for a Server with a GPU on a cluster, %1 otherwise (the local backend always runs %1).',
+          info.images.server
+        )
+      }
     ],
     initial: {
       name: model ? `${model}-server` : '',
       model,
       gpuType: defaults.gpuType,
-      gpuCount: String(defaults.gpuCount)
+      gpuCount: String(defaults.gpuCount),
+      image: ''
     },
     fieldPaths: FIELD_PATHS.server,
     submit: v =>
       createAndShow(
         store,
-        serverManifest(
-          { name: v.name, model: v.model, gpuType: v.gpuType, gpuCount: v.gpuCount },
-          info.images
-        )
+        serverManifest({
+          name: v.name,
+          model: v.model,
+          gpuType: v.gpuType,
+          gpuCount: v.gpuCount,
+          image: v.image
+        })
       ),
     trans
   });

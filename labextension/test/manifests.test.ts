@@ -83,16 +83,23 @@ describe('manifests', () => {
   });
 
   it('leaves resources out without a GPU, and sends a bad count for the API to judge', () => {
-    const none = serverManifest(
-      { name: 's', model: 'm', gpuType: 'none', gpuCount: '1' },
-      info.images
-    );
+    const none = serverManifest({ name: 's', model: 'm', gpuType: 'none', gpuCount: '1' });
     expect(none.spec.resources).toBeUndefined();
-    const bad = serverManifest(
-      { name: 's', model: 'm', gpuType: 'nvidia-t4', gpuCount: '-1' },
-      info.images
-    );
+    const bad = serverManifest({ name: 's', model: 'm', gpuType: 'nvidia-t4', gpuCount: '-1' });
     expect(bad.spec.resources).toEqual({ gpu: { type: 'nvidia-t4', count: -1 } });
+  });
+
+  it("names a Server's image only when one is typed: the server picks the default", () => {
+    const gpu = { gpuType: 'nvidia-l4', gpuCount: '1' };
+    for (const image of [undefined, '', '  ']) {
+      const server = serverManifest({ name: ' s ', model: ' m ', image, ...gpu });
+      expect(server.spec).toEqual({
+        model: { name: 'm' },
+        resources: { gpu: { type: 'nvidia-l4', count: 1 } }
+      });
+    }
+    const own = serverManifest({ name: 's', model: 'm', image: ' me/server:1 ', ...gpu });
+    expect(own.spec.image).toBe('me/server:1');
   });
 
   it('derives a valid Model name from a notebook path', () => {

@@ -109,6 +109,17 @@ describe('actionsFor', () => {
     expect(failed('Server')).not.toContain('rerun');
   });
 
+  it('shows a cancelled run as failed with the reason Cancelled, to run again', () => {
+    const message = 'cancelled by the user at 2026-01-02T03:04:05Z';
+    const r = res('Model', {
+      phase: 'Failed',
+      conditions: [cond('Complete', 'False', 'Cancelled', message)]
+    });
+    const state = deriveState(r);
+    expect(state).toEqual({ phase: 'failed', reason: 'Cancelled', message });
+    expect(actionsFor(r, state, info)).toEqual(['details', 'logs', 'rerun', 'delete']);
+  });
+
   it('offers no rerun or cancel before the server has said which kinds run to completion', () => {
     const r = res('Model', { phase: 'Failed' });
     expect(actionsFor(r, deriveState(r), undefined)).not.toContain('rerun');

@@ -7,14 +7,14 @@ KopfRunner) reconciles the resources the UI creates. Nothing runs containers her
 loop plays the kubelet and the Job and Deployment controllers, as the project's operator tests
 do: each Job gets a Pod with a log (a trainer's log carries progress lines) and succeeds a few
 seconds later (the Jobs of resources named held-* run until they are deleted, for the tests of a
-running training); Deployments become available and Notebook pods ready a few seconds after they
-appear. Behind every Server's Service is one real model server (images/model-server on a tiny
-Llama, started in the background on 127.0.0.1): its Deployment becomes available once that
-answers, with the Pod and Endpoints a cluster would have (KubeCluster.serve_service), so the
-sidebar's prompt box gets a completion through the API server's service proxy. KUBECONFIG
-points at the emulator before anything imports the kubernetes client; then
-jupyter lab (with the jupyter_substratus server extension) runs in this process with the
-arguments given to this script.
+running training, their trainer's log at step 3 of 12); Deployments become available and
+Notebook pods ready a few seconds after they appear. Behind every Server's Service is one real
+model server (images/model-server on a tiny Llama, started in the background on 127.0.0.1): its
+Deployment becomes available once that answers, with the Pod and Endpoints a cluster would have
+(KubeCluster.serve_service), so the sidebar's prompt box gets a completion through the API
+server's service proxy. KUBECONFIG points at the emulator before anything imports the kubernetes
+client; then jupyter lab (with the jupyter_substratus server extension) runs in this process
+with the arguments given to this script.
 """
 
 import contextlib
@@ -40,15 +40,17 @@ from kubeemu.store import now  # noqa: E402
 NAMESPACE = "default"
 JOB_SECONDS = float(os.environ.get("SUBSTRATUS_UI_JOB_SECONDS", "4"))
 HELD_PREFIX = "held-"
+HELD_STEPS = 3  # how far a held training's log has got (of 12 steps): it is still running
 OWNER_NAME = "substratus.ai/owner-name"
 # The operator's configuration on a cluster without a bucket: artifacts on volumes.
 OPERATOR_CONFIG = {"CLUSTER_NAME": "ui-tests", "REGISTRY": "registry.example/substratus", "PLATFORM": "generic"}
 
 
-def progress_log(steps: int = 12) -> str:
-    """What the trainer prints: progress JSON lines (step, max_steps, epoch, loss, learning_rate, eta_seconds)."""
+def progress_log(steps: int = 12, done: int = 12) -> str:
+    """What the trainer prints by step `done` of `steps`: progress JSON lines (step, max_steps,
+    epoch, loss, learning_rate, eta_seconds), and once all are done where it saved the adapter."""
     lines = ["loading the base model from /content/model", "tokenizing /content/data"]
-    for step in range(1, steps + 1):
+    for step in range(1, done + 1):
         loss = 2.5 * 0.85**step + 0.3
         lines.append(
             json.dumps(
@@ -62,7 +64,8 @@ def progress_log(steps: int = 12) -> str:
                 }
             )
         )
-    lines.append("saved the adapter to /content/artifacts")
+    if done == steps:
+        lines.append("saved the adapter to /content/artifacts")
     return "\n".join(lines) + "\n"
 
 
@@ -106,15 +109,17 @@ def play_job_controller(cluster: KubeCluster, stop: threading.Event, model_serve
             continue
         for job in jobs:
             name = job["metadata"]["name"]
+            # By uid: a Model run again gets a new Job of the same name.
+            key = f"job/{job['metadata']['uid']}"
             status = job.get("status") or {}
             held = (job["metadata"].get("labels") or {}).get(OWNER_NAME, "").startswith(HELD_PREFIX)
             if status.get("succeeded") or status.get("failed"):
                 continue
             with contextlib.suppress(Exception):
-                if name not in first_seen:
-                    first_seen[name] = time.monotonic()
-                    start_pod(cluster, job)
-                elif not held and time.monotonic() - first_seen[name] >= JOB_SECONDS:
+                if key not in first_seen:
+                    start_pod(cluster, job, held)  # again next time while the last Job's Pod is still there
+                    first_seen[key] = time.monotonic()
+                elif not held and time.monotonic() - first_seen[key] >= JOB_SECONDS:
                     cluster.patch_status("pods", f"{name}-pod", {"phase": "Succeeded"}, NAMESPACE)
                     cluster.complete_job(NAMESPACE, name)
         with contextlib.suppress(Exception):
@@ -161,7 +166,7 @@ def play_serving(cluster: KubeCluster, first_seen: dict[str, float], model_serve
             )
 
 
-def start_pod(cluster: KubeCluster, job: dict) -> None:
+def start_pod(cluster: KubeCluster, job: dict, held: bool) -> None:
     name = job["metadata"]["name"]
     template = job["spec"]["template"]
     labels = {**(template.get("metadata") or {}).get("labels", {}), "job-name": name}
@@ -169,13 +174,31 @@ def start_pod(cluster: KubeCluster, job: dict) -> None:
         {
             "apiVersion": "v1",
             "kind": "Pod",
-            "metadata": {"name": f"{name}-pod", "namespace": NAMESPACE, "labels": labels},
+            "metadata": {
+                "name": f"{name}-pod",
+                "namespace": NAMESPACE,
+                "labels": labels,
+                # The Job's, as the Job controller sets it: the Pod goes with a deleted Job.
+                "ownerReferences": [
+                    {
+                        "apiVersion": "batch/v1",
+                        "kind": "Job",
+                        "name": name,
+                        "uid": job["metadata"]["uid"],
+                        "controller": True,
+                        "blockOwnerDeletion": True,
+                    }
+                ],
+            },
             "spec": template["spec"],
         }
     )
     cluster.patch_status("pods", f"{name}-pod", {"phase": "Running"}, NAMESPACE)
     role = labels.get("substratus.ai/role", "")
-    text = progress_log() if role == "trainer" else f"{role or 'job'} {name}: fetching\n{role or 'job'} {name}: done\n"
+    if role == "trainer":
+        text = progress_log(done=HELD_STEPS if held else 12)
+    else:
+        text = f"{role or 'job'} {name}: fetching\n{role or 'job'} {name}: done\n"
     cluster.set_pod_log(NAMESPACE, f"{name}-pod", text)
 
 

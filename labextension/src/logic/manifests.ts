@@ -138,12 +138,16 @@ export interface IServerValues extends IGpuValues {
   image?: string;
 }
 
-export function serverManifest(v: IServerValues, images: Images): IResource {
-  return manifest(
-    'Server',
-    v.name,
-    withGpu({ image: v.image?.trim() || images.server, model: { name: v.model.trim() } }, v)
-  );
+/**
+ * A Server names an image only when the user typed one: without, the server decides (the vLLM
+ * image for a GPU on a cluster, the transformers model server otherwise; api/images.py).
+ */
+export function serverManifest(v: IServerValues): IResource {
+  const spec: ISpec = { model: { name: v.model.trim() } };
+  if (v.image?.trim()) {
+    spec.image = v.image.trim();
+  }
+  return manifest('Server', v.name, withGpu(spec, v));
 }
 
 export interface INotebookValues extends IGpuValues {

@@ -47,6 +47,10 @@ export function ArtifactsLink(props: {
     return <code className="jp-substratus-Url">{url}</code>;
   }
   const open = (file: string) => void services.commands.execute('docmanager:open', { path: file });
+  const outputButtons: Array<[keyof INotebookOutputs, string]> = [
+    ['notebook', trans.__('Executed notebook')],
+    ['html', trans.__('HTML')]
+  ];
   return (
     <span className="jp-substratus-Artifacts">
       <a
@@ -61,24 +65,19 @@ export function ArtifactsLink(props: {
       >
         {path || '/'}
       </a>
-      {outputs.notebook && (
-        <button
-          className="jp-substratus-Action"
-          data-open="notebook"
-          onClick={() => open(outputs.notebook!)}
-        >
-          {trans.__('Executed notebook')}
-        </button>
-      )}
-      {outputs.html && (
-        <button
-          className="jp-substratus-Action"
-          data-open="html"
-          onClick={() => open(outputs.html!)}
-        >
-          {trans.__('HTML')}
-        </button>
-      )}
+      {outputButtons.map(([output, label]) => {
+        const file = outputs[output];
+        return file ? (
+          <button
+            key={output}
+            className="jp-substratus-Action"
+            data-open={output}
+            onClick={() => open(file)}
+          >
+            {label}
+          </button>
+        ) : null;
+      })}
     </span>
   );
 }

@@ -8,6 +8,29 @@ import * as React from 'react';
 import { SubstratusClient } from '../api/client';
 import { completionDelta, SseParser } from '../logic/sse';
 
+/** A number the request sends when given; empty, the Server's default. */
+function NumberControl(props: {
+  label: string;
+  bounds: { min: number; max?: number; step: number };
+  value: string;
+  onChange: (value: string) => void;
+  trans: TranslationBundle;
+}): JSX.Element {
+  return (
+    <label>
+      {props.label}
+      <input
+        className="jp-mod-styled"
+        type="number"
+        {...props.bounds}
+        value={props.value}
+        placeholder={props.trans.__('default')}
+        onChange={e => props.onChange(e.target.value)}
+      />
+    </label>
+  );
+}
+
 export function PromptBox(props: {
   client: SubstratusClient;
   server: string;
@@ -89,31 +112,20 @@ export function PromptBox(props: {
         placeholder={trans.__('Ask the model… (Ctrl+Enter sends)')}
       />
       <div className="jp-substratus-PromptControls">
-        <label>
-          {trans.__('Max tokens')}
-          <input
-            className="jp-mod-styled"
-            type="number"
-            min={1}
-            step={1}
-            value={maxTokens}
-            placeholder={trans.__('default')}
-            onChange={e => setMaxTokens(e.target.value)}
-          />
-        </label>
-        <label>
-          {trans.__('Temperature')}
-          <input
-            className="jp-mod-styled"
-            type="number"
-            min={0}
-            max={2}
-            step={0.1}
-            value={temperature}
-            placeholder={trans.__('default')}
-            onChange={e => setTemperature(e.target.value)}
-          />
-        </label>
+        <NumberControl
+          label={trans.__('Max tokens')}
+          bounds={{ min: 1, step: 1 }}
+          value={maxTokens}
+          onChange={setMaxTokens}
+          trans={trans}
+        />
+        <NumberControl
+          label={trans.__('Temperature')}
+          bounds={{ min: 0, max: 2, step: 0.1 }}
+          value={temperature}
+          onChange={setTemperature}
+          trans={trans}
+        />
         <label>
           <input type="checkbox" checked={stream} onChange={e => setStream(e.target.checked)} />
           {trans.__('Stream')}

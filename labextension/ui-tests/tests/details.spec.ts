@@ -1,14 +1,15 @@
 /**
  * The sidebar's rows and the details views against jupyter lab on the Kubernetes API emulator
  * with the real operator (lab_on_emulator.py): a running training's progress and ETA, the loss
- * chart with another run of the same base model, a Server's endpoint and prompt controls, Cancel, and screenshots in the light and dark themes;
+ * chart with another run of the same base model, a Server's endpoint and prompt controls, Cancel
+ * and Run again, and screenshots in the light and dark themes;
  * on the local lab, after the quickstart, the artifacts link into the file browser and the
  * executed notebook and its HTML.
  *
  * The resources are made through the REST API, so that this spec does not depend on the create
- * dialogs. A running training is a fine-tune named held-* (its Job never ends on the emulator);
- * its status.phase and trainerStatus are written through the emulator's status
- * subresource, as the reconcile flow would write them.
+ * dialogs. A running training is a fine-tune named held-* (its Job never ends on the emulator,
+ * its trainer's log stops at step 3 of 12): the operator reports it Running, with the
+ * trainerStatus it reads from that log.
  */
 import { expect, IJupyterLabPageFixture, test } from '@jupyterlab/galata';
 import type { APIRequestContext } from '@playwright/test';
@@ -23,6 +24,7 @@ const NAMES = {
   data: `ddata-${RUN}`,
   tuned: `dtuned-${RUN}`,
   held: `held-${RUN}`,
+  cancelled: `held-cancel-${RUN}`,
   server: `dsrv-${RUN}`
 };
 const API = 'substratus/api/v1';
@@ -45,15 +47,9 @@ async function kubeGet(apiPath: string): Promise<any> {
   return response.json();
 }
 
-/** A merge patch of a Model's status subresource, as the reconcile flow writes status. */
-async function patchModelStatus(name: string, status: Record<string, unknown>): Promise<void> {
-  const { server, token } = emulator();
-  const response = await fetch(`${server}/apis/substratus.ai/v1/namespaces/default/models/${name}/status`, {
-    method: 'PATCH',
-    headers: { Authorization: `Bearer ${token}`, 'Content-Type': 'application/merge-patch+json' },
-    body: JSON.stringify({ status })
-  });
-  expect(response.status).toBe(200);
+/** A label selector of the children the operator made for a resource. */
+function ownedBy(name: string): string {
+  return encodeURIComponent(`substratus.ai/owner-name=${name}`);
 }
 
 async function create(request: APIRequestContext, baseURL: string, kind: string, name: string, spec: object) {
@@ -87,7 +83,7 @@ function ensureResources(request: APIRequestContext, baseURL: string): Promise<v
       image: images.datasetLoader,
       params: { urls: `${baseURL}/files/train.jsonl` }
     });
-    for (const name of [NAMES.tuned, NAMES.held]) {
+    for (const name of [NAMES.tuned, NAMES.held, NAMES.cancelled]) {
       await create(request, baseURL, 'Model', name, {
         image: images.trainer,
         model: { name: NAMES.base },
@@ -103,9 +99,8 @@ function ensureResources(request: APIRequestContext, baseURL: string): Promise<v
       (await resource(request, baseURL, plural, name))?.status?.ready === true;
     await expect.poll(() => ready('models', NAMES.tuned), { timeout: 120000 }).toBe(true);
     await expect.poll(() => ready('servers', NAMES.server), { timeout: 120000 }).toBe(true);
-    const selector = encodeURIComponent(`substratus.ai/owner-name=${NAMES.held}`);
     await expect
-      .poll(async () => (await kubeGet(`/apis/batch/v1/namespaces/default/jobs?labelSelector=${selector}`)).items.length, {
+      .poll(async () => (await kubeGet(`/apis/batch/v1/namespaces/default/jobs?labelSelector=${ownedBy(NAMES.held)}`)).items.length, {
         timeout: 60000
       })
       .toBeGreaterThan(0);
@@ -160,31 +155,21 @@ test.describe('Substratus rows and details', () => {
     }
   });
 
-  test('a running training shows progress with its ETA in the row and the details', async ({ page }) => {
+  test('a running training shows progress with its ETA in the row and the details', async ({ page, baseURL }) => {
     await openSidebar(page);
     const held = row(page, 'Model', NAMES.held);
-    // Until the trainer status comes, the bar reads the log's progress lines.
-    await patchModelStatus(NAMES.held, { phase: 'Running' });
+    // The reconcile flow reads the trainer's progress lines (step 3 of 12 so far) into
+    // status.trainerStatus, which the bar shows.
     await expect(held).toHaveAttribute('data-phase', 'running');
-    await expect(held.locator('.jp-substratus-ProgressBar')).toContainText('step 12/12');
-    await patchModelStatus(NAMES.held, {
-      phase: 'Running',
-      trainerStatus: {
-        currentStep: 3,
-        totalSteps: 12,
-        currentEpoch: 0.25,
-        loss: 1.2,
-        progressPercentage: 25,
-        estimatedRemainingSeconds: 90,
-        lastUpdatedTime: new Date().toISOString().replace(/\.\d+Z$/, 'Z')
-      }
-    });
+    await expect
+      .poll(async () => (await resource(page.request, baseURL!, 'models', NAMES.held))?.status?.trainerStatus)
+      .toMatchObject({ currentStep: 3, totalSteps: 12, progressPercentage: 25, estimatedRemainingSeconds: 45 });
     const bar = held.locator('.jp-substratus-ProgressBar [role="progressbar"]');
-    await expect(bar).toHaveAttribute('aria-valuenow', /^\d+$/);
-    await expect(held.locator('.jp-substratus-ProgressBar')).toContainText(/\d+% · step \d+\/12 .*ETA \d/);
+    await expect(bar).toHaveAttribute('aria-valuenow', '25');
+    await expect(held.locator('.jp-substratus-ProgressBar')).toContainText(/^25% · step 3\/12 .*ETA 45s/);
     await screenshotBothThemes(page, page.locator('#jupyter-substratus-sidebar'), 'rows-sidebar');
     const details = await openDetails(page, 'Model', NAMES.held);
-    await expect(details.locator('.jp-substratus-ProgressBar')).toContainText(/\d+%.*ETA \d/);
+    await expect(details.locator('.jp-substratus-ProgressBar')).toContainText(/25%.*ETA 45s/);
   });
 
   test('the loss chart has axes and hover values, and overlays another run of the base model', async ({ page }) => {
@@ -237,28 +222,53 @@ test.describe('Substratus rows and details', () => {
     await screenshotBothThemes(page, details, 'details-server');
   });
 
-  test('Cancel asks first, then asks the server to stop the run', async ({ page, baseURL }) => {
+  test('Cancel asks first, stops the run and keeps the Model; Run again starts it anew', async ({
+    page,
+    baseURL
+  }) => {
+    // A fine-tune of its own: the tests above write held's status by hand.
+    const name = NAMES.cancelled;
+    const jobs = async () => (await kubeGet(`/apis/batch/v1/namespaces/default/jobs?labelSelector=${ownedBy(name)}`)).items;
     await openSidebar(page);
-    const held = row(page, 'Model', NAMES.held);
-    await held.locator('button[data-action="cancel"]').click();
+    const cancelled = row(page, 'Model', name);
+    await expect(cancelled).toHaveAttribute('data-phase', 'running', { timeout: 60000 });
+    await cancelled.locator('button[data-action="cancel"]').click();
     const dialog = page.locator('.jp-Dialog');
-    await expect(dialog).toContainText(`Cancel Model ${NAMES.held}?`);
+    await expect(dialog).toContainText(`Cancel Model ${name}?`);
     await dialog.getByRole('button', { name: 'Keep running' }).click();
     await expect(dialog).toHaveCount(0);
+    await expect(cancelled).toHaveAttribute('data-phase', 'running');
 
-    await held.locator('button[data-action="cancel"]').click();
+    await cancelled.locator('button[data-action="cancel"]').click();
     const answered = page.waitForResponse(
-      r => r.url().includes(`/${API}/models/${NAMES.held}/cancel`) && r.request().method() === 'POST'
+      r => r.url().includes(`/${API}/models/${name}/cancel`) && r.request().method() === 'POST'
     );
     await dialog.getByRole('button', { name: 'Cancel run' }).click();
-    const response = await answered;
-    if (response.ok()) {
-      const model = await resource(page.request, baseURL!, 'models', NAMES.held);
-      expect(model.metadata.annotations?.['substratus.ai/cancel-requested']).toMatch(/^\d{4}-/);
-    } else {
-      // A server without the cancel route (before it is merged) answers an error: it is shown.
-      await expect(page.locator('.Toastify__toast').filter({ hasText: `Cancel Model ${NAMES.held}` })).toBeVisible();
-    }
+    expect((await answered).ok()).toBe(true);
+    // The reconcile flow stops the Job and reports the Model failed, reason Cancelled; it stays.
+    await expect(cancelled).toHaveAttribute('data-phase', 'failed', { timeout: 60000 });
+    await expect(cancelled.locator('.jp-substratus-Reason')).toContainText(/^Cancelled: cancelled by the user at \d{4}-/);
+    await expect.poll(async () => (await jobs()).length, { timeout: 30000 }).toBe(0);
+    const model = await resource(page.request, baseURL!, 'models', name);
+    expect(model.metadata.annotations?.['substratus.ai/cancel-requested']).toMatch(/^\d{4}-/);
+    expect(model.status.phase).toBe('Failed');
+    expect(model.status.conditions).toContainEqual(expect.objectContaining({ status: 'False', reason: 'Cancelled' }));
+    await expect(cancelled.locator('button[data-action="cancel"]')).toHaveCount(0);
+    await screenshotBothThemes(page, cancelled, 'row-cancelled');
+
+    // Run again: the same spec, created anew without the cancel request; a new Job runs it.
+    const rerun = page.waitForResponse(
+      r => r.url().includes(`/${API}/models/${name}/rerun`) && r.request().method() === 'POST'
+    );
+    await cancelled.locator('button[data-action="rerun"]').click();
+    expect((await rerun).status()).toBe(201);
+    await expect(cancelled).toHaveAttribute('data-phase', 'running', { timeout: 60000 });
+    await expect(cancelled.locator('.jp-substratus-Reason')).toHaveCount(0);
+    await expect(cancelled.locator('button[data-action="cancel"]')).toBeVisible();
+    const again = await resource(page.request, baseURL!, 'models', name);
+    expect(again.metadata.uid).not.toBe(model.metadata.uid);
+    expect(again.metadata.annotations?.['substratus.ai/cancel-requested']).toBeUndefined();
+    await expect.poll(async () => (await jobs()).length, { timeout: 30000 }).toBe(1);
   });
 });
 

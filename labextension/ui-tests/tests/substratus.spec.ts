@@ -149,7 +149,12 @@ test.describe('Substratus sidebar', () => {
     await row(page, 'Model', model).locator('button[data-action="deploy"]').click();
     dialog = page.locator('.jp-Dialog');
     await expect(dialog.locator('[data-field="name"] input')).toHaveValue(`${model}-server`);
+    // No image unless one is typed: the server picks it (vLLM with a GPU on a cluster).
+    await expect(dialog.locator('[data-field="image"] input')).toHaveValue('');
+    await expect(dialog.locator('[data-field="image"] .jp-substratus-FieldHelp')).toContainText('vLLM');
+    const sent = page.waitForRequest(r => /\/substratus\/api\/v1\/servers(\?|$)/.test(r.url()) && r.method() === 'POST');
     await dialog.getByRole('button', { name: 'Deploy' }).click();
+    expect((await sent).postDataJSON().spec).not.toHaveProperty('image');
     await expect(dialog).toHaveCount(0);
     const server = row(page, 'Server', `${model}-server`);
     await expect(server).toHaveAttribute('data-phase', 'ready', { timeout: 60000 });
