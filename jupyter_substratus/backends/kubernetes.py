@@ -479,10 +479,10 @@ class _KubeconfigTLSContext(ssl.SSLContext):
 
     server_name: str | None = None
 
-    def wrap_socket(self, sock, *args, server_hostname=None, **kwargs):  # type: ignore[override]
+    def wrap_socket(self, sock, *args, server_hostname=None, **kwargs):
         return super().wrap_socket(sock, *args, server_hostname=self.server_name or server_hostname, **kwargs)
 
-    def wrap_bio(self, incoming, outgoing, server_side=False, server_hostname=None, session=None):  # type: ignore[override]
+    def wrap_bio(self, incoming, outgoing, server_side=False, server_hostname=None, session=None):
         return super().wrap_bio(incoming, outgoing, server_side, self.server_name or server_hostname, session)
 
 

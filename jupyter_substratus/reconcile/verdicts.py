@@ -96,7 +96,7 @@ def dependency_verdict(
             )
     # A missing one first: it is what to fix, and what turns the phase Stalled.
     missing = [verdict for verdict in verdicts if verdict.reason == DEPENDENCY_NOT_FOUND]
-    return (missing or verdicts or [None])[0]
+    return next(iter(missing or verdicts), None)
 
 
 def _field(resource: Resource, kind: str, name: str) -> str:
