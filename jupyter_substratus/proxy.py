@@ -10,7 +10,8 @@ this route.
 The path after /proxy is forwarded as it was sent (still percent-encoded; none is `/`), with the
 query string less Jupyter's own credentials (`token`, `_xsrf`), which the model server has no use
 for and would write to the log /logs serves. The client's Authorization and cookies stay here.
-This route's requests are logged without their query string.
+A path with '.' or '..' segments (encoded or not) is a 400. This route's requests are logged
+without their query string.
 """
 
 from __future__ import annotations
@@ -88,7 +89,8 @@ class ProxyHandler(SubstratusHandler):
             except httpx.TransportError as e:
                 if self._headers_written:
                     return  # the server went away mid-answer: the client sees a cut stream
-                raise Unavailable(f"Server {name} did not answer at {endpoint.url}: {e}") from None
+                # On a cluster endpoint.url is the API server's service proxy: name it, not just the Server.
+                raise Unavailable(f"cannot reach Server {name} at {endpoint.url}: {e}") from None
             except tornado.iostream.StreamClosedError:
                 return  # the client went away
         self.finish(set_content_type=self._headers.get("Content-Type", "application/octet-stream"))
@@ -105,6 +107,13 @@ class ProxyHandler(SubstratusHandler):
             raise BadRequest(
                 "the proxied path must not contain control characters (CR, LF, NUL, ...)",
                 [_field("path", "must not contain control characters")],
+            )
+        # Resolved by the HTTP client or the API server, a '..' would climb out of the Server's
+        # service proxy into the API server's own resources, with the kubeconfig's credentials.
+        if any(segment in (".", "..") for segment in urllib.parse.unquote(path).split("/")):
+            raise BadRequest(
+                "the proxied path must not contain '.' or '..' segments (encoded or not)",
+                [_field("path", "must not contain '.' or '..' segments")],
             )
         return path
 

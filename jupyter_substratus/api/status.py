@@ -77,6 +77,11 @@ class Status(StatusPart):
         json_schema_extra={"x-kubernetes-list-type": "map", "x-kubernetes-list-map-keys": ["type"]},
     )
     build_upload: BuildUpload | None = Field(default=None, alias="buildUpload")
+    dependency_missing_since: datetime | None = Field(
+        default=None,
+        alias="dependencyMissingSince",
+        description="while a Model or Dataset it needs does not exist: since when; Stalled after a grace period",
+    )
 
     def condition(self, condition_type: str) -> Condition | None:
         return next((c for c in self.conditions if c.type == condition_type), None)

@@ -8,6 +8,8 @@ set (the trainer passes any other TrainingArguments field through; those are not
 tests/api/test_trainer_params.py keeps this table true to train.py.
 """
 
+import math
+import reprlib
 from dataclasses import asdict, dataclass
 from typing import Any, Literal
 
@@ -30,34 +32,36 @@ class TrainerParam:
         """Why `value` is not a valid value of this param (as the trainer reads it), or None."""
         number = _as_number(value, self.type)
         if number is _INVALID:
-            return f"must be {_TYPE_NAMES[self.type]}, not {value!r}"
+            return f"must be {_TYPE_NAMES[self.type]}, not {reprlib.repr(value)}"
         if isinstance(number, (int, float)) and not isinstance(number, bool):
             if self.minimum is not None and number < self.minimum:
-                return f"must be at least {_plain(self.minimum)}, not {value!r}"
+                return f"must be at least {_plain(self.minimum)}, not {reprlib.repr(value)}"
             if self.maximum is not None and number > self.maximum:
-                return f"must be at most {_plain(self.maximum)}, not {value!r}"
+                return f"must be at most {_plain(self.maximum)}, not {reprlib.repr(value)}"
         return None
 
 
-_TYPE_NAMES = {"integer": "an integer", "number": "a number", "boolean": "true or false", "string": "a string"}
+_TYPE_NAMES = {"integer": "an integer", "number": "a finite number", "boolean": "true or false", "string": "a string"}
 _INVALID = object()
 _BOOLEAN_WORDS = ("true", "1", "yes", "false", "0", "no")
 
 
 def _as_number(value: Any, kind: ParamType) -> Any:
-    """The value as the trainer's contract.param reads it (numbers from strings too), or _INVALID."""
+    """The value as the trainer's contract.param reads it (numbers from strings too), or _INVALID.
+    An integer from a string is what int() takes ("12.0" and "1e3" are not); a number must be
+    finite (NaN or infinity would train nonsense, or for ever)."""
     if kind == "string":
         return value
     if kind == "boolean":
         ok = isinstance(value, bool) or (isinstance(value, str) and value.strip().lower() in _BOOLEAN_WORDS)
         return value if ok else _INVALID
-    if isinstance(value, bool):
+    if isinstance(value, bool) or not isinstance(value, (int, float, str)):
         return _INVALID
     try:
-        number = float(value)
-    except (TypeError, ValueError):
+        number = int(value) if kind == "integer" and not isinstance(value, float) else float(value)
+    except (ValueError, OverflowError):
         return _INVALID
-    if kind == "integer" and not number.is_integer():
+    if isinstance(number, float) and (not math.isfinite(number) or (kind == "integer" and not number.is_integer())):
         return _INVALID
     return number
 

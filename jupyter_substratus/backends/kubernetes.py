@@ -368,19 +368,7 @@ class KubernetesBackend(Backend):
             # auth_settings() asks the kubeconfig's refresh hook first (exec plugins, OIDC).
             return {s["key"]: s["value"] for s in configuration.auth_settings().values() if s["value"]}
 
-        return ServerEndpoint(url, headers, self._tls(), configuration.proxy)
-
-    def _tls(self) -> ssl.SSLContext | bool:
-        """The kube client's TLS settings (CA, client certificate, verification) as an SSLContext."""
-        configuration = self._api_client.configuration
-        if not configuration.host.startswith("https:"):
-            return True
-        if not configuration.verify_ssl:
-            return False
-        context = ssl.create_default_context(cafile=configuration.ssl_ca_cert)
-        if configuration.cert_file:
-            context.load_cert_chain(configuration.cert_file, configuration.key_file)
-        return context
+        return ServerEndpoint(url, headers, tls_context(configuration), configuration.proxy)
 
     async def port_forward(
         self, plural: str, name: str, port: int, namespace: str | None = None, local_port: int = 0
@@ -481,6 +469,41 @@ class KubernetesBackend(Backend):
         self._caches.clear()
         self._pool.shutdown(wait=False, cancel_futures=True)
         await asyncio.get_running_loop().run_in_executor(None, self._api_client.close)
+
+
+class _KubeconfigTLSContext(ssl.SSLContext):
+    """An SSLContext that sends and verifies `server_name` (the kubeconfig's tls-server-name)
+    instead of the host of the URL, as the kube client's urllib3 `server_hostname` does. Every
+    TLS connection goes through wrap_socket or wrap_bio, so any client that takes an SSLContext
+    (httpx, openai's) honours it."""
+
+    server_name: str | None = None
+
+    def wrap_socket(self, sock, *args, server_hostname=None, **kwargs):
+        return super().wrap_socket(sock, *args, server_hostname=self.server_name or server_hostname, **kwargs)
+
+    def wrap_bio(self, incoming, outgoing, server_side=False, server_hostname=None, session=None):
+        return super().wrap_bio(incoming, outgoing, server_side, self.server_name or server_hostname, session)
+
+
+def tls_context(configuration) -> ssl.SSLContext | bool:
+    """The kube client's TLS settings as an SSLContext, as its urllib3 pool applies them: the CA
+    (certificate-authority, -data) or the system's, insecure-skip-tls-verify, tls-server-name,
+    and the client certificate, which is sent whether or not the server is verified."""
+    if not configuration.host.startswith("https:"):
+        return True
+    context = _KubeconfigTLSContext(ssl.PROTOCOL_TLS_CLIENT)
+    context.server_name = configuration.tls_server_name or None
+    if not configuration.verify_ssl:
+        context.check_hostname = False
+        context.verify_mode = ssl.CERT_NONE
+    elif configuration.ssl_ca_cert or configuration.ca_cert_data:
+        context.load_verify_locations(cafile=configuration.ssl_ca_cert, cadata=configuration.ca_cert_data)
+    else:
+        context.load_default_certs()
+    if configuration.cert_file:
+        context.load_cert_chain(configuration.cert_file, configuration.key_file)
+    return context
 
 
 class _NamespaceCache:

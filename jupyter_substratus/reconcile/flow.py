@@ -30,7 +30,6 @@ from jupyter_substratus.api.workloads import (
     Plan,
     Role,
     build_plan,
-    condition_type,
     main_condition,
     plan,
 )
@@ -47,6 +46,9 @@ from .verdicts import (
 )
 
 DEFAULT_STALLED_AFTER = timedelta(seconds=60)
+# status.dependencyMissingSince: while a dependency does not exist, when it was first found
+# missing; the phase turns Stalled `stalled_after` later.
+DEPENDENCY_MISSING_SINCE = "dependencyMissingSince"
 NO_UPLOAD_BUCKET = "this cluster has no upload bucket: set UPLOAD_URL in the operator's ConfigMap"
 
 
@@ -158,10 +160,13 @@ def decide(seen: Observed, stalled_after: timedelta = DEFAULT_STALLED_AFTER) -> 
         return _decision(seen, Action.NOTHING, [*verdicts, failed])
     waiting = dependency_verdict(resource, seen.found)
     if waiting is not None:
-        stalled = waiting.reason == DEPENDENCY_NOT_FOUND and _waited(seen) >= stalled_after
+        missing_since = _missing_since(seen) if waiting.reason == DEPENDENCY_NOT_FOUND else None
+        stalled = missing_since is not None and seen.now - missing_since >= stalled_after
         if stalled:
             waiting = dependency_verdict(resource, seen.found, stalled=True) or waiting
-        return _decision(seen, Action.NOTHING, [*verdicts, waiting], image=image, stalled=stalled)
+        return _decision(
+            seen, Action.NOTHING, [*verdicts, waiting], image=image, stalled=stalled, missing_since=missing_since
+        )
 
     if image is None:
         raise ValueError(f"{seen.kind} has neither an image nor a build")  # parse() holds one of them
@@ -173,14 +178,16 @@ def decide(seen: Observed, stalled_after: timedelta = DEFAULT_STALLED_AFTER) -> 
     return _decision(seen, action, [*verdicts, verdict], image=image, plan=planned, trainer=trainer)
 
 
-def _waited(seen: Observed) -> timedelta:
-    """How long the main condition has been False: how long the resource has waited."""
-    wanted = condition_type(seen.kind)
-    main = next((c for c in seen.status.get("conditions") or [] if c.get("type") == wanted), None)
-    if main is None or main.get("status") != "False" or not main.get("lastTransitionTime"):
-        return timedelta(0)
-    since = datetime.strptime(main["lastTransitionTime"], "%Y-%m-%dT%H:%M:%SZ").replace(tzinfo=UTC)
-    return seen.now - since
+def _missing_since(seen: Observed) -> datetime:
+    """When a dependency was first found missing, in this wait: the time recorded in the status,
+    else now. Not the main condition's lastTransitionTime: that counts from the first False,
+    which is often the creation, before an upload, a build or a wait for a dependency that
+    exists, and the grace period would be spent before anything went missing."""
+    recorded = seen.status.get(DEPENDENCY_MISSING_SINCE)
+    try:
+        return datetime.strptime(recorded, "%Y-%m-%dT%H:%M:%SZ").replace(tzinfo=UTC) if recorded else seen.now
+    except (TypeError, ValueError):  # not written by this flow: the wait starts again
+        return seen.now
 
 
 def _with_gpu_note(workload: Seen, planned: Plan, gpus: int | None) -> str:
@@ -204,6 +211,7 @@ def _decision(
     build: BuildPlan | None = None,
     trainer: Any = None,
     stalled: bool = False,
+    missing_since: datetime | None = None,
     awaiting_upload: bool = False,
 ) -> Decision:
     main = verdicts[-1]  # every path ends with the main condition's verdict
@@ -217,6 +225,9 @@ def _decision(
         "conditions": write_conditions(old.get("conditions") or [], verdicts, seen.generation, seen.now, drop),
         **seen.extra,
     }
+    status.pop(DEPENDENCY_MISSING_SINCE, None)
+    if missing_since is not None:
+        status[DEPENDENCY_MISSING_SINCE] = rfc3339(missing_since)
     if image:
         status["image"] = image
     if trainer is not None:

@@ -72,7 +72,7 @@ def invalid_verdict(resource_kind: str, message: str) -> Verdict:
 def dependency_verdict(
     resource: Resource, found: dict[tuple[str, str], Resource | None], *, stalled: bool = False
 ) -> Verdict | None:
-    """None when every dependency is complete; else why it fails (first) or waits. `stalled`: a
+    """None when every dependency is complete; else why it fails (first), is missing or waits. `stalled`: a
     missing one has been missing past the grace period, and the message says what to fix."""
     condition = main_condition(resource)
     verdicts = []
@@ -94,7 +94,9 @@ def dependency_verdict(
             verdicts.append(
                 Verdict(condition, "False", WAITING_FOR_DEPENDENCY, f"waiting for {kind} {name} to be ready")
             )
-    return verdicts[0] if verdicts else None
+    # A missing one first: it is what to fix, and what turns the phase Stalled.
+    missing = [verdict for verdict in verdicts if verdict.reason == DEPENDENCY_NOT_FOUND]
+    return next(iter(missing or verdicts), None)
 
 
 def _field(resource: Resource, kind: str, name: str) -> str:

@@ -5,10 +5,10 @@ from __future__ import annotations
 
 import pytest
 
-from jupyter_substratus import reconcile as flow
 from jupyter_substratus.api import parse
 from jupyter_substratus.api import workloads as w
 from jupyter_substratus.backends.local import content
+from jupyter_substratus.reconcile import verdicts
 
 
 def server(**spec):
@@ -33,7 +33,7 @@ def test_a_server_waits_for_its_adapters_too():
                                 "lastTransitionTime": "2026-01-01T00:00:00Z"}]}  # fmt: skip
     base = parse({"apiVersion": "substratus.ai/v1", "kind": "Model", "metadata": {"name": "base"},
                   "spec": {"image": "i"}, "status": complete})  # fmt: skip
-    verdict = flow.dependency_verdict(server(adapters=[{"name": "colors"}]), {("Model", "base"): base})
+    verdict = verdicts.dependency_verdict(server(adapters=[{"name": "colors"}]), {("Model", "base"): base})
     assert verdict is not None and "colors" in verdict.message
 
 

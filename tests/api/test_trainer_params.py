@@ -88,7 +88,7 @@ def _fine_tune(**params) -> dict:
 @pytest.mark.parametrize(
     ("params", "message"),
     [
-        ({"learning_rate": "fast"}, "must be a number, not 'fast'"),
+        ({"learning_rate": "fast"}, "must be a finite number, not 'fast'"),
         ({"learning_rate": -1}, "must be at least 0, not -1"),
         ({"max_steps": 2.5}, "must be an integer"),
         ({"merge_adapter": "maybe"}, "must be true or false"),

@@ -91,9 +91,19 @@ def test_cancel(shell, capsys, kube_emulator, kube_namespace):
         ("cancel server colors", "only Models and Datasets are cancelled"),
         ("cancel nope", "nope"),
         ("cancel widget x", "unknown kind 'widget'"),
+        ("cancel notebook colors", "only Models and Datasets are cancelled"),
+        ("cancel dataset missing", "missing"),
+        ("cancel model Bad_Name", "Bad_Name"),
+        ("cancel model a b", "unrecognized arguments: b"),
     ]:
-        shell.run_cell(f"%substratus {line}")
-        assert expected in capsys.readouterr().err, line
+        result = shell.run_cell(f"%substratus {line}")
+        captured = capsys.readouterr()
+        assert expected in captured.err and "Traceback" not in captured.out + captured.err, (line, captured.err)
+        assert result.error_in_exec is None or "UsageError" in type(result.error_in_exec).__name__
+    # The refused lines made nothing and changed nothing: opt keeps its one cancel request.
+    assert kube_emulator.get("models", "opt", kube_namespace)["metadata"]["annotations"] == {
+        CANCEL_ANNOTATION: requested
+    }
 
 
 def test_get_shows_the_phase_and_the_training_progress(shell, kube_emulator, kube_namespace):

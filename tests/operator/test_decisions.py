@@ -9,9 +9,9 @@ from substratus_operator.config import Config, ConfigError
 from substratus_operator.names import build_job_name, child_name
 from substratus_operator.waiters import Waiters
 
-from jupyter_substratus import reconcile as flow
 from jupyter_substratus.api import parse
 from jupyter_substratus.api import workloads as w
+from jupyter_substratus.reconcile import verdicts
 
 GKE = Config.from_data(
     {"CLUSTER_NAME": "c1", "REGISTRY": "r.example/p", "PLATFORM": "gke", "ARTIFACTS_URL": "gs://bucket/root"}
@@ -57,10 +57,10 @@ def test_roles_and_dependencies():
 
 def test_dependency_verdicts_failure_first_then_missing_then_waiting():
     tuned = resource("Model", image="i", model={"name": "b"}, dataset={"name": "d"})
-    assert flow.dependency_verdict(tuned, {}).reason == w.DEPENDENCY_NOT_FOUND
+    assert verdicts.dependency_verdict(tuned, {}).reason == w.DEPENDENCY_NOT_FOUND
     pending = resource("Model", "b", image="i")
     assert (
-        flow.dependency_verdict(tuned, {("Model", "b"): pending, ("Dataset", "d"): done("Dataset", "d")}).reason
+        verdicts.dependency_verdict(tuned, {("Model", "b"): pending, ("Dataset", "d"): done("Dataset", "d")}).reason
         == w.WAITING_FOR_DEPENDENCY
     )
     failed = resource(
@@ -79,11 +79,11 @@ def test_dependency_verdicts_failure_first_then_missing_then_waiting():
         },
         image="i",
     )
-    verdict = flow.dependency_verdict(tuned, {("Model", "b"): pending, ("Dataset", "d"): failed})
+    verdict = verdicts.dependency_verdict(tuned, {("Model", "b"): pending, ("Dataset", "d"): failed})
     assert (verdict.reason, verdict.failed) == (w.DEPENDENCY_FAILED, True)
     assert "boom" in verdict.message
     assert (
-        flow.dependency_verdict(tuned, {("Model", "b"): done("Model", "b"), ("Dataset", "d"): done("Dataset", "d")})
+        verdicts.dependency_verdict(tuned, {("Model", "b"): done("Model", "b"), ("Dataset", "d"): done("Dataset", "d")})
         is None
     )
 
@@ -121,9 +121,9 @@ def test_build_tags_name_the_content():
 
 
 def test_upload_verdicts():
-    assert flow.upload_verdict(expected_md5="a", stored_md5=None).reason == w.AWAITING_UPLOAD
-    assert flow.upload_verdict(expected_md5="a", stored_md5="b").failed
-    assert flow.upload_verdict(expected_md5="a", stored_md5="a").ok
+    assert verdicts.upload_verdict(expected_md5="a", stored_md5=None).reason == w.AWAITING_UPLOAD
+    assert verdicts.upload_verdict(expected_md5="a", stored_md5="b").failed
+    assert verdicts.upload_verdict(expected_md5="a", stored_md5="a").ok
 
 
 def test_sizing_from_the_model_when_omitted_and_from_the_spec_when_given():

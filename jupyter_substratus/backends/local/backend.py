@@ -17,6 +17,7 @@ from jupyter_substratus.api.fields import is_dns_label
 from jupyter_substratus.reconcile import DEFAULT_STALLED_AFTER
 
 from ..base import (
+    RUN_TO_COMPLETION,
     Backend,
     BadRequest,
     ChangeEvent,
@@ -251,6 +252,8 @@ class LocalBackend(Backend):
     async def rerun(self, plural: str, name: str, namespace: str | None = None) -> Manifest:
         """As every backend's, and an exported Model keeps its stored build context: a cluster keeps
         it in the bucket, here it lives in the resource's directory, which the delete removes."""
+        if plural not in RUN_TO_COMPLETION:
+            return await super().rerun(plural, name, namespace)  # refused, as on every backend
         obj = await self.get(plural, name, namespace)
         key = (obj["metadata"]["namespace"], plural, name)
         stored = obj["status"].get("buildUpload")
