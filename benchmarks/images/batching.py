@@ -58,7 +58,7 @@ def main() -> None:
         before = sequential(model_dir, args)
         results = {
             "model": _model_name(model_dir),
-            "command": " ".join(["benchmarks/images/batching.py", *sys.argv[1:]]),
+            "command": _command(args),
             "new_tokens": args.tokens,
             "per_client": args.per_client,
             "model_server": serve_and_measure(ours(model_dir, Path(tmp) / "content"), args),
@@ -70,6 +70,13 @@ def main() -> None:
     results["machine"] = {**machine, "wall_s": time.monotonic() - started}
     results["verdict"] = verdict(results)
     write_results(_rounded(results))
+
+
+def _command(args) -> str:
+    """How this run was started, the model dir (a path of this machine) named DIR."""
+    given = ["--model-dir DIR"] if args.model_dir else []
+    return " ".join(["benchmarks/images/batching.py", *given, f"--tokens {args.tokens}",
+                     f"--per-client {args.per_client}", f"--sequential {args.sequential}"])  # fmt: skip
 
 
 def prompts(count: int) -> list[str]:
