@@ -2,7 +2,8 @@
 
 `dtype` defaults to float32 on CPU and auto on GPU; `device` to cuda when there is one. A dir
 holding a LoRA adapter (adapter_config.json) is served as its base model (the trainer stores it
-in the dir's base/) with the adapter merged in, or kept apart when the base is quantized.
+in the dir's base/) with the adapter merged in, or kept apart when the base is quantized. On CPU,
+without adapters served beside the base, the linear layers run on packed weights (packed_linear.py).
 """
 
 from pathlib import Path
@@ -10,6 +11,7 @@ from pathlib import Path
 import substratus_contract as contract
 import torch
 from checks import Options
+from packed_linear import pack_linears
 from transformers import AutoModelForCausalLM, AutoTokenizer
 
 
@@ -53,6 +55,8 @@ def load(model_dir: Path, opts: Options, device: str, adapters: dict[str, Path])
     if "device_map" not in kwargs:
         model = model.to(device)
     model.eval()
+    if device == "cpu" and not adapters:
+        pack_linears(model, rows=opts.max_concurrency)
     tokenizer_dir = model_dir if (model_dir / "tokenizer_config.json").is_file() else weights_dir
     return model, AutoTokenizer.from_pretrained(tokenizer_dir)
 

@@ -152,6 +152,17 @@ async def test_bad_namespace(api):
     assert answer.json["errors"][0]["path"] == "namespace"
 
 
+@pytest.mark.parametrize("resources", [None, {"gpu": {"type": "nvidia-l4", "count": 1}}])
+async def test_a_server_created_without_an_image_is_stored_without_one(api, resources):
+    """The reconciler then picks the image for the Server's hardware (api.images.server_image)."""
+    spec = {"model": {"name": "opt"}, **({"resources": resources} if resources else {})}
+    server = {"kind": "Server", "metadata": {"name": "bare"}, "spec": spec}
+    created = await api("POST", "/{plural}", plural="servers", body=server)
+    assert created.status == 201, created.body
+    assert "image" not in created.json["spec"]
+    assert "image" not in (await api("GET", "/{plural}/{name}", plural="servers", name="bare")).json["spec"]
+
+
 async def test_replace_server_and_immutable_model(api):
     server = {
         "apiVersion": "substratus.ai/v1",
