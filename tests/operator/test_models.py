@@ -200,7 +200,8 @@ def test_invalid_spec_is_reported_and_does_not_stop_the_operator(kube_emulator, 
             kube_namespace,
         )
         invalid = reason(sim, "models.substratus.ai", "fast", "Complete", "InvalidSpec")
-        assert "spec.params.learning_rate: must be a finite number, not 'fast'" in invalid["message"], invalid["message"]
+        expected = "spec.params.learning_rate: must be a finite number, not 'fast'"
+        assert expected in invalid["message"], invalid["message"]
         kube_emulator.create(manifest("Model", "fine", image="loader"), kube_namespace)
         sim.wait("jobs.batch", "fine-loader")
     assert runner.exception is None
