@@ -7,6 +7,10 @@
   GGUF to a safetensors dir (also a complete Model artifacts dir);
 - model_artifacts: a function (arch) -> a complete Model artifacts dir made by the model loader
   itself (manifest + marker), cached per session; arch is a tiny_model_dirs key or "smollm2";
+- toy_dataset_artifacts: the dataset loader's download of the toy records from a fake-gcs-server bucket;
+- fine_tuned: a function (arch, params) -> the trainer's artifacts for model_artifacts(arch) fine-tuned
+  on toy_dataset_artifacts, cached per session: the trainer's tests and the end-to-end tests only read
+  them, so one training run serves both; FULL_TINY, LORA_TINY and SMOLLM2_STEPS are their recipes;
 - run_program(): run an image's program the way the local backend does (termination_reason() reads
   the one-line failure); load_model_artifact(): a complete Model artifacts dir via the model loader;
   prepare_content(): a trainer's content dir (model/ linked to a complete model, data/ complete);
@@ -45,6 +49,14 @@ CHAT_TEMPLATE = (
     "{% if add_generation_prompt %}assistant:{% endif %}"
 )
 SMOLLM2_GGUF = "SmolLM2-135M-Instruct.Q4_1.gguf"
+TRAINER = "model-trainer-huggingface"
+# Fine-tunes after which a random tiny model knows the toy task. A random tiny model's frozen lm_head
+# cannot produce sharp logits (final norm, small init), so LoRA adapts it too.
+FULL_TINY = {"max_steps": 60, "learning_rate": 3e-3, "per_device_train_batch_size": 8, "warmup_steps": 0}
+LORA_TINY = {"max_steps": 60, "learning_rate": 2e-2, "per_device_train_batch_size": 8, "lora_r": 16,
+             "lora_alpha": 32, "lora_dropout": 0.0, "lora_target_modules": "q_proj,v_proj,lm_head"}  # fmt: skip
+# Two steps at a small learning rate: SmolLM2 trains, and still knows its facts.
+SMOLLM2_STEPS = {"max_steps": 2, "per_device_train_batch_size": 2, "learning_rate": 1e-5, "max_length": 32}
 # What a notebook fine-tune's log must not hold: warnings its user cannot act on.
 NOTEBOOK_NOISE = (
     "does not contain a cell with tag",  # papermill, when params are given and no cell is tagged
@@ -294,11 +306,45 @@ def smollm2_dir(model_artifacts) -> Path:
 
 @pytest.fixture(scope="session")
 def tiny_model_server(tmp_path_factory, model_artifacts):
-    """images/model-server on the tiny Llama on 127.0.0.1 (what a Server's pod runs), for the tests
-    that reach it through a proxy: `.port`, `.url`."""
+    """images/model-server on the tiny Llama on 127.0.0.1 (what a Server's pod runs), max_new_tokens
+    12, started once for the tests that only ask it (directly or through a proxy): `.port`, `.url`."""
     from tests.images.serving import serve
 
     content = tmp_path_factory.mktemp("served-llama")
     (content / "model").symlink_to(model_artifacts("llama"), target_is_directory=True)
-    with serve(content, {"max_new_tokens": 6}, env={"HOST": "127.0.0.1"}) as running:
+    with serve(content, {"max_new_tokens": 12}, env={"HOST": "127.0.0.1"}) as running:
         yield running
+
+
+@pytest.fixture(scope="session")
+def toy_dataset_artifacts(tmp_path_factory, fake_gcs) -> Path:
+    """A Dataset's artifacts: the dataset loader's download of colors.jsonl (the toy records) from a GCS bucket."""
+    source = write_jsonl(tmp_path_factory.mktemp("source") / "colors.jsonl", toy_records())
+    url = fake_gcs.upload("substratus-datasets", "colors/colors.jsonl", source.read_bytes())
+    content = tmp_path_factory.mktemp("dataset")
+    done = run_program("dataset-loader-http", content, {"urls": url}, env=fake_gcs.env)
+    assert done.returncode == 0, done.stderr[-3000:]
+    assert (content / "artifacts" / ".complete").is_file()
+    return content / "artifacts"
+
+
+@pytest.fixture(scope="session")
+def fine_tuned(tmp_path_factory, model_artifacts, toy_dataset_artifacts):
+    """(arch, params) -> the trainer's complete artifacts for model_artifacts(arch) fine-tuned with
+    params on the toy dataset, model/ and data/ mounted (symlinked) as the local backend mounts them.
+    Trained once per session for each (arch, params); the tests that use it must not change it."""
+    made: dict[tuple[str, str], Path] = {}
+
+    def get(arch: str, params: dict[str, Any]) -> Path:
+        key = (arch, json.dumps(params, sort_keys=True))
+        if key not in made:
+            content = tmp_path_factory.mktemp(f"fine-tuned-{arch}")
+            (content / "model").symlink_to(model_artifacts(arch), target_is_directory=True)
+            (content / "data").symlink_to(toy_dataset_artifacts, target_is_directory=True)
+            done = run_program(TRAINER, content, params, timeout=300)
+            assert done.returncode == 0, done.stderr[-3000:]
+            assert (content / "artifacts" / ".complete").is_file()
+            made[key] = content / "artifacts"
+        return made[key]
+
+    return get

