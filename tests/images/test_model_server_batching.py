@@ -60,13 +60,20 @@ def concurrently(calls):
     return results
 
 
+def most_overlap(streams) -> bool:
+    """Whether most streams had begun before the first of them ended. In one batch all have (a
+    loaded machine may delay a client's first read past another's end); one at a time, only the
+    first would have."""
+    first_end = min(s["last"] for s in streams)
+    return sum(s["first"] < first_end for s in streams) > len(streams) / 2
+
+
 def test_eight_concurrent_streams_get_their_own_greedy_completions(server):
     alone = [stream_completion(server.url, prompt) for prompt in PROMPTS]
     together = concurrently([lambda p=prompt: stream_completion(server.url, p) for prompt in PROMPTS])
     assert [(t["text"], t["reason"]) for t in together] == [(a["text"], a["reason"]) for a in alone]
     assert len({a["text"] for a in alone}) > 1, "the prompts should not all give the same text"
-    # In one batch every stream has begun before the first one ends; one at a time, none would have.
-    assert max(t["first"] for t in together) < min(t["last"] for t in together)
+    assert most_overlap(together), "the streams ran one after another, not in one batch"
 
 
 def test_a_seeded_sample_repeats_beside_other_requests(server):
@@ -97,7 +104,7 @@ def test_opt_generates_in_the_batch_as_model_generate_does(tmp_path, model_artif
     with serve(tmp_path, {"max_concurrency": 4}) as server:
         together = concurrently([lambda p=prompt: stream_completion(server.url, p) for prompt in prompts])
     assert [t["text"] for t in together] == [e.rstrip("\ufffd") for e in expected]
-    assert max(t["first"] for t in together) < min(t["last"] for t in together)
+    assert most_overlap(together), "the streams ran one after another, not in one batch"
 
 
 def test_past_the_bound_answers_429_and_a_client_that_leaves_frees_its_slot(tmp_path, smollm2_dir):
