@@ -8,7 +8,9 @@ waits on the network, and there is one Kubernetes client library in the package,
 
 Lists and gets are answered from a watch-driven cache per namespace (list once, then watch
 from that resourceVersion; relist on 410 Gone or a dropped watch), which is also the source
-of the change stream the push channel serves.
+of the change stream the push channel serves. A list that fails in a way a retry will not mend
+(credentials refused or not refreshable, RBAC, CRDs not installed) is answered at once with
+what to fix, while the watch goes on retrying; an unreachable API server after 30 s.
 """
 
 from __future__ import annotations
@@ -126,8 +128,13 @@ class KubernetesBackend(Backend):
 
     async def _call(self, fn, *args, **kwargs):
         loop = asyncio.get_running_loop()
+
+        def call():
+            self.auth_headers()
+            return fn(*args, **kwargs)
+
         try:
-            return await loop.run_in_executor(self._pool, lambda: fn(*args, **kwargs))
+            return await loop.run_in_executor(self._pool, call)
         except self._k8s.client.ApiException as e:
             raise self._translate(e) from None
         except OSError as e:  # urllib3's errors are OSErrors: the API server is unreachable
@@ -136,6 +143,32 @@ class KubernetesBackend(Backend):
             if type(e).__module__.startswith("urllib3"):
                 raise Unavailable(f"cannot reach the Kubernetes API server: {e}") from None
             raise
+
+    def auth_headers(self) -> dict[str, str]:
+        """The headers that authenticate a request to the API server, refreshing expired
+        credentials first (the kubeconfig's exec plugin or auth-provider): a refresh that fails
+        is Unavailable with its reason, not an error of the client library's own kind."""
+        try:
+            settings = self._api_client.configuration.auth_settings()
+        except Exception as e:  # noqa: BLE001 - any auth plugin's error (google.auth, OIDC, ...)
+            raise Unavailable(
+                f"cannot refresh the kubeconfig's credentials for the cluster ({type(e).__name__}: {e})"
+            ) from None
+        return {setting["key"]: setting["value"] for setting in settings.values() if setting["value"]}
+
+    def lasting_refusal(self, plural: str, e: BaseException) -> str | None:
+        """What a failed list of `plural` means to the user when retrying will not mend it, or
+        None (an unreachable or busy API server: the watch retries)."""
+        if isinstance(e, Unavailable):  # from auth_headers
+            return e.message
+        if isinstance(e, self._k8s.client.ApiException) and e.status in (401, 403):
+            return self._translate(e).message
+        if isinstance(e, self._k8s.client.ApiException) and e.status == 404:
+            return (
+                f"the Kubernetes API server does not know {plural}.{GROUP}: "
+                "are the CRDs installed (kubectl apply -f crds/)?"
+            )
+        return None
 
     @staticmethod
     def _translate(e) -> BackendError:
@@ -363,12 +396,7 @@ class KubernetesBackend(Backend):
         service, port = server_service(name)
         configuration = self._api_client.configuration
         url = f"{configuration.host.rstrip('/')}/api/v1/namespaces/{ns}/services/{service}:{port}/proxy"
-
-        def headers() -> dict[str, str]:
-            # auth_settings() asks the kubeconfig's refresh hook first (exec plugins, OIDC).
-            return {s["key"]: s["value"] for s in configuration.auth_settings().values() if s["value"]}
-
-        return ServerEndpoint(url, headers, tls_context(configuration), configuration.proxy)
+        return ServerEndpoint(url, self.auth_headers, tls_context(configuration), configuration.proxy)
 
     async def port_forward(
         self, plural: str, name: str, port: int, namespace: str | None = None, local_port: int = 0
@@ -520,7 +548,8 @@ class _NamespaceCache:
         self.subscribers: set[asyncio.Queue] = set()
         self.loop = asyncio.get_running_loop()
         self._stop = threading.Event()
-        self._synced = {plural: asyncio.Event() for plural in KINDS_BY_PLURAL}
+        self._answered = {plural: asyncio.Event() for plural in KINDS_BY_PLURAL}  # listed, or refused
+        self._refusals: dict[str, str] = {}  # why a kind's list was refused, until it is listed again
         self._errors: dict[str, BaseException] = {}
         self._responses: set = set()  # the open watch responses, shut down on close
         self._threads = [
@@ -533,7 +562,10 @@ class _NamespaceCache:
             thread.start()
 
     async def synced(self, timeout: float = 30.0) -> None:
-        waits = [event.wait() for event in self._synced.values()]
+        """Returns once each kind is listed; raises a lasting refusal (at the start, or since:
+        then the cache is stale) as soon as every kind is listed or refused, and Unavailable with
+        the last error after `timeout`."""
+        waits = [event.wait() for event in self._answered.values()]
         try:
             async with asyncio.timeout(timeout):
                 await asyncio.gather(*waits)
@@ -542,6 +574,8 @@ class _NamespaceCache:
                 f"cannot list resources in namespace {self.namespace!r}: "
                 f"{next(iter(self._errors.values()), 'timed out')}"
             ) from None
+        if refusals := [self._refusals[plural] for plural in KINDS_BY_PLURAL if plural in self._refusals]:
+            raise Unavailable(refusals[0])  # in the kinds' order: the same message whichever watch failed first
 
     def close(self) -> None:
         self._stop.set()
@@ -590,7 +624,12 @@ class _NamespaceCache:
             elif old[name].get("metadata", {}).get("resourceVersion") != obj["metadata"].get("resourceVersion"):
                 self._apply(plural, "MODIFIED", obj)
         self.objects[plural] = fresh
-        self._synced[plural].set()
+        self._refusals.pop(plural, None)
+        self._answered[plural].set()
+
+    def _refuse(self, plural: str, refusal: str) -> None:
+        self._refusals[plural] = refusal
+        self._answered[plural].set()
 
     # --- in the watch thread ------------------------------------------------------------------
 
@@ -599,6 +638,7 @@ class _NamespaceCache:
         kind = KINDS_BY_PLURAL[plural].__name__
         while not self._stop.is_set():
             try:
+                self.backend.auth_headers()
                 # the client types its JSON answers as object
                 listing = cast(
                     dict[str, Any],
@@ -613,6 +653,8 @@ class _NamespaceCache:
                 if self._stop.is_set():
                     return
                 self._errors[plural] = e
+                if refusal := self.backend.lasting_refusal(plural, e):
+                    self.loop.call_soon_threadsafe(self._refuse, plural, refusal)
                 log.debug("watch of %s in %s failed: %s", plural, self.namespace, e)
                 self._stop.wait(RETRY_SECONDS)
 
