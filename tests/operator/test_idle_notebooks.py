@@ -40,8 +40,10 @@ def test_activity_keeps_it_running_and_idleness_suspends_it(kube_emulator, kube_
             wait_for(lambda: sim.get(notebooks, "nb")["spec"].get("suspend"), timeout=LIMIT_SECONDS + 15)
             reason(sim, notebooks, "nb", "Serving", "Suspended")
             suspended = wait_for(
-                lambda: "without activity" in condition(sim.get(notebooks, "nb"), "Serving")["message"]
-                and sim.get(notebooks, "nb"),
+                lambda: (
+                    "without activity" in condition(sim.get(notebooks, "nb"), "Serving")["message"]
+                    and sim.get(notebooks, "nb")
+                ),
                 what="the idle suspension's message",
             )
             assert f"after {LIMIT_SECONDS}s without activity" in condition(suspended, "Serving")["message"]
