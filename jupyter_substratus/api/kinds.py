@@ -1,6 +1,7 @@
 """The four kinds of substratus.ai/v1 and how to parse a manifest into one of them."""
 
 from dataclasses import dataclass
+from datetime import timedelta
 from typing import Any, ClassVar, Final, Literal
 
 import pydantic
@@ -9,7 +10,7 @@ from pydantic_core import InitErrorDetails, PydanticCustomError, ValidationError
 
 from .errors import FieldError, ResourceValidationError
 from .fields import NAME_PATTERN, Build, Env, ObjectRef, Params, Resources, SpecPart
-from .status import ArtifactStatus, ServingStatus, Status
+from .status import ArtifactStatus, NotebookStatus, ServingStatus, Status
 from .trainer_params import trainer_param_problems
 
 API_VERSION: Final = "substratus.ai/v1"
@@ -134,6 +135,21 @@ class NotebookSpec(WorkloadSpec):
     model: ObjectRef | None = Field(default=None, description="mounted at /content/model")
     dataset: ObjectRef | None = Field(default=None, description="mounted at /content/data")
     suspend: bool = Field(default=False, description="stop the pod, keep the work")
+    suspend_after_idle: str | None = Field(
+        default=None,
+        alias="suspendAfterIdle",
+        pattern=r"^[1-9][0-9]{0,5}[smh]$",
+        description="set suspend after this long without activity: no kernel busy and no request to its "
+        "Jupyter server (e.g. 90s, 30m, 2h); clusters only",
+    )
+
+    @property
+    def idle_limit(self) -> timedelta | None:
+        """suspendAfterIdle as a duration."""
+        if self.suspend_after_idle is None:
+            return None
+        unit = {"s": "seconds", "m": "minutes", "h": "hours"}[self.suspend_after_idle[-1]]
+        return timedelta(**{unit: int(self.suspend_after_idle[:-1])})
 
 
 class ObjectMeta(BaseModel):
@@ -261,7 +277,7 @@ class Notebook(Resource):
     )
     kind: Literal["Notebook"] = "Notebook"
     spec: NotebookSpec
-    status: ServingStatus | None = None
+    status: NotebookStatus | None = None
 
 
 KINDS: dict[str, type[Resource]] = {cls.__name__: cls for cls in (Model, Dataset, Server, Notebook)}

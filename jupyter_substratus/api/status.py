@@ -98,3 +98,18 @@ class ServingStatus(Status):
     """Server, Notebook: where to reach it."""
 
     url: str | None = None
+
+
+class NotebookStatus(ServingStatus):
+    """A Notebook: where to reach it, and its activity while suspendAfterIdle watches it."""
+
+    last_activity: datetime | None = Field(
+        default=None,
+        alias="lastActivity",
+        description="its Jupyter server's last activity, while it runs with suspendAfterIdle",
+    )
+    idle_suspended_at: datetime | None = Field(
+        default=None,
+        alias="idleSuspendedAt",
+        description="when it was suspended for being idle (suspendAfterIdle); cleared when it resumes",
+    )

@@ -70,6 +70,11 @@ def parser() -> argparse.ArgumentParser:
     )
     p.add_argument("--port", type=int, default=0, help="the local port (default: a free one)")
     p.add_argument("--keep-running", action="store_true", help="on exit, leave the Notebook running")
+    p.add_argument(
+        "--suspend-after-idle",
+        metavar="DURATION",
+        help="suspend it after this long without activity, e.g. 30m (with --keep-running: while you are away)",
+    )
     p.add_argument("--no-browser", action="store_true", help="print the URL, do not open a browser")
     p.add_argument("--show-token", action="store_true", help="print the URL with its token")
     p.add_argument("--no-sync", action="store_true", help="do not sync the directory")
@@ -133,6 +138,7 @@ class Opener:
             model=self.args.model,
             dataset=self.args.dataset,
             image=self.args.image,
+            suspend_after_idle=self.args.suspend_after_idle,
         )
         self.name = manifest["metadata"]["name"]
         kind = choose_kind(self.args.backend, self.args.kubeconfig)

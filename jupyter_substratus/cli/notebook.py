@@ -46,6 +46,7 @@ def notebook_manifest(
     model: str | None = None,
     dataset: str | None = None,
     image: str | None = None,
+    suspend_after_idle: str | None = None,
 ) -> dict[str, Any]:
     """The Notebook of `directory` (not validated yet): notebook.yaml there, the flags over it."""
     path = directory / MANIFEST_FILE
@@ -72,6 +73,8 @@ def notebook_manifest(
     if image:
         spec.pop("build", None)
         spec["image"] = image
+    if suspend_after_idle:
+        spec["suspendAfterIdle"] = suspend_after_idle
     spec.pop("suspend", None)  # opening it means running it
     return manifest
 

@@ -13,7 +13,7 @@ from enum import StrEnum
 from typing import Any
 
 from jupyter_substratus.api.images import server_image
-from jupyter_substratus.api.kinds import Dataset, Model, Resource, Server
+from jupyter_substratus.api.kinds import Dataset, Model, Notebook, Resource, Server
 from jupyter_substratus.api.progress import trainer_status
 from jupyter_substratus.api.status import BUILT, UPLOADED, Phase
 from jupyter_substratus.api.workloads import (
@@ -24,6 +24,7 @@ from jupyter_substratus.api.workloads import (
     CANCELLED,
     DEPENDENCY_FAILED,
     DEPENDENCY_NOT_FOUND,
+    SUSPENDED,
     UPLOAD_UNSUPPORTED,
     BuildPlan,
     Inputs,
@@ -34,6 +35,7 @@ from jupyter_substratus.api.workloads import (
     plan,
 )
 
+from .idle import Activity, Idleness, idleness
 from .status import phase_of, rfc3339, write_conditions
 from .verdicts import (
     Progress,
@@ -57,6 +59,7 @@ class Action(StrEnum):
     BUILD = "build"  # start the image build
     RUN = "run"  # make the workload as planned (create the Job or process, ensure a Server's children)
     STOP = "stop"  # stop the workload: cancelled
+    SUSPEND = "suspend"  # set the Notebook's spec.suspend: idle for its suspendAfterIdle
 
 
 @dataclass(frozen=True)
@@ -83,6 +86,7 @@ class Observed:
     invalid_dependency: tuple[str, str] | None = None  # (kind, name) of one that does not parse
     workload: Seen | None = None  # None: nothing runs (yet)
     trainer_lines: tuple[str, ...] = ()  # the trainer's last output lines, while it runs
+    activity: Activity | None = None  # a running Notebook's, when suspendAfterIdle watches it
     gpus: int | None = None  # GPUs on this machine; None: the scheduler finds them
     runs_vllm: bool = True  # whether a GPU Server without an image gets the vLLM image here
     extra: dict[str, Any] = field(default_factory=dict)  # status fields the adapter owns (url, artifacts)
@@ -100,6 +104,7 @@ class Decision:
     plan: Plan | None = None  # for RUN
     build: BuildPlan | None = None  # for BUILD
     awaiting_upload: bool = False  # the user's upload: look again after a while
+    recheck_after: timedelta | None = None  # look again then (a Notebook watched for idleness)
 
     @property
     def phase(self) -> Phase:
@@ -175,7 +180,17 @@ def decide(seen: Observed, stalled_after: timedelta = DEFAULT_STALLED_AFTER) -> 
     verdict = workload_verdict(resource, progress.progress, _with_gpu_note(progress, planned, seen.gpus))
     trainer = trainer_status(seen.trainer_lines) if planned.role is Role.TRAINER else None
     action = Action.RUN if seen.workload is None else Action.NOTHING
-    return _decision(seen, action, [*verdicts, verdict], image=image, plan=planned, trainer=trainer)
+    idle = None
+    if isinstance(resource, Notebook) and seen.workload is not None:
+        running = progress.progress is Progress.SUCCEEDED
+        idle = idleness(resource, seen.status, seen.activity if running else None, seen.now)
+        if idle.message:
+            verdict = replace(verdict, message=idle.message)
+        if idle.suspend:
+            action = Action.SUSPEND
+            limit = resource.spec.suspend_after_idle
+            verdict = Verdict(verdict.type, "False", SUSPENDED, f"suspending: no activity for {limit}")
+    return _decision(seen, action, [*verdicts, verdict], image=image, plan=planned, trainer=trainer, idle=idle)
 
 
 def _missing_since(seen: Observed) -> datetime:
@@ -213,6 +228,7 @@ def _decision(
     stalled: bool = False,
     missing_since: datetime | None = None,
     awaiting_upload: bool = False,
+    idle: Idleness | None = None,
 ) -> Decision:
     main = verdicts[-1]  # every path ends with the main condition's verdict
     # A resource that does not build has no image conditions (they are left from an earlier spec).
@@ -232,7 +248,13 @@ def _decision(
         status["image"] = image
     if trainer is not None:
         status["trainerStatus"] = trainer.model_dump(by_alias=True, exclude_none=True, mode="json")
-    return Decision(action, status, plan=plan, build=build, awaiting_upload=awaiting_upload)
+    for key, value in (idle.status if idle and idle.status else {}).items():
+        if value is None:
+            status.pop(key, None)
+        else:
+            status[key] = value
+    recheck = idle.recheck_after if idle else None
+    return Decision(action, status, plan=plan, build=build, awaiting_upload=awaiting_upload, recheck_after=recheck)
 
 
 __all__ = ["Action", "Decision", "Observed", "Seen", "decide", "rfc3339"]

@@ -7,6 +7,7 @@ import type { TranslationBundle } from '@jupyterlab/translation';
 import { IResource, IServerInfo } from './api/types';
 import {
   gpuProblem,
+  idleProblem,
   missingDependency,
   otherParamsProblem,
   paramField,
@@ -306,12 +307,22 @@ export async function createNotebookDialog(
         kind: 'choice',
         options: resourceChoices(store.lists.Dataset, trans)
       },
+      {
+        name: 'suspendAfterIdle',
+        label: trans.__('Suspend after idle (optional)'),
+        placeholder: '30m',
+        help: trans.__(
+          'With no kernel busy and no request for this long the pod stops; the work is kept (clusters only)'
+        ),
+        check: value => idleProblem(value, trans)
+      },
       ...gpuFields(info, trans)
     ],
     initial: {
       name: '',
       model: '',
       dataset: '',
+      suspendAfterIdle: '',
       gpuType: defaults.gpuType,
       gpuCount: String(defaults.gpuCount)
     },
@@ -324,6 +335,7 @@ export async function createNotebookDialog(
             name: v.name,
             model: v.model,
             dataset: v.dataset,
+            suspendAfterIdle: v.suspendAfterIdle,
             gpuType: v.gpuType,
             gpuCount: v.gpuCount
           },

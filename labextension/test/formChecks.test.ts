@@ -1,6 +1,7 @@
 import { IResource } from '../src/api/types';
 import {
   gpuProblem,
+  idleProblem,
   missingDependency,
   otherParamsProblem,
   paramField,
@@ -133,5 +134,16 @@ describe('typed params into the manifest', () => {
       'learning_rate: must be a number, not "fast"'
     );
     expect(otherParamsProblem('no equals sign', info.trainerParams, trans)).toMatch(/key=value/);
+  });
+});
+
+describe('idleProblem', () => {
+  it('takes what the CRD takes, or nothing', () => {
+    for (const ok of ['', ' ', '90s', '30m', '2h', ' 45m ']) {
+      expect(idleProblem(ok, trans)).toBeUndefined();
+    }
+    for (const bad of ['30', '0m', '1d', '30 m', '1.5h', '-5m']) {
+      expect(idleProblem(bad, trans)).toBe('a whole number and s, m or h, e.g. 30m');
+    }
   });
 });

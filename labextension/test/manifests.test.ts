@@ -3,6 +3,7 @@ import {
   defaultModelName,
   fineTuneManifest,
   importModelManifest,
+  notebookManifest,
   parseParams,
   serverManifest
 } from '../src/logic/manifests';
@@ -100,6 +101,17 @@ describe('manifests', () => {
     }
     const own = serverManifest({ name: 's', model: 'm', image: ' me/server:1 ', ...gpu });
     expect(own.spec.image).toBe('me/server:1');
+  });
+
+  it("sends a Notebook's suspendAfterIdle only when one is typed", () => {
+    const gpu = { gpuType: 'none', gpuCount: '0' };
+    const plain = notebookManifest({ name: 'nb', suspendAfterIdle: ' ', ...gpu }, info.images);
+    expect(plain.spec).toEqual({ image: info.images.notebook });
+    const watched = notebookManifest(
+      { name: 'nb', suspendAfterIdle: ' 30m ', ...gpu },
+      info.images
+    );
+    expect(watched.spec.suspendAfterIdle).toBe('30m');
   });
 
   it('derives a valid Model name from a notebook path', () => {

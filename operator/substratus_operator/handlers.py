@@ -166,6 +166,8 @@ async def _handle(memo: kopf.Memo, key: tuple) -> None:
         memo.queue.succeeded(key)
         if outcome.awaiting_upload:  # the user's upload: look again after a while
             memo.queue.add_after(key, memo.config.upload_poll_seconds)
+        elif outcome.recheck_after is not None:  # a Notebook watched for idleness
+            memo.queue.add_after(key, outcome.recheck_after.total_seconds())
 
 
 async def _resync(memo: kopf.Memo) -> None:

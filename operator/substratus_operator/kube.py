@@ -164,6 +164,11 @@ class Kube:
         path = self.path(kind, namespace, name, subresource)
         return await self._call("PATCH", path, body=patch, content_type=MERGE_PATCH)
 
+    async def proxy_get(self, namespace: str, service: str, port: int, path: str, query: dict[str, str]):
+        """GET `path` of a Service's port through the API server's service proxy (RBAC: get on
+        services/proxy): the answer's JSON."""
+        return await self._call("GET", f"{self.path('Service', namespace, service)}:{port}/proxy{path}", query=query)
+
     async def log(self, namespace: str, pod: str, tail_lines: int) -> str:
         """The last `tail_lines` lines of a pod's log ("" while it has none to give, or is gone)."""
         try:
@@ -192,3 +197,17 @@ def left_over(existing: dict, wanted: dict) -> bool:
     if not owners(wanted):
         return False  # shared objects (the artifacts claim) have no controller
     return bool(existing["metadata"].get("deletionTimestamp")) or owners(existing) != owners(wanted)
+
+
+def merge_patch(old: dict, new: dict) -> dict:
+    """The RFC 7386 merge patch that turns `old` into `new`: what `new` changes, and null for
+    what it no longer has (nested objects likewise; lists are replaced whole)."""
+    patch: dict = {key: None for key in old if key not in new}
+    for key, value in new.items():
+        before = old.get(key)
+        if isinstance(value, dict) and isinstance(before, dict):
+            if nested := merge_patch(before, value):
+                patch[key] = nested
+        elif value != before or key not in old:
+            patch[key] = value
+    return patch

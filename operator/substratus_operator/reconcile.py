@@ -6,10 +6,15 @@ calls are asynchronous (kube.py), the object store's in a thread.
 """
 
 import asyncio
+import base64
+import logging
 import secrets
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
 from typing import Any
+
+import aiohttp
+from kubernetes.client import ApiException
 
 from jupyter_substratus.api import (
     Dataset,
@@ -21,15 +26,18 @@ from jupyter_substratus.api import (
     parse,
 )
 from jupyter_substratus.api import workloads as w
-from jupyter_substratus.reconcile import Action, Observed, Progress, Seen, decide, same_but_times
+from jupyter_substratus.reconcile import Action, Observed, Progress, Seen, decide, idle, same_but_times
 
 from . import names, translate
 from .config import Config
-from .kube import Kube, left_over
+from .kube import Kube, left_over, merge_patch
 from .storage import ObjectStore
 from .workqueue import Cache
 
+log = logging.getLogger(__name__)
+
 UPLOAD_URL_LIFETIME = timedelta(hours=1)
+ACTIVITY_TIMEOUT = 5.0  # seconds for a Notebook's Jupyter server to say how idle it is
 
 
 class InvalidSpec(Exception):
@@ -40,6 +48,7 @@ class InvalidSpec(Exception):
 class Outcome:
     ready: bool = False
     awaiting_upload: bool = False
+    recheck_after: timedelta | None = None
 
 
 def now() -> str:
@@ -83,11 +92,17 @@ class Reconciler:
             decision = decide(replace(seen, build=await self._job_progress(job)), self.config.stalled_after)
         elif decision.action is Action.RUN and decision.plan is not None:
             workload, extra = await self._run(body, resource, decision.plan)
-            decision = decide(seen.seeing(workload, **extra), self.config.stalled_after)
+            seen = seen.seeing(workload, **extra)
+            watched = isinstance(resource, Notebook) and resource.spec.idle_limit is not None
+            if watched and workload.progress is Progress.SUCCEEDED:
+                seen = replace(seen, activity=await self._notebook_activity(body, _served_port(decision.plan)))
+            decision = decide(seen, self.config.stalled_after)
+            if decision.action is Action.SUSPEND:
+                await self.kube.patch(body["kind"], meta["namespace"], meta["name"], {"spec": {"suspend": True}})
         elif decision.action is Action.STOP:
             await self.kube.delete("Job", meta["namespace"], names.child_name(meta["name"], w.role(resource).value))
         await self._report(body, decision.status)
-        return Outcome(ready=decision.ready, awaiting_upload=decision.awaiting_upload)
+        return Outcome(decision.ready, decision.awaiting_upload, decision.recheck_after)
 
     async def _observe(self, body: dict, resource: Resource, seen: Observed) -> tuple[Observed, str | None]:
         """The upload and the image build, the dependencies, the Job and its trainer's progress;
@@ -281,6 +296,27 @@ class Reconciler:
             (await self.kube.log(meta["namespace"], newest["metadata"]["name"], TRAINER_LOG_LINES)).splitlines()
         )
 
+    async def _notebook_activity(self, body: dict, port: int) -> idle.Activity | None:
+        """What the Notebook's Jupyter server says of its activity, asked through the API
+        server's service proxy with the token of the Secret the operator made (the API server
+        keeps an Authorization header for itself); None when it does not answer as one."""
+        namespace, name = body["metadata"]["namespace"], body["metadata"]["name"]
+        secret = await self.kube.get("Secret", namespace, names.child_name(name, "notebook-token"))
+        token = ((secret or {}).get("data") or {}).get("token")
+        if not token:
+            return None
+        service, query = names.child_name(name, "notebook"), {"token": base64.b64decode(token).decode()}
+        try:
+            async with asyncio.timeout(ACTIVITY_TIMEOUT):
+                status = await self.kube.proxy_get(namespace, service, port, idle.STATUS_PATH, query)
+                kernels = await self.kube.proxy_get(
+                    namespace, service, port, idle.KERNELS_PATH, {**query, **idle.KERNELS_QUERY}
+                )
+        except (TimeoutError, aiohttp.ClientError, ValueError, ApiException) as e:
+            log.warning("Notebook %s/%s: its activity cannot be read: %s", namespace, name, e)
+            return None
+        return idle.activity_of(status, kernels)
+
     @staticmethod
     def _pod_progress(pod: dict) -> Seen:
         status = pod.get("status") or {}
@@ -293,7 +329,9 @@ class Reconciler:
         if same_but_times(body.get("status") or {}, status):
             return
         meta = body["metadata"]
-        patched = await self.kube.patch(body["kind"], meta["namespace"], meta["name"], {"status": status}, "status")
+        # A merge patch keeps what it does not name: a field the flow dropped is sent as null.
+        patch = {"status": merge_patch(body.get("status") or {}, status)}
+        patched = await self.kube.patch(body["kind"], meta["namespace"], meta["name"], patch, "status")
         self.cache.wrote(patched)
 
 

@@ -109,7 +109,8 @@ def _finish_build(cluster, namespace) -> None:
 
 
 def test_open_suspend_and_resume(project, cli_env, kube_emulator, kube_namespace, operator_with_uploads, sim):
-    child = _spawn([str(project), "-n", kube_namespace, "--no-browser", "--no-sync", "--gpu", "nvidia-l4:1"], cli_env)
+    flags = ["--no-browser", "--no-sync", "--gpu", "nvidia-l4:1", "--suspend-after-idle", "45m"]
+    child = _spawn([str(project), "-n", kube_namespace, *flags], cli_env)
     child.expect("no Dockerfile here")
     child.expect("FROM substratusai/notebook-base")
     child.expect("pip install --no-cache-dir -r /tmp/requirements.txt")
@@ -126,6 +127,7 @@ def test_open_suspend_and_resume(project, cli_env, kube_emulator, kube_namespace
 
     notebook = kube_emulator.get("notebooks", "proj", kube_namespace)
     assert notebook["spec"]["resources"]["gpu"] == {"type": "nvidia-l4", "count": 1}
+    assert notebook["spec"]["suspendAfterIdle"] == "45m"
     md5 = notebook["spec"]["build"]["upload"]["md5Checksum"]
     assert notebook["status"]["buildUpload"]["storedMD5Checksum"] == md5
 

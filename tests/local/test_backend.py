@@ -209,3 +209,13 @@ async def test_a_notebook_is_a_kernel_spec_with_the_content_linked(scripted_back
     await backend.replace({**notebook, "spec": {**notebook["spec"], "suspend": True}})
     suspended = await wait_for(backend, "notebooks", "nb", lambda o: reason(o, "Serving") == "Suspended")
     assert not suspended["status"]["ready"] and not (tmp_path / "kernels" / "substratus-default-nb").exists()
+
+
+async def test_a_notebook_watched_for_idleness_says_that_applies_on_a_cluster(scripted_backend):
+    backend = scripted_backend
+    notebook = manifest("Notebook", "nb", image="substratusai/notebook-base", suspendAfterIdle="30m")
+    await backend.create(notebook)
+    ready = await wait_for(backend, "notebooks", "nb", lambda o: o["status"]["ready"])
+    message = next(c["message"] for c in ready["status"]["conditions"] if c["type"] == "Serving")
+    assert message.endswith("suspendAfterIdle applies on a cluster: here the kernels are this Lab's own")
+    assert "lastActivity" not in ready["status"] and not ready["spec"].get("suspend")

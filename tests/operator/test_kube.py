@@ -4,7 +4,7 @@ emulator tests that use it over plain HTTP with a bearer token."""
 import ssl
 
 from kubernetes.client import Configuration
-from substratus_operator.kube import Kube, _ssl_context
+from substratus_operator.kube import Kube, _ssl_context, merge_patch
 
 
 def config(**fields) -> Configuration:
@@ -29,3 +29,15 @@ def test_tls_follows_the_configuration():
     assert verified.verify_mode == ssl.CERT_REQUIRED and verified.check_hostname
     unverified = _ssl_context(config(host="https://10.0.0.1", verify_ssl=False))
     assert unverified.verify_mode == ssl.CERT_NONE and not unverified.check_hostname
+
+
+def test_the_merge_patch_names_what_changed_and_nulls_what_went():
+    old = {"ready": False, "dependencyMissingSince": "t", "trainerStatus": {"currentStep": 3, "loss": 1.0}, "x": [1]}
+    new = {"ready": True, "trainerStatus": {"currentStep": 4}, "x": [1], "url": None}
+    assert merge_patch(old, new) == {
+        "dependencyMissingSince": None,
+        "ready": True,
+        "trainerStatus": {"currentStep": 4, "loss": None},
+        "url": None,
+    }
+    assert merge_patch(new, new) == {}

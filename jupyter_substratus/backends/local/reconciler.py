@@ -431,6 +431,7 @@ class Reconciler:
         kernel = self._kernel_dir(key)
         kernel.mkdir(parents=True, exist_ok=True)
         (kernel / "kernel.json").write_text(json.dumps(spec, indent=1))
-        return Seen(Progress.SUCCEEDED, f"open a notebook with the kernel 'Substratus: {key[2]}'"), {
-            "url": f"{self.base_url}lab"
-        }
+        message = f"open a notebook with the kernel 'Substratus: {key[2]}'"
+        if resource.spec.suspend_after_idle:
+            message += "; suspendAfterIdle applies on a cluster: here the kernels are this Lab's own"
+        return Seen(Progress.SUCCEEDED, message), {"url": f"{self.base_url}lab"}

@@ -48,6 +48,14 @@ export function requiredProblem(value: string, trans: TranslationBundle): string
 }
 
 /** A GPU type with no GPUs asks for nothing: refused, as the API refuses it. */
+/** spec.suspendAfterIdle as the CRD takes it (a whole number of s, m or h), or empty. */
+export function idleProblem(value: string, trans: TranslationBundle): string | undefined {
+  const text = value.trim();
+  return !text || /^[1-9][0-9]{0,5}[smh]$/.test(text)
+    ? undefined
+    : trans.__('a whole number and s, m or h, e.g. 30m');
+}
+
 export function gpuProblem(
   gpuType: string,
   gpuCount: string,

@@ -154,6 +154,8 @@ export interface INotebookValues extends IGpuValues {
   name: string;
   model?: string;
   dataset?: string;
+  /** spec.suspendAfterIdle (e.g. 30m); empty: never suspended for idleness. */
+  suspendAfterIdle?: string;
 }
 
 export function notebookManifest(v: INotebookValues, images: Images): IResource {
@@ -163,6 +165,9 @@ export function notebookManifest(v: INotebookValues, images: Images): IResource 
   }
   if (v.dataset?.trim()) {
     spec.dataset = { name: v.dataset.trim() };
+  }
+  if (v.suspendAfterIdle?.trim()) {
+    spec.suspendAfterIdle = v.suspendAfterIdle.trim();
   }
   return manifest('Notebook', v.name, withGpu(spec, v));
 }
@@ -222,6 +227,7 @@ export const FIELD_PATHS: Record<string, Record<string, string[]>> = {
     name: ['metadata.name', 'metadata'],
     model: ['spec.model'],
     dataset: ['spec.dataset'],
+    suspendAfterIdle: ['spec.suspendAfterIdle'],
     gpuType: ['spec.resources.gpu.type', 'spec.resources.gpu', 'spec.resources'],
     gpuCount: ['spec.resources.gpu.count']
   }
