@@ -87,6 +87,7 @@ class Observed:
     workload: Seen | None = None  # None: nothing runs (yet)
     trainer_lines: tuple[str, ...] = ()  # the trainer's last output lines, while it runs
     activity: Activity | None = None  # a running Notebook's, when suspendAfterIdle watches it
+    activity_unread: str = ""  # why it could not be read
     gpus: int | None = None  # GPUs on this machine; None: the scheduler finds them
     runs_vllm: bool = True  # whether a GPU Server without an image gets the vLLM image here
     extra: dict[str, Any] = field(default_factory=dict)  # status fields the adapter owns (url, artifacts)
@@ -183,7 +184,8 @@ def decide(seen: Observed, stalled_after: timedelta = DEFAULT_STALLED_AFTER) -> 
     idle = None
     if isinstance(resource, Notebook) and seen.workload is not None:
         running = progress.progress is Progress.SUCCEEDED
-        idle = idleness(resource, seen.status, seen.activity if running else None, seen.now)
+        activity, unread = (seen.activity, seen.activity_unread) if running else (None, "")
+        idle = idleness(resource, seen.status, activity, seen.now, unread)
         if idle.message:
             verdict = replace(verdict, message=idle.message)
         if idle.suspend:

@@ -45,12 +45,15 @@ class Idleness:
     suspend: bool = False  # set spec.suspend now
     recheck_after: timedelta | None = None  # look at it again then
     status: dict[str, str | None] | None = None  # lastActivity, idleSuspendedAt (None: removed)
-    message: str = ""  # the suspended Notebook's condition message, when idleness suspended it
+    message: str = ""  # the condition's message, when idleness suspended it or cannot be judged
 
 
-def idleness(resource: Notebook, status: dict[str, Any], activity: Activity | None, now: datetime) -> Idleness:
+def idleness(
+    resource: Notebook, status: dict[str, Any], activity: Activity | None, now: datetime, unread: str = ""
+) -> Idleness:
     """For a running Notebook `activity` is what its Jupyter server said (None: not asked, or no
-    answer: never a reason to suspend); a suspended one keeps idleSuspendedAt until it resumes."""
+    answer: never a reason to suspend; `unread` says why it could not be read); a suspended one
+    keeps idleSuspendedAt until it resumes."""
     limit = resource.spec.idle_limit
     if resource.spec.suspend:
         suspended_at = status.get(IDLE_SUSPENDED_AT)
@@ -66,7 +69,8 @@ def idleness(resource: Notebook, status: dict[str, Any], activity: Activity | No
     if limit is None:
         return Idleness(status={LAST_ACTIVITY: None, IDLE_SUSPENDED_AT: None})
     if activity is None:
-        return Idleness(recheck_after=CHECK_EVERY, status={IDLE_SUSPENDED_AT: None})
+        message = f"answering requests; suspendAfterIdle cannot read its activity: {unread}" if unread else ""
+        return Idleness(recheck_after=CHECK_EVERY, status={IDLE_SUSPENDED_AT: None}, message=message)
     fields: dict[str, str | None] = {LAST_ACTIVITY: rfc3339(activity.last), IDLE_SUSPENDED_AT: None}
     idle_for = now - activity.last
     if activity.busy_kernels or idle_for < limit:

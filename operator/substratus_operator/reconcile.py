@@ -7,7 +7,7 @@ calls are asynchronous (kube.py), the object store's in a thread.
 
 import asyncio
 import base64
-import logging
+import json
 import secrets
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
@@ -33,8 +33,6 @@ from .config import Config
 from .kube import Kube, left_over, merge_patch
 from .storage import ObjectStore
 from .workqueue import Cache
-
-log = logging.getLogger(__name__)
 
 UPLOAD_URL_LIFETIME = timedelta(hours=1)
 ACTIVITY_TIMEOUT = 5.0  # seconds for a Notebook's Jupyter server to say how idle it is
@@ -95,7 +93,8 @@ class Reconciler:
             seen = seen.seeing(workload, **extra)
             watched = isinstance(resource, Notebook) and resource.spec.idle_limit is not None
             if watched and workload.progress is Progress.SUCCEEDED:
-                seen = replace(seen, activity=await self._notebook_activity(body, _served_port(decision.plan)))
+                activity, unread = await self._notebook_activity(body, _served_port(decision.plan))
+                seen = replace(seen, activity=activity, activity_unread=unread)
             decision = decide(seen, self.config.stalled_after)
             if decision.action is Action.SUSPEND:
                 await self.kube.patch(body["kind"], meta["namespace"], meta["name"], {"spec": {"suspend": True}})
@@ -296,15 +295,15 @@ class Reconciler:
             (await self.kube.log(meta["namespace"], newest["metadata"]["name"], TRAINER_LOG_LINES)).splitlines()
         )
 
-    async def _notebook_activity(self, body: dict, port: int) -> idle.Activity | None:
+    async def _notebook_activity(self, body: dict, port: int) -> tuple[idle.Activity | None, str]:
         """What the Notebook's Jupyter server says of its activity, asked through the API
         server's service proxy with the token of the Secret the operator made (the API server
-        keeps an Authorization header for itself); None when it does not answer as one."""
+        keeps an Authorization header for itself); else None and why."""
         namespace, name = body["metadata"]["namespace"], body["metadata"]["name"]
         secret = await self.kube.get("Secret", namespace, names.child_name(name, "notebook-token"))
         token = ((secret or {}).get("data") or {}).get("token")
         if not token:
-            return None
+            return None, "its token Secret has no token"
         service, query = names.child_name(name, "notebook"), {"token": base64.b64decode(token).decode()}
         try:
             async with asyncio.timeout(ACTIVITY_TIMEOUT):
@@ -312,10 +311,16 @@ class Reconciler:
                 kernels = await self.kube.proxy_get(
                     namespace, service, port, idle.KERNELS_PATH, {**query, **idle.KERNELS_QUERY}
                 )
-        except (TimeoutError, aiohttp.ClientError, ValueError, ApiException) as e:
-            log.warning("Notebook %s/%s: its activity cannot be read: %s", namespace, name, e)
-            return None
-        return idle.activity_of(status, kernels)
+        except ApiException as e:
+            return None, _api_message(e)
+        except TimeoutError:
+            return None, f"its Jupyter server did not answer in {ACTIVITY_TIMEOUT:g} s"
+        except (aiohttp.ClientError, ValueError) as e:
+            return None, str(e) or type(e).__name__
+        activity = idle.activity_of(status, kernels)
+        if activity is None:
+            return None, f"its answers to {idle.STATUS_PATH} and {idle.KERNELS_PATH} are not a Jupyter server's"
+        return activity, ""
 
     @staticmethod
     def _pod_progress(pod: dict) -> Seen:
@@ -366,6 +371,15 @@ def _pod_trouble(pod: dict) -> Seen | None:
         if condition.get("type") == "PodScheduled" and condition.get("reason") == "Unschedulable":
             return Seen(Progress.PENDING, f"Pod {name} waits for a node: {condition.get('message', '')}")
     return None
+
+
+def _api_message(error: ApiException) -> str:
+    """The API server's own message (a Status object's), else the HTTP status and reason."""
+    try:
+        message = json.loads(error.body or "{}").get("message")
+    except (ValueError, AttributeError):
+        message = None
+    return message or f"{error.status} {error.reason}"
 
 
 def _termination_message(pod: dict) -> str:

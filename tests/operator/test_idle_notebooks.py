@@ -7,7 +7,9 @@ import base64
 import time
 import urllib.request
 
-from tests.operator.conftest import PVC_CONFIG, running_operator, wait_for
+import yaml
+
+from tests.operator.conftest import PVC_CONFIG, RBAC, install_rbac, running_operator, wait_for
 from tests.operator.test_models import condition, manifest, ready, reason
 from tests.pod_jupyter import running_jupyter_server
 
@@ -55,3 +57,32 @@ def test_activity_keeps_it_running_and_idleness_suspends_it(kube_emulator, kube_
         sim.ready_pod("nb-notebook")
         resumed = ready(sim, notebooks, "nb")
         assert "idleSuspendedAt" not in resumed["status"]
+
+
+def test_activity_it_may_not_read_is_said_in_its_condition(kube_emulator, kube_namespace, sim, tmp_path):
+    """An install whose ClusterRole lacks services/proxy: never suspended, and the Notebook says why."""
+    notebooks = "notebooks.substratus.ai"
+    with running_operator(kube_emulator, kube_namespace, PVC_CONFIG):
+        documents = [d for d in yaml.safe_load_all(RBAC.read_text()) if d]
+        role = next(d for d in documents if d["kind"] == "ClusterRole")
+        role["rules"] = [r for r in role["rules"] if "services/proxy" not in r["resources"]]
+        install_rbac(kube_emulator, documents)
+        kube_emulator.create(
+            manifest("Notebook", "nb", image="substratusai/notebook-base", suspendAfterIdle="1s"), kube_namespace
+        )
+        token = base64.b64decode(sim.wait("secrets", "nb-notebook-token")["data"]["token"]).decode()
+        with running_jupyter_server(tmp_path, token) as pod:
+            sim.ready_pod("nb-notebook")
+            kube_emulator.serve_service(kube_namespace, "nb-notebook", pod.address)
+            ready(sim, notebooks, "nb")
+            unread = wait_for(
+                lambda: (
+                    "cannot read its activity" in condition(sim.get(notebooks, "nb"), "Serving")["message"]
+                    and sim.get(notebooks, "nb")
+                ),
+                what="why its activity cannot be read",
+            )
+            message = condition(unread, "Serving")["message"]
+            assert 'cannot get resource "services/proxy"' in message, message
+            time.sleep(3)
+            assert sim.get(notebooks, "nb")["status"]["ready"] and not sim.get(notebooks, "nb")["spec"].get("suspend")

@@ -2,6 +2,7 @@
 activity for that long and no kernel is busy, says so while it stays suspended, and forgets it
 when it resumes. Activity is parsed from what a Jupyter server answers."""
 
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 
 import pytest
@@ -45,9 +46,14 @@ def test_idle_past_the_limit_with_no_busy_kernel_suspends():
     assert idle.status["conditions"][0]["message"] == "suspending: no activity for 30m"
 
 
-def test_no_answer_is_never_a_reason_to_suspend():
+def test_no_answer_is_never_a_reason_to_suspend_and_its_reason_is_shown():
     decision = decide(seen(notebook(suspendAfterIdle="90s"), activity=None))
     assert decision.action is Action.NOTHING and decision.ready and decision.recheck_after == CHECK_EVERY
+    unread = replace(seen(notebook(suspendAfterIdle="90s")), activity_unread="403 Forbidden")
+    shown = decide(unread)
+    assert shown.ready and shown.status["conditions"][0]["message"] == (
+        "answering requests; suspendAfterIdle cannot read its activity: 403 Forbidden"
+    )
 
 
 def test_suspended_for_idleness_says_so_until_it_resumes():
