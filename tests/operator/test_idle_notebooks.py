@@ -25,8 +25,10 @@ def test_activity_keeps_it_running_and_idleness_suspends_it(kube_emulator, kube_
         )
         token = base64.b64decode(sim.wait("secrets", "nb-notebook-token")["data"]["token"]).decode()
         with running_jupyter_server(tmp_path, token) as pod:
-            sim.ready_pod("nb-notebook")
+            # The endpoint first: a first look at a ready pod without one waits a minute for the next.
+            sim.wait("services", "nb-notebook")
             kube_emulator.serve_service(kube_namespace, "nb-notebook", pod.address)
+            sim.ready_pod("nb-notebook")
             ready(sim, notebooks, "nb")
 
             # A user at work (API requests) for twice the limit: it keeps running.
@@ -72,8 +74,10 @@ def test_activity_it_may_not_read_is_said_in_its_condition(kube_emulator, kube_n
         )
         token = base64.b64decode(sim.wait("secrets", "nb-notebook-token")["data"]["token"]).decode()
         with running_jupyter_server(tmp_path, token) as pod:
-            sim.ready_pod("nb-notebook")
+            # The endpoint first: a first look at a ready pod without one waits a minute for the next.
+            sim.wait("services", "nb-notebook")
             kube_emulator.serve_service(kube_namespace, "nb-notebook", pod.address)
+            sim.ready_pod("nb-notebook")
             ready(sim, notebooks, "nb")
             unread = wait_for(
                 lambda: (
