@@ -22,6 +22,7 @@ NAME_PATTERN = r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$"
 _PATH_COMPONENT = r"(\.|\.\.[^/]+|\.?[^./][^/]*)"
 RELATIVE_PATH_PATTERN = rf"^{_PATH_COMPONENT}(/{_PATH_COMPONENT})*/?$"
 VARIABLE_NAME_PATTERN = r"^[A-Za-z_][A-Za-z0-9_]*$"
+DURATION_PATTERN = r"^[1-9][0-9]{0,5}[smh]$"  # 90s, 30m, 2h
 # ${{ secrets.NAME.KEY }}: NAME is a Secret in the resource's namespace, KEY one of its keys.
 SECRET_REFERENCE_PATTERN = r"^\$\{\{ *secrets\.([a-z0-9]([-a-z0-9]*[a-z0-9])?)\.([-._a-zA-Z0-9]+) *\}\}$"
 
@@ -37,6 +38,7 @@ PATTERN_MEANINGS.update(
         RELATIVE_PATH_PATTERN: "must be a relative path without '..'",
         VARIABLE_NAME_PATTERN: "must be a variable name: letters, digits and _, not starting with a digit",
         SECRET_REFERENCE_PATTERN: "must read ${{ secrets.NAME.KEY }}",
+        DURATION_PATTERN: "must be a whole number and s, m or h, e.g. 30m",
     }
 )
 

@@ -9,7 +9,7 @@ from pydantic import BaseModel, ConfigDict, Field, model_validator
 from pydantic_core import InitErrorDetails, PydanticCustomError, ValidationError
 
 from .errors import FieldError, ResourceValidationError
-from .fields import NAME_PATTERN, Build, Env, ObjectRef, Params, Resources, SpecPart
+from .fields import DURATION_PATTERN, NAME_PATTERN, Build, Env, ObjectRef, Params, Resources, SpecPart
 from .status import ArtifactStatus, NotebookStatus, ServingStatus, Status
 from .trainer_params import trainer_param_problems
 
@@ -138,7 +138,7 @@ class NotebookSpec(WorkloadSpec):
     suspend_after_idle: str | None = Field(
         default=None,
         alias="suspendAfterIdle",
-        pattern=r"^[1-9][0-9]{0,5}[smh]$",
+        pattern=DURATION_PATTERN,
         description="set suspend after this long without activity: no kernel busy and no request to its "
         "Jupyter server (e.g. 90s, 30m, 2h); clusters only",
     )

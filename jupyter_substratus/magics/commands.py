@@ -7,7 +7,7 @@
 %substratus import NAME HF_MODEL [--gpu TYPE:COUNT]
 %%substratus finetune NAME --model BASE --dataset DATA [--gpu TYPE:COUNT] [--param k=v ...] [--wait]
 %substratus serve NAME --model MODEL [--gpu TYPE:COUNT]  -> an openai.OpenAI client
-%substratus notebook NAME [--model M] [--dataset D] [--gpu TYPE:COUNT]
+%substratus notebook NAME [--model M] [--dataset D] [--gpu TYPE:COUNT] [--suspend-after-idle 30m]
 --gpu TYPE:COUNT, or --gpu COUNT for COUNT GPUs of any type
 %substratus use [--backend auto|jupyter|kubernetes|local] [--namespace NS] [--kubeconfig PATH] [--context CTX]
 """
@@ -159,6 +159,7 @@ def _parser() -> _Parser:
     p.add_argument("--dataset")
     p.add_argument("--image", default=DEFAULT_IMAGES["notebook"])
     p.add_argument("--gpu", type=_gpu)
+    p.add_argument("--suspend-after-idle", metavar="DURATION", help="e.g. 30m: suspended when idle that long")
     p.add_argument("--timeout", type=float, default=1800.0)
 
     p = sub.add_parser("use", help="choose the backend, namespace, kubeconfig or context")
@@ -398,6 +399,8 @@ class SubstratusMagics(Magics):
 
     def _notebook(self, args, cell):
         manifest = _manifest("Notebook", args.name, args.image, None, args.gpu, model=args.model, dataset=args.dataset)
+        if args.suspend_after_idle:
+            manifest["spec"]["suspendAfterIdle"] = args.suspend_after_idle
         parse(manifest)
         created = self.session.create(manifest)
         obj = self._wait("notebooks", args.name, args.timeout, created)

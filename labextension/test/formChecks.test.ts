@@ -143,7 +143,7 @@ describe('idleProblem', () => {
       expect(idleProblem(ok, trans)).toBeUndefined();
     }
     for (const bad of ['30', '0m', '1d', '30 m', '1.5h', '-5m']) {
-      expect(idleProblem(bad, trans)).toBe('a whole number and s, m or h, e.g. 30m');
+      expect(idleProblem(bad, trans)).toBe('must be a whole number and s, m or h, e.g. 30m');
     }
   });
 });

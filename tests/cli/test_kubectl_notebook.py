@@ -202,6 +202,8 @@ def _one_line(result) -> str:
 
 def test_user_errors_are_one_line(project, cli_env, kube_emulator, kube_namespace, tmp_path):
     assert "GPU type 'nvidia-x'" in _one_line(_run([str(project), "--gpu", "nvidia-x:1"], cli_env))
+    idle = _one_line(_run([str(project), "--suspend-after-idle", "30"], cli_env))
+    assert "spec.suspendAfterIdle: must be a whole number and s, m or h, e.g. 30m" in idle
     assert "is not a directory" in _one_line(_run([str(tmp_path / "nowhere")], cli_env))
     no_cluster = {**cli_env, "KUBECONFIG": str(tmp_path / "missing")}
     assert "no Kubernetes configuration" in _one_line(_run([str(project), "--backend", "kubernetes"], no_cluster))

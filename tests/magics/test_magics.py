@@ -49,6 +49,7 @@ def test_help_and_bad_arguments(shell, capsys):
         ("%substratus finetune ft --model m --dataset d", "finetune is a cell magic"),
         ("%substratus list 'unbalanced", "cannot read the arguments"),
         ("%substratus cancel", "required: name"),
+        ("%substratus notebook nb --suspend-after-idle 30", "spec.suspendAfterIdle: must be a whole number and s"),
     ]:
         result = shell.run_cell(line)
         captured = capsys.readouterr()
@@ -347,7 +348,10 @@ def test_open_a_notebook(shell, capsys, kube_emulator, kube_namespace, later):
         kube_namespace,
         _ready(kube_emulator, "notebooks", kube_namespace, url="http://lab.example:8888/?token=t"),
     )
-    shell.run_line_magic("substratus", "notebook lab --model opt --dataset colors --gpu nvidia-t4:1")
+    shell.run_line_magic(
+        "substratus", "notebook lab --model opt --dataset colors --gpu nvidia-t4:1 --suspend-after-idle 45m"
+    )
     assert "Notebook lab is open at http://lab.example:8888/?token=t" in capsys.readouterr().out
     spec = kube_emulator.get("notebooks", "lab", kube_namespace)["spec"]
     assert spec["model"] == {"name": "opt"} and spec["dataset"] == {"name": "colors"}
+    assert spec["suspendAfterIdle"] == "45m"

@@ -82,7 +82,7 @@ def test_without_the_field_nothing_is_watched():
 
 @pytest.mark.parametrize("value", ["30", "0m", "1d", "30 m", "1234567s", "-5m"])
 def test_a_duration_that_is_not_one_is_refused(value):
-    with pytest.raises(ResourceValidationError, match="suspendAfterIdle"):
+    with pytest.raises(ResourceValidationError, match="suspendAfterIdle: must be a whole number and s, m or h"):
         notebook(suspendAfterIdle=value)
 
 

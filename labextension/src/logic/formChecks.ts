@@ -53,7 +53,7 @@ export function idleProblem(value: string, trans: TranslationBundle): string | u
   const text = value.trim();
   return !text || /^[1-9][0-9]{0,5}[smh]$/.test(text)
     ? undefined
-    : trans.__('a whole number and s, m or h, e.g. 30m');
+    : trans.__('must be a whole number and s, m or h, e.g. 30m');
 }
 
 export function gpuProblem(
