@@ -250,7 +250,7 @@ def _decision(
         status["image"] = image
     if trainer is not None:
         status["trainerStatus"] = trainer.model_dump(by_alias=True, exclude_none=True, mode="json")
-    for key, value in (idle.status if idle and idle.status else {}).items():
+    for key, value in (idle.status if idle else {}).items():
         if value is None:
             status.pop(key, None)
         else:

@@ -7,7 +7,7 @@ and GET /api/kernels?no_track_activity=1 (a kernel `busy` running a cell is neve
 long the cell prints nothing). A browser tab left open polls the API and so keeps it active.
 """
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -44,7 +44,7 @@ def activity_of(status: Any, kernels: Any) -> Activity | None:
 class Idleness:
     suspend: bool = False  # set spec.suspend now
     recheck_after: timedelta | None = None  # look at it again then
-    status: dict[str, str | None] | None = None  # lastActivity, idleSuspendedAt (None: removed)
+    status: dict[str, str | None] = field(default_factory=dict)  # lastActivity, idleSuspendedAt; None: removed
     message: str = ""  # the condition's message, when idleness suspended it or cannot be judged
 
 

@@ -8,10 +8,12 @@ tests take seconds. `rest` calls a route as openapi.yaml names it and checks the
 from __future__ import annotations
 
 import textwrap
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 import pytest
+import yaml
 from pytest_jupyter.jupyter_server import *  # noqa: F403 - the jp_* fixtures and their async test runner
 
 from jupyter_substratus.backends.local import LocalBackend
@@ -94,3 +96,19 @@ def loader(name: str) -> dict:
 
 def files_under(root: Path) -> set[Path]:
     return {p for p in root.rglob("*") if p.is_file()}
+
+
+def edited_kubeconfig(source: str | Path, path: Path, change: Callable[[dict], None]) -> Path:
+    """A copy of the kubeconfig `source` at `path`, changed by `change` (it edits the dict)."""
+    config = yaml.safe_load(Path(source).read_text())
+    change(config)
+    path.write_text(yaml.safe_dump(config))
+    return path
+
+
+def kubernetes_server_config(namespace: str, kubeconfig: Path) -> dict:
+    """The jp_server_config of a Jupyter server whose extension uses the kubernetes backend."""
+    return {
+        "ServerApp": {"jpserver_extensions": {"jupyter_substratus": True}},
+        "SubstratusExtension": {"namespace": namespace, "kubeconfig": str(kubeconfig)},
+    }

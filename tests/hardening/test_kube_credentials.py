@@ -13,8 +13,9 @@ from pathlib import Path
 
 import httpx
 import pytest
-import yaml
 from kubeemu.harness import KubeCluster
+
+from tests.hardening.conftest import edited_kubeconfig, kubernetes_server_config
 
 # The kubernetes client refreshes a token 5 minutes before it expires.
 REFRESH_AHEAD = datetime.timedelta(minutes=5)
@@ -23,10 +24,7 @@ PROMPT_ANSWER_SECONDS = 10
 
 
 def _with_user(kubeconfig: str | Path, user: dict, path: Path) -> Path:
-    config = yaml.safe_load(Path(kubeconfig).read_text())
-    config["users"][0]["user"] = user
-    path.write_text(yaml.safe_dump(config))
-    return path
+    return edited_kubeconfig(kubeconfig, path, lambda config: config["users"][0].update(user=user))
 
 
 @pytest.fixture
@@ -51,10 +49,7 @@ def kubeconfig(request, kube_emulator, tmp_path, monkeypatch) -> Path:
 
 @pytest.fixture
 def jp_server_config(kubeconfig, kube_namespace):
-    return {
-        "ServerApp": {"jpserver_extensions": {"jupyter_substratus": True}},
-        "SubstratusExtension": {"namespace": kube_namespace, "kubeconfig": str(kubeconfig)},
-    }
+    return kubernetes_server_config(kube_namespace, kubeconfig)
 
 
 @pytest.fixture

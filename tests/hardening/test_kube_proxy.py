@@ -11,11 +11,11 @@ import json
 import socket
 import threading
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from pathlib import Path
 
 import httpx
 import pytest
-import yaml
+
+from tests.hardening.conftest import edited_kubeconfig, kubernetes_server_config
 
 
 class Relay:
@@ -88,14 +88,12 @@ def relay(kube_emulator):
 @pytest.fixture
 def jp_server_config(kube_emulator, kube_namespace, relay, tmp_path):
     """The Jupyter server's kubernetes backend, reaching the emulator through the relay."""
-    config = yaml.safe_load(Path(kube_emulator.kubeconfig).read_text())
-    config["clusters"][0]["cluster"]["server"] = f"http://127.0.0.1:{relay.port}"
-    kubeconfig = tmp_path / "kubeconfig"
-    kubeconfig.write_text(yaml.safe_dump(config))
-    return {
-        "ServerApp": {"jpserver_extensions": {"jupyter_substratus": True}},
-        "SubstratusExtension": {"namespace": kube_namespace, "kubeconfig": str(kubeconfig)},
-    }
+
+    def through_the_relay(config: dict) -> None:
+        config["clusters"][0]["cluster"]["server"] = f"http://127.0.0.1:{relay.port}"
+
+    kubeconfig = edited_kubeconfig(kube_emulator.kubeconfig, tmp_path / "kubeconfig", through_the_relay)
+    return kubernetes_server_config(kube_namespace, kubeconfig)
 
 
 @pytest.fixture
